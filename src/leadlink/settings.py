@@ -1,0 +1,68 @@
+"""All settings in one validated object (env prefix ``LEADLINK_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from leadlink.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEADLINK_", extra="ignore")
+
+    db: str = Field(default="sqlite:///leadlink.db", description="SQLAlchemy database URL")
+
+    # Decision bands on a 0-1 score: >= accept links, >= review goes to review, else reject.
+    accept_threshold: float = Field(default=0.75, ge=0.0, le=1.0)
+    review_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    # If the best two candidate persons score closer than this, never guess.
+    margin: float = Field(default=0.05, ge=0.0, le=1.0)
+
+    # Claim amounts in soles, per milestone.
+    claim_m1: float = Field(default=25.0, ge=0)
+    claim_m5: float = Field(default=35.0, ge=0)
+    claim_m25: float = Field(default=100.0, ge=0)
+    claim_window_days: int = Field(default=14, ge=1)
+
+    # Records handled per transaction by services.
+    chunk_size: int = Field(default=5000, ge=1)
+
+    @field_validator("db")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        if value.startswith("postgresql://"):
+            # psycopg 3 is the driver we ship; spare users the dialect suffix.
+            value = "postgresql+psycopg://" + value[len("postgresql://") :]
+        return value
+
+    @model_validator(mode="after")
+    def _bands_ordered(self) -> Settings:
+        if self.review_threshold > self.accept_threshold:
+            raise ValueError("review_threshold must not exceed accept_threshold")
+        return self
+
+    def claim_amounts(self) -> dict[str, float]:
+        return {"M1": self.claim_m1, "M5": self.claim_m5, "M25": self.claim_m25}
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment plus explicit overrides; raise ConfigError if invalid."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"LEADLINK_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from exc
+
+
+@lru_cache(maxsize=1)
+def default_settings() -> Settings:
+    return load_settings()
