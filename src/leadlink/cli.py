@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,7 @@ from sqlalchemy import Engine
 from leadlink import console
 from leadlink.errors import LeadlinkError, UsageError
 from leadlink.settings import Settings, load_settings
+from leadlink.sources import SOURCES
 from leadlink.store.db import ensure_current, make_engine, migrate
 
 app = typer.Typer(
@@ -110,6 +112,205 @@ def ingest(
         console.emit_json(data)
     else:
         console.key_values(f"ingest {source} ← {file}", data)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _print_match(data: dict[str, Any]) -> None:
+    console.key_values(
+        "match",
+        {k: data[k] for k in ("run_id", "processed", "linked", "new_persons", "review")},
+    )
+    console.table("unmatched by reason", ["reason", "records"], sorted(data["unmatched"].items()))
+    console.table("links by rule", ["rule", "links"], sorted(data["by_rule"].items()))
+
+
+@app.command("match")
+@handles_errors
+def match_cmd(
+    rematch: Annotated[
+        bool, typer.Option("--rematch", help="Also reconsider records left unmatched before.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Resolve every pending record; print counts per decision and reason."""
+    from leadlink.pipeline.resolve import match
+
+    with console.progress(not json_out) as report:
+        result = match(state.engine(), state.settings(), now=_now(), progress=report,
+                       rematch=rematch)  # fmt: skip
+    data = result.as_dict()
+    if json_out:
+        console.emit_json(data)
+    else:
+        _print_match(data)
+
+
+@app.command()
+@handles_errors
+def generate(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the CSV files into")],
+    leads: Annotated[int, typer.Option(min=1, help="Number of lead rows")] = 2000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same files)")] = 7,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write a synthetic Peruvian data set as CSV files plus truth.csv."""
+    from leadlink.synth import generate as gen
+
+    counts = gen(out_dir, leads=leads, seed=seed)
+    if json_out:
+        console.emit_json({"out_dir": str(out_dir), "rows": counts})
+    else:
+        console.table(f"generated into {out_dir}", ["file", "rows"], sorted(counts.items()))
+
+
+@app.command()
+@handles_errors
+def demo(
+    leads: Annotated[int, typer.Option(min=1, help="Number of lead rows")] = 5000,
+    seed: Annotated[int, typer.Option(help="Random seed")] = 7,
+    data_dir: Annotated[Path, typer.Option(help="Where the generated files go")] = Path(
+        "demo-data"
+    ),
+    json_out: JsonOpt = False,
+) -> None:
+    """Generate a synthetic data set, ingest it, match it, and print a summary."""
+    from leadlink.pipeline.demo import run_demo
+
+    with console.progress(not json_out) as report:
+        summary = run_demo(state.engine(migrated=False), state.settings(), data_dir,
+                           leads=leads, seed=seed, now=_now(), progress=report)  # fmt: skip
+    if json_out:
+        console.emit_json(summary)
+        return
+    console.table("ingested", ["source", "rows", "inserted", "updated", "unchanged"],
+                  [(s, r["rows"], r["inserted"], r["updated"], r["unchanged"])
+                   for s, r in summary["ingest"].items()])  # fmt: skip
+    _print_match(summary["match"])
+    ev = summary["evaluate"]
+    console.table("quality against truth.csv (pairwise)", ["pairs", "precision", "recall", "f1"],
+                  [(k, ev[k]["precision"], ev[k]["recall"], ev[k]["f1"])
+                   for k in ("lead_driver", "all_sources")])  # fmt: skip
+    console.out.print(
+        f"\nDatabase: {summary['database']}\nNext: `leadlink explain leads <lead_id>`, "
+        f"`leadlink export links --out links.csv`, "
+        f"`leadlink evaluate --truth {data_dir / 'truth.csv'}`, `leadlink check all`.\n"
+        "The dashboard (`leadlink serve`) is not built yet: see the open issue on the console."
+    )
+
+
+@app.command()
+@handles_errors
+def explain(
+    source: Annotated[str, typer.Argument(help="Source of the record")],
+    source_pk: Annotated[str, typer.Argument(help="The record's source_pk")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Why this record is linked (or not): rule, evidence, candidates."""
+    from leadlink.pipeline.inspect import explain as explain_record
+
+    _need(source in SOURCES, f"unknown source {source!r}; one of: {', '.join(SOURCES)}")
+    data = explain_record(state.engine(), source, source_pk)
+    if json_out:
+        console.emit_json(data)
+        return
+    console.key_values(f"{source}/{source_pk}", {"status": data["status"], **data["data"]})
+    if "link" in data:
+        link = data["link"]
+        console.key_values(
+            "link",
+            {k: link[k] for k in ("person_key", "rule", "rule_label", "score", "confidence")},
+        )
+        fields = link["evidence"].get("fields") or {}
+        console.table("evidence", ["field", "value"], sorted(fields.items()))
+        console.table(
+            "records of this person",
+            ["source", "source_pk", "rule", "score"],
+            [(r["source"], r["source_pk"], r["rule"], r["score"]) for r in data["person_records"]],
+        )
+        console.table(
+            "origins",
+            ["origin", "record", "status", "decided_by"],
+            [
+                (o["origin"], f"{o['source']}/{o['source_pk']}", o["status"], o["decided_by"])
+                for o in data["origins"]
+            ],
+        )
+    if "unmatched" in data:
+        console.key_values("unmatched", data["unmatched"])
+    if data.get("candidates"):
+        console.table("candidates considered", ["person_key", "record", "rule", "score"],
+                      [(c.get("person_key"), c.get("record"), c.get("rule"), c.get("score"))
+                       for c in data["candidates"]])  # fmt: skip
+
+
+export_app = typer.Typer(help="Export what leadlink decided.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("links")
+@handles_errors
+def export_links_cmd(
+    out: Annotated[Path, typer.Option("--out", help="CSV file to write")],
+    json_out: JsonOpt = False,
+) -> None:
+    """source,source_pk,person_key,rule,score,confidence for every linked record, sorted."""
+    from leadlink.pipeline.inspect import export_links
+
+    n = export_links(state.engine(), out)
+    if json_out:
+        console.emit_json({"out": str(out), "links": n})
+    else:
+        console.out.print(f"wrote {n} links to {out}")
+
+
+@app.command()
+@handles_errors
+def evaluate(
+    truth: Annotated[Path, typer.Option("--truth", help="truth.csv: source,source_pk,entity_id")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Pairwise precision, recall and F1 against ground truth."""
+    from leadlink.pipeline.inspect import evaluate as run_evaluate
+
+    data = run_evaluate(state.engine(), truth)
+    if json_out:
+        console.emit_json(data)
+        return
+    console.table("pairwise quality", ["pairs", "precision", "recall", "f1", "true", "predicted",
+                                       "correct"],
+                  [(k, v["precision"], v["recall"], v["f1"], v["true_pairs"],
+                    v["predicted_pairs"], v["correct_pairs"])
+                   for k, v in data.items() if k != "records"])  # fmt: skip
+
+
+@app.command()
+@handles_errors
+def check(
+    which: Annotated[str, typer.Argument(help="all, or one of the checks")] = "all",
+    json_out: JsonOpt = False,
+) -> None:
+    """Check the invariants; exit 1 on a violation, naming what broke."""
+    from leadlink.pipeline.checks import CHECKS, run_checks
+
+    names = list(CHECKS) if which == "all" else [which]
+    _need(which == "all" or which in CHECKS,
+          f"unknown check {which!r}; one of: all, {', '.join(CHECKS)}")  # fmt: skip
+    results = run_checks(state.engine(), state.settings(), names)
+    ok = all(r.ok for r in results)
+    if json_out:
+        console.emit_json({"ok": ok, "checks": {r.name: r.as_dict() for r in results}})
+    else:
+        console.table("checks", ["check", "ok", "violations", "detail"],
+                      [(r.name, "ok" if r.ok else "FAILED", r.violations, r.detail)
+                       for r in results])  # fmt: skip
+        for r in results:
+            for example in r.examples:
+                console.err.print(f"[red]{r.name}[/]: {example}", highlight=False)
+    if not ok:
+        raise typer.Exit(1)
 
 
 def _need(condition: bool, message: str) -> None:

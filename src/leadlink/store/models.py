@@ -34,7 +34,7 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
-Base.metadata.naming_convention = NAMING  # type: ignore[assignment]
+Base.metadata.naming_convention = NAMING
 
 
 class SourceRecord(Base):

@@ -1,0 +1,167 @@
+"""Decide: apply the rules to candidate pairs and turn them into one decision per record.
+
+``resolve(query, registry, bands)`` takes prepared frames (see ``frames.prepare``) and returns
+one row per query record: ``rid, decision ('link' | 'unmatched'), person_key, cid, rule,
+score, confidence, reason, band, evidence (JSON), candidates (JSON)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from leadlink.matching import blocking
+from leadlink.matching.reasons import Band, Reason
+from leadlink.matching.rules import CONFLICT_SQL, EXTRA_SUPPORT, RULES, WEAK, Rule
+
+
+@dataclass(frozen=True)
+class Bands:
+    accept: float = 0.75
+    review: float = 0.5
+    margin: float = 0.05
+
+
+CONFLICT_RULE = Rule(
+    name="conflict",
+    label="a phone or plate agrees but the documents disagree",
+    score=0.2,
+    confidence="low",
+    sql=CONFLICT_SQL,
+    keys=(),
+)
+
+
+def _scored_sql(rules: Sequence[Rule]) -> str:
+    """SQL giving each pair its first holding rule, score, confidence and label."""
+    ordered = (*rules, CONFLICT_RULE)
+    name = " ".join(f"WHEN {r.sql} THEN '{r.name}'" for r in ordered)
+    base = " ".join(f"WHEN '{r.name}' THEN {r.score}" for r in ordered)
+    conf = " ".join(f"WHEN '{r.name}' THEN '{r.confidence}'" for r in ordered)
+    # Rule SQL is code from rules.py, never data: nothing user-supplied reaches this string.
+    return f"""
+CREATE OR REPLACE TEMP TABLE scored AS
+WITH named AS (
+  SELECT f.*, CASE {name} ELSE '{WEAK.name}' END AS rule FROM features f
+)
+SELECT named.*,
+  least(1.0::DOUBLE, CASE rule {base} ELSE {WEAK.score} END + {EXTRA_SUPPORT} * (
+    phone_eq::INT + id_eq::INT + plate_eq::INT + brand_model_eq::INT + (name_sim >= 0.9)::INT
+  ))::DOUBLE AS score,
+  CASE rule {conf} ELSE '{WEAK.confidence}' END AS confidence
+FROM named
+"""  # noqa: S608
+
+
+DECIDE_SQL = """
+CREATE OR REPLACE TEMP TABLE decisions AS
+WITH per_person AS (
+  SELECT rid, person_key,
+         arg_max(cid, score) AS cid, max(score) AS score,
+         arg_max(rule, score) AS rule, arg_max(confidence, score) AS confidence,
+         arg_max(struct_pack(phone_eq, id_eq, plate_eq, brand_model_eq, driver_id_eq,
+                             name_sim := round(name_sim, 3), days), score) AS fields
+  FROM scored GROUP BY rid, person_key
+),
+ranked AS (
+  SELECT *, row_number() OVER (PARTITION BY rid ORDER BY score DESC, person_key) AS rn
+  FROM per_person
+),
+top AS (
+  SELECT rid,
+    any_value(CASE WHEN rn = 1 THEN person_key END) AS person_key,
+    any_value(CASE WHEN rn = 1 THEN cid END) AS cid,
+    max(CASE WHEN rn = 1 THEN score END) AS score,
+    any_value(CASE WHEN rn = 1 THEN rule END) AS rule,
+    any_value(CASE WHEN rn = 1 THEN confidence END) AS confidence,
+    any_value(CASE WHEN rn = 1 THEN fields END) AS fields,
+    max(CASE WHEN rn = 2 THEN score END) AS second_score,
+    any_value(CASE WHEN rn = 2 THEN person_key END) AS second_key,
+    bool_or(rule = 'conflict') AS any_conflict,
+    to_json(list(struct_pack(person_key, cid, rule, score := round(score, 4))
+                 ORDER BY rn) FILTER (WHERE rn <= 3)) AS candidates
+  FROM ranked GROUP BY rid
+)
+SELECT q.rid,
+  CASE
+    WHEN t.rid IS NULL AND NOT q.usable THEN 'MISSING_IDENTIFIERS'
+    WHEN t.rid IS NULL THEN 'NO_CANDIDATES'
+    WHEN t.score >= $accept AND t.second_score IS NOT NULL
+         AND t.score - t.second_score < $margin THEN 'MULTIPLE_CANDIDATES'
+    WHEN t.score >= $accept THEN NULL
+    WHEN t.rule = 'conflict' OR (t.any_conflict AND t.score < $review)
+      THEN 'CONFLICTING_EVIDENCE'
+    ELSE 'WEAK_MATCH_ONLY'
+  END AS reason,
+  t.person_key, t.cid, t.score, t.rule, t.confidence, t.second_key, t.second_score,
+  t.fields, coalesce(t.candidates, '[]') AS candidates
+FROM (SELECT rid, (phone IS NOT NULL OR len(ids) > 0 OR plate IS NOT NULL
+                   OR driver_id IS NOT NULL OR len(tokens) >= 2) AS usable FROM q) q
+LEFT JOIN top t ON t.rid = q.rid
+"""
+
+RESULT_SQL = """
+SELECT rid,
+  CASE WHEN reason IS NULL THEN 'link' ELSE 'unmatched' END AS decision,
+  person_key, cid, rule, score, confidence, reason,
+  CASE WHEN reason IS NULL THEN 'accept'
+       WHEN score >= $review THEN 'review' ELSE 'reject' END AS band,
+  to_json(struct_pack(rule, score := round(score, 4), candidate := cid, fields,
+                      runner_up := second_key, runner_up_score := round(second_score, 4)))
+    AS evidence,
+  candidates
+FROM decisions ORDER BY rid
+"""
+
+
+def resolve(
+    query: pa.Table,
+    registry: pa.Table,
+    bands: Bands | None = None,
+    rules: Sequence[Rule] = RULES,
+) -> pa.Table:
+    """One decision per query record against the registry (both prepared frames)."""
+    bands = bands or Bands()
+    con = blocking.connect()
+    try:
+        blocking.build_features(con, query, registry)
+        con.execute(_scored_sql(rules))
+        params = {"accept": bands.accept, "review": bands.review, "margin": bands.margin}
+        con.execute(DECIDE_SQL, {k: params[k] for k in ("accept", "margin", "review")})
+        return con.sql(RESULT_SQL, params={"review": bands.review}).to_arrow_table()
+    finally:
+        con.close()
+
+
+def clusters(frame: pa.Table, rules: Sequence[Rule]) -> dict[int, int]:
+    """Group records of one frame that the given rules tie together; rid -> smallest rid.
+
+    Used for drivers, where two rows of the same batch can be one person (a re-registration).
+    """
+    con = blocking.connect()
+    try:
+        blocking.build_features(con, frame, frame)
+        con.execute(_scored_sql(rules))
+        names = [r.name for r in rules]
+        edges = con.execute(
+            "SELECT rid, cid FROM scored WHERE list_contains($names, rule)", {"names": names}
+        ).fetchall()
+    finally:
+        con.close()
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        ra, rb = find(int(a)), find(int(b))
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return {rid: find(rid) for rid in parent}
+
+
+__all__ = ["Band", "Bands", "Reason", "clusters", "resolve"]

@@ -1,0 +1,130 @@
+"""Canonical records in, normalised frames out: the shape blocking and rules work on.
+
+A canonical frame is a ``pyarrow.Table`` with ``rid`` (int64, the record's id) and any of the
+canonical fields below (missing columns count as empty). Registry frames also carry
+``person_key``. Nothing here reads files or databases.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from leadlink.matching import normalise as norm
+
+# Fields the engine understands (DESIGN.md "Canonical fields"), plus driver_id and
+# middle_name which our own sources carry.
+CANONICAL_FIELDS: tuple[str, ...] = (
+    "first_name", "middle_name", "last_name", "full_name", "phone", "document", "license",
+    "plate", "car_brand", "car_model", "birth_date", "street_number", "address", "city",
+    "postcode", "state", "email", "date", "driver_id",
+)  # fmt: skip
+
+PREPARED_SCHEMA = pa.schema(
+    [
+        ("rid", pa.int64()),
+        ("person_key", pa.string()),
+        ("tokens", pa.list_(pa.string())),
+        ("given", pa.string()),
+        ("blocks", pa.list_(pa.string())),
+        ("phone", pa.string()),
+        ("ids", pa.list_(pa.string())),
+        ("plate", pa.string()),
+        ("brand_model", pa.string()),
+        ("date", pa.date32()),
+        ("driver_id", pa.string()),
+    ]
+)
+
+
+def _column(table: pa.Table, name: str) -> list[Any]:
+    if name in table.column_names:
+        return list(table.column(name).to_pylist())
+    return [None] * table.num_rows
+
+
+def _as_date(value: Any) -> dt.date | None:
+    if value is None or isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.datetime):
+        return value.date()
+    text = str(value).strip()
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+def _given_first(given: tuple[str, ...]) -> str | None:
+    return given[0] if given else None
+
+
+def prepare(canonical: pa.Table) -> pa.Table:
+    """Normalise every identifying field of a canonical frame (see PREPARED_SCHEMA)."""
+    n = canonical.num_rows
+    first = _column(canonical, "first_name")
+    middle = _column(canonical, "middle_name")
+    last = _column(canonical, "last_name")
+    full = _column(canonical, "full_name")
+    tokens: list[list[str]] = []
+    given_first: list[str | None] = []
+    blocks: list[list[str]] = []
+    for i in range(n):
+        given_raw = " ".join(p for p in (first[i], middle[i]) if p)
+        if given_raw or last[i]:
+            person = norm.person_name(given_raw, last[i])
+            toks = (*person.given, *person.family)
+            block = norm.first_family_block(person)
+            if block is not None:
+                blocks.append([block])
+            else:
+                blocks.append(list(norm.full_name_blocks(toks)))
+            given_first.append(_given_first(person.given) if person.family else None)
+        else:
+            toks = norm.split_full_name(full[i])
+            blocks.append(list(norm.full_name_blocks(toks)))
+            given_first.append(None)
+        tokens.append(list(toks))
+    docs = _column(canonical, "document")
+    lics = _column(canonical, "license")
+    ids: list[list[str]] = []
+    for d, lic in zip(docs, lics, strict=True):
+        keys = {k for k in (norm.id_key(d), norm.id_key(lic)) if k}
+        ids.append(sorted(keys))
+    brands = _column(canonical, "car_brand")
+    models = _column(canonical, "car_model")
+    person_keys = _column(canonical, "person_key")
+    driver_ids = [(str(v).strip() or None) if v is not None else None for v in
+                  _column(canonical, "driver_id")]  # fmt: skip
+    return pa.table(
+        {
+            "rid": pa.array(_column(canonical, "rid"), pa.int64()),
+            "person_key": pa.array(person_keys, pa.string()),
+            "tokens": pa.array(tokens, pa.list_(pa.string())),
+            "given": pa.array(given_first, pa.string()),
+            "blocks": pa.array(blocks, pa.list_(pa.string())),
+            "phone": pa.array([norm.phone(v) for v in _column(canonical, "phone")], pa.string()),
+            "ids": pa.array(ids, pa.list_(pa.string())),
+            "plate": pa.array([norm.plate(v) for v in _column(canonical, "plate")], pa.string()),
+            "brand_model": pa.array(
+                [norm.brand_model(b, m) for b, m in zip(brands, models, strict=True)], pa.string()
+            ),
+            "date": pa.array([_as_date(v) for v in _column(canonical, "date")], pa.date32()),
+            "driver_id": pa.array(driver_ids, pa.string()),
+        },
+        schema=PREPARED_SCHEMA,
+    )
+
+
+def canonical_from_rows(rows: Sequence[dict[str, Any]]) -> pa.Table:
+    """Build a canonical frame from dicts (``rid`` plus canonical fields)."""
+    columns: dict[str, list[Any]] = {"rid": [r["rid"] for r in rows]}
+    for name in (*CANONICAL_FIELDS, "person_key"):
+        if any(name in r for r in rows):
+            columns[name] = [r.get(name) for r in rows]
+    return pa.table(columns)

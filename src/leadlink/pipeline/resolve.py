@@ -1,0 +1,237 @@
+"""`leadlink match`: resolve every pending identity record into a person or an unmatched reason.
+
+Sources are resolved in order (drivers found persons; migrations, scouting and leads attach to
+them). Each source is decided set-based by the matching core, then written in chunks, one
+transaction per chunk: a link and its origin always land together.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy import Engine
+
+from leadlink.console import ProgressFn
+from leadlink.matching import DRIVER_RULES, RULES, Bands, Reason, clusters, prepare, resolve
+from leadlink.pipeline.canonical import canonical_frame
+from leadlink.settings import Settings
+from leadlink.sources import IDENTITY_SOURCES, RESOLVE_ORDER
+from leadlink.store import jobs, resolution
+from leadlink.store.db import transaction
+
+log = logging.getLogger(__name__)
+
+# Person keys are derived from the record that founded the person, so the same data always
+# yields the same keys, and a key never changes once issued.
+PERSON_NAMESPACE = uuid.UUID("6d1f3c1e-4a51-4b2f-9a53-1e8f4f3c0b7a")
+FOUNDED = "new_person"
+
+
+@dataclass
+class MatchResult:
+    run_id: int
+    processed: int = 0
+    linked: int = 0
+    new_persons: int = 0
+    review: int = 0
+    unmatched: Counter[str] = field(default_factory=Counter)
+    by_rule: Counter[str] = field(default_factory=Counter)
+    by_source: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "processed": self.processed,
+            "linked": self.linked,
+            "new_persons": self.new_persons,
+            "unmatched": {r.value: self.unmatched.get(r.value, 0) for r in Reason},
+            "review": self.review,
+            "by_rule": dict(sorted(self.by_rule.items())),
+            "by_source": self.by_source,
+        }
+
+
+def person_key_for(source: str, source_pk: str) -> str:
+    return str(uuid.uuid5(PERSON_NAMESPACE, f"{source}:{source_pk}"))
+
+
+def match(
+    engine: Engine,
+    settings: Settings,
+    *,
+    now: dt.datetime,
+    progress: ProgressFn | None = None,
+    rematch: bool = False,
+) -> MatchResult:
+    """Resolve pending records of every identity source; record the run in job_run."""
+    run_id = jobs.start(engine, "match", now)
+    result = MatchResult(run_id=run_id)
+    try:
+        _run(engine, settings, result, now=now, progress=progress, rematch=rematch)
+    except Exception as exc:
+        jobs.finish(
+            engine, run_id, now, counts=result.as_dict(), error=f"{type(exc).__name__}: {exc}"
+        )
+        raise
+    jobs.finish(engine, run_id, now, counts=result.as_dict())
+    return result
+
+
+def _run(
+    engine: Engine,
+    settings: Settings,
+    result: MatchResult,
+    *,
+    now: dt.datetime,
+    progress: ProgressFn | None,
+    rematch: bool,
+) -> None:
+    bands = Bands(settings.accept_threshold, settings.review_threshold, settings.margin)
+    with transaction(engine) as session:
+        linked = resolution.registry(session, IDENTITY_SOURCES)
+    registry = prepare(canonical_frame((s, rid, data, key) for rid, s, key, data in linked))
+    for source in RESOLVE_ORDER:
+        with transaction(engine) as session:
+            rows = resolution.pending(session, source, include_unmatched=rematch)
+        if not rows:
+            continue
+        query = prepare(canonical_frame((source, rid, data, None) for rid, _, data in rows))
+        pks = {rid: pk for rid, pk, _ in rows}
+        try:
+            if source == "drivers":
+                decisions = resolve(query, registry, bands, DRIVER_RULES)
+                decided = _found_drivers(decisions, query, pks)
+            else:
+                decisions = resolve(query, registry, bands, RULES)
+                decided = decisions.to_pylist()
+        except Exception as exc:  # the engine failed on this source: every record says why
+            log.exception("matching %s failed", source)
+            message = f"{type(exc).__name__}: {exc}"
+            decided = [_error(rid, message) for rid in pks]
+        new_links = _write(engine, result, source, decided, run_id=result.run_id, now=now,
+                           chunk=settings.chunk_size, progress=progress)  # fmt: skip
+        registry = _grow(registry, query, new_links)
+
+
+def _error(rid: int, message: str) -> dict[str, Any]:
+    return {"rid": rid, "decision": "unmatched", "reason": Reason.ERROR.value,
+            "message": message, "band": "reject", "candidates": "[]", "score": None}  # fmt: skip
+
+
+def _found_drivers(
+    decisions: pa.Table, query: pa.Table, pks: dict[int, str]
+) -> list[dict[str, Any]]:
+    """A driver is a real registered person: link to a known person or found a new one.
+
+    Two drivers of the same batch sharing a document are one person (a re-registration).
+    Only an ambiguous document (two known persons) is left unmatched.
+    """
+    roots = clusters(query, DRIVER_RULES)
+    out: list[dict[str, Any]] = []
+    for d in decisions.to_pylist():
+        if d["decision"] == "link" or d["reason"] == Reason.MULTIPLE_CANDIDATES.value:
+            out.append(d)
+            continue
+        root = roots.get(d["rid"], d["rid"])
+        out.append(
+            {
+                "rid": d["rid"],
+                "decision": "found",
+                "person_key": person_key_for("drivers", pks[root]),
+                "rule": FOUNDED,
+                "score": 1.0,
+                "confidence": "high",
+                "evidence": json.dumps(
+                    {
+                        "rule": FOUNDED,
+                        "founder": pks[root],
+                        "candidates": json.loads(d["candidates"]),
+                    }
+                ),
+            }
+        )
+    return out
+
+
+def _write(
+    engine: Engine,
+    result: MatchResult,
+    source: str,
+    decided: list[dict[str, Any]],
+    *,
+    run_id: int,
+    now: dt.datetime,
+    chunk: int,
+    progress: ProgressFn | None,
+) -> dict[int, str]:
+    """Write decisions chunk by chunk; return rid -> person_key of the new links."""
+    counts: Counter[str] = Counter()
+    new_links: dict[int, str] = {}
+    total = len(decided)
+    for start in range(0, total, chunk):
+        part = decided[start : start + chunk]
+        persons: set[str] = set()
+        links: list[dict[str, Any]] = []
+        unmatched: list[dict[str, Any]] = []
+        for d in part:
+            if d["decision"] in ("link", "found"):
+                if d["decision"] == "found" and d["person_key"] not in persons:
+                    persons.add(d["person_key"])
+                links.append(
+                    {
+                        "record_id": d["rid"],
+                        "person_key": d["person_key"],
+                        "rule": d["rule"],
+                        "score": float(d["score"]),
+                        "confidence": d["confidence"],
+                        "evidence": json.loads(d["evidence"]),
+                    }  # fmt: skip
+                )
+                new_links[d["rid"]] = d["person_key"]
+                counts["linked"] += 1
+                result.by_rule[d["rule"]] += 1
+            else:
+                unmatched.append(
+                    {
+                        "record_id": d["rid"],
+                        "reason": d["reason"],
+                        "message": d.get("message"),
+                        "candidates": json.loads(d["candidates"]),
+                        "band": d["band"],
+                    }  # fmt: skip
+                )
+                result.unmatched[d["reason"]] += 1
+                counts[d["reason"]] += 1
+                if d["band"] == "review":
+                    result.review += 1
+        with transaction(engine) as session:
+            resolution.write_chunk(
+                session, run_id=run_id, now=now, persons=sorted(persons), links=links,
+                unmatched=unmatched,
+            )  # fmt: skip
+        result.new_persons += len(persons)
+        if progress:
+            progress(f"match {source}", min(start + chunk, total), total)
+    result.processed += total
+    result.linked += counts["linked"]
+    result.by_source[source] = {"processed": total, **dict(counts)}
+    return new_links
+
+
+def _grow(registry: pa.Table, query: pa.Table, new_links: dict[int, str]) -> pa.Table:
+    """Add the records just linked to the registry the next source is matched against."""
+    if not new_links:
+        return registry
+    rids = query.column("rid").to_pylist()
+    mask = pa.array([rid in new_links for rid in rids])
+    added = query.filter(mask)
+    keys = pa.array([new_links[rid] for rid in added.column("rid").to_pylist()], pa.string())
+    added = added.set_column(added.schema.get_field_index("person_key"), "person_key", keys)
+    return pa.concat_tables([registry, added.cast(registry.schema)])

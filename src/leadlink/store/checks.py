@@ -1,0 +1,101 @@
+"""Queries that look for invariant violations. Each returns offending examples (empty = ok)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.orm import Session
+
+from leadlink.matching import Reason
+from leadlink.sources import ORIGIN_OF_SOURCE
+from leadlink.store.models import Link, Origin, OriginHistory, Person, SourceRecord, Unmatched
+
+LIMIT = 20
+
+
+def links_without_origin(session: Session) -> tuple[int, list[str]]:
+    has_origin = exists().where(
+        and_(Origin.person_key == Link.person_key, Origin.record_id == Link.record_id)
+    )
+    base = (
+        select(SourceRecord.source, SourceRecord.source_pk)
+        .join(Link, and_(Link.record_id == SourceRecord.id, Link.active))
+        .where(SourceRecord.source.in_(list(ORIGIN_OF_SOURCE)), ~has_origin)
+    )
+    return _count_and_examples(session, base, "linked without origin")
+
+
+def origins_without_history(session: Session) -> tuple[int, list[str]]:
+    journaled = exists().where(OriginHistory.origin_id == Origin.id)
+    base = select(Origin.person_key, Origin.record_id).where(~journaled)
+    return _count_and_examples(session, base, "origin not journaled")
+
+
+def persons_without_records(session: Session) -> tuple[int, list[str]]:
+    has_link = exists().where(and_(Link.person_key == Person.person_key, Link.active))
+    base = select(Person.person_key, Person.run_id).where(~has_link, Person.retired_into.is_(None))
+    return _count_and_examples(session, base, "person with no record")
+
+
+def records_with_two_active_links(session: Session) -> tuple[int, list[str]]:
+    base = (
+        select(Link.record_id, func.count())
+        .where(Link.active)
+        .group_by(Link.record_id)
+        .having(func.count() > 1)
+    )
+    return _count_and_examples(session, base, "active links")
+
+
+def linked_and_unmatched(session: Session) -> tuple[int, list[str]]:
+    base = select(Unmatched.record_id, Unmatched.reason).join(
+        Link, and_(Link.record_id == Unmatched.record_id, Link.active)
+    )
+    return _count_and_examples(session, base, "linked yet unmatched")
+
+
+def bad_unmatched(session: Session) -> tuple[int, list[str]]:
+    reasons = [r.value for r in Reason]
+    base = select(Unmatched.record_id, Unmatched.reason).where(
+        (~Unmatched.reason.in_(reasons))
+        | (
+            (Unmatched.reason == Reason.ERROR.value)
+            & ((Unmatched.message.is_(None)) | (Unmatched.message == ""))
+        )
+    )
+    return _count_and_examples(session, base, "unmatched without a valid reason/message")
+
+
+def records_for_keys(session: Session) -> list[tuple[str, str, dict[str, Any]]]:
+    rows = session.execute(select(SourceRecord.source, SourceRecord.source_pk, SourceRecord.data))
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def fingerprint(session: Session) -> dict[str, Any]:
+    """A summary of everything `match` writes, to compare before and after a rerun."""
+    return {
+        "person": session.scalar(select(func.count()).select_from(Person)),
+        "link": session.scalar(select(func.count()).select_from(Link)),
+        "active_link": session.scalar(select(func.count()).select_from(Link).where(Link.active)),
+        "origin": session.scalar(select(func.count()).select_from(Origin)),
+        "origin_history": session.scalar(select(func.count()).select_from(OriginHistory)),
+        "unmatched": session.scalar(select(func.count()).select_from(Unmatched)),
+        "max_link_id": session.scalar(select(func.max(Link.id))),
+        "max_origin_id": session.scalar(select(func.max(Origin.id))),
+        "unmatched_by_reason": dict(
+            (r[0], r[1])
+            for r in session.execute(
+                select(Unmatched.reason, func.count()).group_by(Unmatched.reason)
+            )
+        ),
+    }
+
+
+def _count_and_examples(session: Session, base: Any, what: str) -> tuple[int, list[str]]:
+    sub = base.subquery()
+    n = session.scalar(select(func.count()).select_from(sub)) or 0
+    examples = [
+        f"{what}: " + ", ".join(str(v) for v in row) for row in session.execute(base.limit(LIMIT))
+    ]
+    return int(n), examples

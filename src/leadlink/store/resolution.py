@@ -1,0 +1,127 @@
+"""The SQL of `match`: what is pending, the registry of linked records, and writing decisions.
+
+Writes are set-based: persons, links and unmatched rows go in with executemany; origins and
+their history are derived from the chunk's links by INSERT ... SELECT in the same transaction,
+so a linked lead without an origin cannot exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import and_, case, delete, exists, insert, literal, select
+from sqlalchemy.orm import Session
+
+from leadlink.sources import ORIGIN_OF_SOURCE
+from leadlink.store.models import Link, Origin, OriginHistory, Person, SourceRecord, Unmatched
+
+RecordRow = tuple[int, str, dict[str, Any]]
+"""(record id, source_pk, data)"""
+
+
+def pending(session: Session, source: str, *, include_unmatched: bool = False) -> list[RecordRow]:
+    """Records of a source with no active link (and, unless asked, no unmatched verdict)."""
+    linked = exists().where(and_(Link.record_id == SourceRecord.id, Link.active))
+    query = select(SourceRecord.id, SourceRecord.source_pk, SourceRecord.data).where(
+        SourceRecord.source == source, ~linked
+    )
+    if not include_unmatched:
+        query = query.where(~exists().where(Unmatched.record_id == SourceRecord.id))
+    return [(r[0], r[1], r[2]) for r in session.execute(query.order_by(SourceRecord.id))]
+
+
+def count_pending(session: Session, sources: Sequence[str]) -> int:
+    linked = exists().where(and_(Link.record_id == SourceRecord.id, Link.active))
+    judged = exists().where(Unmatched.record_id == SourceRecord.id)
+    query = select(SourceRecord.id).where(SourceRecord.source.in_(sources), ~linked, ~judged)
+    return len(session.execute(query).all())
+
+
+def registry(
+    session: Session, sources: Sequence[str]
+) -> list[tuple[int, str, str, dict[str, Any]]]:
+    """Every actively linked record of the given sources: (id, source, person_key, data)."""
+    query = (
+        select(SourceRecord.id, SourceRecord.source, Link.person_key, SourceRecord.data)
+        .join(Link, and_(Link.record_id == SourceRecord.id, Link.active))
+        .where(SourceRecord.source.in_(sources))
+        .order_by(SourceRecord.id)
+    )
+    return [(r[0], r[1], r[2], r[3]) for r in session.execute(query)]
+
+
+def write_chunk(
+    session: Session,
+    *,
+    run_id: int,
+    now: dt.datetime,
+    persons: Iterable[str],
+    links: Sequence[dict[str, Any]],
+    unmatched: Sequence[dict[str, Any]],
+) -> None:
+    """Persist one chunk of decisions; the caller's transaction makes it all-or-nothing."""
+    person_rows = [{"person_key": k, "created_at": now, "run_id": run_id} for k in persons]
+    if person_rows:
+        session.execute(insert(Person), person_rows)
+    touched = [r["record_id"] for r in links] + [r["record_id"] for r in unmatched]
+    for start in range(0, len(touched), 500):
+        ids = touched[start : start + 500]
+        session.execute(delete(Unmatched).where(Unmatched.record_id.in_(ids)))
+    if links:
+        session.execute(
+            insert(Link),
+            [{**r, "run_id": run_id, "active": True, "created_at": now} for r in links],
+        )
+        _origins_for_new_links(session, run_id, now)
+    if unmatched:
+        session.execute(
+            insert(Unmatched), [{**r, "run_id": run_id, "updated_at": now} for r in unmatched]
+        )
+
+
+def _origins_for_new_links(session: Session, run_id: int, now: dt.datetime) -> None:
+    origin_type = case(ORIGIN_OF_SOURCE, value=SourceRecord.source)
+    has_origin = exists().where(
+        and_(Origin.person_key == Link.person_key, Origin.record_id == Link.record_id)
+    )
+    new_origins = (
+        select(
+            Link.person_key,
+            Link.record_id,
+            origin_type,
+            Link.id,
+            literal("system"),
+            literal("resolved_auto"),
+            literal(run_id),
+            literal(now),
+        )
+        .join(SourceRecord, SourceRecord.id == Link.record_id)
+        .where(
+            Link.run_id == run_id,
+            Link.active,
+            SourceRecord.source.in_(list(ORIGIN_OF_SOURCE)),
+            ~has_origin,
+        )
+    )
+    session.execute(
+        insert(Origin).from_select(
+            ["person_key", "record_id", "origin", "link_id", "decided_by", "status", "run_id",
+             "created_at"],
+            new_origins,
+        )
+    )  # fmt: skip
+    journaled = exists().where(OriginHistory.origin_id == Origin.id)
+    session.execute(
+        insert(OriginHistory).from_select(
+            ["origin_id", "event", "detail", "run_id", "at"],
+            select(
+                Origin.id,
+                literal("created"),
+                literal({"by": "match"}, Link.evidence.type),
+                literal(run_id),
+                literal(now),
+            ).where(Origin.run_id == run_id, ~journaled),
+        )
+    )
