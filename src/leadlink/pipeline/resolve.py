@@ -140,20 +140,23 @@ def _found_drivers(
             out.append(d)
             continue
         root = roots.get(d["rid"], d["rid"])
+        # The founder of a batch cluster founds the person; the others join it by document.
+        founder = root == d["rid"]
+        rule_name = FOUNDED if founder else DRIVER_RULES[0].name
         out.append(
             {
                 "rid": d["rid"],
                 "decision": "found",
                 "person_key": person_key_for("drivers", pks[root]),
-                "rule": FOUNDED,
-                "score": 1.0,
+                "rule": rule_name,
+                "score": 1.0 if founder else DRIVER_RULES[0].score,
                 "confidence": "high",
                 "evidence": json.dumps(
                     {
-                        "rule": FOUNDED,
+                        "rule": rule_name,
                         "founder": pks[root],
                         "candidates": json.loads(d["candidates"]),
-                    }
+                    }  # fmt: skip
                 ),
             }
         )
