@@ -44,11 +44,12 @@ SELECT DISTINCT rid, cid FROM (
   UNION ALL
   SELECT qb.rid, rb.rid FROM (SELECT rid, unnest(blocks) AS k FROM q) qb
     JOIN (SELECT rid, unnest(blocks) AS k FROM r) rb ON qb.k = rb.k
-) WHERE rid <> cid
+)
 """
 
 # One row per candidate pair with what agreed. Given names that disagree cap the name
 # similarity at 0.5: two relatives share family names (and often a phone) but not a given name.
+# Between two full names nobody knows which token is the given name, so all must agree.
 FEATURES_SQL = """
 CREATE OR REPLACE TEMP TABLE features AS
 SELECT
@@ -59,9 +60,12 @@ SELECT
   coalesce(q.plate = r.plate, FALSE) AS plate_eq,
   coalesce(q.brand_model = r.brand_model, FALSE) AS brand_model_eq,
   coalesce(q.driver_id = r.driver_id, FALSE) AS driver_id_eq,
-  CASE WHEN given_in(q.given, r.tokens) AND given_in(r.given, q.tokens)
-       THEN bag_sim(q.tokens, r.tokens)
-       ELSE least(bag_sim(q.tokens, r.tokens), 0.5) END AS name_sim,
+  CASE WHEN NOT (given_in(q.given, r.tokens) AND given_in(r.given, q.tokens))
+         THEN least(bag_sim(q.tokens, r.tokens), 0.5)
+       -- Two full names in unknown order: any token left over may be the given name.
+       WHEN q.given IS NULL AND r.given IS NULL AND bag_sim(q.tokens, r.tokens) < 1.0
+         THEN least(bag_sim(q.tokens, r.tokens), 0.5)
+       ELSE bag_sim(q.tokens, r.tokens) END AS name_sim,
   date_diff('day', q.date, r.date) AS days
 FROM pairs p JOIN q ON q.rid = p.rid JOIN r ON r.rid = p.cid
 """
@@ -75,11 +79,19 @@ def connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def build_features(con: duckdb.DuckDBPyConnection, query: Any, registry: Any) -> int:
-    """Create tables ``pairs`` and ``features`` from prepared frames; return the pair count."""
+def build_features(
+    con: duckdb.DuckDBPyConnection, query: Any, registry: Any, *, self_join: bool = False
+) -> int:
+    """Create tables ``pairs`` and ``features`` from prepared frames; return the pair count.
+
+    ``self_join`` (query and registry are one frame) drops each record's pair with itself;
+    otherwise a query rid may equal a registry rid (two files numbered independently).
+    """
     con.register("q", query)
     con.register("r", registry)
     con.execute(PAIRS_SQL)
+    if self_join:
+        con.execute("DELETE FROM pairs WHERE rid = cid")
     con.execute(FEATURES_SQL)
     row = con.execute("SELECT count(*) FROM features").fetchone()
     return int(row[0]) if row else 0

@@ -58,12 +58,13 @@ FROM named
 DECIDE_SQL = """
 CREATE OR REPLACE TEMP TABLE decisions AS
 WITH per_person AS (
-  SELECT rid, person_key,
-         arg_max(cid, score) AS cid, max(score) AS score,
-         arg_max(rule, score) AS rule, arg_max(confidence, score) AS confidence,
-         arg_max(struct_pack(phone_eq, id_eq, plate_eq, brand_model_eq, driver_id_eq,
-                             name_sim := round(name_sim, 3), days), score) AS fields
-  FROM scored GROUP BY rid, person_key
+  -- The best pair of each candidate person; ties go to the smallest record id, so the
+  -- decision never depends on input order.
+  SELECT rid, person_key, cid, score, rule, confidence,
+         struct_pack(phone_eq, id_eq, plate_eq, brand_model_eq, driver_id_eq,
+                     name_sim := round(name_sim, 3), days) AS fields
+  FROM scored
+  QUALIFY row_number() OVER (PARTITION BY rid, person_key ORDER BY score DESC, cid) = 1
 ),
 ranked AS (
   SELECT *, row_number() OVER (PARTITION BY rid ORDER BY score DESC, person_key) AS rn
@@ -142,7 +143,7 @@ def clusters(frame: pa.Table, rules: Sequence[Rule]) -> dict[int, int]:
     """
     con = blocking.connect()
     try:
-        blocking.build_features(con, frame, frame)
+        blocking.build_features(con, frame, frame, self_join=True)
         con.execute(_scored_sql(rules))
         names = [r.name for r in rules]
         edges = con.execute(
