@@ -19,6 +19,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.matching.factories import D0, KEY_FIELD, PHONE, PHONE_2, Row, driver, lead
 
 from leadlink.matching import (
     DRIVER_RULES,
@@ -33,29 +34,9 @@ from leadlink.matching import (
     rule_named,
 )
 
-Row = dict[str, Any]
-
-D0 = dt.date(2024, 6, 1)
-PHONE = "987654321"
-PHONE_2 = "912345678"
 RULE_NAMES = {r.name for r in RULES}
 EVIDENCE_KEYS = {"rule", "score", "candidate", "fields", "runner_up", "runner_up_score"}
 FIELD_KEYS = {"phone_eq", "id_eq", "plate_eq", "brand_model_eq", "driver_id_eq", "name_sim", "days"}
-KEY_FIELD = {
-    "driver_id": "driver_id_eq",
-    "id": "id_eq",
-    "phone": "phone_eq",
-    "plate": "plate_eq",
-    "brand_model": "brand_model_eq",
-}
-
-
-def lead(rid: int, **fields: Any) -> Row:
-    return {"rid": rid, **fields}
-
-
-def driver(rid: int, person_key: str, **fields: Any) -> Row:
-    return {"rid": rid, "person_key": person_key, **fields}
 
 
 def resolve_rows(
