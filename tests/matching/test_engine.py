@@ -158,7 +158,8 @@ REASON_CASES = [
     Case("no-candidates-nothing-shared", {"first_name": "Ana", "last_name": "Torres Salas",
          "phone": PHONE_2, "plate": "XYZ999", "document": "87654321"},
          unmatched(None, None, "NO_CANDIDATES", "reject"), None),
-    Case("weak-name-only", JUAN, unmatched("P-JUAN", "weak", "WEAK_MATCH_ONLY", "reject"), 0.31),
+    # Name blocks carry the car, so a bare name shares no block with anyone.
+    Case("name-only", JUAN, unmatched(None, None, "NO_CANDIDATES", "reject"), None),
     Case("weak-fleet-plate", {"first_name": "Ana", "last_name": "Torres Salas",
          "plate": "ABC123", "date": D0},
          unmatched("P-FLEET", "weak", "WEAK_MATCH_ONLY", "reject"), 0.31),
@@ -172,8 +173,7 @@ TABLES["review"] = (
     Bands(accept=0.75, review=0.3),
     [
         *REASON_CASES[:4],
-        Case("weak-name-only", JUAN,
-             unmatched("P-JUAN", "weak", "WEAK_MATCH_ONLY", "review"), 0.31),
+        Case("name-only", JUAN, unmatched(None, None, "NO_CANDIDATES", "reject"), None),
         Case("weak-fleet-plate", REASON_CASES[5].fields,
              unmatched("P-FLEET", "weak", "WEAK_MATCH_ONLY", "review"), 0.31),
         REASON_CASES[6],
@@ -202,16 +202,18 @@ CONFLICTED = [
 @pytest.mark.parametrize(
     ("bands", "expected"),
     [
-        pytest.param(Bands(), unmatched("P-B", "weak", "CONFLICTING_EVIDENCE", "reject"),
-                     id="weak-top-in-reject"),
-        pytest.param(Bands(review=0.3), unmatched("P-B", "weak", "WEAK_MATCH_ONLY", "review"),
-                     id="weak-top-in-review"),
+        # P-B shares only a name (no block); the conflicting P-A is the one candidate.
+        pytest.param(Bands(), unmatched("P-A", "conflict", "CONFLICTING_EVIDENCE", "reject"),
+                     id="only-candidate-conflicts"),
+        pytest.param(Bands(review=0.3),
+                     unmatched("P-A", "conflict", "CONFLICTING_EVIDENCE", "reject"),
+                     id="only-candidate-conflicts-low-review"),
     ],
 )  # fmt: skip
 def test_conflicting_runner_up(bands: Bands, expected: tuple[Any, ...]) -> None:
     row = run([lead(1, **JUAN, phone=PHONE, document="11111111")], CONFLICTED, bands)[1]
     assert outcome(row) == expected
-    assert [c["rule"] for c in json.loads(row["candidates"])] == ["weak", "conflict"]
+    assert [c["rule"] for c in json.loads(row["candidates"])] == ["conflict"]
 
 
 # --------------------------------------------------------------------------- bands
@@ -259,7 +261,7 @@ TABLES["multiple"] = (
         Case("equally-strong-phone", {**JUAN, "phone": "0051987654321"},
              unmatched("P-FATHER", "phone_exact", "MULTIPLE_CANDIDATES", "review"), 0.97),
         Case("homonyms-brand-model-name", HOMONYMS,
-             unmatched("P-ROSA-1", "brand_model_name", "MULTIPLE_CANDIDATES", "review"), 0.82),
+             unmatched("P-ROSA-1", "brand_model_name", "MULTIPLE_CANDIDATES", "review"), 0.62),
     ],
 )  # fmt: skip
 

@@ -89,7 +89,7 @@ SELECT q.rid,
   CASE
     WHEN t.rid IS NULL AND NOT q.usable THEN 'MISSING_IDENTIFIERS'
     WHEN t.rid IS NULL THEN 'NO_CANDIDATES'
-    WHEN t.score >= $accept AND t.second_score IS NOT NULL
+    WHEN t.score >= $review AND t.second_score IS NOT NULL
          AND t.score - t.second_score < $margin THEN 'MULTIPLE_CANDIDATES'
     WHEN t.score >= $accept THEN NULL
     WHEN t.rule = 'conflict' OR (t.any_conflict AND t.score < $review)

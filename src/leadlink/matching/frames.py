@@ -98,6 +98,12 @@ def prepare(canonical: pa.Table) -> pa.Table:
         ids.append(sorted(keys))
     brands = _column(canonical, "car_brand")
     models = _column(canonical, "car_model")
+    cars = [norm.brand_model(b, m) for b, m in zip(brands, models, strict=True)]
+    # A name alone settles nothing (the only name rule also needs the car), and common
+    # surnames make name-only blocks explode quadratically: name blocks carry the car.
+    blocks = [
+        [f"{b}|{car}" for b in bs] if car else [] for bs, car in zip(blocks, cars, strict=True)
+    ]
     person_keys = _column(canonical, "person_key")
     driver_ids = [(str(v).strip() or None) if v is not None else None for v in
                   _column(canonical, "driver_id")]  # fmt: skip
@@ -111,9 +117,7 @@ def prepare(canonical: pa.Table) -> pa.Table:
             "phone": pa.array([norm.phone(v) for v in _column(canonical, "phone")], pa.string()),
             "ids": pa.array(ids, pa.list_(pa.string())),
             "plate": pa.array([norm.plate(v) for v in _column(canonical, "plate")], pa.string()),
-            "brand_model": pa.array(
-                [norm.brand_model(b, m) for b, m in zip(brands, models, strict=True)], pa.string()
-            ),
+            "brand_model": pa.array(cars, pa.string()),
             "date": pa.array([_as_date(v) for v in _column(canonical, "date")], pa.date32()),
             "driver_id": pa.array(driver_ids, pa.string()),
         },

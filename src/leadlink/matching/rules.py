@@ -58,11 +58,13 @@ RULES: tuple[Rule, ...] = (
         ),
         keys=("plate", "name", "days"),
     ),
+    # Same car and same name is what homonyms look like: at 50 k leads half of these pairs were
+    # the wrong person (benchmarks/RESULTS.md), so the rule proposes for review, never links.
     Rule(
         name="brand_model_name",
         label="same car brand and model, same name, hired within -30/+7 days",
-        score=0.8,
-        confidence="medium",
+        score=0.6,
+        confidence="low",
         sql=(
             "f.brand_model_eq AND f.name_sim >= 0.9 AND NOT f.id_conflict "
             "AND f.days BETWEEN -30 AND 7"
