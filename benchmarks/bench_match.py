@@ -300,7 +300,18 @@ def fresh_database(db: str, run_dir: Path, *, keep: bool) -> Iterator[Database]:
         def restore() -> str:
             return f"sqlite:///{snap}"
 
-        yield Database("sqlite", url, url, f"SQLite {sqlite3.sqlite_version}", snapshot, restore)
+        try:
+            shown = f"sqlite:///{path.relative_to(REPO)}"
+        except ValueError:
+            shown = url
+        try:
+            yield Database(
+                "sqlite", url, shown, f"SQLite {sqlite3.sqlite_version}", snapshot, restore
+            )
+        finally:  # the benchmarked database stays for inspection; the profiling copy goes
+            if not keep:
+                for p in run_dir.glob("bench-before-match.db*"):
+                    p.unlink()
         return
 
     if not db.startswith(("postgresql", "postgres")):
@@ -681,7 +692,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--no-results", action="store_true", help="do not write the results file")
     p.add_argument(
-        "--keep-db", action="store_true", help="keep the PostgreSQL databases created for the run"
+        "--keep-db",
+        action="store_true",
+        help="keep the databases created for the run (PostgreSQL; SQLite pre-match copy)",
     )
     p.add_argument(
         "--leadlink",
@@ -692,6 +705,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.leads < 1 or args.drivers < 1:
         p.error("--leads and --drivers must be at least 1")
+    if args.db != "sqlite" and not args.db.startswith(("postgresql", "postgres")):
+        p.error(f"--db must be 'sqlite' or a postgresql+psycopg:// URL, not {args.db!r}")
     return args
 
 
@@ -719,6 +734,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not leadlink.exists():
         raise BenchError(f"{leadlink} not found: run `make demo` or `pip install -e .` first")
     python = leadlink.parent / "python"
+    if not python.exists():  # not a venv script: the interpreter running this benchmark
+        python = Path(sys.executable)
     out: Path = args.out.resolve()
     backend = "sqlite" if args.db == "sqlite" else "postgresql"
     key = f"{backend}-{args.leads}x{args.drivers}-seed{args.seed}-{args.sources}"
