@@ -88,6 +88,18 @@ def test_every_record_ends_linked_or_unmatched_with_its_reason(world: Engine) ->
     assert result.unmatched["NO_CANDIDATES"] == 1 and result.unmatched["MISSING_IDENTIFIERS"] == 1
 
 
+def test_a_person_spanning_chunks_is_written_once(world: Engine) -> None:
+    """With one record per transaction, a re-registration lands in a later chunk than its
+    founder: it must link to the person the founder's chunk wrote, not write it again."""
+    result = match(world, Settings(db="sqlite://", chunk_size=1), now=NOW)
+    s = _status(world)
+    p4 = person_key_for("drivers", "D4")
+    assert s["drivers/D4"] == (p4, "new_person", None)
+    assert s["drivers/D5"] == (p4, "document_exact", None)
+    assert result.new_persons == 3
+    assert _rows(world, "SELECT count(*) FROM person")[0][0] == 3
+
+
 def test_link_and_origin_land_together(world: Engine) -> None:
     match(world, SETTINGS, now=NOW)
     rows = _rows(

@@ -141,12 +141,14 @@ def _found_drivers(
             continue
         root = roots.get(d["rid"], d["rid"])
         # The founder of a batch cluster founds the person; the others join it by document.
+        # Decisions are ordered by rid and the founder has the smallest, so the person row is
+        # written (in the founder's chunk) before any link to it.
         founder = root == d["rid"]
         rule_name = FOUNDED if founder else DRIVER_RULES[0].name
         out.append(
             {
                 "rid": d["rid"],
-                "decision": "found",
+                "decision": "found" if founder else "link",
                 "person_key": person_key_for("drivers", pks[root]),
                 "rule": rule_name,
                 "score": 1.0 if founder else DRIVER_RULES[0].score,
@@ -185,7 +187,7 @@ def _write(
         unmatched: list[dict[str, Any]] = []
         for d in part:
             if d["decision"] in ("link", "found"):
-                if d["decision"] == "found" and d["person_key"] not in persons:
+                if d["decision"] == "found":
                     persons.add(d["person_key"])
                 links.append(
                     {

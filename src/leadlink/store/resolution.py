@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, case, delete, exists, insert, literal, select
+from sqlalchemy import and_, case, delete, exists, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from leadlink.sources import ORIGIN_OF_SOURCE
@@ -35,8 +35,12 @@ def pending(session: Session, source: str, *, include_unmatched: bool = False) -
 def count_pending(session: Session, sources: Sequence[str]) -> int:
     linked = exists().where(and_(Link.record_id == SourceRecord.id, Link.active))
     judged = exists().where(Unmatched.record_id == SourceRecord.id)
-    query = select(SourceRecord.id).where(SourceRecord.source.in_(sources), ~linked, ~judged)
-    return len(session.execute(query).all())
+    query = (
+        select(func.count())
+        .select_from(SourceRecord)
+        .where(SourceRecord.source.in_(sources), ~linked, ~judged)
+    )
+    return int(session.scalar(query) or 0)
 
 
 def registry(
