@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from leadlink.matching import blocking
 from leadlink.matching.reasons import Band, Reason
-from leadlink.matching.rules import CONFLICT_SQL, EXTRA_SUPPORT, RULES, WEAK, Rule
+from leadlink.matching.rules import CONFLICT, EXTRA_SUPPORT, RULES, WEAK, Rule
 
 
 @dataclass(frozen=True)
@@ -24,19 +24,9 @@ class Bands:
     margin: float = 0.05
 
 
-CONFLICT_RULE = Rule(
-    name="conflict",
-    label="a phone or plate agrees but the documents disagree",
-    score=0.2,
-    confidence="low",
-    sql=CONFLICT_SQL,
-    keys=(),
-)
-
-
 def _scored_sql(rules: Sequence[Rule]) -> str:
     """SQL giving each pair its first holding rule, score, confidence and label."""
-    ordered = (*rules, CONFLICT_RULE)
+    ordered = (*rules, CONFLICT)
     name = " ".join(f"WHEN {r.sql} THEN '{r.name}'" for r in ordered)
     base = " ".join(f"WHEN '{r.name}' THEN {r.score}" for r in ordered)
     conf = " ".join(f"WHEN '{r.name}' THEN '{r.confidence}'" for r in ordered)
@@ -129,8 +119,9 @@ def resolve(
     try:
         blocking.build_features(con, query, registry)
         con.execute(_scored_sql(rules))
-        params = {"accept": bands.accept, "review": bands.review, "margin": bands.margin}
-        con.execute(DECIDE_SQL, {k: params[k] for k in ("accept", "margin", "review")})
+        con.execute(
+            DECIDE_SQL, {"accept": bands.accept, "review": bands.review, "margin": bands.margin}
+        )
         return con.sql(RESULT_SQL, params={"review": bands.review}).to_arrow_table()
     finally:
         con.close()

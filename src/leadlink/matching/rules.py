@@ -87,8 +87,16 @@ WEAK = Rule(
 # better supported wins; never enough to cross the margin on a single field.
 EXTRA_SUPPORT = 0.01
 
-# A strong key agrees while another strong key (the document) disagrees.
-CONFLICT_SQL = "(f.phone_eq OR f.plate_eq) AND f.id_conflict"
+# A strong key agrees while another strong key (the document) disagrees. Tried after the
+# rules, before falling back to WEAK.
+CONFLICT = Rule(
+    name="conflict",
+    label="a phone or plate agrees but the documents disagree",
+    score=0.2,
+    confidence="low",
+    sql="(f.phone_eq OR f.plate_eq) AND f.id_conflict",
+    keys=(),
+)
 
 # For drivers only documents found a shared person: a phone or plate may belong to the family
 # or the fleet car, never enough to fold two driver records into one person.
@@ -96,7 +104,7 @@ DRIVER_RULES: tuple[Rule, ...] = tuple(r for r in RULES if r.name == "document_e
 
 
 def rule_named(name: str) -> Rule:
-    for rule in (*RULES, WEAK):
+    for rule in (*RULES, CONFLICT, WEAK):
         if rule.name == name:
             return rule
     raise KeyError(name)
