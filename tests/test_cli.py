@@ -113,6 +113,8 @@ def test_explain_linked_and_unmatched(demo: tuple[str, Path, dict[str, Any]]) ->
     assert data["link"]["rule"] in {"phone_exact", "document_exact", "plate_name",
                                     "brand_model_name"}  # fmt: skip
     assert data["link"]["evidence"]["fields"]
+    assert data["candidates"][0]["person_key"] == data["link"]["person_key"]
+    assert data["candidates"][0]["record"].count("/") == 1
     assert any(o["origin"] == "cabinet_lead" for o in data["origins"])
     assert any(r["source"] == "leads" and r["source_pk"] == linked for r in data["person_records"])
     data = cli_json(db_url, "explain", "leads", lost)

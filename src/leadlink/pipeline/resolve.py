@@ -196,7 +196,7 @@ def _write(
                         "rule": d["rule"],
                         "score": float(d["score"]),
                         "confidence": d["confidence"],
-                        "evidence": json.loads(d["evidence"]),
+                        "evidence": _with_candidates(d),
                     }  # fmt: skip
                 )
                 new_links[d["rid"]] = d["person_key"]
@@ -228,6 +228,13 @@ def _write(
     result.linked += counts["linked"]
     result.by_source[source] = {"processed": total, **dict(counts)}
     return new_links
+
+
+def _with_candidates(decision: dict[str, Any]) -> dict[str, Any]:
+    """A link's evidence keeps the candidates it beat, so `explain` can show them."""
+    evidence: dict[str, Any] = json.loads(decision["evidence"])
+    evidence.setdefault("candidates", json.loads(decision.get("candidates") or "[]"))
+    return evidence
 
 
 def _grow(registry: pa.Table, query: pa.Table, new_links: dict[int, str]) -> pa.Table:
