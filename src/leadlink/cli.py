@@ -296,6 +296,7 @@ def check(
     from leadlink.pipeline.checks import CHECKS, run_checks
 
     names = list(CHECKS) if which == "all" else [which]
+    _need(which != "drain", "check 'drain' needs the recovery queue, which is not built yet")
     _need(which == "all" or which in CHECKS,
           f"unknown check {which!r}; one of: all, {', '.join(CHECKS)}")  # fmt: skip
     results = run_checks(state.engine(), state.settings(), names)
