@@ -14,56 +14,28 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import pytest
-from tests.matching.factories import D0, KEY_FIELD, PHONE, PHONE_2, Row, driver, lead
+from tests.matching.factories import (
+    D0,
+    PHONE,
+    PHONE_2,
+    Row,
+    driver,
+    lead,
+    linked,
+    outcome,
+    run,
+    unmatched,
+)
 
-from leadlink.matching import RULES, Bands, canonical_from_rows, prepare, resolve, rule_named
+from leadlink.matching import RULES
 
 
 def lead_date(days: int) -> dt.date:
     """The lead date for which the hire (D0) comes ``days`` days after the lead."""
     return D0 - dt.timedelta(days=days)
-
-
-def run(
-    queries: Sequence[Row], registry: Sequence[Row], bands: Bands | None = None
-) -> dict[int, Row]:
-    table = resolve(
-        prepare(canonical_from_rows(queries)), prepare(canonical_from_rows(registry)), bands
-    )
-    rows = table.to_pylist()
-    assert sorted(r["rid"] for r in rows) == sorted(q["rid"] for q in queries)
-    for row in rows:
-        assert_explained(row)
-    return {r["rid"]: r for r in rows}
-
-
-def assert_explained(row: Row) -> None:
-    """The evidence parses, names the decisive rule and shows each of the rule's keys agreeing."""
-    evidence = json.loads(row["evidence"])
-    assert evidence["rule"] == row["rule"]
-    assert evidence["candidate"] == row["cid"]
-    if row["rule"] not in {r.name for r in RULES}:
-        return
-    fields = evidence["fields"]
-    for key in rule_named(row["rule"]).keys:
-        if key == "name":
-            assert fields["name_sim"] >= 0.5, fields
-        elif key == "days":
-            assert fields["days"] is not None, fields
-        else:
-            assert fields[KEY_FIELD[key]] is True, (key, fields)
-
-
-def outcome(row: Row) -> tuple[Any, ...]:
-    return row["decision"], row["person_key"], row["rule"], row["reason"], row["band"]
-
-
-def linked(person_key: str, rule: str) -> tuple[Any, ...]:
-    return ("link", person_key, rule, None, "accept")
 
 
 def weak(person_key: str, rule: str = "weak") -> tuple[Any, ...]:
@@ -73,10 +45,6 @@ def weak(person_key: str, rule: str = "weak") -> tuple[Any, ...]:
 def proposed(person_key: str) -> tuple[Any, ...]:
     """brand_model_name proposes for review; it never links on its own."""
     return ("unmatched", person_key, "brand_model_name", "WEAK_MATCH_ONLY", "review")
-
-
-def unmatched(person_key: str | None, rule: str | None, reason: str, band: str) -> tuple[Any, ...]:
-    return ("unmatched", person_key, rule, reason, band)
 
 
 class Case(NamedTuple):
