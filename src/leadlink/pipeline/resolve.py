@@ -94,14 +94,14 @@ def _run(
     rematch: bool,
 ) -> None:
     bands = Bands(settings.accept_threshold, settings.review_threshold, settings.margin)
-    with transaction(engine) as session:
-        linked = resolution.registry(session, IDENTITY_SOURCES)
-    registry = prepare(canonical_frame((s, rid, data, key) for rid, s, key, data in linked))
+    registry: pa.Table | None = None
     for source in RESOLVE_ORDER:
         with transaction(engine) as session:
             rows = resolution.pending(session, source, include_unmatched=rematch)
         if not rows:
             continue
+        if registry is None:  # loaded once, and only when something is pending
+            registry = _load_registry(engine)
         query = prepare(canonical_frame((source, rid, data, None) for rid, _, data in rows))
         pks = {rid: pk for rid, pk, _ in rows}
         try:
@@ -118,6 +118,12 @@ def _run(
         new_links = _write(engine, result, source, decided, run_id=result.run_id, now=now,
                            chunk=settings.chunk_size, progress=progress)  # fmt: skip
         registry = _grow(registry, query, new_links)
+
+
+def _load_registry(engine: Engine) -> pa.Table:
+    with transaction(engine) as session:
+        linked = resolution.registry(session, IDENTITY_SOURCES)
+    return prepare(canonical_frame((s, rid, data, key) for rid, s, key, data in linked))
 
 
 def _error(rid: int, message: str) -> dict[str, Any]:
