@@ -137,7 +137,6 @@ def test_evaluate_json(demo: tuple[str, Path, dict[str, Any]]) -> None:
         (["explain", "nope", "1"], "unknown source"),
         (["explain", "leads", "does-not-exist"], "no record"),
         (["check", "everything"], "unknown check"),
-        (["check", "drain"], "recovery queue, which is not built yet"),
         (["evaluate", "--truth", "missing.csv"], "file not found"),
     ],
 )

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     claim_m25: float = Field(default=100.0, ge=0)
     claim_window_days: int = Field(default=14, ge=1)
 
+    # How many processed leads sampling checks (`check drain --n`) look at.
+    check_sample: int = Field(default=100, ge=1)
+
     # Records handled per transaction by services.
     chunk_size: int = Field(default=5000, ge=1)
 

@@ -155,3 +155,212 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(50))
     target: Mapped[str | None] = mapped_column(String(200), nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+# --- matching engine: trained models and the review queue -----------------------------------
+
+
+class MatchModel(Base):
+    """A trained probabilistic model (Splink settings JSON), versioned; runs record its id."""
+
+    __tablename__ = "match_model"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version: Mapped[str] = mapped_column(String(20))  # leadlink model format version
+    sha256: Mapped[str] = mapped_column(String(64))  # of the canonical settings JSON
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    trained_on: Mapped[dict[str, Any]] = mapped_column(JSON)  # row counts, seed, pairs
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class ReviewItem(Base):
+    """A review-band pair (record, candidate person) waiting for a human decision.
+
+    One row per pair ever proposed: a rejected pair stays rejected and is never proposed again.
+    """
+
+    __tablename__ = "review_item"
+    __table_args__ = (
+        UniqueConstraint("record_id", "person_key", name="uq_review_item_pair"),
+        Index("ix_review_item_status_deadline", "status", "deadline"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("source_record.id"), index=True)
+    person_key: Mapped[str] = mapped_column(ForeignKey("person.person_key"))
+    rule: Mapped[str] = mapped_column(String(60))
+    score: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # open | accepted | rejected | superseded (the record got linked some other way)
+    status: Mapped[str] = mapped_column(String(12), default="open")
+    # The lead's claim deadline (lead date + claim window): the queue is ordered by it.
+    deadline: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+# --- the money loop: recovery, claims, payments, quarantine, alerts, locks --------------------
+
+
+class RecoveryQueue(Base):
+    """One row per KPI-red lead ever enqueued (seeding twice adds nothing)."""
+
+    __tablename__ = "recovery_queue"
+    __table_args__ = (Index("ix_recovery_queue_status_next", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("source_record.id"), unique=True)
+    # pending | matched | unmatched | parked (failed 5 times)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_reason: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    enqueued_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class RecoveryAttempt(Base):
+    """Every attempt at one queue item: matched / unmatched (reason) / failed (error)."""
+
+    __tablename__ = "recovery_attempt"
+    __table_args__ = (UniqueConstraint("queue_id", "attempt", name="uq_recovery_attempt_try"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    queue_id: Mapped[int] = mapped_column(ForeignKey("recovery_queue.id"), index=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("source_record.id"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(12))  # matched | unmatched | failed
+    reason: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    person_key: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    run_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class RecoveryDaily(Base):
+    """Daily recovery metrics, so the backlog trend can be charted."""
+
+    __tablename__ = "recovery_daily"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    backlog_before: Mapped[int] = mapped_column(Integer)
+    backlog_after: Mapped[int] = mapped_column(Integer)
+    matched_out: Mapped[int] = mapped_column(Integer)
+    new_in: Mapped[int] = mapped_column(Integer)
+    processed: Mapped[int] = mapped_column(Integer)
+    failed: Mapped[int] = mapped_column(Integer)
+    top_fail_reason: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class Claim(Base):
+    """What the partner can bill: one per (person, milestone)."""
+
+    __tablename__ = "claim"
+    __table_args__ = (
+        UniqueConstraint("person_key", "milestone", name="uq_claim_person_milestone"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_key: Mapped[str] = mapped_column(ForeignKey("person.person_key"), index=True)
+    milestone: Mapped[str] = mapped_column(String(4))  # M1 | M5 | M25
+    lead_record_id: Mapped[int] = mapped_column(ForeignKey("source_record.id"))
+    lead_date: Mapped[dt.date] = mapped_column(Date)
+    reached_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    amount: Mapped[float] = mapped_column(Float)
+    # expected | generated | paid | rejected | expired
+    status: Mapped[str] = mapped_column(String(12))
+    payment_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class Payment(Base):
+    """A payments record reconciled (or not) to a claim."""
+
+    __tablename__ = "payment"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("source_record.id"), unique=True)
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claim.id"), nullable=True)
+    person_key: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    milestone: Mapped[str] = mapped_column(String(4))
+    amount: Mapped[float] = mapped_column(Float)
+    paid_at: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    # driver_id | name (through the matching engine) | none
+    method: Mapped[str] = mapped_column(String(12))
+    status: Mapped[str] = mapped_column(String(14))  # reconciled | unreconciled
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class Quarantine(Base):
+    """A driver record kept out of claims and payments until relinked."""
+
+    __tablename__ = "quarantine"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("source_record.id"), unique=True)
+    person_key: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    reason: Mapped[str] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    quarantined_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    released_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    release_reason: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+
+class Alert(Base):
+    """An operational alert; at most one open alert per (kind, subject)."""
+
+    __tablename__ = "alert"
+    __table_args__ = (
+        Index(
+            "uq_alert_open",
+            "kind",
+            "subject",
+            unique=True,
+            sqlite_where=text("resolved_at IS NULL"),
+            postgresql_where=text("resolved_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(200))
+    severity: Mapped[str] = mapped_column(String(10))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    raised_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class JobLock(Base):
+    """One job per kind at a time, on SQLite and PostgreSQL alike."""
+
+    __tablename__ = "job_lock"
+
+    kind: Mapped[str] = mapped_column(String(30), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))  # host:pid:uuid
+    acquired_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class ApiToken(Base):
+    """Bearer tokens, stored hashed."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(10))  # viewer | operator
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)

@@ -1,0 +1,1 @@
+"""`leadlink gap`, `leadlink backfill origins`, `leadlink alerts`, `leadlink worker`."""

@@ -1,0 +1,1 @@
+"""`leadlink queue seed`, `leadlink recover`, `leadlink impact`: working the KPI-red backlog."""

@@ -1,0 +1,1 @@
+"""`leadlink review list|accept|reject`: the review band, decided by a person, audited."""
