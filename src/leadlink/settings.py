@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     claim_m25: float = Field(default=100.0, ge=0)
     claim_window_days: int = Field(default=14, ge=1)
 
+    # A lead with no person older than this many days is KPI red (the backlog to drain).
+    kpi_grace_days: int = Field(default=1, ge=0)
+
     # How many processed leads sampling checks (`check drain --n`) look at.
     check_sample: int = Field(default=100, ge=1)
 

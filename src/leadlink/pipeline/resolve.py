@@ -12,11 +12,13 @@ import json
 import logging
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from leadlink.console import ProgressFn
 from leadlink.matching import DRIVER_RULES, RULES, Bands, Reason, clusters, prepare, resolve
@@ -25,6 +27,7 @@ from leadlink.settings import Settings
 from leadlink.sources import IDENTITY_SOURCES, RESOLVE_ORDER
 from leadlink.store import jobs, resolution
 from leadlink.store.db import transaction
+from leadlink.store.resolution import RecordRow
 
 log = logging.getLogger(__name__)
 
@@ -93,31 +96,86 @@ def _run(
     progress: ProgressFn | None,
     rematch: bool,
 ) -> None:
-    bands = Bands(settings.accept_threshold, settings.review_threshold, settings.margin)
-    registry: pa.Table | None = None
+    resolver = Resolver(engine, settings)
     for source in RESOLVE_ORDER:
         with transaction(engine) as session:
             rows = resolution.pending(session, source, include_unmatched=rematch)
         if not rows:
             continue
-        if registry is None:  # loaded once, and only when something is pending
-            registry = _load_registry(engine)
+        decided = resolver.decide(source, rows)
+        new_links = _write(engine, result, source, decided, run_id=result.run_id, now=now,
+                           chunk=settings.chunk_size, progress=progress)  # fmt: skip
+        resolver.grow(new_links)
+
+
+class Resolver:
+    """Decide records against the registry of linked records; the caller writes the result.
+
+    The registry is loaded once, lazily (only when something is to be decided), and grows with
+    what the caller reports as written (``grow``), so sources resolved later see earlier links.
+    ``decide`` never writes: services (match, recover) persist decisions with ``write`` inside
+    their own transaction, together with their own bookkeeping.
+    """
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.bands = Bands(settings.accept_threshold, settings.review_threshold, settings.margin)
+        self._registry: pa.Table | None = None
+        self._last_query: pa.Table | None = None
+
+    def registry(self) -> pa.Table:
+        if self._registry is None:
+            self._registry = _load_registry(self.engine)
+        return self._registry
+
+    def decide(self, source: str, rows: Sequence[RecordRow]) -> list[dict[str, Any]]:
+        """One decision dict per record (rid, decision, person_key, rule, score, reason...).
+
+        An exception in the engine never escapes as a crash of the batch: every record of the
+        batch is decided ERROR with the exception's message (logged with its traceback).
+        """
         query = prepare(canonical_frame((source, rid, data, None) for rid, _, data in rows))
         pks = {rid: pk for rid, pk, _ in rows}
         try:
             if source == "drivers":
-                decisions = resolve(query, registry, bands, DRIVER_RULES)
+                decisions = resolve(query, self.registry(), self.bands, DRIVER_RULES)
                 decided = _found_drivers(decisions, query, pks)
             else:
-                decisions = resolve(query, registry, bands, RULES)
-                decided = decisions.to_pylist()
-        except Exception as exc:  # the engine failed on this source: every record says why
+                decided = resolve(query, self.registry(), self.bands, RULES).to_pylist()
+        except Exception as exc:
             log.exception("matching %s failed", source)
             message = f"{type(exc).__name__}: {exc}"
             decided = [_error(rid, message) for rid in pks]
-        new_links = _write(engine, result, source, decided, run_id=result.run_id, now=now,
-                           chunk=settings.chunk_size, progress=progress)  # fmt: skip
-        registry = _grow(registry, query, new_links)
+        self._last_query = query
+        return decided
+
+    def grow(self, new_links: dict[int, str]) -> None:
+        """Add records just linked (rid -> person_key, from the last ``decide``) to the registry."""
+        if new_links and self._registry is not None and self._last_query is not None:
+            self._registry = _grow(self._registry, self._last_query, new_links)
+
+
+def write_decisions(
+    session: Session, decided: Sequence[dict[str, Any]], *, run_id: int, now: dt.datetime
+) -> dict[int, str]:
+    """Persist decisions in the caller's transaction; return rid -> person_key of new links."""
+    persons = sorted({d["person_key"] for d in decided if d["decision"] == "found"})
+    links = [_link_row(d) for d in decided if d["decision"] in ("link", "found")]
+    unmatched = [_unmatched_row(d) for d in decided if d["decision"] not in ("link", "found")]
+    resolution.write_chunk(session, run_id=run_id, now=now, persons=persons, links=links,
+                           unmatched=unmatched)  # fmt: skip
+    return {r["record_id"]: r["person_key"] for r in links}
+
+
+def _link_row(d: dict[str, Any]) -> dict[str, Any]:
+    return {"record_id": d["rid"], "person_key": d["person_key"], "rule": d["rule"],
+            "score": float(d["score"]), "confidence": d["confidence"],
+            "evidence": _with_candidates(d)}  # fmt: skip
+
+
+def _unmatched_row(d: dict[str, Any]) -> dict[str, Any]:
+    return {"record_id": d["rid"], "reason": d["reason"], "message": d.get("message"),
+            "candidates": json.loads(d["candidates"]), "band": d["band"]}  # fmt: skip
 
 
 def _load_registry(engine: Engine) -> pa.Table:
@@ -182,52 +240,23 @@ def _write(
     chunk: int,
     progress: ProgressFn | None,
 ) -> dict[int, str]:
-    """Write decisions chunk by chunk; return rid -> person_key of the new links."""
+    """Write decisions chunk by chunk, one transaction each; return rid -> person_key linked."""
     counts: Counter[str] = Counter()
     new_links: dict[int, str] = {}
     total = len(decided)
     for start in range(0, total, chunk):
         part = decided[start : start + chunk]
-        persons: set[str] = set()
-        links: list[dict[str, Any]] = []
-        unmatched: list[dict[str, Any]] = []
+        with transaction(engine) as session:
+            new_links.update(write_decisions(session, part, run_id=run_id, now=now))
         for d in part:
             if d["decision"] in ("link", "found"):
-                if d["decision"] == "found":
-                    persons.add(d["person_key"])
-                links.append(
-                    {
-                        "record_id": d["rid"],
-                        "person_key": d["person_key"],
-                        "rule": d["rule"],
-                        "score": float(d["score"]),
-                        "confidence": d["confidence"],
-                        "evidence": _with_candidates(d),
-                    }  # fmt: skip
-                )
-                new_links[d["rid"]] = d["person_key"]
                 counts["linked"] += 1
                 result.by_rule[d["rule"]] += 1
+                result.new_persons += d["decision"] == "found"
             else:
-                unmatched.append(
-                    {
-                        "record_id": d["rid"],
-                        "reason": d["reason"],
-                        "message": d.get("message"),
-                        "candidates": json.loads(d["candidates"]),
-                        "band": d["band"],
-                    }  # fmt: skip
-                )
                 result.unmatched[d["reason"]] += 1
                 counts[d["reason"]] += 1
-                if d["band"] == "review":
-                    result.review += 1
-        with transaction(engine) as session:
-            resolution.write_chunk(
-                session, run_id=run_id, now=now, persons=sorted(persons), links=links,
-                unmatched=unmatched,
-            )  # fmt: skip
-        result.new_persons += len(persons)
+                result.review += d["band"] == "review"
         if progress:
             progress(f"match {source}", min(start + chunk, total), total)
     result.processed += total
@@ -244,9 +273,6 @@ def _with_candidates(decision: dict[str, Any]) -> dict[str, Any]:
 
 
 def _grow(registry: pa.Table, query: pa.Table, new_links: dict[int, str]) -> pa.Table:
-    """Add the records just linked to the registry the next source is matched against."""
-    if not new_links:
-        return registry
     rids = query.column("rid").to_pylist()
     mask = pa.array([rid in new_links for rid in rids])
     added = query.filter(mask)
