@@ -215,7 +215,10 @@ class RecoveryQueue(Base):
     record_id: Mapped[int] = mapped_column(ForeignKey("source_record.id"), unique=True)
     # pending | matched | unmatched | parked (failed 5 times)
     status: Mapped[str] = mapped_column(String(12), default="pending")
+    # Every attempt ever (numbers the recovery_attempt rows); failures counts the failed ones
+    # since the last matched/unmatched outcome, for backoff and parking.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_reason: Mapped[str | None] = mapped_column(String(30), nullable=True)
