@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     # Records handled per transaction by services.
     chunk_size: int = Field(default=5000, ge=1)
 
+    # Recovery queue: a failed attempt is retried after backoff * 4^(failures-1) seconds;
+    # after this many consecutive failures the item is parked with its last error.
+    recover_max_failures: int = Field(default=5, ge=1)
+    recover_backoff_seconds: int = Field(default=60, ge=0)
+    # A job lock whose holder has not heartbeaten for this long may be taken over.
+    lock_stale_seconds: int = Field(default=900, ge=1)
+
     @field_validator("db")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
