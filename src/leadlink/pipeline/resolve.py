@@ -164,6 +164,11 @@ def write_decisions(
     unmatched = [_unmatched_row(d) for d in decided if d["decision"] not in ("link", "found")]
     resolution.write_chunk(session, run_id=run_id, now=now, persons=persons, links=links,
                            unmatched=unmatched)  # fmt: skip
+    # Review-band pairs become review items, and linked records close theirs, in this same
+    # transaction (imported here: this function is the review queue's only hook in this file).
+    from leadlink.pipeline.review import queue_decisions
+
+    queue_decisions(session, decided, run_id=run_id, now=now)
     return {r["record_id"]: r["person_key"] for r in links}
 
 

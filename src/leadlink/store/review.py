@@ -1,0 +1,327 @@
+"""The SQL of the review queue: propose review-band pairs, list them, decide them, audit.
+
+A pair (record, candidate person) is proposed once: ``review_item`` has one row per pair
+ever proposed, so a rejected (or accepted) pair is never opened again, and proposing the same
+pairs twice adds nothing (INSERT ... ON CONFLICT DO NOTHING, in the dialect of the engine).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    Insert,
+    String,
+    and_,
+    case,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from leadlink.sources import ORIGIN_OF_SOURCE
+from leadlink.store.models import (
+    AuditLog,
+    Link,
+    Origin,
+    OriginHistory,
+    Person,
+    ReviewItem,
+    SourceRecord,
+    Unmatched,
+)
+
+STATUSES = ("open", "accepted", "rejected", "superseded")
+ACCEPT_RULE = "review_accept"
+# IN lists are cut to this size: well under SQLite's and psycopg's bound-parameter limits.
+BATCH = 500
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
+    for start in range(0, len(ids), BATCH):
+        yield ids[start : start + BATCH]
+
+
+def _insert_ignoring_duplicates(session: Session) -> Insert:
+    """INSERT INTO review_item ... ON CONFLICT (record_id, person_key) DO NOTHING."""
+    if session.get_bind().dialect.name == "postgresql":
+        pg = postgresql.insert(ReviewItem)
+        return pg.on_conflict_do_nothing(index_elements=["record_id", "person_key"])
+    lite = sqlite.insert(ReviewItem)
+    return lite.on_conflict_do_nothing(index_elements=["record_id", "person_key"])
+
+
+def event_dates(session: Session, record_ids: Sequence[int]) -> dict[int, dt.date | None]:
+    out: dict[int, dt.date | None] = {}
+    for ids in _chunks(sorted(set(record_ids))):
+        rows = session.execute(
+            select(SourceRecord.id, SourceRecord.event_date).where(SourceRecord.id.in_(ids))
+        )
+        out.update({r[0]: r[1] for r in rows})
+    return out
+
+
+def propose(
+    session: Session,
+    items: Sequence[dict[str, Any]],
+    *,
+    run_id: int | None,
+    now: dt.datetime,
+) -> None:
+    """Open one item per new pair; pairs seen before (any status) are left as they are.
+
+    ``items``: dicts with record_id, person_key, rule, score, evidence (dict), deadline.
+    """
+    if not items:
+        return
+    rows = [
+        {**item, "status": "open", "run_id": run_id, "created_at": now} for item in items
+    ]
+    session.execute(_insert_ignoring_duplicates(session), rows)
+
+
+def supersede(
+    session: Session,
+    record_ids: Collection[int],
+    *,
+    now: dt.datetime,
+    keep: Collection[tuple[int, str]] = (),
+) -> int:
+    """Close the open items of these records (they got linked, or the engine no longer
+    proposes the pair), except the pairs in ``keep``. Returns how many were closed."""
+    if not record_ids:
+        return 0
+    keep_set = set(keep)
+    stale: list[int] = []
+    for ids in _chunks(sorted(record_ids)):
+        rows = session.execute(
+            select(ReviewItem.id, ReviewItem.record_id, ReviewItem.person_key).where(
+                ReviewItem.record_id.in_(ids), ReviewItem.status == "open"
+            )
+        )
+        stale.extend(r[0] for r in rows if (r[1], r[2]) not in keep_set)
+    for ids in _chunks(stale):
+        session.execute(
+            update(ReviewItem)
+            .where(ReviewItem.id.in_(ids), ReviewItem.status == "open")
+            .values(status="superseded", decided_at=now)
+        )
+    return len(stale)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _order() -> tuple[Any, ...]:
+    # Nearest claim deadline first, undated last; then the strongest proposal; then age.
+    return (ReviewItem.deadline.is_(None), ReviewItem.deadline, ReviewItem.score.desc(),
+            ReviewItem.id)  # fmt: skip
+
+
+def list_page(
+    session: Session, *, status: str | None, limit: int, offset: int
+) -> tuple[int, list[tuple[ReviewItem, SourceRecord]]]:
+    """(total matching ``status``, one page of (item, its record)); status None = all."""
+    where = [] if status is None else [ReviewItem.status == status]
+    total = session.scalar(select(func.count()).select_from(ReviewItem).where(*where)) or 0
+    rows = session.execute(
+        select(ReviewItem, SourceRecord)
+        .join(SourceRecord, SourceRecord.id == ReviewItem.record_id)
+        .where(*where)
+        .order_by(*_order())
+        .limit(limit)
+        .offset(offset)
+    )
+    return int(total), [(r[0], r[1]) for r in rows]
+
+
+def person_records(
+    session: Session, person_keys: Collection[str]
+) -> dict[str, list[tuple[str, str, dict[str, Any]]]]:
+    """person_key -> its actively linked records (source, source_pk, data), in one query."""
+    out: dict[str, list[tuple[str, str, dict[str, Any]]]] = {k: [] for k in person_keys}
+    if not person_keys:
+        return out
+    rows = session.execute(
+        select(Link.person_key, SourceRecord.source, SourceRecord.source_pk, SourceRecord.data)
+        .join(SourceRecord, SourceRecord.id == Link.record_id)
+        .where(Link.active, Link.person_key.in_(sorted(person_keys)))
+        .order_by(Link.person_key, SourceRecord.source, SourceRecord.source_pk)
+    )
+    for key, source, pk, data in rows:
+        out[key].append((source, pk, data))
+    return out
+
+
+def item_for_update(session: Session, item_id: int) -> tuple[ReviewItem, SourceRecord] | None:
+    """The item and its record, row-locked on PostgreSQL so two reviewers cannot both decide
+    it (SQLite serialises writers on its own)."""
+    row = session.execute(
+        select(ReviewItem, SourceRecord)
+        .join(SourceRecord, SourceRecord.id == ReviewItem.record_id)
+        .where(ReviewItem.id == item_id)
+        .with_for_update()
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def active_link(session: Session, record_id: int) -> Link | None:
+    return session.scalar(select(Link).where(Link.record_id == record_id, Link.active))
+
+
+def surviving_person(session: Session, person_key: str) -> str | None:
+    """The key a person resolves to today (merges retire keys into survivors); None if the
+    person does not exist."""
+    seen: set[str] = set()
+    key: str | None = person_key
+    while key is not None and key not in seen:
+        seen.add(key)
+        person = session.get(Person, key)
+        if person is None:
+            return None
+        if person.retired_into is None:
+            return key
+        key = person.retired_into
+    return None
+
+
+# --------------------------------------------------------------------------- deciding
+
+
+def close(
+    session: Session,
+    item: ReviewItem,
+    *,
+    status: str,
+    actor: str | None,
+    note: str | None,
+    now: dt.datetime,
+) -> None:
+    item.status = status
+    item.decided_at = now
+    item.decided_by = actor
+    item.note = note
+    session.flush()
+
+
+def audit(
+    session: Session, *, actor: str, action: str, target: str, detail: dict[str, Any],
+    now: dt.datetime,
+) -> None:  # fmt: skip
+    session.execute(
+        insert(AuditLog).values(at=now, actor=actor, action=action, target=target, detail=detail)
+    )
+
+
+def write_accepted_link(
+    session: Session,
+    item: ReviewItem,
+    *,
+    person_key: str,
+    evidence: dict[str, Any],
+    actor: str,
+    now: dt.datetime,
+) -> tuple[int, int | None]:
+    """Link the item's record to the person, with its origin (for origin sources) and the
+    origin's journal entry; drop its unmatched row. Returns (link id, origin id or None)."""
+    link = Link(record_id=item.record_id, person_key=person_key, rule=ACCEPT_RULE,
+                score=item.score, confidence="medium", evidence=evidence, run_id=None,
+                active=True, created_at=now)  # fmt: skip
+    session.add(link)
+    session.flush()
+    link_id = link.id
+    session.execute(delete(Unmatched).where(Unmatched.record_id == item.record_id))
+    origin_id = _origin_for_link(session, link_id, now)
+    if origin_id is not None:
+        session.execute(
+            insert(OriginHistory).values(
+                origin_id=origin_id, event="created", run_id=None, at=now,
+                detail={"by": "review", "review_item": item.id, "actor": actor},
+            )
+        )  # fmt: skip
+    return link_id, origin_id
+
+
+def _origin_for_link(session: Session, link_id: int, now: dt.datetime) -> int | None:
+    """The origin of a link's record (same derivation as ``resolution._origins_for_new_links``,
+    decided by a person): added if the person does not have it yet, never swapped."""
+    origin_type = case(ORIGIN_OF_SOURCE, value=SourceRecord.source)
+    has_origin = exists().where(
+        and_(Origin.person_key == Link.person_key, Origin.record_id == Link.record_id)
+    )
+    new_origin = (
+        select(Link.person_key, Link.record_id, origin_type, Link.id, literal("manual"),
+               literal("resolved_manual"), literal(now))
+        .join(SourceRecord, SourceRecord.id == Link.record_id)
+        .where(Link.id == link_id, SourceRecord.source.in_(list(ORIGIN_OF_SOURCE)), ~has_origin)
+    )  # fmt: skip
+    session.execute(
+        insert(Origin).from_select(
+            ["person_key", "record_id", "origin", "link_id", "decided_by", "status",
+             "created_at"],
+            new_origin,
+        )
+    )  # fmt: skip
+    return session.scalar(select(Origin.id).where(Origin.link_id == link_id))
+
+
+def supersede_others(session: Session, item: ReviewItem, now: dt.datetime) -> int:
+    """Close the other open items of the item's record: it now has its person."""
+    result = session.execute(
+        update(ReviewItem)
+        .where(ReviewItem.record_id == item.record_id, ReviewItem.id != item.id,
+               ReviewItem.status == "open")
+        .values(status="superseded", decided_at=now)
+    )  # fmt: skip
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- invariants
+
+EXAMPLES = 20
+
+
+def invariant_violations(session: Session) -> list[tuple[int, list[str]]]:
+    """(count, examples) per review invariant: no open item on a linked record; an accepted
+    item has its review_accept link; every accept/reject is audited; statuses are known."""
+    linked = exists().where(and_(Link.record_id == ReviewItem.record_id, Link.active))
+    accepted_link = exists().where(
+        and_(Link.record_id == ReviewItem.record_id, Link.rule == ACCEPT_RULE,
+             Link.person_key == ReviewItem.person_key)
+    )  # fmt: skip
+    target = literal("review_item:") + cast(ReviewItem.id, String)
+    audited = exists().where(
+        and_(AuditLog.target == target, AuditLog.action.in_(["review_accept", "review_reject"]))
+    )
+    queries = {
+        "open item on a linked record": select(ReviewItem.id, ReviewItem.record_id).where(
+            ReviewItem.status == "open", linked
+        ),
+        "accepted item without its review_accept link": select(
+            ReviewItem.id, ReviewItem.record_id
+        ).where(ReviewItem.status == "accepted", ~accepted_link),
+        "decided item without audit_log row": select(ReviewItem.id, ReviewItem.status).where(
+            ReviewItem.status.in_(["accepted", "rejected"]), ~audited
+        ),
+        "unknown status": select(ReviewItem.id, ReviewItem.status).where(
+            ~ReviewItem.status.in_(STATUSES)
+        ),
+    }
+    out: list[tuple[int, list[str]]] = []
+    for what, query in queries.items():
+        n = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        examples = [
+            f"{what}: review_item {r[0]} ({r[1]})"
+            for r in session.execute(query.order_by(ReviewItem.id).limit(EXAMPLES))
+        ]
+        out.append((int(n), examples))
+    return out
