@@ -266,7 +266,7 @@ def check(
 
 
 # Command groups live in their own modules and register themselves on the shared app.
-from leadlink.commands import engine_cmds, money, ops, recovery, review  # noqa: E402, F401
+from leadlink.commands import engine_cmds, money, ops, persons, recovery, review  # noqa: E402, F401
 
 
 def main() -> Any:

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from leadlink.pipeline.merge import check_persons
 from leadlink.settings import Settings
 from leadlink.sources import SOURCES
 from leadlink.store import checks as q
@@ -118,6 +119,7 @@ CHECKS: dict[str, Callable[[Engine, Settings], CheckResult]] = {
     "origins": check_origins,
     "unmatched": check_unmatched,
     "idempotent": check_idempotent,
+    "persons": check_persons,
 }
 
 

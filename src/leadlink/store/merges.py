@@ -1,0 +1,440 @@
+"""The SQL of merging two persons: one survives, the other is retired into it.
+
+A merge never deletes a row. The retired person's active links are deactivated and an
+equivalent active link to the survivor is inserted for each (the old row stays, inactive, for
+history); its origins, review items, claims, payments and quarantine rows are repointed to the
+survivor, each origin journaled; where the survivor already holds the same slot (origin of the
+same record, review item of the same record, claim of the same milestone) one row is kept and
+the other stays on the retired key, marked as no longer in force. Every statement is set-based
+(UPDATE ... WHERE, INSERT ... SELECT, executemany) and runs in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Result, and_, exists, func, insert, literal, select, update
+from sqlalchemy.orm import Session, aliased
+
+from leadlink.errors import LeadlinkError, NotFoundError, UsageError
+from leadlink.store.models import (
+    AuditLog,
+    Claim,
+    Link,
+    Origin,
+    OriginHistory,
+    Payment,
+    Person,
+    Quarantine,
+    ReviewItem,
+    SourceRecord,
+)
+
+# An origin of the retired person for a record whose origin the survivor already holds: the
+# survivor's is kept, this one stays on the retired key (never deleted) with this status.
+ORIGIN_MERGED_DUPLICATE = "merged_duplicate"
+# Claims still in force (a claim in these states on a retired key would be billed twice).
+OPEN_CLAIM_STATUSES = ("expected", "generated")
+# Which of two claims of one milestone survives a merge: the one furthest along.
+CLAIM_RANK = {"paid": 4, "generated": 3, "expected": 2, "expired": 1, "rejected": 0}
+# Bound on the length of a retired chain; merges compress chains, so real ones are 1 hop.
+MAX_HOPS = 64
+LIMIT = 20
+_IN_CHUNK = 500
+
+
+class RetiredChainError(LeadlinkError):
+    """A retired_into chain loops or ends nowhere: `leadlink check persons` names it."""
+
+
+def live_keys(session: Session, keys: Iterable[str]) -> dict[str, str]:
+    """key -> the live person it resolves to (itself if live); unknown keys are left out.
+
+    One query per hop for all keys together, never one query per key.
+    """
+    wanted = sorted(set(keys))
+    current = {k: k for k in wanted}
+    unresolved = set(wanted)
+    known: set[str] = set()
+    for _ in range(MAX_HOPS):
+        if not unresolved:
+            return {k: v for k, v in current.items() if k in known}
+        step = _retired_into(session, {current[k] for k in unresolved})
+        known.update(k for k in unresolved if current[k] in step)
+        still: set[str] = set()
+        for k in unresolved:
+            nxt = step.get(current[k])
+            if nxt is not None:
+                current[k] = nxt
+                still.add(k)
+        unresolved = still
+    raise RetiredChainError(f"retired chain longer than {MAX_HOPS} hops (a cycle?) from "
+                            f"{', '.join(sorted(unresolved)[:5])}")  # fmt: skip
+
+
+def live_key(session: Session, key: str) -> str:
+    found = live_keys(session, [key])
+    if key not in found:
+        raise NotFoundError(f"no person {key}")
+    return found[key]
+
+
+def _retired_into(session: Session, keys: set[str]) -> dict[str, str | None]:
+    """key -> retired_into for the persons that exist."""
+    out: dict[str, str | None] = {}
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), _IN_CHUNK):
+        part = ordered[start : start + _IN_CHUNK]
+        rows = session.execute(
+            select(Person.person_key, Person.retired_into).where(Person.person_key.in_(part))
+        )
+        out.update({r[0]: r[1] for r in rows})
+    return out
+
+
+def retired_into_person(session: Session, key: str) -> list[str]:
+    """Every key retired (directly or through a chain) into this person, sorted."""
+    found: set[str] = set()
+    frontier = {key}
+    for _ in range(MAX_HOPS):
+        rows = session.scalars(
+            select(Person.person_key).where(Person.retired_into.in_(sorted(frontier)))
+        )
+        frontier = set(rows) - found - {key}
+        if not frontier:
+            break
+        found |= frontier
+    return sorted(found)
+
+
+def persons(session: Session, keys: Sequence[str], *, lock: bool = False) -> dict[str, Person]:
+    """The person rows, locked FOR UPDATE on PostgreSQL when asked (two merges of one person
+    must not interleave); SQLite serialises writers anyway."""
+    query = select(Person).where(Person.person_key.in_(list(keys))).order_by(Person.person_key)
+    if lock:
+        query = query.with_for_update()
+    return {p.person_key: p for p in session.scalars(query)}
+
+
+def older_first(a: Person, b: Person) -> tuple[Person, Person]:
+    """(survivor, retired): the older person survives; a tie goes to the smaller key."""
+    return (a, b) if (a.created_at, a.person_key) <= (b.created_at, b.person_key) else (b, a)
+
+
+def merge(
+    session: Session,
+    survivor: str,
+    retired: str,
+    *,
+    run_id: int | None,
+    now: dt.datetime,
+    actor: str,
+    reason: str,
+) -> dict[str, Any]:
+    """Retire ``retired`` into ``survivor``; return what moved. Merging again is a no-op.
+
+    Both keys must be persons; the survivor must be live and the older of the two (callers
+    order pairs with ``older_first`` after resolving chains with ``live_keys``).
+    """
+    if survivor == retired:
+        raise UsageError(f"cannot merge person {survivor} into itself")
+    rows = persons(session, [survivor, retired], lock=True)
+    for key in (survivor, retired):
+        if key not in rows:
+            raise NotFoundError(f"no person {key}")
+    keep, gone = rows[survivor], rows[retired]
+    if keep.retired_into is not None:
+        raise UsageError(f"{survivor} is retired (into {keep.retired_into}): it cannot survive")
+    result: dict[str, Any] = {"survivor": survivor, "retired": retired}
+    if gone.retired_into is not None:
+        if live_key(session, retired) == survivor:
+            return {**result, "status": "already_merged"}
+        raise UsageError(f"{retired} is already retired into {gone.retired_into}")
+    if older_first(keep, gone)[0] is not keep:
+        raise UsageError(f"{survivor} is younger than {retired}: the older key survives")
+    detail = {"from": retired, "to": survivor}
+    result["status"] = "merged"
+    result["links_moved"] = _move_links(session, survivor, retired, run_id=run_id, now=now)
+    result.update(_move_origins(session, survivor, retired, detail, run_id=run_id, now=now))
+    result.update(_move_review_items(session, survivor, retired, now=now))
+    result.update(_move_claims(session, survivor, retired, now=now))
+    result["payments_moved"] = _repoint(session, Payment, retired, survivor)
+    result["quarantine_moved"] = _repoint(session, Quarantine, retired, survivor)
+    # Chains stay one hop long: whoever was retired into the retired key now points further.
+    result["chain_repointed"] = _rowcount(session.execute(
+        update(Person).where(Person.retired_into == retired).values(retired_into=survivor)
+    ))  # fmt: skip
+    session.execute(
+        update(Person).where(Person.person_key == retired).values(retired_into=survivor)
+    )
+    audit = AuditLog(at=now, actor=actor, action="merge", target=retired,
+                     detail={**result, "reason": reason, "run_id": run_id})  # fmt: skip
+    session.add(audit)
+    session.flush()
+    result["audit_id"] = audit.id
+    return result
+
+
+def _move_links(
+    session: Session, survivor: str, retired: str, *, run_id: int | None, now: dt.datetime
+) -> int:
+    """Deactivate the retired person's active links; insert the same links to the survivor.
+
+    A new row (not an UPDATE of person_key) so the record's history keeps who it was linked
+    to, by which run; the new evidence names the merge and the link it replaces.
+    """
+    old = session.execute(
+        select(Link.id, Link.record_id, Link.rule, Link.score, Link.confidence, Link.evidence)
+        .where(Link.person_key == retired, Link.active)
+        .order_by(Link.id)
+    ).all()
+    if not old:
+        return 0
+    ids = [r[0] for r in old]
+    for start in range(0, len(ids), _IN_CHUNK):
+        session.execute(
+            update(Link).where(Link.id.in_(ids[start : start + _IN_CHUNK])).values(active=False)
+        )
+    session.execute(
+        insert(Link),
+        [
+            {"record_id": rid, "person_key": survivor, "rule": rule, "score": score,
+             "confidence": conf, "run_id": run_id, "active": True, "created_at": now,
+             "evidence": {**(evidence or {}), "merged_from": retired, "previous_link": lid}}
+            for lid, rid, rule, score, conf, evidence in old
+        ],
+    )  # fmt: skip
+    return len(old)
+
+
+def _move_origins(
+    session: Session,
+    survivor: str,
+    retired: str,
+    detail: dict[str, str],
+    *,
+    run_id: int | None,
+    now: dt.datetime,
+) -> dict[str, int]:
+    """Origins follow the person; each move is journaled. None is ever deleted."""
+    theirs = aliased(Origin)
+    survivor_has = exists().where(
+        and_(theirs.person_key == survivor, theirs.record_id == Origin.record_id)
+    )
+    movable = list(session.scalars(
+        select(Origin.id).where(Origin.person_key == retired, ~survivor_has).order_by(Origin.id)
+    ))  # fmt: skip
+    duplicate = list(session.scalars(
+        select(Origin.id).where(Origin.person_key == retired, survivor_has,
+                                Origin.status != ORIGIN_MERGED_DUPLICATE).order_by(Origin.id)
+    ))  # fmt: skip
+    if movable:
+        # The origin now hangs on the record's new active link (same record, survivor).
+        new_link = (
+            select(Link.id)
+            .where(Link.record_id == Origin.record_id, Link.person_key == survivor, Link.active)
+            .scalar_subquery()
+        )
+        session.execute(
+            update(Origin)
+            .where(Origin.id.in_(movable))
+            .values(person_key=survivor, link_id=func.coalesce(new_link, Origin.link_id))
+        )
+        _journal(session, movable, detail, run_id=run_id, now=now)
+    if duplicate:
+        session.execute(
+            update(Origin).where(Origin.id.in_(duplicate)).values(status=ORIGIN_MERGED_DUPLICATE)
+        )
+        _journal(session, duplicate, {**detail, "kept": "survivor's origin of this record"},
+                 run_id=run_id, now=now)  # fmt: skip
+    return {"origins_moved": len(movable), "origins_duplicate": len(duplicate)}
+
+
+def _journal(
+    session: Session,
+    origin_ids: list[int],
+    detail: dict[str, str],
+    *,
+    run_id: int | None,
+    now: dt.datetime,
+) -> None:
+    session.execute(
+        insert(OriginHistory).from_select(
+            ["origin_id", "event", "detail", "run_id", "at"],
+            select(Origin.id, literal("merged"), literal(detail, OriginHistory.detail.type),
+                   literal(run_id, Origin.run_id.type), literal(now, OriginHistory.at.type))
+            .where(Origin.id.in_(origin_ids)),
+        )
+    )  # fmt: skip
+
+
+def _move_review_items(
+    session: Session, survivor: str, retired: str, *, now: dt.datetime
+) -> dict[str, int]:
+    """Review items follow the person, unless the survivor already has one for that record:
+    then the survivor's is kept and the retired one, if still open, is superseded."""
+    theirs = aliased(ReviewItem)
+    survivor_has = exists().where(
+        and_(theirs.person_key == survivor, theirs.record_id == ReviewItem.record_id)
+    )
+    moved = _rowcount(session.execute(
+        update(ReviewItem)
+        .where(ReviewItem.person_key == retired, ~survivor_has)
+        .values(person_key=survivor)
+        .execution_options(synchronize_session=False)
+    ))  # fmt: skip
+    superseded = _rowcount(session.execute(
+        update(ReviewItem)
+        .where(ReviewItem.person_key == retired, ReviewItem.status == "open")
+        .values(status="superseded", decided_at=now, decided_by="merge",
+                note=f"merged into {survivor}; its own item for this record is kept")
+    ))  # fmt: skip
+    return {"review_items_moved": moved, "review_items_superseded": superseded}
+
+
+def _move_claims(
+    session: Session, survivor: str, retired: str, *, now: dt.datetime
+) -> dict[str, Any]:
+    """One claim per (person, milestone): where both persons hold the milestone, the claim
+    furthest along (then the earlier lead date, then the smaller id) is the survivor's and the
+    other stays on the retired key, rejected as a duplicate (a paid one stays paid: money
+    received is a fact, and it is reported as a double payment)."""
+    claims = session.scalars(
+        select(Claim).where(Claim.person_key.in_([survivor, retired])).order_by(Claim.id)
+    ).all()
+    by_milestone: dict[str, dict[str, Claim]] = {}
+    for c in claims:
+        by_milestone.setdefault(c.milestone, {})[c.person_key] = c
+    moved = rejected = 0
+    double_paid: list[str] = []
+    for milestone, pair in sorted(by_milestone.items()):
+        mine = pair.get(retired)
+        if mine is None:
+            continue
+        kept = pair.get(survivor)
+        if kept is None:
+            moved += _set_claim(session, mine.id, person_key=survivor, updated_at=now)
+            continue
+        win, lose = sorted(
+            (kept, mine), key=lambda c: (-CLAIM_RANK.get(c.status, -1), c.lead_date, c.id)
+        )
+        if win is mine:
+            # Swap the two rows' persons. (person, milestone) is unique and checked row by
+            # row, so the loser steps aside under a temporary milestone first.
+            _set_claim(session, lose.id, milestone=f"~{milestone}"[:4], updated_at=now)
+            moved += _set_claim(session, win.id, person_key=survivor, updated_at=now)
+            _set_claim(session, lose.id, person_key=retired, milestone=milestone)
+        if lose.status == "paid":
+            double_paid.append(milestone)
+        elif lose.status in OPEN_CLAIM_STATUSES:
+            rejected += _set_claim(session, lose.id, status="rejected", updated_at=now)
+    return {"claims_moved": moved, "claims_rejected": rejected, "claims_double_paid": double_paid}
+
+
+def _set_claim(session: Session, claim_id: int, **values: Any) -> int:
+    return _rowcount(session.execute(update(Claim).where(Claim.id == claim_id).values(**values)))
+
+
+def _repoint(session: Session, table: type[Payment] | type[Quarantine], old: str, new: str) -> int:
+    return _rowcount(
+        session.execute(update(table).where(table.person_key == old).values(person_key=new))
+    )
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE touched (the DBAPI cursor's count; Result's type does not expose it)."""
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
+# --- checks -----------------------------------------------------------------------------------
+
+
+def pointers_to_retired(session: Session) -> list[tuple[int, list[str]]]:
+    """Rows still in force that name a retired person: each (count, examples)."""
+    retired = select(Person.person_key).where(Person.retired_into.is_not(None))
+    queries = [
+        ("active link", select(Link.id, Link.person_key)
+         .where(Link.active, Link.person_key.in_(retired))),
+        ("origin", select(Origin.id, Origin.person_key)
+         .where(Origin.status != ORIGIN_MERGED_DUPLICATE, Origin.person_key.in_(retired))),
+        ("open claim", select(Claim.id, Claim.person_key)
+         .where(Claim.status.in_(OPEN_CLAIM_STATUSES), Claim.person_key.in_(retired))),
+        ("open review item", select(ReviewItem.id, ReviewItem.person_key)
+         .where(ReviewItem.status == "open", ReviewItem.person_key.in_(retired))),
+        ("payment", select(Payment.id, Payment.person_key).where(Payment.person_key.in_(retired))),
+        ("active quarantine", select(Quarantine.id, Quarantine.person_key)
+         .where(Quarantine.active, Quarantine.person_key.in_(retired))),
+    ]  # fmt: skip
+    out = []
+    for what, query in queries:
+        n = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        examples = [
+            f"{what} {r[0]} points at retired person {r[1]}"
+            for r in session.execute(query.order_by(query.selected_columns[0]).limit(LIMIT))
+        ]
+        out.append((int(n), examples))
+    return out
+
+
+def retired_edges(session: Session) -> dict[str, str]:
+    """Every retired person -> the key it was retired into (one row per merge, few)."""
+    rows = session.execute(
+        select(Person.person_key, Person.retired_into).where(Person.retired_into.is_not(None))
+    )
+    return {r[0]: str(r[1]) for r in rows}
+
+
+def existing_keys(session: Session, keys: Iterable[str]) -> set[str]:
+    return set(_retired_into(session, set(keys)))
+
+
+# --- reading a person -------------------------------------------------------------------------
+
+
+def person_links(session: Session, keys: Sequence[str]) -> list[dict[str, Any]]:
+    """Every link (active or not) to these person keys, oldest first."""
+    rows = session.execute(
+        select(Link.id, SourceRecord.source, SourceRecord.source_pk, Link.person_key, Link.rule,
+               Link.score, Link.confidence, Link.active, Link.run_id, Link.created_at,
+               Link.evidence)
+        .join(SourceRecord, SourceRecord.id == Link.record_id)
+        .where(Link.person_key.in_(list(keys)))
+        .order_by(Link.id)
+    )  # fmt: skip
+    return [
+        {"link_id": r[0], "source": r[1], "source_pk": r[2], "person_key": r[3], "rule": r[4],
+         "score": r[5], "confidence": r[6], "active": bool(r[7]), "run_id": r[8],
+         "created_at": r[9].isoformat(), "merged_from": (r[10] or {}).get("merged_from")}
+        for r in rows
+    ]  # fmt: skip
+
+
+def person_origins(session: Session, keys: Sequence[str]) -> list[dict[str, Any]]:
+    """Every origin of these person keys with its journal."""
+    rows = session.execute(
+        select(Origin.id, Origin.person_key, Origin.origin, SourceRecord.source,
+               SourceRecord.source_pk, Origin.status, Origin.decided_by, Origin.created_at)
+        .join(SourceRecord, SourceRecord.id == Origin.record_id)
+        .where(Origin.person_key.in_(list(keys)))
+        .order_by(Origin.id)
+    ).all()  # fmt: skip
+    history: dict[int, list[dict[str, Any]]] = {}
+    if rows:
+        journal = session.execute(
+            select(OriginHistory.origin_id, OriginHistory.event, OriginHistory.detail,
+                   OriginHistory.at)
+            .where(OriginHistory.origin_id.in_([r[0] for r in rows]))
+            .order_by(OriginHistory.id)
+        )  # fmt: skip
+        for oid, event, detail, at in journal:
+            history.setdefault(oid, []).append(
+                {"event": event, "detail": detail, "at": at.isoformat()}
+            )
+    return [
+        {"origin_id": r[0], "person_key": r[1], "origin": r[2], "source": r[3],
+         "source_pk": r[4], "status": r[5], "decided_by": r[6], "created_at": r[7].isoformat(),
+         "history": history.get(r[0], [])}
+        for r in rows
+    ]  # fmt: skip
