@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     # Decision bands on a 0-1 score: >= accept links, >= review goes to review, else reject.
     accept_threshold: float = Field(default=0.75, ge=0.0, le=1.0)
     review_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    # The probabilistic tier (a trained Fellegi-Sunter model) scores what the rules leave open.
+    probabilistic: bool = True
+
     # If the best two candidate persons score closer than this, never guess.
     margin: float = Field(default=0.05, ge=0.0, le=1.0)
 
@@ -26,6 +29,12 @@ class Settings(BaseSettings):
     claim_m5: float = Field(default=35.0, ge=0)
     claim_m25: float = Field(default=100.0, ge=0)
     claim_window_days: int = Field(default=14, ge=1)
+    # A generated claim still unpaid this many days after its window closed is expired
+    # (past the >30-day aging bucket: long enough to chase, short enough to write off).
+    claim_expiry_days: int = Field(default=60, ge=1)
+    # A payment without a driver id goes to the person whose name scores at least this
+    # (matching/payees.py); the runner-up within `margin` makes it MULTIPLE_CANDIDATES.
+    payee_threshold: float = Field(default=0.85, ge=0.0, le=1.0)
 
     # A lead with no person older than this many days is KPI red (the backlog to drain).
     kpi_grace_days: int = Field(default=1, ge=0)
@@ -36,10 +45,24 @@ class Settings(BaseSettings):
     # Records handled per transaction by services.
     chunk_size: int = Field(default=5000, ge=1)
 
+    # Gap analysis risk (docs/operations.md): an unresolved lead at least this many days old is
+    # medium risk; with no identity at least gap_high_days old it is high risk (and it feeds
+    # the over_7d_unresolved alert).
+    gap_medium_days: int = Field(default=2, ge=0)
+    gap_high_days: int = Field(default=7, ge=0)
+    # A job kind with no successful job_run for this long raises job_stale.
+    job_stale_hours: float = Field(default=24.0, gt=0)
+    # backlog_growing fires when recovery_daily's backlog rose day after day over this window.
+    backlog_growing_days: int = Field(default=3, ge=2)
+    # Worker: folder watched for new source files (None: no ingest job), and how long a file
+    # must sit unmodified before it is taken (so a half-copied file is not read).
+    watch_dir: str | None = None
+    watch_settle_seconds: float = Field(default=5.0, ge=0)
+
     # Recovery queue: a failed attempt is retried after backoff * 4^(failures-1) seconds;
     # after this many consecutive failures the item is parked with its last error.
     recover_max_failures: int = Field(default=5, ge=1)
-    recover_backoff_seconds: int = Field(default=60, ge=0)
+    recover_backoff_seconds: int = Field(default=60, ge=1)
     # A job lock whose holder has not heartbeaten for this long may be taken over.
     lock_stale_seconds: int = Field(default=900, ge=1)
 

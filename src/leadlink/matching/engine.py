@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from leadlink.matching import blocking
+from leadlink.matching import model as probabilistic
 from leadlink.matching.reasons import Band, Reason
 from leadlink.matching.rules import CONFLICT, EXTRA_SUPPORT, RULES, WEAK, Rule
 
@@ -40,7 +43,8 @@ SELECT named.*,
   least(1.0::DOUBLE, CASE rule {base} ELSE {WEAK.score} END + {EXTRA_SUPPORT} * (
     phone_eq::INT + id_eq::INT + plate_eq::INT + brand_model_eq::INT + (name_sim >= 0.9)::INT
   ))::DOUBLE AS score,
-  CASE rule {conf} ELSE '{WEAK.confidence}' END AS confidence
+  CASE rule {conf} ELSE '{WEAK.confidence}' END AS confidence,
+  NULL::VARCHAR AS waterfall
 FROM named
 """  # noqa: S608
 
@@ -50,7 +54,7 @@ CREATE OR REPLACE TEMP TABLE decisions AS
 WITH per_person AS (
   -- The best pair of each candidate person; ties go to the smallest record id, so the
   -- decision never depends on input order.
-  SELECT rid, person_key, cid, score, rule, confidence,
+  SELECT rid, person_key, cid, score, rule, confidence, waterfall,
          struct_pack(phone_eq, id_eq, plate_eq, brand_model_eq, driver_id_eq,
                      name_sim := round(name_sim, 3), days) AS fields
   FROM scored
@@ -68,6 +72,7 @@ top AS (
     any_value(CASE WHEN rn = 1 THEN rule END) AS rule,
     any_value(CASE WHEN rn = 1 THEN confidence END) AS confidence,
     any_value(CASE WHEN rn = 1 THEN fields END) AS fields,
+    any_value(CASE WHEN rn = 1 THEN waterfall END) AS waterfall,
     max(CASE WHEN rn = 2 THEN score END) AS second_score,
     any_value(CASE WHEN rn = 2 THEN person_key END) AS second_key,
     bool_or(rule = 'conflict') AS any_conflict,
@@ -87,7 +92,7 @@ SELECT q.rid,
     ELSE 'WEAK_MATCH_ONLY'
   END AS reason,
   t.person_key, t.cid, t.score, t.rule, t.confidence, t.second_key, t.second_score,
-  t.fields, coalesce(t.candidates, '[]') AS candidates
+  t.fields, t.waterfall, coalesce(t.candidates, '[]') AS candidates
 FROM (SELECT rid, (phone IS NOT NULL OR len(ids) > 0 OR plate IS NOT NULL
                    OR driver_id IS NOT NULL OR len(tokens) >= 2) AS usable FROM q) q
 LEFT JOIN top t ON t.rid = q.rid
@@ -100,11 +105,81 @@ SELECT rid,
   CASE WHEN reason IS NULL THEN 'accept'
        WHEN score >= $review THEN 'review' ELSE 'reject' END AS band,
   to_json(struct_pack(rule, score := round(score, 4), candidate := cid, fields,
-                      runner_up := second_key, runner_up_score := round(second_score, 4)))
+                      runner_up := second_key, runner_up_score := round(second_score, 4),
+                      waterfall := waterfall::JSON))
     AS evidence,
   candidates
 FROM decisions ORDER BY rid
 """
+
+
+# Records the rules left open that the model may still settle (never MISSING_IDENTIFIERS:
+# nothing to compare; never CONFLICTING_EVIDENCE: a strong key already says no).
+OPEN_SQL = """
+SELECT rid FROM decisions
+WHERE reason IN ('NO_CANDIDATES', 'WEAK_MATCH_ONLY', 'MULTIPLE_CANDIDATES')
+"""
+
+# Model pairs join the rule pairs as rule 'model'. A pair a rule found conflicting stays
+# conflicting. What the model alone may link is guarded (see model_guard); the rest is capped
+# under the accept band, so it can be proposed for review but never linked.
+MODEL_PAIRS_SQL = """
+INSERT INTO scored BY NAME
+SELECT m.rid, m.cid, r.person_key,
+  coalesce(f.phone_eq, FALSE) AS phone_eq, coalesce(f.id_eq, FALSE) AS id_eq,
+  coalesce(f.id_conflict, FALSE) AS id_conflict, coalesce(f.plate_eq, FALSE) AS plate_eq,
+  coalesce(f.brand_model_eq, FALSE) AS brand_model_eq,
+  coalesce(f.driver_id_eq, FALSE) AS driver_id_eq,
+  coalesce(f.name_sim, 0.0) AS name_sim, f.days,
+  'model' AS rule,
+  CASE WHEN {guard} THEN m.probability ELSE least(m.probability, $cap) END AS score,
+  CASE WHEN m.probability >= 0.99 THEN 'high' WHEN m.probability >= $accept THEN 'medium'
+       ELSE 'low' END AS confidence,
+  m.waterfall
+FROM mscored m JOIN r ON r.rid = m.cid
+LEFT JOIN rule_pairs f ON f.rid = m.rid AND f.cid = m.cid
+WHERE f.rule IS DISTINCT FROM 'conflict'
+"""
+
+
+# Fields whose agreement identifies a person; names only find candidates (homonyms).
+STRONG_FIELDS = ("phone", "doc", "plate", "email", "birth_date")
+# Fields that corroborate a full name (both family names) when no strong key is known.
+SUPPORT_FIELDS = ("brand_model", "address", "postcode")
+
+
+def model_guard(model: dict[str, Any]) -> str:
+    """SQL over a pair's waterfall: may the model link this pair without a person's review?
+
+    Measured on 20 k demo leads (benchmarks/RESULTS.md): the model's wrong links were names
+    alone (homonyms), or a shared phone with different given names (relatives), or a scouting
+    record whose full name cannot be compared. So the model links only when the given name and
+    a family name agree, and either a strong key agrees or the whole name (both family names)
+    agrees together with the car (or, on other data, the address or postcode). Everything else
+    is capped under the accept band: proposed for review, never linked. Fields the model does
+    not have are not required.
+    """
+    have = {c["output_column_name"] for c in model.get("comparisons", [])}
+
+    def agree(*names: str) -> list[str]:
+        return [
+            f"coalesce(json_extract(m.waterfall, '$.{n}.level')::INT, -1) > 0"
+            for n in names
+            if n in have
+        ]
+
+    names = agree("given", "family1")
+    if "name_bag" in have:
+        names = [f"({' AND '.join(names) or 'FALSE'}) OR {agree('name_bag')[0]}"]
+    corroborate = agree(*STRONG_FIELDS)
+    support = agree(*SUPPORT_FIELDS)
+    if support and "family2" in have:
+        corroborate.append(f"({agree('family2')[0]} AND ({' OR '.join(support)}))")
+    terms = [f"({' AND '.join(names)})"] if names else []
+    if corroborate:
+        terms.append(f"({' OR '.join(corroborate)})")
+    # Field names come from the model's own comparisons (our code), never from data.
+    return " AND ".join(terms) or "TRUE"
 
 
 def resolve(
@@ -112,16 +187,30 @@ def resolve(
     registry: pa.Table,
     bands: Bands | None = None,
     rules: Sequence[Rule] = RULES,
+    model: dict[str, Any] | None = None,
 ) -> pa.Table:
-    """One decision per query record against the registry (both prepared frames)."""
+    """One decision per query record against the registry (both prepared frames).
+
+    With a ``model`` (trained settings, see ``model.train``), records the rules did not settle
+    are scored by the probabilistic tier too, and decided again by the same bands and margin.
+    """
     bands = bands or Bands()
+    params = {"accept": bands.accept, "review": bands.review, "margin": bands.margin}
     con = blocking.connect()
     try:
         blocking.build_features(con, query, registry)
         con.execute(_scored_sql(rules))
-        con.execute(
-            DECIDE_SQL, {"accept": bands.accept, "review": bands.review, "margin": bands.margin}
-        )
+        con.execute(DECIDE_SQL, params)
+        if model is not None:
+            open_rids = con.sql(OPEN_SQL).to_arrow_table().column("rid")
+            if len(open_rids):
+                subset = query.filter(pc.is_in(query.column("rid"), value_set=open_rids))
+                con.register("mscored", probabilistic.score(model, subset, registry))
+                con.execute("CREATE OR REPLACE TEMP TABLE rule_pairs AS SELECT * FROM scored")
+                cap = max(bands.review, bands.accept - 0.01)
+                sql = MODEL_PAIRS_SQL.replace("{guard}", model_guard(model))
+                con.execute(sql, {"cap": cap, "accept": bands.accept})
+                con.execute(DECIDE_SQL, params)
         return con.sql(RESULT_SQL, params={"review": bands.review}).to_arrow_table()
     finally:
         con.close()

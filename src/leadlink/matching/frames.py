@@ -36,8 +36,29 @@ PREPARED_SCHEMA = pa.schema(
         ("brand_model", pa.string()),
         ("date", pa.date32()),
         ("driver_id", pa.string()),
+        # For the probabilistic tier: family names in order (empty for full-name sources)
+        # and the generic fields `leadlink link` maps (addresses, birth dates...).
+        ("family", pa.list_(pa.string())),
+        ("birth_date", pa.string()),
+        ("postcode", pa.string()),
+        ("city", pa.string()),
+        ("state", pa.string()),
+        ("address", pa.string()),
+        ("street_number", pa.string()),
+        ("email", pa.string()),
     ]
 )
+
+# Generic fields: canonical name -> normaliser (None in, None out).
+GENERIC_FIELDS = {
+    "birth_date": norm.date_text,
+    "postcode": norm.plate,  # letters and digits only, upper case
+    "city": norm.name,
+    "state": norm.name,
+    "address": norm.address,
+    "street_number": norm.plate,
+    "email": norm.email,
+}
 
 
 def _column(table: pa.Table, name: str) -> list[Any]:
@@ -60,6 +81,14 @@ def _as_date(value: Any) -> dt.date | None:
         return None
 
 
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
 def _given_first(given: tuple[str, ...]) -> str | None:
     return given[0] if given else None
 
@@ -73,6 +102,7 @@ def prepare(canonical: pa.Table) -> pa.Table:
     full = _column(canonical, "full_name")
     tokens: list[list[str]] = []
     given_first: list[str | None] = []
+    family: list[list[str]] = []
     blocks: list[list[str]] = []
     for i in range(n):
         given_raw = " ".join(p for p in (first[i], middle[i]) if p)
@@ -85,10 +115,12 @@ def prepare(canonical: pa.Table) -> pa.Table:
             else:
                 blocks.append(list(norm.full_name_blocks(toks)))
             given_first.append(_given_first(person.given) if person.family else None)
+            family.append(list(person.family))
         else:
             toks = norm.split_full_name(full[i])
             blocks.append(list(norm.full_name_blocks(toks)))
             given_first.append(None)
+            family.append([])
         tokens.append(list(toks))
     docs = _column(canonical, "document")
     lics = _column(canonical, "license")
@@ -120,6 +152,13 @@ def prepare(canonical: pa.Table) -> pa.Table:
             "brand_model": pa.array(cars, pa.string()),
             "date": pa.array([_as_date(v) for v in _column(canonical, "date")], pa.date32()),
             "driver_id": pa.array(driver_ids, pa.string()),
+            "family": pa.array(family, pa.list_(pa.string())),
+            **{
+                name: pa.array(
+                    [fn(_text(v)) or None for v in _column(canonical, name)], pa.string()
+                )
+                for name, fn in GENERIC_FIELDS.items()
+            },
         },
         schema=PREPARED_SCHEMA,
     )

@@ -21,6 +21,7 @@ Decisions worth knowing when reading match evidence:
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from typing import Final
 
 import phonenumbers
 from unidecode import unidecode
+
+from leadlink.dates import parse_timestamp
 
 __all__ = [
     "PARTICLES",
@@ -282,3 +285,38 @@ def full_name_blocks(tokens: tuple[str, ...]) -> tuple[str, ...]:
     head = [t for t in tokens[:_FULL_NAME_BLOCK_TOKENS] if t]
     keys = {f"{a}|{b[0]}" for i, a in enumerate(head) for j, b in enumerate(head) if i != j}
     return tuple(sorted(keys))
+
+
+# --------------------------------------------------------------------------- generic fields
+
+# Street-type words and their abbreviations, so "Av. Arequipa" and "AVENIDA AREQUIPA" agree.
+_STREET_WORDS = {
+    "AV": "AVENIDA", "AVDA": "AVENIDA", "JR": "JIRON", "CA": "CALLE", "CL": "CALLE",
+    "PJ": "PASAJE", "PSJE": "PASAJE", "URB": "URBANIZACION", "MZ": "MANZANA", "LT": "LOTE",
+    "ST": "STREET", "RD": "ROAD", "AVE": "AVENUE", "DR": "DRIVE", "LN": "LANE",
+}  # fmt: skip
+
+
+def address(raw: str | None) -> str | None:
+    """Upper-case ASCII words, abbreviations expanded: ``Av. Perú 12`` -> ``AVENIDA PERU 12``."""
+    tokens = _alnum_tokens(raw)
+    return " ".join(_STREET_WORDS.get(t, t) for t in tokens) or None
+
+
+def email(raw: str | None) -> str | None:
+    """Lower-case, trimmed; ``None`` unless it looks like ``x@y``."""
+    if not raw:
+        return None
+    text = _ascii(raw).strip().lower()
+    return text if "@" in text.strip("@") else None
+
+
+def date_text(raw: str | None) -> str | None:
+    """A date in any accepted file format as ISO ``YYYY-MM-DD``; ``None`` when unparseable."""
+    if not raw:
+        return None
+    try:
+        value = parse_timestamp(str(raw))
+    except ValueError:
+        return None
+    return (value.date() if isinstance(value, dt.datetime) else value).isoformat()

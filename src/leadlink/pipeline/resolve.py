@@ -23,6 +23,9 @@ from sqlalchemy.orm import Session
 from leadlink.console import ProgressFn
 from leadlink.matching import DRIVER_RULES, RULES, Bands, Reason, clusters, prepare, resolve
 from leadlink.pipeline.canonical import canonical_frame
+from leadlink.pipeline.model import StoredModel
+from leadlink.pipeline.model import current as current_model
+from leadlink.pipeline.model import train as train_model
 from leadlink.settings import Settings
 from leadlink.sources import IDENTITY_SOURCES, RESOLVE_ORDER
 from leadlink.store import jobs, resolution
@@ -47,6 +50,7 @@ class MatchResult:
     unmatched: Counter[str] = field(default_factory=Counter)
     by_rule: Counter[str] = field(default_factory=Counter)
     by_source: dict[str, dict[str, int]] = field(default_factory=dict)
+    model: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +62,7 @@ class MatchResult:
             "review": self.review,
             "by_rule": dict(sorted(self.by_rule.items())),
             "by_source": self.by_source,
+            "model": self.model,
         }
 
 
@@ -96,7 +101,7 @@ def _run(
     progress: ProgressFn | None,
     rematch: bool,
 ) -> None:
-    resolver = Resolver(engine, settings)
+    resolver = Resolver(engine, settings, now=now)
     for source in RESOLVE_ORDER:
         with transaction(engine) as session:
             rows = resolution.pending(session, source, include_unmatched=rematch)
@@ -106,6 +111,9 @@ def _run(
         new_links = _write(engine, result, source, decided, run_id=result.run_id, now=now,
                            chunk=settings.chunk_size, progress=progress)  # fmt: skip
         resolver.grow(new_links)
+    if resolver.model is not None:
+        result.model = {"id": resolver.model.id, "sha256": resolver.model.sha256,
+                        "trained_now": resolver.model_trained}  # fmt: skip
 
 
 class Resolver:
@@ -117,9 +125,15 @@ class Resolver:
     their own transaction, together with their own bookkeeping.
     """
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(
+        self, engine: Engine, settings: Settings, *, now: dt.datetime | None = None
+    ) -> None:
         self.engine = engine
         self.bands = Bands(settings.accept_threshold, settings.review_threshold, settings.margin)
+        self.use_model = settings.probabilistic
+        self.now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        self.model: StoredModel | None = None
+        self.model_trained = False
         self._registry: pa.Table | None = None
         self._last_query: pa.Table | None = None
 
@@ -141,13 +155,25 @@ class Resolver:
                 decisions = resolve(query, self.registry(), self.bands, DRIVER_RULES)
                 decided = _found_drivers(decisions, query, pks)
             else:
-                decided = resolve(query, self.registry(), self.bands, RULES).to_pylist()
+                model = self.model_settings()
+                decided = resolve(query, self.registry(), self.bands, RULES, model).to_pylist()
         except Exception as exc:
             log.exception("matching %s failed", source)
             message = f"{type(exc).__name__}: {exc}"
             decided = [_error(rid, message) for rid in pks]
         self._last_query = query
         return decided
+
+    def model_settings(self) -> dict[str, Any] | None:
+        """The stored model (trained first when there is none); None when the tier is off."""
+        if not self.use_model:
+            return None
+        if self.model is None:
+            self.model = current_model(self.engine)
+            if self.model is None:
+                self.model = train_model(self.engine, now=self.now)
+                self.model_trained = True
+        return self.model.settings
 
     def grow(self, new_links: dict[int, str]) -> None:
         """Add records just linked (rid -> person_key, from the last ``decide``) to the registry."""

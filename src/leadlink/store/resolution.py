@@ -129,3 +129,13 @@ def _origins_for_new_links(session: Session, run_id: int, now: dt.datetime) -> N
             ).where(Origin.run_id == run_id, ~journaled),
         )
     )
+
+
+def records_of(session: Session, sources: Sequence[str]) -> list[tuple[int, str, dict[str, Any]]]:
+    """Every record of the given sources, linked or not: (id, source, data)."""
+    query = (
+        select(SourceRecord.id, SourceRecord.source, SourceRecord.data)
+        .where(SourceRecord.source.in_(sources))
+        .order_by(SourceRecord.id)
+    )
+    return [(r[0], r[1], r[2]) for r in session.execute(query)]

@@ -1,0 +1,286 @@
+"""The probabilistic tier: a Fellegi-Sunter model, trained and applied with Splink on DuckDB.
+
+Pure like the rest of the core: prepared frames in (``frames.prepare``), a model (a plain JSON
+dict) or scored pairs out; Splink runs in a private in-memory DuckDB.
+
+- ``train(left, right, seed=...)`` estimates u by random sampling and m by EM on a few blocking
+  rules, and returns a ``TrainedModel`` whose ``settings`` is Splink's own JSON: store it, and
+  the same data always scores the same way.
+- ``score(model, query, registry)`` returns every blocked pair with its match probability and
+  the per-comparison match weights (the waterfall ``explain`` shows).
+
+Comparisons are chosen from the fields the data actually has, so the same module serves our
+sources (names, phone, documents, plates, cars, dates) and ``leadlink link`` on any two files
+(birth dates, addresses, postcodes, e-mails...).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import splink.comparison_level_library as cll
+import splink.comparison_library as cl
+from splink import Linker, SettingsCreator, block_on
+from splink.backends.duckdb import DuckDBAPI
+from splink.internals.comparison_level_creator import ComparisonLevelCreator
+
+# Bumped when the model frame or the comparisons change: a stored model of another version is
+# retrained rather than applied to columns it was not trained on.
+MODEL_VERSION = "leadlink-fs-1"
+
+# Prepared frame -> the columns the model compares.
+MODEL_FRAME_SQL = """
+SELECT rid AS unique_id,
+  given, family[1] AS family1, family[2] AS family2,
+  CASE WHEN len(family) = 0 AND len(tokens) > 0 THEN tokens END AS name_bag,
+  phone, right(phone, 7) AS phone7, ids[1] AS doc, plate, brand_model, date,
+  birth_date, postcode, city, state, address, street_number, email
+FROM src
+"""
+
+FIELDS = (
+    "given", "family1", "family2", "name_bag", "phone", "doc", "plate", "brand_model", "date",
+    "birth_date", "postcode", "city", "state", "address", "street_number", "email",
+)  # fmt: skip
+
+TF_COLUMNS = ("given", "family1", "family2", "brand_model", "city")
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    settings: dict[str, Any]
+    trained_on: dict[str, Any]
+
+    @property
+    def sha256(self) -> str:
+        return model_hash(self.settings)
+
+
+def model_hash(settings: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+
+
+def model_frame(prepared: pa.Table) -> pa.Table:
+    con = duckdb.connect(":memory:")
+    try:
+        con.register("src", prepared)
+        return con.sql(MODEL_FRAME_SQL).to_arrow_table()
+    finally:
+        con.close()
+
+
+def _present(*frames: pa.Table) -> set[str]:
+    """Fields with at least one value on every side (a comparison needs both sides)."""
+    have = set(FIELDS)
+    for frame in frames:
+        have &= {f for f in FIELDS if frame.column(f).null_count < frame.num_rows}
+    return have
+
+
+def _null_safe(name: str, *levels: ComparisonLevelCreator) -> cl.CustomComparison:
+    return cl.CustomComparison(
+        output_column_name=name,
+        comparison_levels=[cll.NullLevel(name), *levels, cll.ElseLevel()],
+    )
+
+
+def _code(name: str) -> cl.CustomComparison:
+    """Identifiers typed by people: exact, then one typo or transposition."""
+    return _null_safe(
+        name,
+        cll.ExactMatchLevel(name),
+        cll.DamerauLevenshteinLevel(name, 1),
+    )
+
+
+def _comparisons(present: set[str]) -> list[Any]:
+    out: list[Any] = []
+    for name in ("given", "family1", "family2"):
+        if name in present:
+            out.append(
+                cl.JaroWinklerAtThresholds(name, [0.92, 0.8]).configure(
+                    term_frequency_adjustments=True
+                )
+            )
+    if "name_bag" in present:
+        out.append(cl.ArrayIntersectAtSizes("name_bag", [3, 2, 1]))
+    if "phone" in present:
+        out.append(
+            _null_safe(
+                "phone",
+                cll.ExactMatchLevel("phone"),
+                cll.CustomLevel("right(phone_l, 7) = right(phone_r, 7)", "phone").configure(
+                    label_for_charts="last 7 digits agree"
+                ),
+                cll.DamerauLevenshteinLevel("phone", 1),
+            )
+        )
+    for name in ("doc", "plate", "postcode", "street_number"):
+        if name in present:
+            out.append(_code(name))
+    if "brand_model" in present:
+        out.append(cl.ExactMatch("brand_model").configure(term_frequency_adjustments=True))
+    if "date" in present:
+        out.append(
+            cl.AbsoluteDateDifferenceAtThresholds(
+                "date",
+                input_is_string=False,
+                metrics=["day", "day", "day"],
+                thresholds=[7, 30, 120],
+            )  # fmt: skip
+        )
+    if "birth_date" in present:
+        out.append(cl.DamerauLevenshteinAtThresholds("birth_date", [1, 2]))
+    for name in ("city", "state"):
+        if name in present:
+            out.append(cl.ExactMatch(name).configure(term_frequency_adjustments=True))
+    if "address" in present:
+        out.append(cl.JaroWinklerAtThresholds("address", [0.95, 0.85]))
+    if "email" in present:
+        out.append(cl.EmailComparison("email"))
+    return out
+
+
+# Blocking rules for predictions: each holds only if its columns exist (see _present).
+PREDICT_BLOCKS: tuple[tuple[str, ...], ...] = (
+    ("phone",),
+    ("phone7",),
+    ("doc",),
+    ("plate",),
+    ("email",),
+    ("family1", "given"),
+    ("family1", "family2"),
+    ("given", "family2"),
+    ("birth_date", "family1"),
+    ("birth_date", "given"),
+    ("postcode", "family1"),
+)
+
+
+def _blocks(present: set[str]) -> list[Any]:
+    have = present | ({"phone7"} if "phone" in present else set())
+    return [block_on(*cols) for cols in PREDICT_BLOCKS if set(cols) <= have]
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Splink narrates every step (and warns of levels the data never showed); stay silent."""
+    logger = logging.getLogger("splink")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def train(
+    left: pa.Table, right: pa.Table, *, seed: int = 42, max_pairs: float = 1e6
+) -> TrainedModel:
+    """Train on two prepared frames: u by random sampling, m by EM on a few blocking rules."""
+    lf, rf = model_frame(left), model_frame(right)
+    present = _present(lf, rf)
+    comparisons = _comparisons(present)
+    if not comparisons:
+        raise ValueError("no field is present on both sides: nothing to compare")
+    settings = SettingsCreator(
+        link_type="link_only",
+        comparisons=comparisons,
+        blocking_rules_to_generate_predictions=_blocks(present),
+        retain_intermediate_calculation_columns=True,
+        additional_columns_to_retain=[],
+    )
+    with _quiet():
+        db_api = DuckDBAPI(connection=duckdb.connect(":memory:"))
+        linker = Linker(
+            [db_api.register(lf, table_name="q_left"), db_api.register(rf, table_name="r_right")],
+            settings,
+        )
+        # Exact agreement on a strong key is what most true pairs show; recall < 1 admits the
+        # others exist, which sets the prior (the chance two random records match).
+        strong = [r for r in _blocks(present)[:5]]
+        linker.training.estimate_probability_two_random_records_match(strong, recall=0.7)
+        linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
+        for rule in _em_rules(present):
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                rule, fix_u_probabilities=True
+            )
+        model = linker.misc.save_model_to_json()
+    trained_on = {
+        "left": left.num_rows, "right": right.num_rows, "seed": seed, "max_pairs": max_pairs,
+        "fields": sorted(present), "version": MODEL_VERSION,
+    }  # fmt: skip
+    return TrainedModel(settings=model, trained_on=trained_on)
+
+
+def _em_rules(present: set[str]) -> list[Any]:
+    """Two sessions, so every comparison is estimated in at least one of them."""
+    candidates = [("phone",), ("doc",), ("family1", "given"), ("birth_date",), ("email",)]
+    rules = [block_on(*c) for c in candidates if set(c) <= present]
+    return rules[:2] if len(rules) >= 2 else rules
+
+
+SCORED_SCHEMA = pa.schema(
+    [("rid", pa.int64()), ("cid", pa.int64()), ("probability", pa.float64()),
+     ("weight", pa.float64()), ("waterfall", pa.string())]
+)  # fmt: skip
+
+
+def score(
+    settings: dict[str, Any], query: pa.Table, registry: pa.Table, *, threshold: float = 0.05
+) -> pa.Table:
+    """Blocked pairs of query x registry with probability >= threshold (see SCORED_SCHEMA)."""
+    if query.num_rows == 0 or registry.num_rows == 0:
+        return SCORED_SCHEMA.empty_table()
+    qf, rf = model_frame(query), model_frame(registry)
+    present = _present(qf, rf)
+    con = duckdb.connect(":memory:")
+    with _quiet():
+        db_api = DuckDBAPI(connection=con)
+        model = {**settings, "blocking_rules_to_generate_predictions": [
+            b.get_blocking_rule("duckdb").blocking_rule_sql for b in _blocks(present)]}  # fmt: skip
+        linker = Linker(
+            [db_api.register(qf, table_name="q_left"), db_api.register(rf, table_name="r_right")],
+            model,
+        )
+        predictions = linker.inference.predict(threshold_match_probability=threshold)
+        names = [c["output_column_name"] for c in settings["comparisons"]]
+        table = _waterfall(con, predictions.physical_name, names)
+    con.close()
+    return table
+
+
+def _waterfall(con: duckdb.DuckDBPyConnection, table: str, names: list[str]) -> pa.Table:
+    """Per comparison: its level (gamma) and match weight, term-frequency adjustment included."""
+    cols = set(con.sql(f"SELECT * FROM {table} LIMIT 0").columns)  # noqa: S608 - Splink's table
+
+    def weight(name: str) -> str:  # match weights are log2 Bayes factors: they add up
+        mw = f"coalesce(mw_{name}, 0.0)" if f"mw_{name}" in cols else "0.0"
+        tf = f" + coalesce(mw_tf_adj_{name}, 0.0)" if f"mw_tf_adj_{name}" in cols else ""
+        return f"round({mw}{tf}, 2)"
+
+    parts = ", ".join(
+        f"{n} := struct_pack(level := gamma_{n}, weight := {weight(n)})"
+        for n in names
+        if f"gamma_{n}" in cols
+    )
+    waterfall = f"to_json(struct_pack({parts}))::VARCHAR" if parts else "'{}'"
+    # Code-built SQL over Splink's own column names; no data reaches this string.
+    sql = f"""
+    SELECT CASE WHEN source_dataset_l = 'q_left' THEN unique_id_l ELSE unique_id_r END::BIGINT
+             AS rid,
+           CASE WHEN source_dataset_l = 'q_left' THEN unique_id_r ELSE unique_id_l END::BIGINT
+             AS cid,
+           match_probability::DOUBLE AS probability, match_weight::DOUBLE AS weight,
+           {waterfall} AS waterfall
+    FROM {table}
+    """  # noqa: S608
+    return con.sql(sql).to_arrow_table().cast(SCORED_SCHEMA)
