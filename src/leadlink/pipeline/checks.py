@@ -10,7 +10,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from leadlink.pipeline.claims import check_claims
 from leadlink.pipeline.merge import check_persons
+from leadlink.pipeline.quarantine import check_quarantine
 from leadlink.settings import Settings
 from leadlink.sources import SOURCES
 from leadlink.store import checks as q
@@ -120,6 +122,8 @@ CHECKS: dict[str, Callable[[Engine, Settings], CheckResult]] = {
     "unmatched": check_unmatched,
     "idempotent": check_idempotent,
     "persons": check_persons,
+    "quarantine": check_quarantine,
+    "claims": check_claims,
 }
 
 

@@ -1,0 +1,143 @@
+"""Who is this payment for? Name reconciliation of payments that carry no driver id.
+
+Pure: no database, no files, no clock. The caller restricts the candidates to persons that
+have an unpaid claim of the payment's milestone, so a name is only ever compared with the few
+people the platform could be paying for that milestone.
+
+A name is never compared as a bare string. Both sides go through ``normalise.name_tokens``
+(unidecode, upper case, particles DE/DEL/LA... dropped), then:
+
+- ``score`` = rapidfuzz ``token_set_ratio`` (order-free, tolerates a missing second given
+  name) x a small coverage factor ``0.85 + 0.15 * shorter/longer`` (so the fuller agreeing
+  name ranks first, but a missing token does not sink a match);
+- the candidate's first given name must appear in the payment name (Jaro-Winkler >= 0.9, so a
+  typo passes), else the score is capped at 0.5: siblings share both family names;
+- blocking: a candidate is scored only if it shares at least two tokens with the payment name.
+
+Decision: no usable name (fewer than two tokens) -> ``MISSING_IDENTIFIERS``; nobody shares
+enough tokens -> ``NO_CANDIDATES``; best below the threshold -> ``WEAK_MATCH_ONLY``; the
+runner-up person within ``margin`` of the best -> ``MULTIPLE_CANDIDATES`` (never a guess);
+otherwise the best person.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz
+from rapidfuzz.distance import JaroWinkler
+
+from leadlink.matching.normalise import name_tokens
+from leadlink.matching.reasons import Reason
+
+GIVEN_NAME_JW = 0.9
+GIVEN_NAME_CAP = 0.5
+MIN_SHARED_TOKENS = 2
+TOP = 3
+
+
+@dataclass(frozen=True)
+class Payee:
+    """One known name of a candidate person (a person may have several: one per driver row)."""
+
+    person_key: str
+    given: str
+    family: str
+
+
+@dataclass(frozen=True)
+class PayeeDecision:
+    person_key: str | None
+    reason: str | None  # None when a person was chosen
+    score: float
+    # The best few persons considered, best first: (person_key, score).
+    candidates: tuple[tuple[str, float], ...] = field(default=())
+
+    def as_detail(self) -> dict[str, object]:
+        return {
+            "reason": self.reason,
+            "score": self.score,
+            "candidates": [{"person_key": k, "score": s} for k, s in self.candidates],
+        }
+
+
+@dataclass(frozen=True)
+class _Name:
+    person_key: str
+    tokens: tuple[str, ...]
+    first_given: str | None
+
+
+def _given_in(first_given: str | None, tokens: tuple[str, ...]) -> bool:
+    if first_given is None:  # the source gave no separate given name: nothing to require
+        return True
+    return any(JaroWinkler.similarity(first_given, t) >= GIVEN_NAME_JW for t in tokens)
+
+
+def name_score(
+    payment: tuple[str, ...], candidate: tuple[str, ...], first_given: str | None
+) -> float:
+    """Similarity 0-1 of two token tuples (see the module docstring)."""
+    if not payment or not candidate:
+        return 0.0
+    base = fuzz.token_set_ratio(" ".join(payment), " ".join(candidate)) / 100.0
+    shorter, longer = sorted((len(payment), len(candidate)))
+    score = base * (0.85 + 0.15 * shorter / longer)
+    if not _given_in(first_given, payment):
+        score = min(score, GIVEN_NAME_CAP)
+    return round(score, 4)
+
+
+class PayeeIndex:
+    """Candidate names indexed by token, so a payment is compared only with plausible people."""
+
+    def __init__(self, payees: Iterable[Payee]) -> None:
+        self._names: list[_Name] = []
+        self._by_token: dict[str, list[int]] = defaultdict(list)
+        for p in payees:
+            given = name_tokens(p.given)
+            tokens = given + name_tokens(p.family)
+            if not tokens:
+                continue
+            self._by_token_add(len(self._names), tokens)
+            self._names.append(_Name(p.person_key, tokens, given[0] if given else None))
+
+    def _by_token_add(self, index: int, tokens: tuple[str, ...]) -> None:
+        for token in set(tokens):
+            self._by_token[token].append(index)
+
+    def decide(
+        self,
+        raw_name: str | None,
+        *,
+        threshold: float,
+        margin: float,
+        exclude: Collection[str] = (),
+    ) -> PayeeDecision:
+        """The person this payment name designates, or why none can be chosen."""
+        tokens = name_tokens(raw_name)
+        if len(tokens) < MIN_SHARED_TOKENS:
+            return PayeeDecision(None, Reason.MISSING_IDENTIFIERS.value, 0.0)
+        shared: Counter[int] = Counter()
+        for token in set(tokens):
+            shared.update(self._by_token.get(token, ()))
+        best: dict[str, float] = {}
+        for index, n in shared.items():
+            name = self._names[index]
+            if n < MIN_SHARED_TOKENS or name.person_key in exclude:
+                continue
+            score = name_score(tokens, name.tokens, name.first_given)
+            if score > best.get(name.person_key, -1.0):
+                best[name.person_key] = score
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
+        top = tuple(ranked[:TOP])
+        if not ranked:
+            return PayeeDecision(None, Reason.NO_CANDIDATES.value, 0.0)
+        key, score = ranked[0]
+        if score < threshold:
+            return PayeeDecision(None, Reason.WEAK_MATCH_ONLY.value, score, top)
+        if len(ranked) > 1 and score - ranked[1][1] < margin:
+            return PayeeDecision(None, Reason.MULTIPLE_CANDIDATES.value, score, top)
+        return PayeeDecision(key, None, score, top)
