@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -22,6 +22,9 @@ from leadlink.settings import Settings, default_settings
 from leadlink.store import review as store
 from leadlink.store.db import transaction
 from leadlink.store.models import ReviewItem, SourceRecord
+
+if TYPE_CHECKING:
+    from leadlink.pipeline.checks import CheckResult
 
 LINKED = ("link", "found")
 # How many of a candidate person's records `review list` shows.
@@ -273,3 +276,20 @@ def reject(
         store.audit(session, actor=actor, action="review_reject",
                     target=f"review_item:{item.id}", detail=detail, now=now)  # fmt: skip
         return {"item": item_dict(item, record, now.date())}
+
+
+# --------------------------------------------------------------------------- invariant
+
+
+def check_review(engine: Engine, _: Settings) -> CheckResult:
+    """`check review`: no open item on a linked record, every accepted item has its
+    review_accept link, every accept/reject has its audit_log row, statuses are known."""
+    from leadlink.pipeline.checks import CheckResult  # noqa: F811 - checks imports this module
+
+    with transaction(engine) as session:
+        parts = store.invariant_violations(session)
+    total = sum(n for n, _ in parts)
+    examples = [e for _, ex in parts for e in ex][: store.EXAMPLES]
+    return CheckResult("review", total == 0,
+                       "review items consistent with links, decisions audited",
+                       total, examples)  # fmt: skip

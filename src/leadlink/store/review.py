@@ -83,9 +83,7 @@ def propose(
     """
     if not items:
         return
-    rows = [
-        {**item, "status": "open", "run_id": run_id, "created_at": now} for item in items
-    ]
+    rows = [{**item, "status": "open", "run_id": run_id, "created_at": now} for item in items]
     session.execute(_insert_ignoring_duplicates(session), rows)
 
 
