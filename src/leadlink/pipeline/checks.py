@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from leadlink.pipeline.claims import check_claims
 from leadlink.pipeline.merge import check_persons
 from leadlink.pipeline.quarantine import check_quarantine
+from leadlink.pipeline.review import check_review
 from leadlink.settings import Settings
 from leadlink.sources import SOURCES
 from leadlink.store import checks as q
@@ -121,6 +122,7 @@ CHECKS: dict[str, Callable[[Engine, Settings], CheckResult]] = {
     "origins": check_origins,
     "unmatched": check_unmatched,
     "idempotent": check_idempotent,
+    "review": check_review,
     "persons": check_persons,
     "quarantine": check_quarantine,
     "claims": check_claims,
