@@ -12,7 +12,9 @@ from sqlalchemy import Engine
 
 from leadlink.pipeline.claims import check_claims
 from leadlink.pipeline.merge import check_persons
+from leadlink.pipeline.origins import check_origin_status
 from leadlink.pipeline.quarantine import check_quarantine
+from leadlink.pipeline.recovery import check_drain
 from leadlink.pipeline.review import check_review
 from leadlink.settings import Settings
 from leadlink.sources import SOURCES
@@ -122,8 +124,10 @@ CHECKS: dict[str, Callable[[Engine, Settings], CheckResult]] = {
     "origins": check_origins,
     "unmatched": check_unmatched,
     "idempotent": check_idempotent,
-    "review": check_review,
+    "drain": check_drain,
     "persons": check_persons,
+    "origin-status": check_origin_status,
+    "review": check_review,
     "quarantine": check_quarantine,
     "claims": check_claims,
 }

@@ -1,0 +1,66 @@
+"""`leadlink gap`: why each lead is (not) attributed to a person with an origin, and the risk.
+
+Definitions live with the SQL in ``leadlink.store.gap``; this service adds ages and shapes the
+report. The summary always covers every lead; filters only narrow the ``leads`` list.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Engine
+
+from leadlink.errors import UsageError
+from leadlink.settings import Settings
+from leadlink.store import gap as q
+from leadlink.store.db import transaction
+
+
+def gap_report(
+    engine: Engine,
+    settings: Settings,
+    *,
+    now: dt.datetime,
+    reasons: Sequence[str] = (),
+    risks: Sequence[str] = (),
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """``{"summary": {reason: n, "high_risk": n, ...}, "leads": [{lead_id, gap_reason, ...}]}``."""
+    bad = [r for r in reasons if r not in q.GAP_REASONS] + [r for r in risks if r not in q.RISKS]
+    if bad:
+        raise UsageError(
+            f"unknown gap reason or risk {', '.join(bad)}: reasons are "
+            f"{', '.join(q.GAP_REASONS)}; risks are {', '.join(q.RISKS)}"
+        )
+    cutoffs = q.GapCutoffs.at(now, settings.gap_medium_days, settings.gap_high_days)
+    with transaction(engine) as session:
+        by_reason = q.summary(session, cutoffs)
+        rows = q.leads(session, cutoffs, reasons=reasons, risks=risks, limit=limit)
+    return {"summary": _summary(by_reason), "leads": [_lead(r, now.date()) for r in rows]}
+
+
+def _summary(by_reason: dict[str, dict[str, int]]) -> dict[str, Any]:
+    total = sum(sum(risks.values()) for risks in by_reason.values())
+    out: dict[str, Any] = {reason: sum(by_reason[reason].values()) for reason in q.GAP_REASONS}
+    for risk in q.RISKS:
+        out[f"{risk}_risk"] = sum(risks.get(risk, 0) for risks in by_reason.values())
+    unresolved = total - out["resolved"]
+    out["total"] = total
+    out["unresolved"] = unresolved
+    out["unresolved_pct"] = round(100.0 * unresolved / total, 2) if total else 0.0
+    out["by_risk"] = {reason: dict(sorted(risks.items())) for reason, risks in by_reason.items()}
+    return out
+
+
+def _lead(row: dict[str, Any], today: dt.date) -> dict[str, Any]:
+    event_date: dt.date | None = row["event_date"]
+    return {
+        "lead_id": row["lead_id"],
+        "gap_reason": row["gap_reason"],
+        "risk": row["risk"],
+        "age_days": (today - event_date).days if event_date is not None else None,
+        "lead_date": event_date.isoformat() if event_date is not None else None,
+        "person_key": row["person_key"],
+    }
