@@ -1,0 +1,123 @@
+"""`leadlink alerts`: evaluate the four alert rules at ``now``; raise, refresh and resolve.
+
+Rules (subjects make "one open alert per (kind, subject)" meaningful):
+
+- ``over_24h_no_identity`` (subject ``leads``): the KPI-red backlog (``store/backlog.py``:
+  leads past the grace period, default 1 day, with no person) is not empty. One alert carrying
+  the count and the oldest lead ids, not one per lead: thousands of rows would drown the list.
+- ``over_7d_unresolved`` (subject ``leads``): leads at least ``gap_high_days`` (7) old whose gap
+  reason is not ``resolved`` (no identity, no origin or inconsistent origin).
+- ``job_stale`` (subject = job kind): a job kind the worker runs has no successful ``job_run``
+  finished within ``job_stale_hours`` (24), or never had one.
+- ``backlog_growing`` (subject ``kpi_red``): ``recovery_daily.backlog_after`` rose at every step
+  over the days of the last ``backlog_growing_days`` (3) that have a row (at least two rows).
+
+An open alert whose condition still holds keeps its ``raised_at`` and gets the current detail;
+one whose condition cleared is resolved (``resolved_at`` = now). Each evaluation is a job_run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from leadlink.settings import Settings
+from leadlink.store import alerts as q
+from leadlink.store import backlog, jobs
+from leadlink.store import gap as gap_q
+from leadlink.store.db import transaction
+
+KINDS = ("over_24h_no_identity", "over_7d_unresolved", "job_stale", "backlog_growing")
+# Job kinds the worker runs (job_run.kind); ingest only counts when a folder is watched.
+WORKER_KINDS = ("match", "queue_seed", "recover", "claims", "alerts")
+
+
+@dataclass
+class AlertsResult:
+    run_id: int
+    raised: int = 0
+    resolved: int = 0
+    open: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "raised": self.raised, "resolved": self.resolved,
+                "open": self.open}  # fmt: skip
+
+    def counts(self) -> dict[str, Any]:
+        return {"raised": self.raised, "resolved": self.resolved, "open": len(self.open)}
+
+
+def stale_kinds(settings: Settings, watching: bool | None = None) -> list[str]:
+    """The job kinds ``job_stale`` watches (``alerts`` itself is running while it evaluates)."""
+    watched = settings.watch_dir is not None if watching is None else watching
+    kinds = (["ingest"] if watched else []) + list(WORKER_KINDS)
+    return [k for k in kinds if k != "alerts"]
+
+
+def evaluate(
+    engine: Engine,
+    settings: Settings,
+    *,
+    now: dt.datetime,
+    job_kinds: Sequence[str] | None = None,
+) -> AlertsResult:
+    """Evaluate every rule and update the alert table in one transaction; record the run."""
+    run_id = jobs.start(engine, "alerts", now)
+    result = AlertsResult(run_id=run_id)
+    kinds = list(job_kinds) if job_kinds is not None else stale_kinds(settings)
+    try:
+        with transaction(engine) as session:
+            firing = firing_now(session, settings, now=now, job_kinds=kinds)
+            result.raised, result.resolved = q.apply(session, firing, KINDS, now)
+            result.open = q.open_alerts(session)
+    except Exception as exc:
+        jobs.finish(engine, run_id, now, counts=result.counts(),
+                    error=f"{type(exc).__name__}: {exc}")  # fmt: skip
+        raise
+    jobs.finish(engine, run_id, now, counts=result.counts())
+    return result
+
+
+def firing_now(
+    session: Session, settings: Settings, *, now: dt.datetime, job_kinds: Sequence[str]
+) -> q.Firing:
+    firing: q.Firing = {}
+    red_ids = backlog.kpi_red_ids(now, settings.kpi_grace_days)
+    red = backlog.count_kpi_red(session, now, settings.kpi_grace_days)
+    if red:
+        firing[("over_24h_no_identity", "leads")] = {
+            "severity": "warning",
+            "detail": {"leads": red, "grace_days": settings.kpi_grace_days,
+                       "oldest": q.sample_lead_ids(session, red_ids)},
+        }  # fmt: skip
+    cutoffs = gap_q.GapCutoffs.at(now, settings.gap_medium_days, settings.gap_high_days)
+    old, sample = gap_q.count_unresolved_since(session, cutoffs)
+    if old:
+        firing[("over_7d_unresolved", "leads")] = {
+            "severity": "critical",
+            "detail": {"leads": old, "days": settings.gap_high_days, "oldest": sample},
+        }
+    limit = now - dt.timedelta(hours=settings.job_stale_hours)
+    for kind, last in q.last_success(session, job_kinds).items():
+        if last is None or last < limit:
+            firing[("job_stale", kind)] = {
+                "severity": "critical" if last is None else "warning",
+                "detail": {"last_success": last.isoformat() if last else None,
+                           "stale_after_hours": settings.job_stale_hours},
+            }  # fmt: skip
+    trend = q.backlog_trend(
+        session, now.date() - dt.timedelta(days=settings.backlog_growing_days - 1), now.date()
+    )
+    values = [v for _, v in trend]
+    if len(values) >= 2 and all(b > a for a, b in zip(values, values[1:], strict=False)):
+        firing[("backlog_growing", "kpi_red")] = {
+            "severity": "warning",
+            "detail": {"days": [d.isoformat() for d, _ in trend], "backlog": values,
+                       "rise": values[-1] - values[0]},
+        }  # fmt: skip
+    return firing
