@@ -173,7 +173,7 @@ def _work(
     with transaction(engine) as session:
         result.backlog_before = backlog.count_kpi_red(session, now, settings.kpi_grace_days)
         total = limit if limit is not None else q.status_counts(session, now)["due"]
-    resolver = Resolver(engine, settings)
+    resolver = Resolver(engine, settings, now=now)
     while limit is None or result.processed < limit:
         size = (
             settings.chunk_size

@@ -81,8 +81,9 @@ def enqueue(session: Session, now: dt.datetime, grace_days: int) -> int:
             rows,
         )  # fmt: skip
         .on_conflict_do_nothing(index_elements=["record_id"])
+        .returning(RecoveryQueue.id)  # rowcount of INSERT ... SELECT is -1 on psycopg
     )
-    return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+    return len(session.execute(stmt).all())
 
 
 def rearm(session: Session, now: dt.datetime, grace_days: int) -> int:
