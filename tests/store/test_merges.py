@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine
-from tests.merge_world import LATER, P1, P2, P3, World, build
+from tests.merge_world import LATER, P1, P2, P3, SETTINGS, World, build
 
 from leadlink.errors import NotFoundError, UsageError
+from leadlink.pipeline.checks import CHECKS, run_checks
 from leadlink.store import merges
 from leadlink.store.db import transaction
 from leadlink.store.models import Claim, Payment, Person, Quarantine, ReviewItem
@@ -195,3 +196,36 @@ def _claim(key: str, milestone: str, status: str, lead_id: int, amount: float) -
     return Claim(person_key=key, milestone=milestone, lead_record_id=lead_id,
                  lead_date=dt.date(2026, 10, 1), amount=amount, status=status,
                  created_at=LATER, updated_at=LATER)  # fmt: skip
+
+
+def test_an_origin_the_survivor_already_has_is_kept_and_the_duplicate_discarded(
+    world: World,
+) -> None:
+    """P1 already holds an origin of lead L2 (say, from a link L2 once had to P1)."""
+    l2 = world.record_id("leads", "L2")
+    world.exec(
+        "INSERT INTO origin (person_key, record_id, origin, decided_by, status, created_at) "
+        "VALUES (:p, :r, 'cabinet_lead', 'system', 'resolved_auto', :t)",
+        p=P1, r=l2, t=LATER,
+    )  # fmt: skip
+    world.exec(
+        "INSERT INTO origin_history (origin_id, event, detail, at) SELECT id, 'created', "
+        "'{}', :t FROM origin WHERE person_key = :p AND record_id = :r",
+        p=P1, r=l2, t=LATER,
+    )  # fmt: skip
+    n_before = world.rows("SELECT count(*) FROM origin")[0][0]
+    result = _merge(world)
+    assert (result["origins_moved"], result["origins_duplicate"]) == (1, 1)
+    rows = world.rows(
+        "SELECT person_key, status FROM origin WHERE record_id = :r ORDER BY id", r=l2
+    )
+    assert rows == [(P2, "discarded"), (P1, "resolved_auto")]
+    assert world.rows("SELECT count(*) FROM origin")[0][0] == n_before
+    journal = world.rows(
+        "SELECT h.detail FROM origin_history h JOIN origin o ON o.id = h.origin_id "
+        "WHERE o.person_key = :p AND h.event = 'merged'",
+        p=P2,
+    )
+    assert len(journal) == 1 and "kept" in str(journal[0][0])
+    results = run_checks(world.engine, SETTINGS, list(CHECKS))
+    assert [(r.name, r.examples) for r in results if not r.ok] == []

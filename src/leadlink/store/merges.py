@@ -33,8 +33,9 @@ from leadlink.store.models import (
 )
 
 # An origin of the retired person for a record whose origin the survivor already holds: the
-# survivor's is kept, this one stays on the retired key (never deleted) with this status.
-ORIGIN_MERGED_DUPLICATE = "merged_duplicate"
+# survivor's is kept, this one stays on the retired key (never deleted), discarded (one of the
+# origin statuses of store.origins), and journaled.
+ORIGIN_DUPLICATE_STATUS = "discarded"
 # Claims still in force (a claim in these states on a retired key would be billed twice).
 OPEN_CLAIM_STATUSES = ("expected", "generated")
 # Which of two claims of one milestone survives a merge: the one furthest along.
@@ -228,7 +229,7 @@ def _move_origins(
     ))  # fmt: skip
     duplicate = list(session.scalars(
         select(Origin.id).where(Origin.person_key == retired, survivor_has,
-                                Origin.status != ORIGIN_MERGED_DUPLICATE).order_by(Origin.id)
+                                Origin.status != ORIGIN_DUPLICATE_STATUS).order_by(Origin.id)
     ))  # fmt: skip
     if movable:
         # The origin now hangs on the record's new active link (same record, survivor).
@@ -245,7 +246,7 @@ def _move_origins(
         _journal(session, movable, detail, run_id=run_id, now=now)
     if duplicate:
         session.execute(
-            update(Origin).where(Origin.id.in_(duplicate)).values(status=ORIGIN_MERGED_DUPLICATE)
+            update(Origin).where(Origin.id.in_(duplicate)).values(status=ORIGIN_DUPLICATE_STATUS)
         )
         _journal(session, duplicate, {**detail, "kept": "survivor's origin of this record"},
                  run_id=run_id, now=now)  # fmt: skip
@@ -358,7 +359,7 @@ def pointers_to_retired(session: Session) -> list[tuple[int, list[str]]]:
         ("active link", select(Link.id, Link.person_key)
          .where(Link.active, Link.person_key.in_(retired))),
         ("origin", select(Origin.id, Origin.person_key)
-         .where(Origin.status != ORIGIN_MERGED_DUPLICATE, Origin.person_key.in_(retired))),
+         .where(Origin.status != ORIGIN_DUPLICATE_STATUS, Origin.person_key.in_(retired))),
         ("open claim", select(Claim.id, Claim.person_key)
          .where(Claim.status.in_(OPEN_CLAIM_STATUSES), Claim.person_key.in_(retired))),
         ("open review item", select(ReviewItem.id, ReviewItem.person_key)
