@@ -9,15 +9,20 @@ numbers (document of P1, licence of P2) is the evidence that they are one.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, text
+from tests.conftest import BACKENDS, fresh_pg_database
 from tests.factories import NOW, driver, lead, load, scouting
 
 from leadlink.pipeline.resolve import match, person_key_for
 from leadlink.settings import Settings
+from leadlink.store.db import make_engine
 
 # The probabilistic tier has nothing to settle here (every link is a rule's) and trains slowly.
 SETTINGS = Settings(db="sqlite://", probabilistic=False)
@@ -37,6 +42,7 @@ TABLES = ("person", "link", "origin", "origin_history", "unmatched", "review_ite
 class World:
     engine: Engine
     tmp_path: Path
+    url: str = ""
 
     def rows(self, sql: str, **params: Any) -> list[Any]:
         with self.engine.connect() as conn:
@@ -91,3 +97,41 @@ def add_evidence(world: World) -> None:
     load(world.engine, world.tmp_path, "drivers", [
         driver("D3", **NAME, document="11111111", license="Q22222222"),
     ])  # fmt: skip
+
+
+# The world is built once per backend and copied for each test (a file copy on SQLite, a
+# template database on PostgreSQL): two `match` runs per test would cost most of the time.
+_built: dict[str, str] = {}
+
+
+@pytest.fixture(name="world", params=BACKENDS)
+def world_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    backend = request.param
+    if backend not in _built:
+        _built[backend] = _build_template(request, backend)
+    if backend == "sqlite":
+        target = tmp_path / "leadlink.db"
+        shutil.copyfile(_built[backend], target)
+        url = f"sqlite:///{target}"
+    else:
+        url = fresh_pg_database(_built[backend])
+    engine = make_engine(url)
+    yield World(engine, tmp_path, url)
+    engine.dispose()
+
+
+def _build_template(request: pytest.FixtureRequest, backend: str) -> str:
+    work = request.getfixturevalue("tmp_path_factory").mktemp("merge_world")
+    if backend == "sqlite":
+        path = work / "world.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        url = f"sqlite:///{path}"
+    else:
+        url = fresh_pg_database(request.getfixturevalue("pg_template"))
+    engine = make_engine(url)
+    build(engine, work)
+    if backend == "sqlite":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return str(path) if backend == "sqlite" else url.rsplit("/", 1)[1]

@@ -4,12 +4,10 @@ check, and `leadlink persons merge|show` end to end, on SQLite and PostgreSQL.""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
-from tests.merge_world import LATER, P1, P2, SETTINGS, World, add_evidence, build
+from tests.merge_world import LATER, P1, P2, SETTINGS, World, add_evidence, world_fixture  # noqa: F401
 from typer.testing import CliRunner
 
 from leadlink.cli import app
@@ -76,11 +74,6 @@ def test_chain_problems_finds_loops_and_dead_ends() -> None:
                                                      "person ghost"]  # fmt: skip
 
 
-@pytest.fixture
-def world(engine: Engine, tmp_path: Path) -> World:
-    return build(engine, tmp_path)
-
-
 def test_a_driver_with_both_documents_merges_the_two_persons(world: World) -> None:
     """What match will do: decide, merge the pairs, redirect, write, all in one transaction."""
     before = world.linked()
@@ -143,28 +136,28 @@ def _cli(db_url: str, *args: str, code: int = 0) -> str:
     return result.output
 
 
-def test_persons_merge_and_show_on_the_command_line(world: World, db_url: str) -> None:
+def test_persons_merge_and_show_on_the_command_line(world: World) -> None:
     # The younger key is named as the one to keep: the older one survives anyway, and says so.
-    out = json.loads(_cli(db_url, "persons", "merge", P2, P1, "--reason", "same DNI", "--by",
+    out = json.loads(_cli(world.url, "persons", "merge", P2, P1, "--reason", "same DNI", "--by",
                           "maria", "--json"))  # fmt: skip
     assert (out["status"], out["survivor"], out["retired"], out["swapped"]) == (
         "merged", P1, P2, True)  # fmt: skip
     assert "older" in out["note"] and out["links_moved"] == 3 and out["run_id"]
     assert world.rows("SELECT actor, action FROM audit_log") == [("maria", "merge")]
     assert world.rows("SELECT kind, status FROM job_run WHERE kind = 'merge'") == [("merge", "ok")]
-    again = json.loads(_cli(db_url, "persons", "merge", P1, P2, "--json"))
+    again = json.loads(_cli(world.url, "persons", "merge", P1, P2, "--json"))
     assert (again["status"], again["survivor"]) == ("already_merged", P1)
-    shown = json.loads(_cli(db_url, "persons", "show", P2, "--json"))
+    shown = json.loads(_cli(world.url, "persons", "show", P2, "--json"))
     assert (shown["person_key"], shown["was_retired"], shown["retired_keys"]) == (P1, True, [P2])
     assert [f"{r['source']}/{r['source_pk']}" for r in shown["records"]] == sorted(world.linked())
     assert sum(not link["active"] for link in shown["links"]) == 3
     assert all(o["person_key"] == P1 for o in shown["origins"])
-    text = " ".join(_cli(db_url, "persons", "show", P2).split())  # Rich wraps long lines
+    text = " ".join(_cli(world.url, "persons", "show", P2).split())  # Rich wraps long lines
     assert f"resolves to {P1}" in text
-    assert "itself" in _cli(db_url, "persons", "merge", P1, P1, code=2)
-    assert "no person" in _cli(db_url, "persons", "show", "nobody", code=2)
+    assert "itself" in _cli(world.url, "persons", "merge", P1, P1, code=2)
+    assert "no person" in _cli(world.url, "persons", "show", "nobody", code=2)
 
 
-def test_persons_merge_human_output_names_the_survivor(world: World, db_url: str) -> None:
-    text = _cli(db_url, "persons", "merge", P2, P1)
+def test_persons_merge_human_output_names_the_survivor(world: World) -> None:
+    text = _cli(world.url, "persons", "merge", P2, P1)
     assert f"{P1} is the older key, so it survives" in " ".join(text.split())

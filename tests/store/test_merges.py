@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
-from tests.merge_world import LATER, P1, P2, P3, SETTINGS, World, build
+from tests.merge_world import LATER, P1, P2, P3, SETTINGS, World, world_fixture  # noqa: F401
 
 from leadlink.errors import NotFoundError, UsageError
 from leadlink.pipeline.checks import CHECKS, run_checks
 from leadlink.store import merges
 from leadlink.store.db import transaction
 from leadlink.store.models import Claim, Payment, Person, Quarantine, ReviewItem
-
-
-@pytest.fixture
-def world(engine: Engine, tmp_path: Path) -> World:
-    return build(engine, tmp_path)
 
 
 def _merge(world: World, survivor: str = P1, retired: str = P2, **kw: Any) -> dict[str, Any]:
