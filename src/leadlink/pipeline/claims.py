@@ -102,7 +102,8 @@ class Facts:
         return {} if anchor is None else reached(self.days(person), anchor[1], window_days)
 
 
-def load_facts(session: Session) -> Facts:
+def load_facts(session: Session, today: dt.date) -> Facts:
+    """As of ``today``: trips dated later are not counted yet (as payments dated later)."""
     quarantined = quarantine_store.active_persons(session)
     anchors: dict[str, tuple[int, dt.date]] = {}
     for person, rid, day in q.lead_dates(session):  # ordered: the first row is the earliest
@@ -116,7 +117,7 @@ def load_facts(session: Session) -> Facts:
             driver_ids[person].append(driver_id)
             payees.append(Payee(person, first, last))
     trips: dict[str, list[tuple[dt.date, int]]] = defaultdict(list)
-    for driver_id, day, n in q.trip_days(session):
+    for driver_id, day, n in q.trip_days(session, today):
         trips[driver_id].append((day, n))
     return Facts(
         anchors,
@@ -149,7 +150,7 @@ def compute_claims(engine: Engine, settings: Settings, *, now: dt.datetime) -> C
     result = ClaimsResult(run_id)
     try:
         with transaction(engine) as session:
-            facts = load_facts(session)
+            facts = load_facts(session, now.date())
             result.changes = _write_claims(session, facts, settings, now, run_id)
             result.changes |= _reconcile(session, facts, settings, now, run_id)
         result.summary = report(engine, settings, now=now)

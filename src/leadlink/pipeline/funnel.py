@@ -30,7 +30,7 @@ STAGES = ("NO_IDENTITY", "NO_DRIVER", "NO_TRIPS_14D", "TRIPS_NO_CLAIM", "OK")
 def funnel(engine: Engine, settings: Settings, *, now: dt.datetime) -> dict[str, Any]:
     """``{"leads", "stages": {STAGE: {"leads", "persons", "amount"}}, "quarantined", "as_of"}``."""
     with transaction(engine) as session:
-        facts = load_facts(session)
+        facts = load_facts(session, now.date())
         leads = q.lead_persons(session)
         claimed: dict[str, float] = {}
         for c in q.load_claims(session):

@@ -70,12 +70,12 @@ def person_drivers(session: Session) -> list[tuple[str, str, str, str]]:
     return [(r[0], r[1], r[2] or "", r[3] or "") for r in session.execute(query)]
 
 
-def trip_days(session: Session) -> list[tuple[str, dt.date, int]]:
-    """(driver id, day, completed trips) for every trips record with trips > 0."""
+def trip_days(session: Session, until: dt.date) -> list[tuple[str, dt.date, int]]:
+    """(driver id, day, completed trips) of trips records up to ``until`` with trips > 0."""
     trips = cast(SourceRecord.data["completed_trips"].as_string(), Integer)
     query = select(
         SourceRecord.data["driver_id"].as_string(), SourceRecord.event_date, trips
-    ).where(SourceRecord.source == "trips", SourceRecord.event_date.is_not(None), trips > 0)
+    ).where(SourceRecord.source == "trips", SourceRecord.event_date <= until, trips > 0)
     return [(r[0], r[1], int(r[2])) for r in session.execute(query)]
 
 
