@@ -164,3 +164,20 @@ def test_noise_counter_covers_every_kind(people: PeopleSet) -> None:
         "right_email_other", "right_phone_other", "relatives", "twins", "left_name_typo",
     }  # fmt: skip
     assert expected <= {k for k, v in people.noise.items() if v > 0}
+
+
+def test_generate_people_command(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from leadlink.cli import app
+
+    result = CliRunner().invoke(
+        app, ["generate-people", str(tmp_path / "p"), "--people", "200", "--seed", "3", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["out_dir"] == str(tmp_path / "p")
+    assert data["rows"] == generate_people(tmp_path / "q", people=200, seed=3)
+    assert _digest(tmp_path / "p") == _digest(tmp_path / "q")
