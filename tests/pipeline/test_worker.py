@@ -182,3 +182,25 @@ def test_sigterm_lets_the_worker_finish_and_exit_0(db_url: str, tmp_path: Path) 
         if proc.poll() is None:
             proc.kill()
         engine.dispose()
+
+
+def test_the_lock_is_heartbeaten_while_a_long_job_runs(engine: Engine) -> None:
+    seen: list[tuple[object, object]] = []
+
+    def slow(w: Worker, _now: dt.datetime) -> tuple[dict[str, object], str | None]:
+        time.sleep(1.4)  # the heartbeat interval is 1 s with a 3 s staleness
+        seen.extend(
+            tuple(r)
+            for r in rows(
+                w.engine, "SELECT acquired_at, heartbeat_at FROM job_lock WHERE kind = 'queue_seed'"
+            )
+        )
+        return {}, None
+
+    class Slow(Worker):
+        def jobs(self) -> list[Job]:
+            return [Job("queue_seed", slow)]
+
+    quick = SETTINGS.model_copy(update={"lock_stale_seconds": 3})
+    assert Slow(engine, quick, clock=lambda: NOW).run_cycle()[0].status == "ok"
+    assert len(seen) == 1 and str(seen[0][1]) > str(seen[0][0])  # beaten after it was taken

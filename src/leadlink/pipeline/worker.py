@@ -128,10 +128,36 @@ class Worker:
         except LockBusyError as exc:
             log.warning("skipping %s: %s", job.kind, exc)
             return Outcome(job.kind, "skipped", error=str(exc))
+        stop_beating = self._heartbeat(job.kind)
         try:
             return self._run_locked(job, start)
         finally:
+            stop_beating()
             locks.release(self.engine, job.kind, self.owner)
+
+    def _heartbeat(self, kind: str) -> Callable[[], None]:
+        """Keep the job's lock alive from a thread: a long match must not look abandoned."""
+        from leadlink.store import locks
+
+        done = threading.Event()
+        interval = max(self.settings.lock_stale_seconds / 3, 1.0)
+
+        def beat() -> None:
+            while not done.wait(interval):
+                try:
+                    locks.heartbeat(self.engine, kind, self.owner, utcnow())
+                except Exception:  # lost or unreachable: say so; the job itself goes on
+                    log.warning("heartbeat of the %s lock failed", kind, exc_info=True)
+                    return
+
+        thread = threading.Thread(target=beat, name=f"heartbeat-{kind}", daemon=True)
+        thread.start()
+
+        def stop() -> None:
+            done.set()
+            thread.join()
+
+        return stop
 
     def _run_locked(self, job: Job, start: dt.datetime) -> Outcome:
         with transaction(self.engine) as session:
