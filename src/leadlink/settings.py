@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     review_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     # The probabilistic tier (a trained Fellegi-Sunter model) scores what the rules leave open.
     probabilistic: bool = True
+    # Under this many records on either side (attaching sources / drivers) no model is trained:
+    # EM on a handful of pairs estimates nothing, and the rules alone decide.
+    model_min_records: int = Field(default=500, ge=1)
 
     # If the best two candidate persons score closer than this, never guess.
     margin: float = Field(default=0.05, ge=0.0, le=1.0)

@@ -38,7 +38,8 @@ def driver(rid: int, person_key: str, **fields: Any) -> Row:
 
 
 RULE_NAMES = {r.name for r in RULES}
-EVIDENCE_KEYS = {"rule", "score", "candidate", "fields", "runner_up", "runner_up_score"}
+EVIDENCE_KEYS = {"rule", "score", "candidate", "fields", "runner_up", "runner_up_score",
+                 "waterfall"}  # fmt: skip
 FIELD_KEYS = {"phone_eq", "id_eq", "plate_eq", "brand_model_eq", "driver_id_eq", "name_sim", "days"}
 
 
@@ -66,6 +67,11 @@ def assert_explained(row: Row) -> None:
     candidates = json.loads(row["candidates"])
     assert set(evidence) == EVIDENCE_KEYS
     assert (evidence["rule"], evidence["candidate"]) == (row["rule"], row["cid"])
+    # Model decisions explain themselves with per-field match weights; rules with their fields.
+    if row["rule"] == "model":
+        assert evidence["waterfall"] and all("weight" in v for v in evidence["waterfall"].values())
+    else:
+        assert evidence["waterfall"] is None
     assert len(candidates) <= 3
     scores = [c["score"] for c in candidates]
     assert scores == sorted(scores, reverse=True)

@@ -153,10 +153,10 @@ def test_engine_failure_is_recorded_as_error_with_message(
 ) -> None:
     real = resolve_mod.resolve
 
-    def failing(query: Any, registry: Any, bands: Any, rules: Any) -> Any:
+    def failing(query: Any, registry: Any, bands: Any, rules: Any, model: Any = None) -> Any:
         if query.num_rows == 4:  # the leads batch
             raise ValueError("boom in the engine")
-        return real(query, registry, bands, rules)
+        return real(query, registry, bands, rules, model)
 
     monkeypatch.setattr(resolve_mod, "resolve", failing)
     result = match(world, SETTINGS, now=NOW)

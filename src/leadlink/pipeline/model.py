@@ -54,15 +54,20 @@ class StoredModel:
         }
 
 
-def train(engine: Engine, *, now: dt.datetime, seed: int = 42) -> StoredModel:
-    """Train on the whole store and keep the result; raise UsageError if there is nothing."""
+class TooLittleData(UsageError):
+    """Too few records to estimate a model from."""
+
+
+def train(engine: Engine, *, now: dt.datetime, seed: int = 42, min_records: int = 1) -> StoredModel:
+    """Train on the whole store and keep the result; raise TooLittleData if there is too little."""
     with transaction(engine) as session:
         rows = records_of(session, (*ATTACHING, "drivers"))
     left = prepare(canonical_frame((s, rid, d, None) for rid, s, d in rows if s != "drivers"))
     right = prepare(canonical_frame((s, rid, d, None) for rid, s, d in rows if s == "drivers"))
-    if left.num_rows == 0 or right.num_rows == 0:
-        raise UsageError(
-            "nothing to train on: ingest drivers and at least one of leads, scouting, migrations"
+    if min(left.num_rows, right.num_rows) < min_records:
+        raise TooLittleData(
+            f"too little to train on: {left.num_rows} lead/scouting/migration records and "
+            f"{right.num_rows} drivers (need {min_records} of each)"
         )
     trained = probabilistic.train(left, right, seed=seed)
     with transaction(engine) as session:

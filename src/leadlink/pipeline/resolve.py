@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from leadlink.console import ProgressFn
 from leadlink.matching import DRIVER_RULES, RULES, Bands, Reason, clusters, prepare, resolve
 from leadlink.pipeline.canonical import canonical_frame
-from leadlink.pipeline.model import StoredModel
+from leadlink.pipeline.model import StoredModel, TooLittleData
 from leadlink.pipeline.model import current as current_model
 from leadlink.pipeline.model import train as train_model
 from leadlink.settings import Settings
@@ -114,6 +114,8 @@ def _run(
     if resolver.model is not None:
         result.model = {"id": resolver.model.id, "sha256": resolver.model.sha256,
                         "trained_now": resolver.model_trained}  # fmt: skip
+    elif resolver.model_skipped:
+        result.model = {"skipped": resolver.model_skipped}
 
 
 class Resolver:
@@ -131,6 +133,8 @@ class Resolver:
         self.engine = engine
         self.bands = Bands(settings.accept_threshold, settings.review_threshold, settings.margin)
         self.use_model = settings.probabilistic
+        self.min_records = settings.model_min_records
+        self.model_skipped: str | None = None
         self.now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
         self.model: StoredModel | None = None
         self.model_trained = False
@@ -166,12 +170,17 @@ class Resolver:
 
     def model_settings(self) -> dict[str, Any] | None:
         """The stored model (trained first when there is none); None when the tier is off."""
-        if not self.use_model:
+        if not self.use_model or self.model_skipped:
             return None
         if self.model is None:
             self.model = current_model(self.engine)
             if self.model is None:
-                self.model = train_model(self.engine, now=self.now)
+                try:
+                    self.model = train_model(self.engine, now=self.now,
+                                             min_records=self.min_records)  # fmt: skip
+                except TooLittleData as exc:
+                    self.model_skipped = str(exc)
+                    return None
                 self.model_trained = True
         return self.model.settings
 
