@@ -25,12 +25,12 @@ from tests.pipeline.claims_world import (
 
 from leadlink.pipeline.claims import (
     advance,
-    aging_bucket,
     check_claims,
     compute_claims,
     reached,
     time_status,
 )
+from leadlink.pipeline.claims_report import aging_bucket
 from leadlink.pipeline.ingest import ingest_file
 
 D = dt.date

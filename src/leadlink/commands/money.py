@@ -34,7 +34,8 @@ def claims_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Compute claims per person and milestone, reconcile payments, show money and the funnel."""
-    from leadlink.pipeline.claims import compute_claims, report
+    from leadlink.pipeline.claims import compute_claims
+    from leadlink.pipeline.claims_report import report
 
     need(
         milestone is None or milestone in MILESTONE_NAMES,
