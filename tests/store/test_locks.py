@@ -37,6 +37,17 @@ def test_a_second_holder_is_refused_naming_the_first(engine: Engine) -> None:
     assert locks.holder(engine, "recover").owner == "hostB:200:bbb"  # type: ignore[union-attr]
 
 
+def test_nested_hold_by_the_same_owner_leaves_the_lock_to_the_outer_holder(
+    engine: Engine,
+) -> None:
+    with locks.hold(engine, "recover", "w:1:a", T0):
+        with locks.hold(engine, "recover", "w:1:a", T0):
+            pass
+        assert locks.holder(engine, "recover").owner == "w:1:a"  # type: ignore[union-attr]
+        locks.heartbeat(engine, "recover", "w:1:a", T0)
+    assert locks.holder(engine, "recover") is None
+
+
 def test_released_even_when_the_block_raises(engine: Engine) -> None:
     with pytest.raises(RuntimeError), locks.hold(engine, "recover", "h:1:x", T0):
         raise RuntimeError("job crashed")

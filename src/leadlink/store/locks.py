@@ -111,7 +111,7 @@ def try_acquire(
         if current is None:
             continue
         if current.owner == owner:
-            return None  # re-entrant for the same owner
+            return current  # already ours: the caller decides (see acquire)
         if current.heartbeat_at >= now - stale_after and not _dead_local_owner(current.owner):
             return current
         with transaction(engine) as session:
@@ -137,8 +137,11 @@ def acquire(
     *,
     wait: float | bool = False,
     stale_after: dt.timedelta = DEFAULT_STALE_AFTER,
-) -> None:
-    """Take the lock or raise LockBusyError; ``wait`` = seconds to keep trying (False: none)."""
+) -> bool:
+    """Take the lock or raise LockBusyError; ``wait`` = seconds to keep trying (False: none).
+
+    Re-entrant: returns False when ``owner`` already holds it (nothing taken), True when taken.
+    """
     timeout = 0.0 if wait is False else float(wait)
     started = time.monotonic()
     while True:
@@ -146,7 +149,9 @@ def acquire(
         busy = try_acquire(engine, kind, owner, now + dt.timedelta(seconds=elapsed),
                            stale_after=stale_after)  # fmt: skip
         if busy is None:
-            return
+            return True
+        if busy.owner == owner:
+            return False
         if elapsed >= timeout:
             waited = f" after waiting {timeout:g} s" if timeout else ""
             raise LockBusyError(
@@ -187,13 +192,18 @@ def hold(
     wait: float | bool = False,
     stale_after: dt.timedelta = DEFAULT_STALE_AFTER,
 ) -> Iterator[Lock]:
-    """Hold the lock for the block; released on exit, also when the block raises."""
+    """Hold the lock for the block; released on exit, also when the block raises.
+
+    Nested use by the same owner (the worker holding ``recover`` and calling ``recover``) is
+    allowed, and leaves the lock to the outer holder on exit.
+    """
     owner = owner or new_owner()
-    acquire(engine, kind, owner, now or utcnow(), wait=wait, stale_after=stale_after)
+    taken = acquire(engine, kind, owner, now or utcnow(), wait=wait, stale_after=stale_after)
     try:
         yield Lock(engine, kind, owner)
     finally:
-        release(engine, kind, owner)
+        if taken:
+            release(engine, kind, owner)
 
 
 def _dead_local_owner(owner: str) -> bool:
