@@ -204,3 +204,30 @@ def test_the_lock_is_heartbeaten_while_a_long_job_runs(engine: Engine) -> None:
     quick = SETTINGS.model_copy(update={"lock_stale_seconds": 3})
     assert Slow(engine, quick, clock=lambda: NOW).run_cycle()[0].status == "ok"
     assert len(seen) == 1 and str(seen[0][1]) > str(seen[0][0])  # beaten after it was taken
+
+
+def test_cli_once_json_and_bad_usage(db_url: str, tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from leadlink.cli import app
+
+    runner = CliRunner()
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    _old(write_csv(inbox / "leads_x.csv", "leads", [lead("L1", phone="955000111")]))
+    result = runner.invoke(app, ["--db", db_url, "worker", "--once", "--watch", str(inbox),
+                                 "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    jobs = json.loads(result.stdout)["jobs"]
+    assert [(j["kind"], j["status"]) for j in jobs] == [(k, "ok") for k in ALL_JOBS]
+    assert jobs[0]["counts"]["inserted"] == 1
+    # A refused file fails the ingest job: --once says so with exit 1.
+    _old(write_csv(inbox / "trips_bad.csv", "trips", [{"driver_id": "D1", "date": "x"}]))
+    failed = runner.invoke(app, ["--db", db_url, "worker", "--once", "--watch", str(inbox)])
+    assert failed.exit_code == 1
+    assert (inbox / "failed" / "trips_bad.csv.error.txt").exists()
+    assert runner.invoke(app, ["--db", db_url, "worker", "--every", "soon"]).exit_code == 2
+    missing = runner.invoke(app, ["--db", db_url, "worker", "--watch", str(tmp_path / "nope")])
+    assert missing.exit_code == 2

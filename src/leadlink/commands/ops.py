@@ -174,8 +174,7 @@ def worker(
         logging.getLogger(__name__).info("signal %s: stopping after the current job", signum)
         stop.set()
 
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     runner = Worker(state.engine(), settings, watch=folder, stop=stop)
     failed: list[str] = []
 
@@ -188,6 +187,10 @@ def worker(
                           [(o.kind, o.status, o.run_id, o.duration_s, o.error)
                            for o in outcomes])  # fmt: skip
 
-    runner.loop(seconds, once=once, on_cycle=report)
+    try:
+        runner.loop(seconds, once=once, on_cycle=report)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if once and failed:
         raise typer.Exit(1)
