@@ -47,10 +47,9 @@ def claims_cmd(
     )
     engine, settings, at = state.engine(), state.settings(), now()
     result = compute_claims(engine, settings, now=at)
-    data = {
-        "run_id": result.run_id,
-        "changes": result.changes,
-        **report(
+    data = result.as_dict()
+    if milestone or status or person or rows:  # the unfiltered summary came with the run
+        data |= report(
             engine,
             settings,
             now=at,
@@ -58,8 +57,7 @@ def claims_cmd(
             status=status,
             person=person,
             with_rows=rows,
-        ),
-    }
+        )
     if json_out:
         console.emit_json(data)
     else:
