@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import random
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from tests.factories import NOW
-from tests.pipeline.ops_world import P1, P2, SETTINGS, build, execute, lead_record
+from tests.factories import NOW, driver, lead, load
+from tests.pipeline.ops_world import P1, P2, SETTINGS, build, decide, execute, lead_record, rows
 from typer.testing import CliRunner
 
 from leadlink.cli import app
 from leadlink.errors import UsageError
 from leadlink.pipeline.gap import gap_report
+from leadlink.pipeline.resolve import person_key_for
 
 
 @pytest.fixture
@@ -106,3 +110,74 @@ def test_cli_json_shape(world: Engine, db_url: str) -> None:
     assert {(r["gap_reason"], r["risk"]) for r in data["leads"]} == {("no_identity", "high")}
     bad = CliRunner().invoke(app, ["--db", db_url, "gap", "--reason", "nope"])
     assert bad.exit_code == 2
+
+
+def _reference(engine: Engine) -> dict[str, tuple[str, str]]:
+    """The gap definitions of docs/operations.md, in plain Python over table dumps."""
+    links = {
+        r[0]: r[1] for r in rows(engine, "SELECT record_id, person_key FROM link WHERE active")
+    }
+    origins = [tuple(r) for r in rows(engine, "SELECT record_id, person_key, status FROM origin")]
+    out = {}
+    for rid, pk, day in rows(engine, "SELECT id, source_pk, event_date FROM source_record "
+                                     "WHERE source = 'leads'"):  # fmt: skip
+        age = (NOW.date() - (day if isinstance(day, dt.date) else dt.date.fromisoformat(day))).days
+        person = links.get(rid)
+        mine = [o for o in origins if o[0] == rid]
+        live = [o for o in origins if o[1] == person and o[2] != "discarded"]
+        if person is None:
+            reason = "no_identity"
+        elif not mine:
+            reason = "no_origin"
+        elif not [o for o in mine if o[1] == person] or not live:
+            reason = "inconsistent_origin"
+        else:
+            reason = "resolved"
+        if reason == "inconsistent_origin" or (reason == "no_identity" and age >= 7):
+            risk = "high"
+        elif reason != "resolved" and age >= 2:
+            risk = "medium"
+        else:
+            risk = "low"
+        out[pk] = (reason, risk)
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_sql_agrees_with_the_definitions_under_random_damage(
+    engine: Engine, tmp_path: Path, seed: int
+) -> None:
+    rng = random.Random(seed)
+    drivers = [driver(f"D{i}", first_name=f"N{i}") for i in range(4)]
+    leads = [lead(f"L{i:02d}", created_at=f"2026-10-{rng.randint(20, 31):02d}") for i in range(16)]
+    load(engine, tmp_path, "drivers", drivers)
+    load(engine, tmp_path, "leads", leads)
+    persons = [person_key_for("drivers", f"D{i}") for i in range(4)]
+    links = {f"drivers/D{i}": persons[i] for i in range(4)}
+    linked = [f"L{i:02d}" for i in range(16) if rng.random() < 0.8]
+    links.update({f"leads/{pk}": rng.choice(persons) for pk in linked})
+    decide(engine, links, unmatched=[f"leads/L{i:02d}" for i in range(16)
+                                     if f"L{i:02d}" not in linked])  # fmt: skip
+    for pk in linked:
+        rid = lead_record(engine, pk)
+        damage = rng.choice(["none", "none", "drop", "move", "discard", "discard_person"])
+        if damage == "drop":
+            execute(engine, "DELETE FROM origin_history WHERE origin_id IN "
+                            "(SELECT id FROM origin WHERE record_id = :r)", r=rid)  # fmt: skip
+            execute(engine, "DELETE FROM origin WHERE record_id = :r", r=rid)
+        elif damage == "move":
+            other = rng.choice(persons)
+            execute(engine, "UPDATE origin SET person_key = :p WHERE record_id = :r "
+                            "AND NOT EXISTS (SELECT 1 FROM origin o2 WHERE o2.person_key = :p "
+                            "AND o2.record_id = :r)", p=other, r=rid)  # fmt: skip
+        elif damage == "discard":
+            execute(engine, "UPDATE origin SET status = 'discarded' WHERE record_id = :r", r=rid)
+        elif damage == "discard_person":
+            execute(engine, "UPDATE origin SET status = 'discarded' WHERE person_key IN (SELECT "
+                            "person_key FROM link WHERE record_id = :r)", r=rid)  # fmt: skip
+    report = gap_report(engine, SETTINGS, now=NOW)
+    got = {r["lead_id"]: (r["gap_reason"], r["risk"]) for r in report["leads"]}
+    assert got == _reference(engine)
+    counted = Counter(reason for reason, _ in got.values())
+    assert {k: report["summary"][k] for k in counted} == dict(counted)
+    assert sum(report["summary"][f"{r}_risk"] for r in ("high", "medium", "low")) == 16

@@ -127,6 +127,8 @@ def test_a_manual_decision_changes_the_status_and_appends_history(world: Engine)
     assert change["from"] == {"status": "resolved_auto", "decided_by": "system"}
     assert change["to"] == {"status": "discarded", "decided_by": "manual"}
     assert change["actor"] == "ana.ops"
+    audit = rows(world, "SELECT actor, action, target FROM audit_log")
+    assert [tuple(a) for a in audit] == [("ana.ops", "origin_decide", f"origin:{origin_id}")]
     # The person's only origin is discarded now: the gap analysis says so.
     leads = gap_report(world, SETTINGS, now=LATER, reasons=["inconsistent_origin"])["leads"]
     assert [r["lead_id"] for r in leads] == ["L1"]

@@ -13,7 +13,7 @@ from sqlalchemy import and_, case, exists, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from leadlink.sources import ORIGIN_OF_SOURCE
-from leadlink.store.models import Link, Origin, OriginHistory, SourceRecord
+from leadlink.store.models import AuditLog, Link, Origin, OriginHistory, SourceRecord
 
 # Every status an origin can have (docs/operations.md says who sets each).
 STATUSES = ("pending_review", "resolved_auto", "resolved_manual", "marked_legacy", "discarded")
@@ -132,7 +132,7 @@ def decide(
     session: Session, origin: Origin, *, status: str, actor: str, note: str | None,
     now: dt.datetime,
 ) -> None:  # fmt: skip
-    """A person's decision on an origin: new status, decided_by manual, journaled."""
+    """A person's decision on an origin: new status, decided_by manual, journaled, audited."""
     before = {"status": origin.status, "decided_by": origin.decided_by}
     session.execute(
         update(Origin).where(Origin.id == origin.id).values(status=status, decided_by="manual")
@@ -146,6 +146,12 @@ def decide(
             run_id=None,
             at=now,
         )
+    )  # fmt: skip
+    # A person's decision is audited like review decisions are.
+    session.execute(
+        insert(AuditLog).values(at=now, actor=actor, action="origin_decide",
+                                target=f"origin:{origin.id}",
+                                detail={"from": before, "status": status, "note": note})
     )  # fmt: skip
 
 
