@@ -6,7 +6,6 @@ half is skipped with a reason, unless ``LEADLINK_REQUIRE_PG`` is set, which make
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 import uuid
@@ -21,7 +20,6 @@ from leadlink.store.db import make_engine, migrate
 PG_ADMIN_URL = os.environ.get("LEADLINK_TEST_PG")
 REQUIRE_PG = os.environ.get("LEADLINK_REQUIRE_PG") == "1"
 BACKENDS = ["sqlite", "postgresql"]
-_counter = itertools.count()
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +58,9 @@ def _pg_url(database: str) -> str:
 def fresh_pg_database(template: str) -> str:
     """A new database cloned from the migrated template; returns its URL."""
     assert PG_ADMIN_URL is not None
-    name = f"leadlink_t{os.getpid()}_{next(_counter)}"
+    # Unique without a counter: this module is imported twice (as pytest's conftest and as
+    # tests.conftest by shared fixtures), and two counters gave two tests the same database.
+    name = f"leadlink_t{os.getpid()}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))

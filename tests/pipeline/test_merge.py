@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from leadlink.cli import app
 from leadlink.pipeline import merge as pm
 from leadlink.pipeline.checks import CHECKS, run_checks
-from leadlink.pipeline.resolve import Resolver, match, write_decisions
+from leadlink.pipeline.resolve import match
 from leadlink.store import resolution
 from leadlink.store.db import transaction
 
@@ -75,33 +75,26 @@ def test_chain_problems_finds_loops_and_dead_ends() -> None:
 
 
 def test_a_driver_with_both_documents_merges_the_two_persons(world: World) -> None:
-    """What match will do: decide, merge the pairs, redirect, write, all in one transaction."""
+    """match decides, merges the pairs, redirects and writes, all in one transaction."""
     before = world.linked()
     add_evidence(world)
-    match(world.engine, SETTINGS, now=LATER)
-    d3 = world.record_id("drivers", "D3")
-    assert world.rows("SELECT reason FROM unmatched WHERE record_id = :r", r=d3) == [
-        ("MULTIPLE_CANDIDATES",)
-    ]
-    with transaction(world.engine) as session:
-        rows = resolution.pending(session, "drivers", include_unmatched=True)
-    decided = Resolver(world.engine, SETTINGS).decide("drivers", rows)
-    pairs = pm.merges_from_decisions(decided)
-    assert pairs in ([(P1, P2)], [(P2, P1)])
-    with transaction(world.engine) as session:
-        retired = pm.apply(session, pairs, run_id=None, now=LATER)
-        decided = pm.redirect(decided, retired, margin=SETTINGS.margin)
-        write_decisions(session, decided, run_id=0, now=LATER)
-    assert retired == {P2: P1}
+    result = match(world.engine, SETTINGS, now=LATER)
+    assert result.merged == 1
     after = world.linked()
     assert after == {**{k: P1 for k in before}, "drivers/D3": P1}
+    d3 = world.record_id("drivers", "D3")
     assert world.rows("SELECT count(*) FROM unmatched WHERE record_id = :r", r=d3) == [(0,)]
+    assert world.rows("SELECT retired_into FROM person WHERE person_key = :k", k=P2) == [(P1,)]
     results = run_checks(world.engine, SETTINGS, list(CHECKS))
     assert [(r.name, r.examples) for r in results if not r.ok] == []
-    # Applying the same evidence again is a no-op.
+    # The same evidence again is a no-op, through match and through apply.
+    assert match(world.engine, SETTINGS, now=LATER).processed == 0
     dump = world.dump()
     with transaction(world.engine) as session:
-        assert pm.apply(session, pairs, run_id=None, now=LATER) == {}
+        rows = resolution.pending(session, "drivers", include_unmatched=True)
+    assert rows == []
+    with transaction(world.engine) as session:
+        assert pm.apply(session, [(P1, P2)], run_id=None, now=LATER) == {}
     assert world.dump() == dump
 
 

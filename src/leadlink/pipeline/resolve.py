@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from leadlink.console import ProgressFn
 from leadlink.matching import DRIVER_RULES, RULES, Bands, Reason, clusters, prepare, resolve
+from leadlink.pipeline import merge
 from leadlink.pipeline.canonical import canonical_frame
 from leadlink.pipeline.model import StoredModel, TooLittleData
 from leadlink.pipeline.model import current as current_model
@@ -51,6 +52,8 @@ class MatchResult:
     by_rule: Counter[str] = field(default_factory=Counter)
     by_source: dict[str, dict[str, int]] = field(default_factory=dict)
     model: dict[str, Any] | None = None
+    merged: int = 0
+    margin: float = 0.05
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +66,7 @@ class MatchResult:
             "by_rule": dict(sorted(self.by_rule.items())),
             "by_source": self.by_source,
             "model": self.model,
+            "merged": self.merged,
         }
 
 
@@ -102,6 +106,7 @@ def _run(
     rematch: bool,
 ) -> None:
     resolver = Resolver(engine, settings, now=now)
+    result.margin = settings.margin
     for source in RESOLVE_ORDER:
         with transaction(engine) as session:
             rows = resolution.pending(session, source, include_unmatched=rematch)
@@ -111,6 +116,8 @@ def _run(
         new_links = _write(engine, result, source, decided, run_id=result.run_id, now=now,
                            chunk=settings.chunk_size, progress=progress)  # fmt: skip
         resolver.grow(new_links)
+        if source == "drivers" and result.merged:
+            resolver.reset_registry()  # it still holds the retired keys
     if resolver.model is not None:
         result.model = {"id": resolver.model.id, "sha256": resolver.model.sha256,
                         "trained_now": resolver.model_trained}  # fmt: skip
@@ -183,6 +190,9 @@ class Resolver:
                     return None
                 self.model_trained = True
         return self.model.settings
+
+    def reset_registry(self) -> None:
+        self._registry = None
 
     def grow(self, new_links: dict[int, str]) -> None:
         """Add records just linked (rid -> person_key, from the last ``decide``) to the registry."""
@@ -287,6 +297,8 @@ def _write(
     for start in range(0, total, chunk):
         part = decided[start : start + chunk]
         with transaction(engine) as session:
+            if source == "drivers":  # a driver whose document two persons share joins them
+                part = _merge_persons(session, result, part, run_id=run_id, now=now)
             new_links.update(write_decisions(session, part, run_id=run_id, now=now))
         for d in part:
             if d["decision"] in ("link", "found"):
@@ -303,6 +315,23 @@ def _write(
     result.linked += counts["linked"]
     result.by_source[source] = {"processed": total, **dict(counts)}
     return new_links
+
+
+def _merge_persons(
+    session: Session,
+    result: MatchResult,
+    part: list[dict[str, Any]],
+    *,
+    run_id: int,
+    now: dt.datetime,
+) -> list[dict[str, Any]]:
+    """Merge the persons a driver's document proves to be one; decisions follow the survivor."""
+    pairs = merge.merges_from_decisions(part)
+    if not pairs:
+        return part
+    retired = merge.apply(session, pairs, run_id=run_id, now=now)
+    result.merged += len(retired)
+    return merge.redirect(part, retired, margin=result.margin)
 
 
 def _with_candidates(decision: dict[str, Any]) -> dict[str, Any]:
