@@ -231,3 +231,14 @@ def test_cli_once_json_and_bad_usage(db_url: str, tmp_path: Path) -> None:
     assert runner.invoke(app, ["--db", db_url, "worker", "--every", "soon"]).exit_code == 2
     missing = runner.invoke(app, ["--db", db_url, "worker", "--watch", str(tmp_path / "nope")])
     assert missing.exit_code == 2
+
+
+def test_the_loop_survives_a_broken_database(engine: Engine) -> None:
+    # No job_lock table: taking any lock fails for real, on every job.
+    from tests.pipeline.ops_world import execute
+
+    execute(engine, "DROP TABLE job_lock")
+    worker = Worker(engine, SETTINGS, clock=lambda: NOW)
+    outcomes = worker.run_cycle()
+    assert [o.kind for o in outcomes] == ALL_JOBS[1:]
+    assert all(o.status == "failed" and o.error and "job_lock" in o.error for o in outcomes)

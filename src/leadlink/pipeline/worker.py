@@ -115,7 +115,11 @@ class Worker:
         for job in self.jobs():
             if self.stop.is_set():
                 break
-            outcomes.append(self.run_job(job))
+            try:
+                outcomes.append(self.run_job(job))
+            except Exception as exc:  # the bookkeeping itself failed (database down...)
+                log.exception("job %s could not be run or recorded", job.kind)
+                outcomes.append(Outcome(job.kind, "failed", error=f"{type(exc).__name__}: {exc}"))
         return outcomes
 
     def run_job(self, job: Job) -> Outcome:
