@@ -109,16 +109,13 @@ def test_heads_fails_with_two_migration_heads(
 ) -> None:
     forked = tmp_path / "migrations"
     shutil.copytree(store_db.MIGRATIONS, forked)
-    (forked / "versions" / "0002_fork.py").write_text(
-        'revision = "0002fork"\ndown_revision = "0001"\nbranch_labels = None\n'
-        "depends_on = None\n\n\ndef upgrade() -> None:\n    pass\n\n\n"
-        "def downgrade() -> None:\n    pass\n"
-    )
-    (forked / "versions" / "0002_other.py").write_text(
-        'revision = "0002other"\ndown_revision = "0001"\nbranch_labels = None\n'
-        "depends_on = None\n\n\ndef upgrade() -> None:\n    pass\n\n\n"
-        "def downgrade() -> None:\n    pass\n"
-    )
+    (head,) = store_db.heads(matched)
+    for name in ("fork", "other"):  # two children of the real head: two heads
+        (forked / "versions" / f"9999_{name}.py").write_text(
+            f'revision = "9999{name}"\ndown_revision = "{head}"\nbranch_labels = None\n'
+            "depends_on = None\n\n\ndef upgrade() -> None:\n    pass\n\n\n"
+            "def downgrade() -> None:\n    pass\n"
+        )
     monkeypatch.setattr(store_db, "MIGRATIONS", forked)
     result = _run(matched, "heads")
     assert not result.ok
