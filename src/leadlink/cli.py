@@ -171,6 +171,10 @@ def explain(
         )
         fields = link["evidence"].get("fields") or {}
         console.table("evidence", ["field", "value"], sorted(fields.items()))
+        waterfall = link["evidence"].get("waterfall") or {}
+        if waterfall:  # a model decision: each field's match weight (log2 Bayes factor)
+            rows = [(k, v["level"], f"{v['weight']:+.2f}") for k, v in waterfall.items()]
+            console.table("match weights (model)", ["field", "level", "weight"], rows)
         console.table(
             "records of this person",
             ["source", "source_pk", "rule", "score"],

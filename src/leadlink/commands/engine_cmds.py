@@ -10,6 +10,62 @@ import typer
 from leadlink import console
 from leadlink.clikit import JsonOpt, app, handles_errors, need, state
 
+# --- `leadlink model train|show` (the probabilistic tier's stored model) -----------------------
+
+model_app = typer.Typer(help="The probabilistic tier's trained model.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+
+def _print_model(data: dict[str, object], title: str) -> None:
+    console.key_values(title, {k: v for k, v in data.items() if k != "comparisons"})
+    rows = []
+    for comp in data["comparisons"]:  # type: ignore[attr-defined]
+        for level in comp["levels"]:
+            m, u = level["m"], level["u"]
+            rows.append((comp["field"], level["label"], _prob(m), _prob(u)))
+    console.table("comparisons (m = P(level | match), u = P(level | non-match))",
+                  ["field", "level", "m", "u"], rows)  # fmt: skip
+
+
+def _prob(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else "-"
+
+
+@model_app.command("train")
+@handles_errors
+def model_train(
+    seed: Annotated[int, typer.Option(help="Seed of the random sampling of u")] = 42,
+    json_out: JsonOpt = False,
+) -> None:
+    """Train the model on the store (leads, scouting, migrations against drivers) and keep it."""
+    from leadlink.clikit import now
+    from leadlink.pipeline.model import train
+
+    data = train(state.engine(), now=now(), seed=seed).summary()
+    if json_out:
+        console.emit_json(data)
+    else:
+        _print_model(data, f"model {data['model_id']} trained")
+
+
+@model_app.command("show")
+@handles_errors
+def model_show(
+    model_id: Annotated[
+        int | None, typer.Argument(help="Model id (default: the one in use)")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The model `match` applies: what it was trained on, and its m/u per comparison level."""
+    from leadlink.pipeline.model import show
+
+    data = show(state.engine(), model_id).summary()
+    if json_out:
+        console.emit_json(data)
+    else:
+        _print_model(data, f"model {data['model_id']}")
+
+
 # --- `leadlink link` and `leadlink generate-people` (docs/link.md) --------------------------
 
 

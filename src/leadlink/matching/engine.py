@@ -178,8 +178,16 @@ def model_guard(model: dict[str, Any]) -> str:
     terms = [f"({' AND '.join(names)})"] if names else []
     if corroborate:
         terms.append(f"({' OR '.join(corroborate)})")
+    guard = " AND ".join(terms) or "TRUE"
+    # A birth date with an address, postcode, e-mail or phone identifies a person even when
+    # the given name is a nickname or swapped with the family name (`leadlink link` data);
+    # our own sources carry no birth date, so there this path never opens.
+    dated = agree("birth_date")
+    others = agree("address", "postcode", "email", "phone")
+    if dated and others:
+        guard = f"({guard}) OR ({dated[0]} AND ({' OR '.join(others)}))"
     # Field names come from the model's own comparisons (our code), never from data.
-    return " AND ".join(terms) or "TRUE"
+    return guard
 
 
 def resolve(

@@ -203,6 +203,7 @@ def train(
         linker = Linker(
             [db_api.register(lf, table_name="q_left"), db_api.register(rf, table_name="r_right")],
             settings,
+            log_level=None,  # keep Splink from re-enabling its own INFO logging
         )
         # Exact agreement on a strong key is what most true pairs show; recall < 1 admits the
         # others exist, which sets the prior (the chance two random records match).
@@ -250,6 +251,7 @@ def score(
         linker = Linker(
             [db_api.register(qf, table_name="q_left"), db_api.register(rf, table_name="r_right")],
             model,
+            log_level=None,
         )
         predictions = linker.inference.predict(threshold_match_probability=threshold)
         names = [c["output_column_name"] for c in settings["comparisons"]]
