@@ -18,6 +18,7 @@ from tests.pipeline.ops_world import SETTINGS, rows
 from leadlink.errors import UsageError
 from leadlink.pipeline.worker import Job, Worker, alerts_job, parse_every, source_of
 from leadlink.store import locks
+from leadlink.store.db import make_engine
 
 ALL_JOBS = ["ingest", "match", "queue_seed", "recover", "claims", "alerts"]
 
@@ -158,8 +159,6 @@ def test_sigterm_lets_the_worker_finish_and_exit_0(db_url: str, tmp_path: Path) 
     exe = Path(sys.executable).with_name("leadlink")
     proc = subprocess.Popen([str(exe), "--db", db_url, "worker", "--every", "1s"], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
-    from leadlink.store.db import make_engine
-
     engine = make_engine(db_url)
     try:
         deadline = time.monotonic() + 90
@@ -242,3 +241,30 @@ def test_the_loop_survives_a_broken_database(engine: Engine) -> None:
     outcomes = worker.run_cycle()
     assert [o.kind for o in outcomes] == ALL_JOBS[1:]
     assert all(o.status == "failed" and o.error and "job_lock" in o.error for o in outcomes)
+
+
+def test_sigterm_mid_job_finishes_that_job_and_starts_no_other(db_url: str, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    many = [lead(f"L{i:06d}", first_name="Ana", phone=f"9{i:08d}") for i in range(40000)]
+    _old(write_csv(inbox / "leads_big.csv", "leads", many))
+    exe = Path(sys.executable).with_name("leadlink")
+    argv = [str(exe), "--db", db_url, "worker", "--watch", str(inbox)]
+    proc = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    engine = make_engine(db_url)
+    try:
+        deadline = time.monotonic() + 60
+        while not rows(engine, "SELECT count(*) FROM job_run WHERE kind = 'ingest'")[0][0]:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()
+        runs = [tuple(r) for r in rows(engine, "SELECT kind, status FROM job_run")]
+        assert runs == [("ingest", "ok")]  # finished, and match never started
+        assert (inbox / "done" / "leads_big.csv").exists()
+        assert rows(engine, "SELECT count(*) FROM source_record")[0][0] == 40000
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        engine.dispose()
