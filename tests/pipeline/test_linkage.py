@@ -248,12 +248,6 @@ def linked(people: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
     return out, json.loads(link(*args))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="engine: the model may link only when the given name agrees (homonym guard), so "
-    "nicknames, initials and swapped first/last names stay in review: F1 0.944 at 2000 persons",
-)
 def test_link_on_generated_people_reaches_f1_098(linked: tuple[Path, dict[str, Any]]) -> None:
     quality = linked[1]["quality"]
     assert quality["precision"] >= 0.99, quality
