@@ -7,7 +7,8 @@ score, confidence, reason, band, evidence (JSON), candidates (JSON)``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -196,11 +197,14 @@ def resolve(
     bands: Bands | None = None,
     rules: Sequence[Rule] = RULES,
     model: dict[str, Any] | None = None,
+    scorer: Callable[[pa.Table, pa.Table], pa.Table] | None = None,
 ) -> pa.Table:
     """One decision per query record against the registry (both prepared frames).
 
     With a ``model`` (trained settings, see ``model.train``), records the rules did not settle
     are scored by the probabilistic tier too, and decided again by the same bands and margin.
+    ``scorer`` replaces Splink's own scoring of those pairs (the online path passes the compiled
+    model, see ``compiled.CompiledModel``); it must return ``model.SCORED_SCHEMA``.
     """
     bands = bands or Bands()
     params = {"accept": bands.accept, "review": bands.review, "margin": bands.margin}
@@ -213,7 +217,8 @@ def resolve(
             open_rids = con.sql(OPEN_SQL).to_arrow_table().column("rid")
             if len(open_rids):
                 subset = query.filter(pc.is_in(query.column("rid"), value_set=open_rids))
-                con.register("mscored", probabilistic.score(model, subset, registry))
+                scored = (scorer or functools.partial(probabilistic.score, model))(subset, registry)
+                con.register("mscored", scored)
                 con.execute("CREATE OR REPLACE TEMP TABLE rule_pairs AS SELECT * FROM scored")
                 cap = max(bands.review, bands.accept - 0.01)
                 sql = MODEL_PAIRS_SQL.replace("{guard}", model_guard(model))

@@ -150,7 +150,7 @@ class Resolver:
 
     def registry(self) -> pa.Table:
         if self._registry is None:
-            self._registry = _load_registry(self.engine)
+            self._registry = load_registry(self.engine)
         return self._registry
 
     def decide(self, source: str, rows: Sequence[RecordRow]) -> list[dict[str, Any]]:
@@ -228,7 +228,8 @@ def _unmatched_row(d: dict[str, Any]) -> dict[str, Any]:
             "candidates": json.loads(d["candidates"]), "band": d["band"]}  # fmt: skip
 
 
-def _load_registry(engine: Engine) -> pa.Table:
+def load_registry(engine: Engine) -> pa.Table:
+    """Every linked record of the identity sources, normalised, with its person_key."""
     with transaction(engine) as session:
         linked = resolution.registry(session, IDENTITY_SOURCES)
     return prepare(canonical_frame((s, rid, data, key) for rid, s, key, data in linked))

@@ -1,0 +1,96 @@
+"""Online match latency: p50/p99 of single leads decided against a registry of N drivers.
+
+Generates a demo data set, ingests drivers, migrations, scouting and the first --train-leads
+leads, runs `match` (which trains and stores the model), then decides --n held-out leads one
+at a time through ``leadlink.pipeline.online.OnlineMatcher`` and reports the latency
+distribution and how the decisions compare with truth.csv.
+
+    .venv/bin/python benchmarks/bench_online.py --drivers 50000 --n 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import math
+import statistics
+import time
+from pathlib import Path
+
+from leadlink.pipeline.ingest import ingest_file
+from leadlink.pipeline.online import OnlineMatcher
+from leadlink.pipeline.resolve import match
+from leadlink.settings import load_settings
+from leadlink.store.db import make_engine, migrate
+from leadlink.synth import generate
+
+DRIVERS_PER_LEAD = 0.74  # synth.py's ratio, measured
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--drivers", type=int, default=50000)
+    ap.add_argument("--n", type=int, default=1000, help="single leads to time")
+    ap.add_argument("--train-leads", type=int, default=20000)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/out/online"))
+    args = ap.parse_args()
+    leads_n = math.ceil(args.drivers / DRIVERS_PER_LEAD)
+    data = args.out / f"data-{leads_n}-s{args.seed}"
+    if not (data / "truth.csv").exists():
+        generate(data, leads=leads_n, seed=args.seed)
+    db = args.out / f"online-{leads_n}-s{args.seed}.db"
+    db.unlink(missing_ok=True)
+    engine = make_engine(f"sqlite:///{db}")
+    migrate(engine)
+    now = dt.datetime(2026, 11, 23)
+    with (data / "leads.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    train, held = rows[: args.train_leads], rows[args.train_leads : args.train_leads + args.n]
+    train_file = args.out / "train_leads.csv"
+    with train_file.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(train)
+    for source in ("drivers", "migrations", "scouting"):
+        ingest_file(engine, source, data / f"{source}.csv", now=now)
+    ingest_file(engine, "leads", train_file, now=now)
+    settings = load_settings(db=f"sqlite:///{db}")
+    t0 = time.perf_counter()
+    result = match(engine, settings, now=now)
+    match_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    matcher = OnlineMatcher(engine, settings)
+    load_s = time.perf_counter() - t0
+    truth = {}
+    with (data / "truth.csv").open(encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            truth[(r["source"], r["source_pk"])] = r["entity_id"]
+    times, decisions = [], {}
+    for lead in held:
+        t = time.perf_counter()
+        d = matcher.decide(lead)
+        times.append((time.perf_counter() - t) * 1000)
+        decisions[d["decision"]] = decisions.get(d["decision"], 0) + 1
+    times.sort()
+    report = {
+        "registry_records": matcher.registry.num_rows,
+        "drivers": sum(1 for k in truth if k[0] == "drivers"),
+        "match_s": round(match_s, 1),
+        "matcher_load_s": round(load_s, 2),
+        "model_id": matcher.model_id,
+        "n": len(times),
+        "p50_ms": round(statistics.median(times), 1),
+        "p90_ms": round(times[int(0.9 * len(times)) - 1], 1),
+        "p99_ms": round(times[int(0.99 * len(times)) - 1], 1),
+        "max_ms": round(times[-1], 1),
+        "decisions": decisions,
+        "match_processed": result.processed,
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
