@@ -249,8 +249,6 @@ def ingest_job(worker: Worker, now: dt.datetime) -> tuple[dict[str, Any], str | 
                               "inserted": 0, "updated": 0, "unchanged": 0}  # fmt: skip
     errors: list[str] = []
     for path in watched_files(worker.watch, worker.settings.watch_settle_seconds):
-        if worker.stop.is_set():
-            break
         counts["files"] += 1
         source = source_of(path.name)
         try:
