@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from splink.internals.comparison_level import _default_m_values
 
 from leadlink.matching import model as probabilistic
 
@@ -61,11 +62,13 @@ class CompiledModel:
             if nulls:
                 level_cases.append(f"WHEN {nulls[0]['sql_condition']} THEN -1")
                 weight_cases.append(f"WHEN {nulls[0]['sql_condition']} THEN 0.0")
+            # Levels EM never saw keep no m; Splink then uses its defaults, and so do we.
+            defaults = _default_m_values(len(levels))[::-1] if len(levels) > 1 else [0.95]
             for i, lv in enumerate(levels):
                 gamma = len(levels) - 1 - i
                 raw = lv["sql_condition"]
                 cond = "TRUE" if raw.strip().upper() == "ELSE" else raw
-                m, u = lv.get("m_probability"), lv.get("u_probability")
+                m, u = lv.get("m_probability") or defaults[i], lv.get("u_probability")
                 weight = _log2(m / u) if m and u else 0.0
                 tf_col = lv.get("tf_adjustment_column")
                 if tf_col and u and tf_col in self.present:

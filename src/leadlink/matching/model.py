@@ -215,6 +215,8 @@ def train(
                 rule, fix_u_probabilities=True
             )
         model = linker.misc.save_model_to_json()
+    # A random id of the Linker object, not of the model: same data, same model, same hash.
+    model.pop("linker_uid", None)
     trained_on = {
         "left": left.num_rows, "right": right.num_rows, "seed": seed, "max_pairs": max_pairs,
         "fields": sorted(present), "version": MODEL_VERSION,
