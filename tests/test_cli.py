@@ -14,6 +14,7 @@ from tests.factories import lead, write_csv
 from typer.testing import CliRunner
 
 from leadlink.cli import app
+from leadlink.pipeline.checks import CHECKS
 
 runner = CliRunner()
 
@@ -65,8 +66,10 @@ def test_match_json_and_check_all(demo: tuple[str, Path, dict[str, Any]]) -> Non
     assert data["processed"] == 0 and data["linked"] == 0
     checks = cli_json(db_url, "check", "all")
     assert checks["ok"] is True
-    assert set(checks["checks"]) == {
-        "heads", "source-pk", "links", "origins", "unmatched", "idempotent"
+    # Every invariant of DESIGN.md has its check, and `all` runs every registered one.
+    assert set(checks["checks"]) == set(CHECKS) >= {
+        "heads", "source-pk", "links", "origins", "unmatched", "idempotent", "drain",
+        "quarantine", "claims", "review", "persons", "origin-status",
     }  # fmt: skip
 
 
