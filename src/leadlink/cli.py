@@ -139,9 +139,22 @@ def demo(
     console.table("quality against truth.csv (pairwise)", ["pairs", "precision", "recall", "f1"],
                   [(k, ev[k]["precision"], ev[k]["recall"], ev[k]["f1"])
                    for k in ("lead_driver", "all_sources")])  # fmt: skip
+    rec, imp = summary["recover"], summary["impact"]
+    console.key_values("KPI-red backlog (recovery queue)", {
+        "queued": summary["queue"]["enqueued"], "processed": rec["processed"],
+        "matched": rec["matched"], "unmatched": rec["unmatched"], "failed": rec["failed"],
+        "backlog now": imp["backlog_after"], "top fail reason": imp["top_fail_reason"],
+    })  # fmt: skip
+    claims = summary["claims"]["claims"]
+    console.key_values("claims (S/)", {
+        "claims": claims["total"], "by status": claims["by_status"],
+        "outstanding": claims["amount_outstanding"],
+        "funnel": summary["claims"]["funnel"],
+    })  # fmt: skip
+    console.key_values("gap analysis", summary["gap"])
     console.out.print(
         f"\nDatabase: {summary['database']}\nNext: `leadlink explain leads <lead_id>`, "
-        f"`leadlink export links --out links.csv`, "
+        "`leadlink review list`, `leadlink gap --risk high`, `leadlink claims`, "
         f"`leadlink evaluate --truth {data_dir / 'truth.csv'}`, `leadlink check all`.\n"
         "The dashboard (`leadlink serve`) is not built yet: see the open issue on the console."
     )

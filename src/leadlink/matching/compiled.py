@@ -32,16 +32,23 @@ class CompiledModel:
         self.settings = settings
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET threads TO 1")
-        frame = probabilistic.model_frame(registry)
-        self.con.register("r_arrow", frame)
-        self.con.execute("CREATE TABLE r AS SELECT * FROM r_arrow")
-        self.con.unregister("r_arrow")
+        frame = probabilistic.model_frame(registry, self.con)
         self.present = {f for f in probabilistic.FIELDS
                         if frame.column(f).null_count < frame.num_rows}  # fmt: skip
-        self._tf_tables()
+        self._tf_tables(frame)
+        # Query and candidates go into two fixed tables, so the compiled query is prepared once:
+        # parsing and planning it is most of what a call would otherwise cost.
+        empty = frame.schema.empty_table().cast(probabilistic.MODEL_FRAME_SCHEMA)
+        self.con.register("empty", empty)
+        self.con.execute("CREATE TEMP TABLE q AS SELECT * FROM empty")
+        self.con.execute("CREATE TEMP TABLE r AS SELECT * FROM empty")
+        self.con.unregister("empty")
         self.sql = self._compile()
+        self.con.execute(f"PREPARE score_pairs AS {self.sql}")
 
-    def _tf_tables(self) -> None:
+    def _tf_tables(self, frame: pa.Table) -> None:
+        """Term frequencies over the whole registry, kept: scoring sees a few rows at a time."""
+        self.con.register("r", frame)
         for col in probabilistic.TF_COLUMNS:
             if col in self.present:
                 # Column names come from the model module's constants, never from data.
@@ -49,6 +56,7 @@ class CompiledModel:
                     f"CREATE TABLE tf_{col} AS SELECT {col} AS v, count(*) / "  # noqa: S608
                     f"sum(count(*)) OVER () AS tf FROM r WHERE {col} IS NOT NULL GROUP BY 1"
                 )
+        self.con.unregister("r")
 
     def _compile(self) -> str:
         prior = float(self.settings["probability_two_random_records_match"])
@@ -121,14 +129,25 @@ class CompiledModel:
         FROM scored
         """  # noqa: S608
 
-    def score(self, query: pa.Table, _registry: pa.Table | None = None) -> pa.Table:
-        """Like ``model.score``: rid, cid, probability, weight, waterfall (registry is fixed)."""
-        q = probabilistic.model_frame(query)
-        self.con.register("q", q)
+    def score(
+        self, query: pa.Table, registry: pa.Table, registry_frame: pa.Table | None = None
+    ) -> pa.Table:
+        """Like ``model.score`` on prepared frames: rid, cid, probability, weight, waterfall.
+
+        Meant for a few query records against their candidates (``index.BlockIndex``): the
+        blocking join here is a plain OR of the model's rules, fine on tens of rows.
+        """
+        self.con.register("q_in", probabilistic.model_frame(query, self.con))
+        if registry_frame is None:
+            registry_frame = probabilistic.model_frame(registry, self.con)
+        self.con.register("r_in", registry_frame)
         try:
-            table = self.con.sql(self.sql).to_arrow_table()
+            self.con.execute("DELETE FROM q; DELETE FROM r; INSERT INTO q SELECT * FROM q_in; "
+                             "INSERT INTO r SELECT * FROM r_in")  # fmt: skip
+            table = self.con.sql("EXECUTE score_pairs").to_arrow_table()
         finally:
-            self.con.unregister("q")
+            self.con.unregister("q_in")
+            self.con.unregister("r_in")
         weight = table.column("weight").to_pylist()
         prob = [1.0 / (1.0 + 2.0 ** (-w)) for w in weight]
         return pa.table(

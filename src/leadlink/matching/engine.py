@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -149,46 +150,74 @@ STRONG_FIELDS = ("phone", "doc", "plate", "email", "birth_date")
 SUPPORT_FIELDS = ("brand_model", "address", "postcode")
 
 
-def model_guard(model: dict[str, Any]) -> str:
-    """SQL over a pair's waterfall: may the model link this pair without a person's review?
+@dataclass(frozen=True)
+class Guard:
+    """May the model link a pair without a person's review? Judged on its waterfall.
 
     Measured on 20 k demo leads (benchmarks/RESULTS.md): the model's wrong links were names
     alone (homonyms), or a shared phone with different given names (relatives), or a scouting
     record whose full name cannot be compared. So the model links only when the given name and
     a family name agree, and either a strong key agrees or the whole name (both family names)
-    agrees together with the car (or, on other data, the address or postcode). Everything else
-    is capped under the accept band: proposed for review, never linked. Fields the model does
-    not have are not required.
+    agrees together with the car (or, on other data, the address or postcode). A birth date
+    with an address, postcode, e-mail or phone identifies a person even through a nickname or
+    swapped names (`leadlink link` data; our sources have no birth date). Everything else is
+    capped under the accept band: proposed for review, never linked. Fields the model does not
+    have are not required.
+
+    The guard is a disjunction of conjunctions of "field agrees" (level > 0), over the model's
+    own comparison names; ``sql`` and ``holds`` read the same structure.
     """
-    have = {c["output_column_name"] for c in model.get("comparisons", [])}
 
-    def agree(*names: str) -> list[str]:
-        return [
-            f"coalesce(json_extract(m.waterfall, '$.{n}.level')::INT, -1) > 0"
-            for n in names
-            if n in have
+    any_of: tuple[tuple[tuple[str, ...], ...], ...]  # OR of (AND of (OR of fields))
+
+    @classmethod
+    def of(cls, model: dict[str, Any]) -> Guard:
+        have = {c["output_column_name"] for c in model.get("comparisons", [])}
+
+        def some(*names: str) -> tuple[str, ...]:
+            return tuple(n for n in names if n in have)
+
+        # Names: the given name and the first family name agree, or (full names) the bag.
+        name_options = [[(n,) for n in some("given", "family1")]]
+        if "name_bag" in have:
+            name_options.append([("name_bag",)])
+        # Corroboration: a strong key, or the second family name with the car/address/postcode.
+        paths: list[list[tuple[str, ...]]] = []
+        if strong := some(*STRONG_FIELDS):
+            paths.append([strong])
+        if (support := some(*SUPPORT_FIELDS)) and "family2" in have:
+            paths.append([("family2",), support])
+        alternatives = [(*names, *path) for names in name_options for path in (paths or [[]])]
+        dated, others = some("birth_date"), some("address", "postcode", "email", "phone")
+        if dated and others:
+            alternatives.append((dated, others))
+        return cls(tuple(alternatives))
+
+    def holds(self, waterfall: dict[str, Any]) -> bool:
+        def agrees(name: str) -> bool:
+            return int((waterfall.get(name) or {}).get("level", -1) or 0) > 0
+
+        return not self.any_of or any(
+            all(any(agrees(n) for n in group) for group in conj) for conj in self.any_of
+        )
+
+    def sql(self) -> str:
+        # Field names come from the model's own comparisons (our code), never from data.
+        def agrees(name: str) -> str:
+            return f"coalesce(json_extract(m.waterfall, '$.{name}.level')::INT, -1) > 0"
+
+        if not self.any_of:
+            return "TRUE"
+        conjs = [
+            " AND ".join("(" + " OR ".join(agrees(n) for n in group) + ")" for group in conj)
+            or "TRUE"
+            for conj in self.any_of
         ]
+        return " OR ".join(f"({c})" for c in conjs)
 
-    names = agree("given", "family1")
-    if "name_bag" in have:
-        names = [f"({' AND '.join(names) or 'FALSE'}) OR {agree('name_bag')[0]}"]
-    corroborate = agree(*STRONG_FIELDS)
-    support = agree(*SUPPORT_FIELDS)
-    if support and "family2" in have:
-        corroborate.append(f"({agree('family2')[0]} AND ({' OR '.join(support)}))")
-    terms = [f"({' AND '.join(names)})"] if names else []
-    if corroborate:
-        terms.append(f"({' OR '.join(corroborate)})")
-    guard = " AND ".join(terms) or "TRUE"
-    # A birth date with an address, postcode, e-mail or phone identifies a person even when
-    # the given name is a nickname or swapped with the family name (`leadlink link` data);
-    # our own sources carry no birth date, so there this path never opens.
-    dated = agree("birth_date")
-    others = agree("address", "postcode", "email", "phone")
-    if dated and others:
-        guard = f"({guard}) OR ({dated[0]} AND ({' OR '.join(others)}))"
-    # Field names come from the model's own comparisons (our code), never from data.
-    return guard
+
+def model_guard(model: dict[str, Any]) -> str:
+    return Guard.of(model).sql()
 
 
 def resolve(
@@ -198,17 +227,21 @@ def resolve(
     rules: Sequence[Rule] = RULES,
     model: dict[str, Any] | None = None,
     scorer: Callable[[pa.Table, pa.Table], pa.Table] | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> pa.Table:
     """One decision per query record against the registry (both prepared frames).
 
     With a ``model`` (trained settings, see ``model.train``), records the rules did not settle
     are scored by the probabilistic tier too, and decided again by the same bands and margin.
     ``scorer`` replaces Splink's own scoring of those pairs (the online path passes the compiled
-    model, see ``compiled.CompiledModel``); it must return ``model.SCORED_SCHEMA``.
+    model, see ``compiled.CompiledModel``); it must return ``model.SCORED_SCHEMA``. ``con``
+    (from ``blocking.connect``) is reused instead of opening a connection: the online path
+    decides one lead at a time, and opening a DuckDB costs more than deciding one lead.
     """
     bands = bands or Bands()
     params = {"accept": bands.accept, "review": bands.review, "margin": bands.margin}
-    con = blocking.connect()
+    own = con is None
+    con = con or blocking.connect()
     try:
         blocking.build_features(con, query, registry)
         con.execute(_scored_sql(rules))
@@ -226,7 +259,8 @@ def resolve(
                 con.execute(DECIDE_SQL, params)
         return con.sql(RESULT_SQL, params={"review": bands.review}).to_arrow_table()
     finally:
-        con.close()
+        if own:
+            con.close()
 
 
 def clusters(frame: pa.Table, rules: Sequence[Rule]) -> dict[int, int]:

@@ -68,13 +68,56 @@ def model_hash(settings: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 
-def model_frame(prepared: pa.Table) -> pa.Table:
-    con = duckdb.connect(":memory:")
+MODEL_FRAME_SCHEMA = pa.schema(
+    [("unique_id", pa.int64()), ("given", pa.string()), ("family1", pa.string()),
+     ("family2", pa.string()), ("name_bag", pa.list_(pa.string())), ("phone", pa.string()),
+     ("phone7", pa.string()), ("doc", pa.string()), ("plate", pa.string()),
+     ("brand_model", pa.string()), ("date", pa.date32()),
+     *((name, pa.string()) for name in ("birth_date", "postcode", "city", "state", "address",
+                                        "street_number", "email"))]
+)  # fmt: skip
+
+# Under this many rows the frame is built in Python: a DuckDB round trip costs more.
+SMALL = 64
+
+
+def model_frame(prepared: pa.Table, con: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
+    """The model's columns of a prepared frame (in ``con`` when given: saves a connection)."""
+    if prepared.num_rows <= SMALL:
+        return _model_frame_small(prepared)
+    own = con is None
+    con = con or duckdb.connect(":memory:")
     try:
         con.register("src", prepared)
-        return con.sql(MODEL_FRAME_SQL).to_arrow_table()
+        return con.sql(MODEL_FRAME_SQL).to_arrow_table().cast(MODEL_FRAME_SCHEMA)
     finally:
-        con.close()
+        con.unregister("src")
+        if own:
+            con.close()
+
+
+def _model_frame_small(prepared: pa.Table) -> pa.Table:
+    """MODEL_FRAME_SQL, row by row (tested equal to it)."""
+    out: dict[str, list[Any]] = {name: [] for name in MODEL_FRAME_SCHEMA.names}
+    for row in prepared.to_pylist():
+        family, tokens, phone, ids = (
+            row["family"] or [],
+            row["tokens"] or [],
+            row["phone"],
+            row["ids"],
+        )
+        out["unique_id"].append(row["rid"])
+        out["given"].append(row["given"])
+        out["family1"].append(family[0] if family else None)
+        out["family2"].append(family[1] if len(family) > 1 else None)
+        out["name_bag"].append(tokens if not family and tokens else None)
+        out["phone"].append(phone)
+        out["phone7"].append(phone[-7:] if phone is not None else None)
+        out["doc"].append(ids[0] if ids else None)
+        for name in ("plate", "brand_model", "date", "birth_date", "postcode", "city", "state",
+                     "address", "street_number", "email"):  # fmt: skip
+            out[name].append(row[name])
+    return pa.table(out, schema=MODEL_FRAME_SCHEMA)
 
 
 def _present(*frames: pa.Table) -> set[str]:

@@ -9,7 +9,11 @@ Rules are tried in order; the first that holds for a pair decides its rule and s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+Features = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,12 @@ class Rule:
     sql: str
     # Fields whose agreement is the rule's own evidence (the rest count as extra support).
     keys: tuple[str, ...]
+    # The same condition in Python, for the online path (``single``); tests hold them equal.
+    check: Callable[[Features], bool]
+
+
+def _within(f: Features, lo: int, hi: int) -> bool:
+    return f["days"] is not None and lo <= f["days"] <= hi
 
 
 RULES: tuple[Rule, ...] = (
@@ -31,6 +41,7 @@ RULES: tuple[Rule, ...] = (
         confidence="high",
         sql="f.driver_id_eq",
         keys=("driver_id",),
+        check=lambda f: f["driver_id_eq"],
     ),
     Rule(
         name="document_exact",
@@ -39,6 +50,7 @@ RULES: tuple[Rule, ...] = (
         confidence="high",
         sql="f.id_eq AND f.name_sim >= 0.5",
         keys=("id", "name"),
+        check=lambda f: f["id_eq"] and f["name_sim"] >= 0.5,
     ),
     Rule(
         name="phone_exact",
@@ -47,6 +59,7 @@ RULES: tuple[Rule, ...] = (
         confidence="high",
         sql="f.phone_eq AND f.name_sim >= 0.6 AND NOT f.id_conflict",
         keys=("phone", "name"),
+        check=lambda f: f["phone_eq"] and f["name_sim"] >= 0.6 and not f["id_conflict"],
     ),
     Rule(
         name="plate_name",
@@ -57,6 +70,9 @@ RULES: tuple[Rule, ...] = (
             "f.plate_eq AND f.name_sim >= 0.75 AND NOT f.id_conflict AND f.days BETWEEN -90 AND 30"
         ),
         keys=("plate", "name", "days"),
+        check=lambda f: (
+            f["plate_eq"] and f["name_sim"] >= 0.75 and not f["id_conflict"] and _within(f, -90, 30)
+        ),  # fmt: skip
     ),
     # Same car and same name is what homonyms look like: at 50 k leads half of these pairs were
     # the wrong person (benchmarks/RESULTS.md), so the rule proposes for review, never links.
@@ -70,6 +86,12 @@ RULES: tuple[Rule, ...] = (
             "AND f.days BETWEEN -30 AND 7"
         ),
         keys=("brand_model", "name", "days"),
+        check=lambda f: (
+            f["brand_model_eq"]
+            and f["name_sim"] >= 0.9
+            and not f["id_conflict"]
+            and _within(f, -30, 7)
+        ),  # fmt: skip
     ),
 )
 
@@ -81,6 +103,7 @@ WEAK = Rule(
     confidence="low",
     sql="TRUE",
     keys=(),
+    check=lambda f: True,
 )
 
 # Support beyond a rule's own keys nudges its score, so that among candidates of one rule the
@@ -96,6 +119,7 @@ CONFLICT = Rule(
     confidence="low",
     sql="(f.phone_eq OR f.plate_eq) AND f.id_conflict",
     keys=(),
+    check=lambda f: (f["phone_eq"] or f["plate_eq"]) and f["id_conflict"],
 )
 
 # For drivers only documents found a shared person: a phone or plate may belong to the family

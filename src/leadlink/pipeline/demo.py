@@ -1,4 +1,4 @@
-"""`leadlink demo`: generate, ingest, match and evaluate in one go."""
+"""`leadlink demo`: generate, ingest, match, work the backlog, compute claims, evaluate."""
 
 from __future__ import annotations
 
@@ -36,11 +36,26 @@ def run_demo(
         result = ingest_file(engine, source, data_dir / f"{source}.csv", progress=progress, now=now)
         ingested[source] = result.as_dict()
     matched = match(engine, settings, now=now, progress=progress)
+    # The money loop on top: what match left KPI red goes through the recovery queue (it
+    # retries what may resolve later), then claims and payments, and the gap per lead.
+    from leadlink.pipeline.claims import compute_claims
+    from leadlink.pipeline.gap import gap_report
+    from leadlink.pipeline.recovery import impact, recover
+    from leadlink.pipeline.recovery import seed as queue_seed
+
+    seeded = queue_seed(engine, settings, now=now)
+    recovered = recover(engine, settings, now=now, progress=progress)
+    claims = compute_claims(engine, settings, now=now)
     return {
         "database": engine.url.render_as_string(hide_password=True),
         "data_dir": str(data_dir),
         "generated": rows,
         "ingest": ingested,
         "match": matched.as_dict(),
+        "queue": seeded.as_dict(),
+        "recover": recovered.as_dict(),
+        "impact": impact(engine, settings, now=now),
+        "claims": claims.as_dict(),
+        "gap": gap_report(engine, settings, now=now, limit=0)["summary"],
         "evaluate": evaluate(engine, data_dir / "truth.csv"),
     }
