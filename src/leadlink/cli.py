@@ -65,10 +65,12 @@ def ingest(
 
 
 def _print_match(data: dict[str, Any]) -> None:
-    console.key_values(
-        "match",
-        {k: data[k] for k in ("run_id", "processed", "linked", "new_persons", "review")},
-    )
+    model = data.get("model") or {}
+    summary = {k: data[k] for k in ("run_id", "processed", "linked", "new_persons", "review")}
+    summary["merged persons"] = data.get("merged", 0)
+    summary["model"] = (f"#{model['id']}" + (" (trained now)" if model.get("trained_now") else "")
+                        if "id" in model else model.get("skipped", "not used"))  # fmt: skip
+    console.key_values("match", summary)
     console.table("unmatched by reason", ["reason", "records"], sorted(data["unmatched"].items()))
     console.table("links by rule", ["rule", "links"], sorted(data["by_rule"].items()))
 
