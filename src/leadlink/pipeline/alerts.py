@@ -67,19 +67,14 @@ def evaluate(
     job_kinds: Sequence[str] | None = None,
 ) -> AlertsResult:
     """Evaluate every rule and update the alert table in one transaction; record the run."""
-    run_id = jobs.start(engine, "alerts", now)
-    result = AlertsResult(run_id=run_id)
     kinds = list(job_kinds) if job_kinds is not None else stale_kinds(settings)
-    try:
+    with jobs.recorded(engine, "alerts", now) as run:
+        result = AlertsResult(run_id=run.id)
+        run.counts = result.counts
         with transaction(engine) as session:
             firing = firing_now(session, settings, now=now, job_kinds=kinds)
             result.raised, result.resolved = q.apply(session, firing, KINDS, now)
             result.open = q.open_alerts(session)
-    except Exception as exc:
-        jobs.finish(engine, run_id, now, counts=result.counts(),
-                    error=f"{type(exc).__name__}: {exc}")  # fmt: skip
-        raise
-    jobs.finish(engine, run_id, now, counts=result.counts())
     return result
 
 

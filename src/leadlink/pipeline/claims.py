@@ -146,22 +146,16 @@ class ClaimsResult:
 def compute_claims(engine: Engine, settings: Settings, *, now: dt.datetime) -> ClaimsResult:
     """Refresh quarantine, then compute claims, reconcile payments and move statuses; one run."""
     quarantine_service.scan(engine, settings, now=now)  # a relinked driver is released first
-    run_id = jobs.start(engine, "claims", now)
-    result = ClaimsResult(run_id)
-    try:
+    from leadlink.pipeline.claims_report import report
+
+    with jobs.recorded(engine, "claims", now) as run:
+        result = ClaimsResult(run.id)
+        run.counts = lambda: result.changes
         with transaction(engine) as session:
             facts = load_facts(session, now.date())
-            result.changes = _write_claims(session, facts, settings, now, run_id)
-            result.changes |= _reconcile(session, facts, settings, now, run_id)
-        from leadlink.pipeline.claims_report import report
-
+            result.changes = _write_claims(session, facts, settings, now, run.id)
+            result.changes |= _reconcile(session, facts, settings, now, run.id)
         result.summary = report(engine, settings, now=now)
-    except Exception as exc:
-        jobs.finish(
-            engine, run_id, now, counts=result.changes, error=f"{type(exc).__name__}: {exc}"
-        )
-        raise
-    jobs.finish(engine, run_id, now, counts=result.changes)
     return result
 
 

@@ -152,16 +152,12 @@ def merge_persons(
         return {**base, "status": "already_merged", "survivor": live[a], "retired": None,
                 "swapped": False, "run_id": None}  # fmt: skip
     keep, gone = merges.older_first(rows[live[a]], rows[live[b]])
-    run_id = jobs.start(engine, "merge", now)
-    try:
+    with jobs.recorded(engine, "merge", now) as run:
         with transaction(engine) as session:
-            result = merges.merge(session, keep.person_key, gone.person_key, run_id=run_id,
+            result = merges.merge(session, keep.person_key, gone.person_key, run_id=run.id,
                                   now=now, actor=actor, reason=reason)  # fmt: skip
-    except Exception as exc:
-        jobs.finish(engine, run_id, now, counts={}, error=f"{type(exc).__name__}: {exc}")
-        raise
-    jobs.finish(engine, run_id, now, counts=_counts(result))
-    return {**base, **result, "swapped": keep.person_key != live[a], "run_id": run_id}
+        run.counts = lambda: _counts(result)
+    return {**base, **result, "swapped": keep.person_key != live[a], "run_id": run.id}
 
 
 def _counts(result: dict[str, Any]) -> dict[str, Any]:

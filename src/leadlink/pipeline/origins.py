@@ -37,26 +37,21 @@ class BackfillResult:
 
 def backfill(engine: Engine, settings: Settings, *, now: dt.datetime) -> BackfillResult:
     """Write the missing origins; the run is recorded in job_run (kind ``backfill_origins``)."""
-    run_id = jobs.start(engine, "backfill_origins", now)
-    result = BackfillResult(run_id=run_id)
-    try:
+    with jobs.recorded(engine, "backfill_origins", now) as run:
+        result = BackfillResult(run_id=run.id)
+        run.counts = result.as_dict
         with transaction(engine) as session:
             missing = q.links_missing_origin(session)
             era_start = q.origins_era_start(session)
         for start in range(0, len(missing), settings.chunk_size):
             chunk = missing[start : start + settings.chunk_size]
             with transaction(engine) as session:
-                written = q.backfill_links(session, chunk, era_start=era_start, run_id=run_id,
+                written = q.backfill_links(session, chunk, era_start=era_start, run_id=run.id,
                                            now=now)  # fmt: skip
             result.by_status.update(written)
             result.backfilled += sum(written.values())
         with transaction(engine) as session:
-            result.journaled = q.journal_unjournaled(session, run_id=run_id, now=now)
-    except Exception as exc:
-        jobs.finish(engine, run_id, now, counts=result.as_dict(),
-                    error=f"{type(exc).__name__}: {exc}")  # fmt: skip
-        raise
-    jobs.finish(engine, run_id, now, counts=result.as_dict())
+            result.journaled = q.journal_unjournaled(session, run_id=run.id, now=now)
     return result
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from leadlink.settings import Settings
 from leadlink.store import jobs
@@ -66,20 +67,12 @@ def _has(person: str | None, driver_id: str, facts: dict[str, Any]) -> list[str]
 def scan(engine: Engine, settings: Settings, *, now: dt.datetime) -> ScanResult:
     """Quarantine orphan drivers and release relinked ones, in one transaction."""
     del settings  # no tunables yet; kept for the uniform service signature
-    run_id = jobs.start(engine, "quarantine", now)
-    result = ScanResult(run_id)
-    try:
+    with jobs.recorded(engine, "quarantine", now) as run:
+        result = ScanResult(run.id)
+        run.counts = result.as_dict
         with transaction(engine) as session:
             drivers = q.driver_records(session)
-            ids_of_person: dict[str | None, set[str]] = defaultdict(set)
-            for _rid, driver_id, person in drivers:
-                ids_of_person[person].add(driver_id)
-            facts = {
-                "leads": q.persons_with_lead(session),
-                "origins": q.persons_with_origin(session),
-                "trips": q.trip_driver_ids(session),
-                "ids_of_person": ids_of_person,
-            }
+            facts = _facts(session, drivers)
             existing = q.rows(session)
             new, again, released = [], [], []
             for rid, driver_id, person in drivers:
@@ -100,13 +93,19 @@ def scan(engine: Engine, settings: Settings, *, now: dt.datetime) -> ScanResult:
             result.quarantined = len(new) + len(again)
             result.released = len(released)
             result.active = q.count_active(session)
-    except Exception as exc:
-        jobs.finish(
-            engine, run_id, now, counts=result.as_dict(), error=f"{type(exc).__name__}: {exc}"
-        )
-        raise
-    jobs.finish(engine, run_id, now, counts=result.as_dict())
     return result
+
+
+def _facts(session: Session, drivers: list[tuple[int, str, str | None]]) -> dict[str, Any]:
+    ids_of_person: dict[str | None, set[str]] = defaultdict(set)
+    for _rid, driver_id, person in drivers:
+        ids_of_person[person].add(driver_id)
+    return {
+        "leads": q.persons_with_lead(session),
+        "origins": q.persons_with_origin(session),
+        "trips": q.trip_driver_ids(session),
+        "ids_of_person": ids_of_person,
+    }
 
 
 def quarantined(engine: Engine) -> list[dict[str, Any]]:

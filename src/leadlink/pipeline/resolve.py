@@ -83,16 +83,10 @@ def match(
     rematch: bool = False,
 ) -> MatchResult:
     """Resolve pending records of every identity source; record the run in job_run."""
-    run_id = jobs.start(engine, "match", now)
-    result = MatchResult(run_id=run_id)
-    try:
+    with jobs.recorded(engine, "match", now) as run:
+        result = MatchResult(run_id=run.id)
+        run.counts = result.as_dict
         _run(engine, settings, result, now=now, progress=progress, rematch=rematch)
-    except Exception as exc:
-        jobs.finish(
-            engine, run_id, now, counts=result.as_dict(), error=f"{type(exc).__name__}: {exc}"
-        )
-        raise
-    jobs.finish(engine, run_id, now, counts=result.as_dict())
     return result
 
 

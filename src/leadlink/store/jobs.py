@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, select, update
@@ -33,6 +36,28 @@ def finish(
             .where(JobRun.id == run_id)
             .values(status="failed" if error else "ok", finished_at=now, counts=counts, error=error)
         )
+
+
+@dataclass
+class Run:
+    id: int
+    # Read when the run ends (also when it fails): the counts reached so far.
+    counts: Callable[[], dict[str, Any]] = field(default=dict)
+
+
+@contextmanager
+def recorded(engine: Engine, kind: str, now: dt.datetime) -> Iterator[Run]:
+    """One job_run row around a block: ok, or failed with the exception's type and message.
+
+    The exception is re-raised: a failure is recorded, never swallowed.
+    """
+    run = Run(start(engine, kind, now))
+    try:
+        yield run
+    except Exception as exc:
+        finish(engine, run.id, now, counts=run.counts(), error=f"{type(exc).__name__}: {exc}")
+        raise
+    finish(engine, run.id, now, counts=run.counts())
 
 
 def last_runs(engine: Engine, kind: str | None = None, limit: int = 20) -> list[JobRun]:
