@@ -11,7 +11,7 @@ from tests.merge_world import LATER, P1, P2, P3, SETTINGS, World, world_fixture 
 
 from leadlink.errors import NotFoundError, UsageError
 from leadlink.pipeline.checks import CHECKS, run_checks
-from leadlink.store import merges
+from leadlink.store import merges, persons
 from leadlink.store.db import transaction
 from leadlink.store.models import Claim, Payment, Person, Quarantine, ReviewItem
 
@@ -161,7 +161,7 @@ def test_review_items_claims_payments_and_quarantine_follow_the_survivor(world: 
     assert world.rows("SELECT person_key FROM payment") == [(P1,)]
     assert world.rows("SELECT person_key FROM quarantine") == [(P1,)]
     with transaction(world.engine) as session:
-        assert all(n == 0 for n, _ in merges.pointers_to_retired(session))
+        assert all(n == 0 for n, _ in persons.pointers_to_retired(session))
 
 
 def test_two_paid_claims_of_one_milestone_are_kept_and_reported(world: World) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from leadlink.errors import NotFoundError, UsageError
 from leadlink.matching import Reason
 from leadlink.settings import Settings
-from leadlink.store import jobs, merges
+from leadlink.store import jobs, merges, persons
 from leadlink.store.db import transaction
 
 if TYPE_CHECKING:
@@ -171,8 +171,8 @@ def show_person(engine: Engine, key: str) -> dict[str, Any]:
         person = merges.persons(session, [live])[live]
         retired = merges.retired_into_person(session, live)
         keys = [live, *retired]
-        links = merges.person_links(session, keys)
-        origins = merges.person_origins(session, keys)
+        links = persons.person_links(session, keys)
+        origins = persons.person_origins(session, keys)
     records = [
         {k: link[k] for k in ("source", "source_pk", "rule", "score", "confidence", "link_id",
                               "merged_from")}
@@ -195,8 +195,8 @@ def check_persons(engine: Engine, _: Settings) -> CheckResult:
     from leadlink.pipeline.checks import CheckResult
 
     with transaction(engine) as session:
-        parts = merges.pointers_to_retired(session)
-        edges = merges.retired_edges(session)
+        parts = persons.pointers_to_retired(session)
+        edges = persons.retired_edges(session)
         exist = merges.existing_keys(session, edges.values())
     bad_chains = chain_problems(edges, exist)
     total = sum(n for n, _ in parts) + len(bad_chains)

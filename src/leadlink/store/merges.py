@@ -29,7 +29,6 @@ from leadlink.store.models import (
     Person,
     Quarantine,
     ReviewItem,
-    SourceRecord,
 )
 
 # An origin of the retired person for a record whose origin the survivor already holds: the
@@ -349,93 +348,5 @@ def _rowcount(result: Result[Any]) -> int:
     return int(cast(CursorResult[Any], result).rowcount)
 
 
-# --- checks -----------------------------------------------------------------------------------
-
-
-def pointers_to_retired(session: Session) -> list[tuple[int, list[str]]]:
-    """Rows still in force that name a retired person: each (count, examples)."""
-    retired = select(Person.person_key).where(Person.retired_into.is_not(None))
-    queries = [
-        ("active link", select(Link.id, Link.person_key)
-         .where(Link.active, Link.person_key.in_(retired))),
-        ("origin", select(Origin.id, Origin.person_key)
-         .where(Origin.status != ORIGIN_DUPLICATE_STATUS, Origin.person_key.in_(retired))),
-        ("open claim", select(Claim.id, Claim.person_key)
-         .where(Claim.status.in_(OPEN_CLAIM_STATUSES), Claim.person_key.in_(retired))),
-        ("open review item", select(ReviewItem.id, ReviewItem.person_key)
-         .where(ReviewItem.status == "open", ReviewItem.person_key.in_(retired))),
-        ("payment", select(Payment.id, Payment.person_key).where(Payment.person_key.in_(retired))),
-        ("active quarantine", select(Quarantine.id, Quarantine.person_key)
-         .where(Quarantine.active, Quarantine.person_key.in_(retired))),
-    ]  # fmt: skip
-    out = []
-    for what, query in queries:
-        n = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        examples = [
-            f"{what} {r[0]} points at retired person {r[1]}"
-            for r in session.execute(query.order_by(query.selected_columns[0]).limit(LIMIT))
-        ]
-        out.append((int(n), examples))
-    return out
-
-
-def retired_edges(session: Session) -> dict[str, str]:
-    """Every retired person -> the key it was retired into (one row per merge, few)."""
-    rows = session.execute(
-        select(Person.person_key, Person.retired_into).where(Person.retired_into.is_not(None))
-    )
-    return {r[0]: str(r[1]) for r in rows}
-
-
 def existing_keys(session: Session, keys: Iterable[str]) -> set[str]:
     return set(_retired_into(session, set(keys)))
-
-
-# --- reading a person -------------------------------------------------------------------------
-
-
-def person_links(session: Session, keys: Sequence[str]) -> list[dict[str, Any]]:
-    """Every link (active or not) to these person keys, oldest first."""
-    rows = session.execute(
-        select(Link.id, SourceRecord.source, SourceRecord.source_pk, Link.person_key, Link.rule,
-               Link.score, Link.confidence, Link.active, Link.run_id, Link.created_at,
-               Link.evidence)
-        .join(SourceRecord, SourceRecord.id == Link.record_id)
-        .where(Link.person_key.in_(list(keys)))
-        .order_by(Link.id)
-    )  # fmt: skip
-    return [
-        {"link_id": r[0], "source": r[1], "source_pk": r[2], "person_key": r[3], "rule": r[4],
-         "score": r[5], "confidence": r[6], "active": bool(r[7]), "run_id": r[8],
-         "created_at": r[9].isoformat(), "merged_from": (r[10] or {}).get("merged_from")}
-        for r in rows
-    ]  # fmt: skip
-
-
-def person_origins(session: Session, keys: Sequence[str]) -> list[dict[str, Any]]:
-    """Every origin of these person keys with its journal."""
-    rows = session.execute(
-        select(Origin.id, Origin.person_key, Origin.origin, SourceRecord.source,
-               SourceRecord.source_pk, Origin.status, Origin.decided_by, Origin.created_at)
-        .join(SourceRecord, SourceRecord.id == Origin.record_id)
-        .where(Origin.person_key.in_(list(keys)))
-        .order_by(Origin.id)
-    ).all()  # fmt: skip
-    history: dict[int, list[dict[str, Any]]] = {}
-    if rows:
-        journal = session.execute(
-            select(OriginHistory.origin_id, OriginHistory.event, OriginHistory.detail,
-                   OriginHistory.at)
-            .where(OriginHistory.origin_id.in_([r[0] for r in rows]))
-            .order_by(OriginHistory.id)
-        )  # fmt: skip
-        for oid, event, detail, at in journal:
-            history.setdefault(oid, []).append(
-                {"event": event, "detail": detail, "at": at.isoformat()}
-            )
-    return [
-        {"origin_id": r[0], "person_key": r[1], "origin": r[2], "source": r[3],
-         "source_pk": r[4], "status": r[5], "decided_by": r[6], "created_at": r[7].isoformat(),
-         "history": history.get(r[0], [])}
-        for r in rows
-    ]  # fmt: skip
