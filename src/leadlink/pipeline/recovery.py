@@ -247,7 +247,11 @@ def _decide_and_write(
         outcomes.append(outcome)
         if outcome.outcome != q.FAILED and d is not None:
             writable.append(d)
-    new_links = write_decisions(session, writable, run_id=run_id, now=now) if writable else {}
+    new_links = (
+        write_decisions(session, writable, run_id=run_id, now=now,
+                        window_days=resolver.window_days)
+        if writable else {}
+    )  # fmt: skip
     return outcomes, new_links
 
 

@@ -54,6 +54,7 @@ class MatchResult:
     model: dict[str, Any] | None = None
     merged: int = 0
     margin: float = 0.05
+    window_days: int = 14
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -101,6 +102,7 @@ def _run(
 ) -> None:
     resolver = Resolver(engine, settings, now=now)
     result.margin = settings.margin
+    result.window_days = settings.claim_window_days
     for source in RESOLVE_ORDER:
         with transaction(engine) as session:
             rows = resolution.pending(session, source, include_unmatched=rematch)
@@ -133,6 +135,7 @@ class Resolver:
     ) -> None:
         self.engine = engine
         self.bands = Bands(settings.accept_threshold, settings.review_threshold, settings.margin)
+        self.window_days = settings.claim_window_days  # review deadlines, see write_decisions
         self.use_model = settings.probabilistic
         self.min_records = settings.model_min_records
         self.model_skipped: str | None = None
@@ -195,9 +198,17 @@ class Resolver:
 
 
 def write_decisions(
-    session: Session, decided: Sequence[dict[str, Any]], *, run_id: int, now: dt.datetime
+    session: Session,
+    decided: Sequence[dict[str, Any]],
+    *,
+    run_id: int,
+    now: dt.datetime,
+    window_days: int | None = None,
 ) -> dict[int, str]:
-    """Persist decisions in the caller's transaction; return rid -> person_key of new links."""
+    """Persist decisions in the caller's transaction; return rid -> person_key of new links.
+
+    ``window_days`` (the claim window) dates the review items' deadlines.
+    """
     persons = sorted({d["person_key"] for d in decided if d["decision"] == "found"})
     links = [_link_row(d) for d in decided if d["decision"] in ("link", "found")]
     unmatched = [_unmatched_row(d) for d in decided if d["decision"] not in ("link", "found")]
@@ -207,7 +218,7 @@ def write_decisions(
     # transaction (imported here: this function is the review queue's only hook in this file).
     from leadlink.pipeline.review import queue_decisions
 
-    queue_decisions(session, decided, run_id=run_id, now=now)
+    queue_decisions(session, decided, run_id=run_id, now=now, window_days=window_days)
     return {r["record_id"]: r["person_key"] for r in links}
 
 
@@ -294,7 +305,8 @@ def _write(
         with transaction(engine) as session:
             if source == "drivers":  # a driver whose document two persons share joins them
                 part = _merge_persons(session, result, part, run_id=run_id, now=now)
-            new_links.update(write_decisions(session, part, run_id=run_id, now=now))
+            new_links.update(write_decisions(session, part, run_id=run_id, now=now,
+                                             window_days=result.window_days))  # fmt: skip
         for d in part:
             if d["decision"] in ("link", "found"):
                 counts["linked"] += 1
