@@ -119,7 +119,9 @@ def test_guard(world: dict[str, Any], waterfall: dict[str, int], may_link: bool)
 def test_compiled_model_scores_like_splink(world: dict[str, Any]) -> None:
     query = world["query"].slice(0, 200)
     splink = probabilistic.score(world["model"].settings, query, world["reg"], threshold=0.0)
-    compiled = CompiledModel(world["model"].settings, world["reg"]).score(query, world["reg"])
+    compiled = CompiledModel(world["model"].settings, world["reg"], threshold=0.0).score(
+        query, world["reg"]
+    )
     a = {(r["rid"], r["cid"]): r["probability"] for r in splink.to_pylist()}
     b = {(r["rid"], r["cid"]): r["probability"] for r in compiled.to_pylist()}
     assert set(a) == set(b) and a

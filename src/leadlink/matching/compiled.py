@@ -28,8 +28,12 @@ def _log2(x: float) -> float:
 class CompiledModel:
     """Score query records against a fixed registry with the blocking rules of the model."""
 
-    def __init__(self, settings: dict[str, Any], registry: pa.Table) -> None:
+    def __init__(
+        self, settings: dict[str, Any], registry: pa.Table, *, threshold: float = 0.05
+    ) -> None:
+        """``threshold``: pairs under this probability are dropped, as ``model.score`` does."""
         self.settings = settings
+        self.min_weight = _log2(threshold / (1 - threshold)) if 0 < threshold < 1 else -1e9
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET threads TO 1")
         frame = probabilistic.model_frame(registry, self.con)
@@ -123,10 +127,10 @@ class CompiledModel:
           SELECT unique_id_l AS rid, unique_id_r AS cid, {", ".join(parts)}
           FROM pairs {joins}
         )
-        SELECT rid::BIGINT AS rid, cid::BIGINT AS cid,
-          {log_prior} + {total} AS weight,
+        SELECT rid::BIGINT AS rid, cid::BIGINT AS cid, weight,
           to_json(struct_pack({", ".join(f"{n} := {n}" for n in names)}))::VARCHAR AS waterfall
-        FROM scored
+        FROM (SELECT *, {log_prior} + {total} AS weight FROM scored)
+        WHERE weight >= {self.min_weight}
         """  # noqa: S608
 
     def score(
