@@ -170,8 +170,8 @@ def test_a_failing_chunk_writes_nothing_of_itself(
 ) -> None:
     real = resolution._origins_for_new_links
 
-    def fail_on_leads(session: Any, run_id: int, now: Any) -> None:
-        real(session, run_id, now)
+    def fail_on_leads(session: Any, run_id: int, now: Any, record_ids: Any) -> None:
+        real(session, run_id, now, record_ids)
         leads_linked = session.execute(
             text("SELECT count(*) FROM link l JOIN source_record sr ON sr.id = l.record_id "
                  "WHERE sr.source = 'leads'")

@@ -78,14 +78,28 @@ def write_chunk(
             insert(Link),
             [{**r, "run_id": run_id, "active": True, "created_at": now} for r in links],
         )
-        _origins_for_new_links(session, run_id, now)
+        _origins_for_new_links(session, run_id, now, [r["record_id"] for r in links])
     if unmatched:
         session.execute(
             insert(Unmatched), [{**r, "run_id": run_id, "updated_at": now} for r in unmatched]
         )
 
 
-def _origins_for_new_links(session: Session, run_id: int, now: dt.datetime) -> None:
+def _origins_for_new_links(
+    session: Session, run_id: int, now: dt.datetime, record_ids: Sequence[int]
+) -> None:
+    """Origins (and their first history row) for the links this chunk wrote.
+
+    Restricted to the chunk's records: selecting by run alone rescans every earlier chunk of
+    the run (quadratic; 20 s of a 50 k run on PostgreSQL).
+    """
+    for start in range(0, len(record_ids), 1000):
+        _origins_for(session, run_id, now, record_ids[start : start + 1000])
+
+
+def _origins_for(
+    session: Session, run_id: int, now: dt.datetime, record_ids: Sequence[int]
+) -> None:
     origin_type = case(ORIGIN_OF_SOURCE, value=SourceRecord.source)
     has_origin = exists().where(
         and_(Origin.person_key == Link.person_key, Origin.record_id == Link.record_id)
@@ -103,6 +117,7 @@ def _origins_for_new_links(session: Session, run_id: int, now: dt.datetime) -> N
         )
         .join(SourceRecord, SourceRecord.id == Link.record_id)
         .where(
+            Link.record_id.in_(record_ids),
             Link.run_id == run_id,
             Link.active,
             SourceRecord.source.in_(list(ORIGIN_OF_SOURCE)),
@@ -126,7 +141,7 @@ def _origins_for_new_links(session: Session, run_id: int, now: dt.datetime) -> N
                 literal({"by": "match"}, Link.evidence.type),
                 literal(run_id),
                 literal(now),
-            ).where(Origin.run_id == run_id, ~journaled),
+            ).where(Origin.record_id.in_(record_ids), Origin.run_id == run_id, ~journaled),
         )
     )
 
