@@ -179,3 +179,34 @@ def test_real_process_quiet_when_piped(db_url: str, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["inserted"] == 1
     assert proc.stderr == ""
+
+
+def test_model_show_train_and_explain_weights(demo: tuple[str, Path, dict[str, Any]]) -> None:
+    """The demo's match trained and stored a model; show it, retrain, explain a model link."""
+    db_url, _, summary = demo
+    used = summary["match"]["model"]
+    assert used["trained_now"] is True
+    shown = cli_json(db_url, "model", "show")
+    assert (shown["model_id"], shown["sha256"]) == (used["id"], used["sha256"])
+    fields = {c["field"] for c in shown["comparisons"]}
+    assert {"given", "family1", "phone", "plate"} <= fields
+    trained = cli_json(db_url, "model", "train", "--seed", "42")
+    assert trained["model_id"] == used["id"] + 1
+    assert cli_json(db_url, "model", "show")["model_id"] == trained["model_id"]
+    assert cli_json(db_url, "model", "show", str(used["id"]))["sha256"] == used["sha256"]
+    cli(db_url, "model", "show", "999", code=2)
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        pk = conn.execute(text(
+            "SELECT s.source_pk FROM link l JOIN source_record s ON s.id = l.record_id "
+            "WHERE l.active AND l.rule = 'model' ORDER BY s.id LIMIT 1"
+        )).scalar()  # fmt: skip
+    engine.dispose()
+    assert pk is not None, "the demo's model linked some lead"
+    out = cli(db_url, "explain", "leads", pk)
+    assert "match weights (model)" in out and "given" in out
+
+
+def test_model_show_without_a_model_exits_2(db_url: str) -> None:
+    assert "no model trained yet" in cli(db_url, "model", "show", code=2)
+    assert "too little to train on" in cli(db_url, "model", "train", code=2)
