@@ -207,3 +207,14 @@ def test_guard_sql_and_python_agree(world: dict[str, Any], seed: int) -> None:
     sql = f"SELECT {guard.sql()} FROM (SELECT $wf::VARCHAR AS waterfall) m"  # noqa: S608
     (got,) = duckdb.connect().execute(sql, {"wf": json.dumps(waterfall)}).fetchone() or (None,)
     assert got == guard.holds(waterfall)
+
+
+@pytest.mark.parametrize(
+    ("accept", "review"), [(0.75, 0.5), (0.75, 0.745), (0.75, 0.75), (0.9, 0.2), (0.5, 0.0)]
+)
+def test_a_guarded_pair_never_reaches_the_accept_band(accept: float, review: float) -> None:
+    from leadlink.matching.engine import model_cap
+
+    cap = model_cap(Bands(accept=accept, review=review))
+    assert cap < accept
+    assert cap >= min(review, accept - 1e-9)

@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -220,6 +219,11 @@ def model_guard(model: dict[str, Any]) -> str:
     return Guard.of(model).sql()
 
 
+def model_cap(bands: Bands) -> float:
+    """Where a pair the guard stops is capped: in the review band, always under accept."""
+    return min(bands.accept - 1e-9, max(bands.review, bands.accept - 0.01))
+
+
 def resolve(
     query: pa.Table,
     registry: pa.Table,
@@ -227,21 +231,17 @@ def resolve(
     rules: Sequence[Rule] = RULES,
     model: dict[str, Any] | None = None,
     scorer: Callable[[pa.Table, pa.Table], pa.Table] | None = None,
-    con: duckdb.DuckDBPyConnection | None = None,
 ) -> pa.Table:
     """One decision per query record against the registry (both prepared frames).
 
     With a ``model`` (trained settings, see ``model.train``), records the rules did not settle
     are scored by the probabilistic tier too, and decided again by the same bands and margin.
     ``scorer`` replaces Splink's own scoring of those pairs (the online path passes the compiled
-    model, see ``compiled.CompiledModel``); it must return ``model.SCORED_SCHEMA``. ``con``
-    (from ``blocking.connect``) is reused instead of opening a connection: the online path
-    decides one lead at a time, and opening a DuckDB costs more than deciding one lead.
+    model, see ``compiled.CompiledModel``); it must return ``model.SCORED_SCHEMA``.
     """
     bands = bands or Bands()
     params = {"accept": bands.accept, "review": bands.review, "margin": bands.margin}
-    own = con is None
-    con = con or blocking.connect()
+    con = blocking.connect()
     try:
         blocking.build_features(con, query, registry)
         con.execute(_scored_sql(rules))
@@ -253,14 +253,13 @@ def resolve(
                 scored = (scorer or functools.partial(probabilistic.score, model))(subset, registry)
                 con.register("mscored", scored)
                 con.execute("CREATE OR REPLACE TEMP TABLE rule_pairs AS SELECT * FROM scored")
-                cap = max(bands.review, bands.accept - 0.01)
+                cap = model_cap(bands)
                 sql = MODEL_PAIRS_SQL.replace("{guard}", model_guard(model))
                 con.execute(sql, {"cap": cap, "accept": bands.accept})
                 con.execute(DECIDE_SQL, params)
         return con.sql(RESULT_SQL, params={"review": bands.review}).to_arrow_table()
     finally:
-        if own:
-            con.close()
+        con.close()
 
 
 def clusters(frame: pa.Table, rules: Sequence[Rule]) -> dict[int, int]:

@@ -19,7 +19,7 @@ import pyarrow as pa
 from rapidfuzz.distance import JaroWinkler
 
 from leadlink.matching.blocking import TOKEN_MATCH
-from leadlink.matching.engine import Bands, Guard
+from leadlink.matching.engine import Bands, Guard, model_cap
 from leadlink.matching.reasons import Reason
 from leadlink.matching.rules import CONFLICT, EXTRA_SUPPORT, RULES, WEAK, Rule
 
@@ -152,7 +152,7 @@ def resolve_one(
     if model is None or scorer is None or decision["reason"] not in OPEN:
         return decision
     guard = Guard.of(model)
-    cap = max(bands.review, bands.accept - 0.01)
+    cap = model_cap(bands)
     by_cid = {p["cid"]: p for p in rule_pairs}
     by_rid = {r["rid"]: r for r in regs}
     model_pairs = []
