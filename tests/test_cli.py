@@ -205,6 +205,20 @@ def test_model_show_train_and_explain_weights(demo: tuple[str, Path, dict[str, A
     assert pk is not None, "the demo's model linked some lead"
     out = cli(db_url, "explain", "leads", pk)
     assert "match weights (model)" in out and "given" in out
+    assert "probabilistic model" in cli_json(db_url, "explain", "leads", pk)["link"]["rule_label"]
+    # A review-band model verdict keeps its match weights on its review item.
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        proposed = conn.execute(text(
+            "SELECT s.source_pk FROM review_item r JOIN source_record s ON s.id = r.record_id "
+            "WHERE r.rule = 'model' AND s.source = 'leads' ORDER BY r.id LIMIT 1"
+        )).scalar()  # fmt: skip
+    engine.dispose()
+    assert proposed is not None, "the demo's model proposed some lead for review"
+    explained = cli_json(db_url, "explain", "leads", proposed)
+    assert explained["status"] == "unmatched" and explained["unmatched"]["band"] == "review"
+    assert explained["review_items"][0]["evidence"]["waterfall"]
+    assert "match weights (model)" in cli(db_url, "explain", "leads", proposed)
 
 
 def test_model_show_without_a_model_exits_2(db_url: str) -> None:

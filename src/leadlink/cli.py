@@ -162,6 +162,13 @@ def demo(
     )
 
 
+def _print_waterfall(waterfall: dict[str, Any]) -> None:
+    """A model decision: each field's level and match weight (log2 Bayes factor)."""
+    if waterfall:
+        rows = [(k, v["level"], f"{v['weight']:+.2f}") for k, v in waterfall.items()]
+        console.table("match weights (model)", ["field", "level", "weight"], rows)
+
+
 @app.command()
 @handles_errors
 def explain(
@@ -186,10 +193,7 @@ def explain(
         )
         fields = link["evidence"].get("fields") or {}
         console.table("evidence", ["field", "value"], sorted(fields.items()))
-        waterfall = link["evidence"].get("waterfall") or {}
-        if waterfall:  # a model decision: each field's match weight (log2 Bayes factor)
-            rows = [(k, v["level"], f"{v['weight']:+.2f}") for k, v in waterfall.items()]
-            console.table("match weights (model)", ["field", "level", "weight"], rows)
+        _print_waterfall(link["evidence"].get("waterfall") or {})
         console.table(
             "records of this person",
             ["source", "source_pk", "rule", "score"],
@@ -205,6 +209,12 @@ def explain(
         )
     if "unmatched" in data:
         console.key_values("unmatched", data["unmatched"])
+        items = data.get("review_items") or []
+        if items:
+            console.table("review items", ["id", "person_key", "rule", "score", "status"],
+                          [(i["id"], i["person_key"], i["rule"], i["score"], i["status"])
+                           for i in items])  # fmt: skip
+            _print_waterfall(items[0]["evidence"].get("waterfall") or {})
     if data.get("candidates"):
         console.table("candidates considered", ["person_key", "record", "rule", "score"],
                       [(c.get("person_key"), c.get("record"), c.get("rule"), c.get("score"))

@@ -29,10 +29,7 @@ def explain(engine: Engine, source: str, source_pk: str) -> dict[str, Any]:
         um = queries.unmatched(session, rec.id)
         candidates: list[dict[str, Any]] = []
         if link is not None:
-            try:
-                label = rule_named(link.rule).label
-            except KeyError:
-                label = "founded a new person (no earlier person matched)"
+            label = _label(link.rule)
             out["status"] = "linked"
             out["link"] = {
                 "person_key": link.person_key, "rule": link.rule, "rule_label": label,
@@ -47,6 +44,8 @@ def explain(engine: Engine, source: str, source_pk: str) -> dict[str, Any]:
             out["unmatched"] = {"reason": um.reason, "message": um.message, "band": um.band,
                                 "run_id": um.run_id}  # fmt: skip
             candidates = list(um.candidates)
+            # A review-band verdict's proposals keep their evidence (model: match weights).
+            out["review_items"] = queries.review_items(session, rec.id)
         else:
             out["status"] = "pending"
         names = queries.records_by_id(session, [c["cid"] for c in candidates if c.get("cid")])
@@ -54,6 +53,21 @@ def explain(engine: Engine, source: str, source_pk: str) -> dict[str, Any]:
             {**c, "record": "/".join(names.get(c.get("cid") or -1, ("?", "?")))} for c in candidates
         ]
     return out
+
+
+# Links that no rule of rules.py made.
+OTHER_LABELS = {
+    "model": "probabilistic model (Fellegi-Sunter): see the match weights",
+    "review_accept": "accepted by a person from the review queue",
+    "new_person": "founded a new person (no earlier person matched)",
+}
+
+
+def _label(rule: str) -> str:
+    try:
+        return rule_named(rule).label
+    except KeyError:
+        return OTHER_LABELS.get(rule, rule)
 
 
 EXPORT_HEADER = ("source", "source_pk", "person_key", "rule", "score", "confidence")

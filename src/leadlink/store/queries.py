@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from leadlink.store.models import Link, Origin, SourceRecord, Unmatched
+from leadlink.store.models import Link, Origin, ReviewItem, SourceRecord, Unmatched
 
 
 def record(session: Session, source: str, source_pk: str) -> SourceRecord | None:
@@ -89,3 +89,18 @@ def assignments(session: Session, sources: list[str]) -> list[tuple[str, str, st
         .where(SourceRecord.source.in_(sources))
     )
     return [(r[0], r[1], r[2]) for r in rows]
+
+
+def review_items(session: Session, record_id: int) -> list[dict[str, Any]]:
+    """Every review item proposed for a record, best score first."""
+    rows = session.scalars(
+        select(ReviewItem)
+        .where(ReviewItem.record_id == record_id)
+        .order_by(ReviewItem.score.desc(), ReviewItem.id)
+    )
+    return [
+        {"id": r.id, "person_key": r.person_key, "rule": r.rule, "score": r.score,
+         "status": r.status, "deadline": r.deadline.isoformat() if r.deadline else None,
+         "evidence": r.evidence}
+        for r in rows
+    ]  # fmt: skip
