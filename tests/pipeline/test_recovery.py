@@ -224,6 +224,19 @@ def test_failures_back_off_then_park_after_five(
     attempts = _attempts(backlog)
     assert len(attempts) == 60 and {a[1] for a in attempts} == {1, 2, 3, 4, 5}
 
+    # Once a person understood the error, `queue retry` sends them back, audited.
+    monkeypatch.undo()
+    parked = [p["lead_id"] for p in status["parked"]]
+    one = rec.retry_parked(backlog, now=when, lead_ids=[parked[0], "NOT-A-LEAD"], actor="ana")
+    assert (one["retried"], one["not_parked"]) == (1, ["NOT-A-LEAD"])
+    rest = rec.retry_parked(backlog, now=when, lead_ids=None, actor="ana")
+    assert rest["retried"] == 11 and parked[0] not in rest["leads"]
+    assert rec.retry_parked(backlog, now=when, lead_ids=None, actor="ana")["retried"] == 0
+    again = rec.recover(backlog, SETTINGS, now=when)
+    assert again.processed == 12 and again.failed == 0 and again.parked == 0
+    audit = _rows(backlog, "SELECT actor, action FROM audit_log WHERE action = 'queue_retry'")
+    assert audit == [("ana", "queue_retry"), ("ana", "queue_retry")]
+
 
 def test_a_batch_whose_write_fails_is_recorded_failed_and_the_rest_goes_on(
     backlog: Engine, monkeypatch: pytest.MonkeyPatch

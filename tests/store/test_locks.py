@@ -117,7 +117,8 @@ def test_cli_recover_exits_1_with_the_holder_on_sqlite(tmp_path: Path) -> None:
         "unmatched": 0,
         "failed": 0,
     }
-    for cmd in (["queue", "seed"], ["queue", "status"], ["impact", "--days", "3"]):
+    for cmd in (["queue", "seed"], ["queue", "status"], ["impact", "--days", "3"],
+                ["queue", "retry", "--by", "ana"]):  # fmt: skip
         out = subprocess.run([leadlink, *cmd, "--json"], env=env, capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
         assert isinstance(json.loads(out.stdout), dict)

@@ -41,6 +41,28 @@ def queue_status(json_out: JsonOpt = False) -> None:
     console.table("parked (failed too often)", ["lead", "attempts", "last error"], parked)
 
 
+@queue_app.command("retry")
+@handles_errors
+def queue_retry(
+    lead_ids: Annotated[
+        list[str] | None, typer.Argument(help="Lead ids of parked items (default: every one)")
+    ] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who decides (default: OS user)")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Send parked items (failed 5 times) back to the queue, once their error is understood."""
+    import getpass
+
+    from leadlink.pipeline.recovery import retry_parked
+
+    data = retry_parked(state.engine(), now=now(), lead_ids=lead_ids or None,
+                        actor=by or getpass.getuser())  # fmt: skip
+    if json_out:
+        console.emit_json(data)
+    else:
+        console.key_values("queue retry", data)
+
+
 @app.command("recover")
 @handles_errors
 def recover_cmd(

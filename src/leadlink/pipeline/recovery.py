@@ -119,6 +119,19 @@ def queue_status(engine: Engine, *, now: dt.datetime) -> dict[str, Any]:
                                          for pk, n, err in parked]}  # fmt: skip
 
 
+def retry_parked(
+    engine: Engine, *, now: dt.datetime, lead_ids: Sequence[str] | None, actor: str
+) -> dict[str, Any]:
+    """Send parked items back to the queue (a person looked at their errors); audited."""
+    with transaction(engine) as session:
+        sent = q.unpark(session, now, lead_ids, actor=actor)
+    missing = sorted(set(lead_ids or ()) - set(sent))
+    if missing:
+        # Nothing was half-done: the transaction above only moved parked items that exist.
+        log.warning("not parked (or unknown), left alone: %s", ", ".join(missing))
+    return {"retried": len(sent), "leads": sent, "not_parked": missing}
+
+
 def recover(
     engine: Engine,
     settings: Settings,

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from leadlink.store.backlog import kpi_red_ids
 from leadlink.store.models import (
+    AuditLog,
     JobRun,
     Link,
     RecoveryAttempt,
@@ -149,6 +150,36 @@ def parked_items(session: Session, limit: int = LIMIT) -> list[tuple[str, int, s
         .limit(limit)
     )
     return [(r[0], r[1], r[2]) for r in rows]
+
+
+def unpark(
+    session: Session, now: dt.datetime, lead_ids: Sequence[str] | None, *, actor: str
+) -> list[str]:
+    """Parked items (all, or those of the given leads) back to pending, due now, failures
+    reset; one audit row. Returns the lead ids sent back."""
+    query = (
+        select(RecoveryQueue.id, SourceRecord.source_pk)
+        .join(SourceRecord, SourceRecord.id == RecoveryQueue.record_id)
+        .where(RecoveryQueue.status == PARKED)
+        .order_by(RecoveryQueue.id)
+    )
+    if lead_ids is not None:
+        query = query.where(SourceRecord.source_pk.in_(list(lead_ids)))
+    rows = session.execute(query).all()
+    if not rows:
+        return []
+    ids = [r[0] for r in rows]
+    session.execute(
+        update(RecoveryQueue)
+        .where(RecoveryQueue.id.in_(ids))
+        .values(status=PENDING, failures=0, next_attempt_at=now, updated_at=now)
+    )
+    leads = [r[1] for r in rows]
+    session.execute(
+        insert(AuditLog).values(at=now, actor=actor, action="queue_retry",
+                                target=f"recovery_queue:{len(ids)}", detail={"leads": leads})
+    )  # fmt: skip
+    return leads
 
 
 def claim(
