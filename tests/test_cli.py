@@ -195,25 +195,16 @@ def test_model_show_train_and_explain_weights(demo: tuple[str, Path, dict[str, A
     assert cli_json(db_url, "model", "show")["model_id"] == trained["model_id"]
     assert cli_json(db_url, "model", "show", str(used["id"]))["sha256"] == used["sha256"]
     cli(db_url, "model", "show", "999", code=2)
-    engine = create_engine(db_url)
-    with engine.connect() as conn:
-        pk = conn.execute(text(
-            "SELECT s.source_pk FROM link l JOIN source_record s ON s.id = l.record_id "
-            "WHERE l.active AND l.rule = 'model' ORDER BY s.id LIMIT 1"
-        )).scalar()  # fmt: skip
-    engine.dispose()
+    pk = _first(db_url, "SELECT s.source_pk FROM link l JOIN source_record s ON s.id = l.record_id "
+                        "WHERE l.active AND l.rule = 'model' ORDER BY s.id LIMIT 1")  # fmt: skip
     assert pk is not None, "the demo's model linked some lead"
     out = cli(db_url, "explain", "leads", pk)
     assert "match weights (model)" in out and "given" in out
     assert "probabilistic model" in cli_json(db_url, "explain", "leads", pk)["link"]["rule_label"]
     # A review-band model verdict keeps its match weights on its review item.
-    engine = create_engine(db_url)
-    with engine.connect() as conn:
-        proposed = conn.execute(text(
-            "SELECT s.source_pk FROM review_item r JOIN source_record s ON s.id = r.record_id "
-            "WHERE r.rule = 'model' AND s.source = 'leads' ORDER BY r.id LIMIT 1"
-        )).scalar()  # fmt: skip
-    engine.dispose()
+    proposed = _first(
+        db_url, "SELECT s.source_pk FROM review_item r JOIN source_record s ON s.id = r.record_id "
+                "WHERE r.rule = 'model' AND s.source = 'leads' ORDER BY r.id LIMIT 1")  # fmt: skip
     assert proposed is not None, "the demo's model proposed some lead for review"
     explained = cli_json(db_url, "explain", "leads", proposed)
     assert explained["status"] == "unmatched" and explained["unmatched"]["band"] == "review"
@@ -224,3 +215,12 @@ def test_model_show_train_and_explain_weights(demo: tuple[str, Path, dict[str, A
 def test_model_show_without_a_model_exits_2(db_url: str) -> None:
     assert "no model trained yet" in cli(db_url, "model", "show", code=2)
     assert "too little to train on" in cli(db_url, "model", "train", code=2)
+
+
+def _first(db_url: str, sql: str) -> Any:
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(sql)).scalar()
+    finally:
+        engine.dispose()
