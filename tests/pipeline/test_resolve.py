@@ -209,3 +209,22 @@ def test_pending_counts_only_undecided_records(world: Engine) -> None:
     match(world, SETTINGS, now=NOW)
     with transaction(world) as session:
         assert resolution.count_pending(session, ["leads", "drivers"]) == 0
+
+
+def test_one_match_at_a_time(engine: Engine, tmp_path: Path) -> None:
+    """A second match while one holds the lock refuses, naming the holder; nothing written."""
+    from leadlink.errors import LockBusyError
+    from leadlink.store import locks
+
+    load(engine, tmp_path, "drivers", [driver("D1", first_name="Ana", last_name="Rojas Paz",
+                                              phone="987111222")])  # fmt: skip
+    with locks.hold(engine, "match", "otherhost:4242:abc", NOW):
+        with pytest.raises(LockBusyError, match="held by otherhost:4242:abc"):
+            match(engine, SETTINGS, now=NOW)
+        with transaction(engine) as session:
+            assert resolution.count_pending(session, ["drivers"]) == 1
+        # The holder itself (the worker passes its owner) may run match inside its lock.
+        assert match(engine, SETTINGS, now=NOW, owner="otherhost:4242:abc").linked == 1
+        assert locks.holder(engine, "match") is not None  # still the outer holder's
+    assert locks.holder(engine, "match") is None
+    assert match(engine, SETTINGS, now=NOW).processed == 0

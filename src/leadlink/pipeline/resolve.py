@@ -12,7 +12,7 @@ import json
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +29,7 @@ from leadlink.pipeline.model import current as current_model
 from leadlink.pipeline.model import train as train_model
 from leadlink.settings import Settings
 from leadlink.sources import IDENTITY_SOURCES, RESOLVE_ORDER
-from leadlink.store import jobs, resolution
+from leadlink.store import jobs, locks, resolution
 from leadlink.store.db import transaction
 from leadlink.store.resolution import RecordRow
 
@@ -82,12 +82,24 @@ def match(
     now: dt.datetime,
     progress: ProgressFn | None = None,
     rematch: bool = False,
+    owner: str | None = None,
+    wait: float | bool = False,
 ) -> MatchResult:
-    """Resolve pending records of every identity source; record the run in job_run."""
-    with jobs.recorded(engine, "match", now) as run:
+    """Resolve pending records of every identity source; record the run in job_run.
+
+    One `match` at a time: it holds the `match` job lock (LockBusyError, exit 1, names the
+    holder), so two runs never decide the same pending records. The worker passes its own
+    ``owner`` (it already holds the lock); ``wait`` polls for up to that many seconds.
+    """
+    stale = dt.timedelta(seconds=settings.lock_stale_seconds)
+    with (
+        locks.hold(engine, "match", owner, now, wait=wait, stale_after=stale) as lock,
+        jobs.recorded(engine, "match", now) as run,
+    ):
         result = MatchResult(run_id=run.id)
         run.counts = result.as_dict
-        _run(engine, settings, result, now=now, progress=progress, rematch=rematch)
+        _run(engine, settings, result, now=now, progress=progress, rematch=rematch,
+             beat=lock.heartbeat)  # fmt: skip
     return result
 
 
@@ -99,6 +111,7 @@ def _run(
     now: dt.datetime,
     progress: ProgressFn | None,
     rematch: bool,
+    beat: Callable[[], None],
 ) -> None:
     resolver = Resolver(engine, settings, now=now)
     result.margin = settings.margin
@@ -109,8 +122,9 @@ def _run(
         if not rows:
             continue
         decided = resolver.decide(source, rows)
+        beat()  # deciding a source can be long: show the lock's holder is alive
         new_links = _write(engine, result, source, decided, run_id=result.run_id, now=now,
-                           chunk=settings.chunk_size, progress=progress)  # fmt: skip
+                           chunk=settings.chunk_size, progress=progress, beat=beat)  # fmt: skip
         resolver.grow(new_links)
         if source == "drivers" and result.merged:
             resolver.reset_registry()  # it still holds the retired keys
@@ -295,6 +309,7 @@ def _write(
     now: dt.datetime,
     chunk: int,
     progress: ProgressFn | None,
+    beat: Callable[[], None],
 ) -> dict[int, str]:
     """Write decisions chunk by chunk, one transaction each; return rid -> person_key linked."""
     counts: Counter[str] = Counter()
@@ -316,6 +331,7 @@ def _write(
                 result.unmatched[d["reason"]] += 1
                 counts[d["reason"]] += 1
                 result.review += d["band"] == "review"
+        beat()
         if progress:
             progress(f"match {source}", min(start + chunk, total), total)
     result.processed += total

@@ -274,7 +274,7 @@ def ingest_job(worker: Worker, now: dt.datetime) -> tuple[dict[str, Any], str | 
 def match_job(worker: Worker, now: dt.datetime) -> tuple[dict[str, Any], str | None]:
     from leadlink.pipeline.resolve import match
 
-    return match(worker.engine, worker.settings, now=now).as_dict(), None
+    return match(worker.engine, worker.settings, now=now, owner=worker.owner).as_dict(), None
 
 
 def seed_job(worker: Worker, now: dt.datetime) -> tuple[dict[str, Any], str | None]:
