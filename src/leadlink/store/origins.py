@@ -9,7 +9,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, insert, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    and_,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from leadlink.sources import ORIGIN_OF_SOURCE
@@ -25,6 +36,70 @@ DECIDERS = ("system", "manual")
 def _missing_origin() -> Any:
     return ~exists().where(
         and_(Origin.person_key == Link.person_key, Origin.record_id == Link.record_id)
+    )
+
+
+def add_for_links(
+    session: Session,
+    links: ColumnElement[bool],
+    *,
+    decided_by: str,
+    status: ColumnElement[str] | str,
+    run_id: int | None,
+    now: dt.datetime,
+) -> None:
+    """Origins for the active links ``links`` selects, of origin sources, whose (person, record)
+    has none yet: an origin is added, never swapped. Every writer of origins comes here
+    (match, backfill, review accept); ``journal_new`` then gives them their first history row.
+    """
+    status_col = literal(status) if isinstance(status, str) else status
+    rows = (
+        select(
+            Link.person_key,
+            Link.record_id,
+            case(ORIGIN_OF_SOURCE, value=SourceRecord.source),
+            Link.id,
+            literal(decided_by),
+            status_col,
+            literal(run_id, Integer()),
+            literal(now),
+        )
+        .join(SourceRecord, SourceRecord.id == Link.record_id)
+        .where(
+            links, Link.active, SourceRecord.source.in_(list(ORIGIN_OF_SOURCE)), _missing_origin()
+        )
+    )
+    session.execute(
+        insert(Origin).from_select(
+            ["person_key", "record_id", "origin", "link_id", "decided_by", "status", "run_id",
+             "created_at"],
+            rows,
+        )
+    )  # fmt: skip
+
+
+def journal_new(
+    session: Session,
+    origins: ColumnElement[bool],
+    *,
+    event: str,
+    detail: dict[str, Any],
+    run_id: int | None,
+    now: dt.datetime,
+) -> None:
+    """A first history row for the origins ``origins`` selects that have none yet."""
+    journaled = exists().where(OriginHistory.origin_id == Origin.id)
+    session.execute(
+        insert(OriginHistory).from_select(
+            ["origin_id", "event", "detail", "run_id", "at"],
+            select(
+                Origin.id,
+                literal(event),
+                literal(detail, OriginHistory.detail.type),
+                literal(run_id, Integer()),
+                literal(now),
+            ).where(origins, ~journaled),
+        )
     )
 
 
@@ -59,41 +134,11 @@ def backfill_links(
     """
     legacy = Link.created_at < era_start if era_start is not None else literal(True)
     status = case((legacy, literal("marked_legacy")), else_=literal("resolved_auto"))
-    rows = (
-        select(
-            Link.person_key,
-            Link.record_id,
-            case(ORIGIN_OF_SOURCE, value=SourceRecord.source),
-            Link.id,
-            literal("system"),
-            status,
-            literal(run_id),
-            literal(now),
-        )
-        .join(SourceRecord, SourceRecord.id == Link.record_id)
-        .where(Link.id.in_(link_ids), Link.active, _missing_origin())
-    )
-    session.execute(
-        insert(Origin).from_select(
-            ["person_key", "record_id", "origin", "link_id", "decided_by", "status", "run_id",
-             "created_at"],
-            rows,
-        )
-    )  # fmt: skip
-    journaled = exists().where(OriginHistory.origin_id == Origin.id)
-    fresh = and_(Origin.link_id.in_(link_ids), Origin.run_id == run_id, ~journaled)
-    session.execute(
-        insert(OriginHistory).from_select(
-            ["origin_id", "event", "detail", "run_id", "at"],
-            select(
-                Origin.id,
-                literal("backfilled"),
-                literal({"by": "backfill origins"}, OriginHistory.detail.type),
-                literal(run_id),
-                literal(now),
-            ).where(fresh),
-        )
-    )
+    add_for_links(session, Link.id.in_(link_ids), decided_by="system", status=status,
+                  run_id=run_id, now=now)  # fmt: skip
+    journal_new(session, and_(Origin.link_id.in_(link_ids), Origin.run_id == run_id),
+                event="backfilled", detail={"by": "backfill origins"}, run_id=run_id,
+                now=now)  # fmt: skip
     counts = session.execute(
         select(Origin.status, func.count())
         .where(Origin.link_id.in_(link_ids), Origin.run_id == run_id)

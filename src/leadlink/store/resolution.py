@@ -11,11 +11,11 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, case, delete, exists, func, insert, literal, select
+from sqlalchemy import and_, delete, exists, func, insert, select
 from sqlalchemy.orm import Session
 
-from leadlink.sources import ORIGIN_OF_SOURCE
-from leadlink.store.models import Link, Origin, OriginHistory, Person, SourceRecord, Unmatched
+from leadlink.store import origins
+from leadlink.store.models import Link, Origin, Person, SourceRecord, Unmatched
 
 RecordRow = tuple[int, str, dict[str, Any]]
 """(record id, source_pk, data)"""
@@ -100,50 +100,12 @@ def _origins_for_new_links(
 def _origins_for(
     session: Session, run_id: int, now: dt.datetime, record_ids: Sequence[int]
 ) -> None:
-    origin_type = case(ORIGIN_OF_SOURCE, value=SourceRecord.source)
-    has_origin = exists().where(
-        and_(Origin.person_key == Link.person_key, Origin.record_id == Link.record_id)
-    )
-    new_origins = (
-        select(
-            Link.person_key,
-            Link.record_id,
-            origin_type,
-            Link.id,
-            literal("system"),
-            literal("resolved_auto"),
-            literal(run_id),
-            literal(now),
-        )
-        .join(SourceRecord, SourceRecord.id == Link.record_id)
-        .where(
-            Link.record_id.in_(record_ids),
-            Link.run_id == run_id,
-            Link.active,
-            SourceRecord.source.in_(list(ORIGIN_OF_SOURCE)),
-            ~has_origin,
-        )
-    )
-    session.execute(
-        insert(Origin).from_select(
-            ["person_key", "record_id", "origin", "link_id", "decided_by", "status", "run_id",
-             "created_at"],
-            new_origins,
-        )
-    )  # fmt: skip
-    journaled = exists().where(OriginHistory.origin_id == Origin.id)
-    session.execute(
-        insert(OriginHistory).from_select(
-            ["origin_id", "event", "detail", "run_id", "at"],
-            select(
-                Origin.id,
-                literal("created"),
-                literal({"by": "match"}, Link.evidence.type),
-                literal(run_id),
-                literal(now),
-            ).where(Origin.record_id.in_(record_ids), Origin.run_id == run_id, ~journaled),
-        )
-    )
+    in_chunk = Link.record_id.in_(record_ids)
+    origins.add_for_links(session, and_(in_chunk, Link.run_id == run_id), decided_by="system",
+                          status="resolved_auto", run_id=run_id, now=now)  # fmt: skip
+    origins.journal_new(session, and_(Origin.record_id.in_(record_ids), Origin.run_id == run_id),
+                        event="created", detail={"by": "match"}, run_id=run_id,
+                        now=now)  # fmt: skip
 
 
 def records_of(session: Session, sources: Sequence[str]) -> list[tuple[int, str, dict[str, Any]]]:

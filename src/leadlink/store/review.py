@@ -15,7 +15,6 @@ from sqlalchemy import (
     Insert,
     String,
     and_,
-    case,
     cast,
     delete,
     exists,
@@ -28,12 +27,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from leadlink.sources import ORIGIN_OF_SOURCE
+from leadlink.store import origins
 from leadlink.store.models import (
     AuditLog,
     Link,
     Origin,
-    OriginHistory,
     Person,
     ReviewItem,
     SourceRecord,
@@ -238,38 +236,14 @@ def write_accepted_link(
     session.flush()
     link_id = link.id
     session.execute(delete(Unmatched).where(Unmatched.record_id == item.record_id))
-    origin_id = _origin_for_link(session, link_id, now)
-    if origin_id is not None:
-        session.execute(
-            insert(OriginHistory).values(
-                origin_id=origin_id, event="created", run_id=None, at=now,
-                detail={"by": "review", "review_item": item.id, "actor": actor},
-            )
-        )  # fmt: skip
+    # The origin of the record, decided by a person: added if the person lacks it, never swapped.
+    origins.add_for_links(session, Link.id == link_id, decided_by="manual",
+                          status="resolved_manual", run_id=None, now=now)  # fmt: skip
+    origins.journal_new(session, Origin.link_id == link_id, event="created",
+                        detail={"by": "review", "review_item": item.id, "actor": actor},
+                        run_id=None, now=now)  # fmt: skip
+    origin_id = session.scalar(select(Origin.id).where(Origin.link_id == link_id))
     return link_id, origin_id
-
-
-def _origin_for_link(session: Session, link_id: int, now: dt.datetime) -> int | None:
-    """The origin of a link's record (same derivation as ``resolution._origins_for_new_links``,
-    decided by a person): added if the person does not have it yet, never swapped."""
-    origin_type = case(ORIGIN_OF_SOURCE, value=SourceRecord.source)
-    has_origin = exists().where(
-        and_(Origin.person_key == Link.person_key, Origin.record_id == Link.record_id)
-    )
-    new_origin = (
-        select(Link.person_key, Link.record_id, origin_type, Link.id, literal("manual"),
-               literal("resolved_manual"), literal(now))
-        .join(SourceRecord, SourceRecord.id == Link.record_id)
-        .where(Link.id == link_id, SourceRecord.source.in_(list(ORIGIN_OF_SOURCE)), ~has_origin)
-    )  # fmt: skip
-    session.execute(
-        insert(Origin).from_select(
-            ["person_key", "record_id", "origin", "link_id", "decided_by", "status",
-             "created_at"],
-            new_origin,
-        )
-    )  # fmt: skip
-    return session.scalar(select(Origin.id).where(Origin.link_id == link_id))
 
 
 def supersede_others(session: Session, item: ReviewItem, now: dt.datetime) -> int:
