@@ -32,7 +32,7 @@ import pyarrow as pa
 from leadlink.dates import DateParseError, parse_timestamp
 from leadlink.errors import BadInputError, UsageError
 from leadlink.matching.engine import Bands
-from leadlink.pipeline.readers import PARQUET_SUFFIXES, RawTable, read_table
+from leadlink.pipeline.readers import PARQUET_SUFFIXES, RawTable, data_rows, read_table
 
 # DESIGN.md "Canonical fields for `link --field`".
 LINK_FIELDS: tuple[str, ...] = (
@@ -88,20 +88,11 @@ def read_side(
     """Read and validate one file; BadInputError names file, line and column."""
     table = read_table(path, encoding=encoding)
     index = _check_header(table, id_column, fields)
-    file, width = table.file, len(table.columns)
-    if not table.rows:
-        raise BadInputError(file, "no rows: the file has a header but no data")
+    file = table.file
     id_at = index[id_column]
     seen: dict[str, int] = {}
     columns: dict[str, list[str | None]] = {canon: [] for canon in fields}
-    for line, values in table.rows:
-        if len(values) != width:
-            raise BadInputError(
-                file,
-                f"this row has {len(values)} values but the header has {width} "
-                f"(delimiter {table.delimiter!r})",
-                line=line,
-            )
+    for line, values in data_rows(table):
         rid = values[id_at]
         if not rid:
             raise BadInputError(file, "the id may not be empty", line=line, column=id_column)

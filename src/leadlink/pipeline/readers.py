@@ -29,6 +29,7 @@ import io
 import math
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -268,12 +269,26 @@ def _parquet_text(value: object, file: str, column: str, index: int) -> str:
 # --- validation ----------------------------------------------------------------------------
 
 
+def data_rows(table: RawTable) -> Iterator[tuple[int, list[str]]]:
+    """(line, values) of each data row; BadInputError if there is none, or a row is ragged."""
+    if not table.rows:
+        raise BadInputError(table.file, "no rows: the file has a header but no data")
+    width = len(table.columns)
+    for line, values in table.rows:
+        if len(values) != width:
+            raise BadInputError(
+                table.file,
+                f"this row has {len(values)} values but the header has {width} "
+                f"(delimiter {table.delimiter!r})",
+                line=line,
+            )
+        yield line, values
+
+
 def validate(table: RawTable, spec: SourceSpec) -> list[ValidRow]:
     """Check header and rows against ``spec``; the rows in file order, or BadInputError."""
     file, columns = table.file, table.columns
     _check_header(table, spec)
-    if not table.rows:
-        raise BadInputError(file, "no rows: the file has a header but no data")
     index = {name: i for i, name in enumerate(columns)}
     not_null = [(index[c], c) for c in spec.not_null]
     typed = [(index[c], c, kind) for c, kind in spec.kinds.items()]
@@ -282,15 +297,7 @@ def validate(table: RawTable, spec: SourceSpec) -> list[ValidRow]:
     seen: dict[str, int] = {}
     dates: dict[str, tuple[str, dt.date]] = {}  # the same few days repeat a lot
     out: list[ValidRow] = []
-    width = len(columns)
-    for line, values in table.rows:
-        if len(values) != width:
-            raise BadInputError(
-                file,
-                f"this row has {len(values)} values but the header has {width} "
-                f"(delimiter {table.delimiter!r})",
-                line=line,
-            )
+    for line, values in data_rows(table):
         for i, name in not_null:
             if not values[i]:
                 raise BadInputError(file, "this value may not be empty", line=line, column=name)
