@@ -29,14 +29,21 @@ class CompiledModel:
     """Score query records against a fixed registry with the blocking rules of the model."""
 
     def __init__(
-        self, settings: dict[str, Any], registry: pa.Table, *, threshold: float = 0.05
+        self,
+        settings: dict[str, Any],
+        registry: pa.Table,
+        *,
+        threshold: float = 0.05,
+        frame: pa.Table | None = None,
     ) -> None:
-        """``threshold``: pairs under this probability are dropped, as ``model.score`` does."""
+        """``threshold``: pairs under this probability are dropped, as ``model.score`` does.
+        ``frame``: the registry's ``model.model_frame``, when the caller has it already."""
         self.settings = settings
         self.min_weight = _log2(threshold / (1 - threshold)) if 0 < threshold < 1 else -1e9
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET threads TO 1")
-        frame = probabilistic.model_frame(registry, self.con)
+        if frame is None:
+            frame = probabilistic.model_frame(registry, self.con)
         self.present = {f for f in probabilistic.FIELDS
                         if frame.column(f).null_count < frame.num_rows}  # fmt: skip
         self._tf_tables(frame)

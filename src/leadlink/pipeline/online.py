@@ -45,12 +45,12 @@ class OnlineMatcher:
         stored = current_model(self.engine) if self.settings.probabilistic else None
         self.model_id = stored.id if stored else None
         self.model: dict[str, Any] | None = stored.settings if stored else None
-        self.compiled = (
-            CompiledModel(self.model, self.registry)
+        self.index = BlockIndex(self.registry)
+        self.compiled = (  # reuses the index's model frame of the registry: built once
+            CompiledModel(self.model, self.registry, frame=self.index.frame)
             if self.model is not None and self.registry.num_rows
             else None
         )
-        self.index = BlockIndex(self.registry)
 
     def decide(self, lead: dict[str, Any]) -> dict[str, Any]:
         """``lead`` has the `leads` columns; the answer has DESIGN.md's POST /api/leads shape."""
