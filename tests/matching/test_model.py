@@ -218,3 +218,14 @@ def test_a_guarded_pair_never_reaches_the_accept_band(accept: float, review: flo
     cap = model_cap(Bands(accept=accept, review=review))
     assert cap < accept
     assert cap >= min(review, accept - 1e-9)
+
+
+def test_small_model_frames_equal_the_duckdb_ones(world: dict[str, Any]) -> None:
+    """Under SMALL rows the frame is built in Python: the same rows as MODEL_FRAME_SQL."""
+    query = world["query"].slice(0, 200)
+    big = probabilistic.model_frame(query)
+    small = pa.concat_tables(
+        probabilistic.model_frame(query.slice(i, 40)) for i in range(0, 200, 40)
+    )
+    assert query.num_rows > probabilistic.SMALL >= 40
+    assert small.to_pylist() == big.to_pylist()
