@@ -33,6 +33,11 @@ from leadlink.store import jobs, locks, resolution
 from leadlink.store.db import transaction
 from leadlink.store.resolution import RecordRow
 
+# Scores model pairs: (query subset, registry) -> pairs with probabilities (engine.resolve).
+Scorer = Callable[[pa.Table, pa.Table], pa.Table]
+# Builds a Scorer for a stored model's Splink settings (the Spark engine is one).
+ScorerFactory = Callable[[dict[str, Any]], Scorer]
+
 log = logging.getLogger(__name__)
 
 # Person keys are derived from the record that founded the person, so the same data always
@@ -84,12 +89,14 @@ def match(
     rematch: bool = False,
     owner: str | None = None,
     wait: float | bool = False,
+    scorer: ScorerFactory | None = None,
 ) -> MatchResult:
     """Resolve pending records of every identity source; record the run in job_run.
 
     One `match` at a time: it holds the `match` job lock (LockBusyError, exit 1, names the
     holder), so two runs never decide the same pending records. The worker passes its own
     ``owner`` (it already holds the lock); ``wait`` polls for up to that many seconds.
+    ``scorer`` builds what replaces the DuckDB scoring of model pairs (``--engine spark``).
     """
     stale = dt.timedelta(seconds=settings.lock_stale_seconds)
     with (
@@ -99,7 +106,7 @@ def match(
         result = MatchResult(run_id=run.id)
         run.counts = result.as_dict
         _run(engine, settings, result, now=now, progress=progress, rematch=rematch,
-             beat=lock.heartbeat)  # fmt: skip
+             beat=lock.heartbeat, scorer=scorer)  # fmt: skip
     return result
 
 
@@ -112,8 +119,9 @@ def _run(
     progress: ProgressFn | None,
     rematch: bool,
     beat: Callable[[], None],
+    scorer: ScorerFactory | None = None,
 ) -> None:
-    resolver = Resolver(engine, settings, now=now)
+    resolver = Resolver(engine, settings, now=now, scorer=scorer)
     result.margin = settings.margin
     result.window_days = settings.claim_window_days
     for source in RESOLVE_ORDER:
@@ -145,9 +153,15 @@ class Resolver:
     """
 
     def __init__(
-        self, engine: Engine, settings: Settings, *, now: dt.datetime | None = None
+        self,
+        engine: Engine,
+        settings: Settings,
+        *,
+        now: dt.datetime | None = None,
+        scorer: ScorerFactory | None = None,
     ) -> None:
         self.engine = engine
+        self.scorer_factory = scorer  # None: Splink on DuckDB scores the model pairs
         self.bands = Bands(settings.accept_threshold, settings.review_threshold, settings.margin)
         self.window_days = settings.claim_window_days  # review deadlines, see write_decisions
         self.use_model = settings.probabilistic
@@ -178,7 +192,9 @@ class Resolver:
                 decided = _found_drivers(decisions, query, pks)
             else:
                 model = self.model_settings()
-                decided = resolve(query, self.registry(), self.bands, RULES, model).to_pylist()
+                scorer = self.scorer_factory(model) if self.scorer_factory and model else None
+                decided = resolve(query, self.registry(), self.bands, RULES, model,
+                                  scorer=scorer).to_pylist()  # fmt: skip
         except Exception as exc:
             log.exception("matching %s failed", source)
             message = f"{type(exc).__name__}: {exc}"
