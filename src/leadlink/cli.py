@@ -295,7 +295,15 @@ def check(
 
 
 # Command groups live in their own modules and register themselves on the shared app.
-from leadlink.commands import engine_cmds, money, ops, persons, recovery, review  # noqa: E402, F401
+from leadlink.commands import (  # noqa: E402, F401
+    console_cmds,
+    engine_cmds,
+    money,
+    ops,
+    persons,
+    recovery,
+    review,
+)
 
 
 def main() -> Any:

@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     # A job lock whose holder has not heartbeaten for this long may be taken over.
     lock_stale_seconds: int = Field(default=900, ge=1)
 
+    # The console (`leadlink serve`). The dashboard's session cookie is signed with secret_key;
+    # unset, each server process makes a random one (sessions end when it restarts).
+    secret_key: str | None = Field(default=None, min_length=16)
+    # Send the session cookie over HTTPS only (set it behind a TLS proxy).
+    session_https_only: bool = False
+    session_max_age_hours: float = Field(default=12.0, gt=0)
+
     @field_validator("db")
     @classmethod
     def _known_scheme(cls, value: str) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from leadlink.errors import NotFoundError, UsageError
 from leadlink.matching import Reason
 from leadlink.settings import Settings, default_settings
+from leadlink.store import audit
 from leadlink.store import review as store
 from leadlink.store.db import transaction
 from leadlink.store.models import ReviewItem, SourceRecord
@@ -223,7 +224,7 @@ def accept(
                 else f"person {item.person_key} no longer exists"
             )
             store.close(session, item, status="superseded", actor=actor, note=note, now=now)
-            store.audit(session, actor=actor, action="review_stale",
+            audit.record(session, actor=actor, action="review_stale",
                         target=f"review_item:{item.id}", detail={**detail, "why": stale},
                         now=now)  # fmt: skip
         else:
@@ -237,7 +238,7 @@ def accept(
             superseded = store.supersede_others(session, item, now)
             detail.update(person_key=person_key, link_id=link_id, origin_id=origin_id,
                           superseded=superseded)  # fmt: skip
-            store.audit(session, actor=actor, action="review_accept",
+            audit.record(session, actor=actor, action="review_accept",
                         target=f"review_item:{item.id}", detail=detail, now=now)  # fmt: skip
             result = {
                 "item": item_dict(item, record, now.date()),
@@ -273,7 +274,7 @@ def reject(
         detail = {"record": f"{record.source}/{record.source_pk}", "record_id": record.id,
                   "person_key": item.person_key, "rule": item.rule, "score": item.score,
                   "note": note}  # fmt: skip
-        store.audit(session, actor=actor, action="review_reject",
+        audit.record(session, actor=actor, action="review_reject",
                     target=f"review_item:{item.id}", detail=detail, now=now)  # fmt: skip
         return {"item": item_dict(item, record, now.date())}
 

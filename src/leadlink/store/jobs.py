@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 
 from leadlink.store.db import transaction
 from leadlink.store.models import JobRun
@@ -52,12 +53,20 @@ def recorded(engine: Engine, kind: str, now: dt.datetime) -> Iterator[Run]:
     The exception is re-raised: a failure is recorded, never swallowed.
     """
     run = Run(start(engine, kind, now))
+    began = time.monotonic()
+
+    def finished_at() -> dt.datetime:
+        # The caller's clock plus the real elapsed time: durations stay true (for /metrics and
+        # the dashboard) while tests that pin ``now`` stay deterministic to the second.
+        return now + dt.timedelta(seconds=time.monotonic() - began)
+
     try:
         yield run
     except Exception as exc:
-        finish(engine, run.id, now, counts=run.counts(), error=f"{type(exc).__name__}: {exc}")
+        finish(engine, run.id, finished_at(), counts=run.counts(),
+               error=f"{type(exc).__name__}: {exc}")  # fmt: skip
         raise
-    finish(engine, run.id, now, counts=run.counts())
+    finish(engine, run.id, finished_at(), counts=run.counts())
 
 
 def last_runs(engine: Engine, kind: str | None = None, limit: int = 20) -> list[JobRun]:
@@ -66,3 +75,23 @@ def last_runs(engine: Engine, kind: str | None = None, limit: int = 20) -> list[
         if kind:
             query = query.where(JobRun.kind == kind)
         return list(session.scalars(query))
+
+
+def latest_by_kind(engine: Engine) -> list[dict[str, Any]]:
+    """Per job kind: its newest run (status, start, end, counts) and its last successful end."""
+    with transaction(engine) as session:
+        newest = select(func.max(JobRun.id)).group_by(JobRun.kind)
+        runs = session.scalars(select(JobRun).where(JobRun.id.in_(newest)).order_by(JobRun.kind))
+        ok = dict(
+            session.execute(
+                select(JobRun.kind, func.max(JobRun.finished_at))
+                .where(JobRun.status == "ok")
+                .group_by(JobRun.kind)
+            ).all()
+        )
+        return [
+            {"kind": r.kind, "id": r.id, "status": r.status, "started_at": r.started_at,
+             "finished_at": r.finished_at, "counts": r.counts, "error": r.error,
+             "last_ok_at": ok.get(r.kind)}  # fmt: skip
+            for r in runs
+        ]

@@ -19,7 +19,6 @@ from sqlalchemy import (
     delete,
     exists,
     func,
-    insert,
     literal,
     select,
     update,
@@ -207,15 +206,6 @@ def close(
     item.decided_by = actor
     item.note = note
     session.flush()
-
-
-def audit(
-    session: Session, *, actor: str, action: str, target: str, detail: dict[str, Any],
-    now: dt.datetime,
-) -> None:  # fmt: skip
-    session.execute(
-        insert(AuditLog).values(at=now, actor=actor, action=action, target=target, detail=detail)
-    )
 
 
 def write_accepted_link(

@@ -1,0 +1,25 @@
+"""The audit log: who did what, to what, when. Written in the transaction of the change."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from leadlink.store.models import AuditLog
+
+
+def record(
+    session: Session, *, actor: str, action: str, target: str | None, detail: dict[str, Any],
+    now: dt.datetime,
+) -> None:  # fmt: skip
+    session.execute(
+        insert(AuditLog).values(at=now, actor=actor, action=action, target=target, detail=detail)
+    )
+
+
+def recent(session: Session, *, limit: int, offset: int = 0) -> list[AuditLog]:
+    stmt = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit).offset(offset)
+    return list(session.scalars(stmt))

@@ -1,0 +1,107 @@
+"""The app factory: settings and engine in ``app.state``, middleware, error translation, routes.
+
+One exception root (``LeadlinkError``) becomes an HTTP status here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from starlette.middleware.sessions import SessionMiddleware
+
+from leadlink import __version__
+from leadlink.errors import (
+    BadInputError,
+    CheckFailed,
+    ConfigError,
+    LeadlinkError,
+    LockBusyError,
+    NotFoundError,
+    UsageError,
+)
+from leadlink.settings import Settings, load_settings
+from leadlink.store.db import DatabaseError, make_engine
+from leadlink.web import observability
+from leadlink.web.deps import NotAuthenticated
+from leadlink.web.routes import ROUTERS
+
+STATIC = Path(__file__).parent / "static"
+log = logging.getLogger("leadlink.web")
+
+# Most specific first: the first class the error is an instance of gives the status.
+STATUS: tuple[tuple[type[LeadlinkError], int], ...] = (
+    (NotFoundError, 404),
+    (BadInputError, 422),
+    (UsageError, 422),
+    (LockBusyError, 409),
+    (CheckFailed, 409),
+    (DatabaseError, 503),
+    (ConfigError, 500),
+)
+
+
+def status_for(exc: LeadlinkError) -> int:
+    return next((code for cls, code in STATUS if isinstance(exc, cls)), 500)
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    app = FastAPI(
+        title="leadlink",
+        version=__version__,
+        description="Who is behind every lead, and what it is worth: the operations console.",
+    )
+    app.state.settings = settings
+    app.state.engine = engine or make_engine(settings.db)
+    if settings.secret_key is None:
+        log.warning("LEADLINK_SECRET_KEY is not set: dashboard sessions end when the server stops")
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key or secrets.token_urlsafe(32),
+        session_cookie="leadlink_session",
+        max_age=int(settings.session_max_age_hours * 3600),
+        same_site="lax",
+        https_only=settings.session_https_only,
+    )
+    metrics = observability.Metrics(app.state.engine, settings)
+    observability.install(app, metrics)
+    observability.routes(app, metrics)
+    _errors(app)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+def _wants_html(request: Request) -> bool:
+    path = request.url.path
+    if path.startswith(("/api/", "/metrics", "/healthz")) or path.endswith(".json"):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _errors(app: FastAPI) -> None:
+    @app.exception_handler(NotAuthenticated)
+    async def not_authenticated(request: Request, exc: NotAuthenticated) -> Response:
+        if _wants_html(request) and request.method == "GET":
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        return JSONResponse({"detail": exc.detail}, status_code=401, headers=exc.headers)
+
+    @app.exception_handler(LeadlinkError)
+    async def leadlink_error(request: Request, exc: LeadlinkError) -> Response:
+        status = status_for(exc)
+        if status >= 500:
+            log.error("request failed: %s", exc, extra={
+                "request_id": getattr(request.state, "request_id", None)})  # fmt: skip
+        body: dict[str, object] = {"detail": str(exc), "error": type(exc).__name__}
+        if isinstance(exc, BadInputError):
+            body.update({"file": exc.file, "line": exc.line, "column": exc.column})
+        return JSONResponse(body, status_code=status)

@@ -1,0 +1,98 @@
+"""What routes depend on, injected with ``Annotated``: engine, settings, clock, the caller
+(by bearer token or dashboard session) with its role, and pagination."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Query, Request
+from sqlalchemy import Engine
+
+from leadlink.pipeline import tokens
+from leadlink.pipeline.tokens import Principal
+from leadlink.settings import Settings
+from leadlink.web import session
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC, as everything is stored (the dashboard shows Lima time)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+NowDep = Annotated[dt.datetime, Depends(utcnow)]
+
+
+class NotAuthenticated(HTTPException):
+    """No valid token: 401 for the API, a redirect to /login for dashboard pages (app.py)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(401, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def current_principal(request: Request, engine: EngineDep, now: NowDep) -> Principal:
+    """The caller: a bearer token, else the dashboard session; a cookie-authenticated write
+    must carry the session's CSRF token."""
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise NotAuthenticated("Authorization must be 'Bearer <token>'")
+        principal = tokens.authenticate(engine, value.strip(), now=now)
+        if principal is None:
+            raise NotAuthenticated("unknown or revoked token")
+        request.state.actor = principal.name
+        return principal
+    token_id = session.token_id(request)
+    principal = tokens.principal_by_id(engine, token_id) if token_id is not None else None
+    if principal is None:
+        session.end(request)
+        raise NotAuthenticated("a token is required (Authorization: Bearer <token>, or log in)")
+    if request.method not in session.SAFE_METHODS and not await session.csrf_ok(request):
+        raise HTTPException(403, "missing or wrong CSRF token")
+    request.state.actor = principal.name
+    return principal
+
+
+def require_operator(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    if not principal.can_write:
+        raise HTTPException(403, f"token {principal.name!r} is a viewer: this needs an operator")
+    return principal
+
+
+ViewerDep = Annotated[Principal, Depends(current_principal)]
+OperatorDep = Annotated[Principal, Depends(require_operator)]
+
+
+@dataclass(frozen=True)
+class Page:
+    limit: int
+    offset: int
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=500, description="Rows per page.")] = 50,
+    offset: Annotated[int, Query(ge=0, description="Rows to skip.")] = 0,
+) -> Page:
+    return Page(limit, offset)
+
+
+PageDep = Annotated[Page, Depends(page_params)]
+
+
+def paged(items: list[object], total: int, page: Page) -> dict[str, object]:
+    """The one shape of every list response."""
+    return {"items": items, "total": total, "limit": page.limit, "offset": page.offset}

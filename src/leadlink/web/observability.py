@@ -1,0 +1,185 @@
+"""Request ids, structured (JSON) request logs, Prometheus metrics, and the health check.
+
+Every response carries ``X-Request-ID`` (the caller's, when it sends one) and every request
+is logged as one JSON line with that id, the route, status, duration and actor. ``/metrics``
+is Prometheus text: request latency by route, and, read from the database at scrape time,
+the KPI-red backlog, records matched by the last match run and each job kind's last duration.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine
+
+from leadlink.settings import Settings
+from leadlink.store import backlog, jobs
+from leadlink.store.db import current_revision, heads, transaction
+from leadlink.web.deps import ViewerDep
+
+log = logging.getLogger("leadlink.web")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and the record's extras."""
+
+    FIELDS = ("request_id", "method", "path", "route", "status", "duration_ms", "actor")
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        out.update({k: getattr(record, k) for k in self.FIELDS if hasattr(record, k)})
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger("leadlink")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+class StoreCollector(Collector):
+    """Gauges read from the database when Prometheus scrapes (never stale, no background job)."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        with transaction(self.engine) as session:
+            red = backlog.count_kpi_red(session, now, self.settings.kpi_grace_days)
+        yield GaugeMetricFamily(
+            "leadlink_backlog_kpi_red", "Leads with no person past the grace days.", value=red
+        )
+        matched = GaugeMetricFamily(
+            "leadlink_last_match_records", "Records decided by the last match run, by outcome.",
+            labels=["outcome"],
+        )  # fmt: skip
+        duration = GaugeMetricFamily(
+            "leadlink_job_last_duration_seconds", "Duration of each kind's newest finished run.",
+            labels=["kind", "status"],
+        )  # fmt: skip
+        age = GaugeMetricFamily(
+            "leadlink_job_last_success_age_seconds", "Seconds since each job kind last succeeded.",
+            labels=["kind"],
+        )  # fmt: skip
+        for run in jobs.latest_by_kind(self.engine):
+            if run["finished_at"] is not None:
+                seconds = (run["finished_at"] - run["started_at"]).total_seconds()
+                duration.add_metric([run["kind"], run["status"]], seconds)
+            if run["last_ok_at"] is not None:
+                age.add_metric([run["kind"]], (now - run["last_ok_at"]).total_seconds())
+            if run["kind"] == "match":
+                for outcome, value in match_outcomes(run["counts"]).items():
+                    matched.add_metric([outcome], value)
+        yield from (matched, duration, age)
+
+
+def match_outcomes(counts: dict[str, Any]) -> dict[str, float]:
+    """processed / linked / new_persons / review / unmatched (summed over reasons) of a run."""
+    out = {k: float(counts[k]) for k in ("processed", "linked", "new_persons", "review")
+           if isinstance(counts.get(k), int | float)}  # fmt: skip
+    unmatched = counts.get("unmatched")
+    if isinstance(unmatched, dict):
+        out["unmatched"] = float(sum(v for v in unmatched.values() if isinstance(v, int | float)))
+    return out
+
+
+class Metrics:
+    """One registry per app, so two apps in one process (tests) never share counters."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.registry = CollectorRegistry()
+        self.latency = Histogram(
+            "leadlink_http_request_duration_seconds", "HTTP request latency.",
+            ["method", "route", "status"], registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )  # fmt: skip
+        self.registry.register(StoreCollector(engine, settings))
+
+    def render(self) -> Response:
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def install(app: FastAPI, metrics: Metrics) -> None:
+    """The request-id/log/latency middleware."""
+
+    @app.middleware("http")
+    async def observe(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request.state.request_id = request_id
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            response.headers["X-Request-ID"] = request_id
+            return response
+        finally:
+            elapsed = time.perf_counter() - started
+            route = getattr(request.scope.get("route"), "path", "unmatched")
+            metrics.latency.labels(request.method, route, str(status)).observe(elapsed)
+            log.info(
+                "request", extra={"request_id": request_id, "method": request.method,
+                                  "path": request.url.path, "route": route, "status": status,
+                                  "duration_ms": round(elapsed * 1000, 2),
+                                  "actor": getattr(request.state, "actor", None)},
+            )  # fmt: skip
+
+
+def health(engine: Engine, now: dt.datetime) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, body): 200 when the database answers and is at the migrations' head."""
+    body: dict[str, Any] = {"database": "ok", "migrations": None, "jobs": {}}
+    try:
+        revision = current_revision(engine)
+        expected = heads(engine)
+        runs = jobs.latest_by_kind(engine)
+    except Exception as exc:  # any failure to reach the database is the answer itself
+        body["database"] = f"unreachable: {type(exc).__name__}"
+        return 503, body
+    at_head = revision in expected
+    body["migrations"] = {"current": revision, "head": expected, "at_head": at_head}
+    for run in runs:
+        last_ok = run["last_ok_at"]
+        body["jobs"][run["kind"]] = {
+            "last_status": run["status"],
+            "last_ok_age_seconds": None if last_ok is None else (now - last_ok).total_seconds(),
+        }
+    return (200 if at_head else 503), body
+
+
+def routes(app: FastAPI, metrics: Metrics) -> None:
+    @app.get("/healthz", tags=["observability"], summary="Database, migrations, job ages")
+    def healthz(request: Request) -> JSONResponse:
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        status, body = health(request.app.state.engine, now)
+        body["status"] = "ok" if status == 200 else "unhealthy"
+        return JSONResponse(body, status_code=status)
+
+    @app.get("/metrics", tags=["observability"], response_class=PlainTextResponse,
+             summary="Prometheus text format (needs a token)")  # fmt: skip
+    def metrics_route(_: ViewerDep) -> Response:
+        return metrics.render()

@@ -1,0 +1,58 @@
+"""The dashboard's login session and its CSRF token.
+
+The session lives in a signed, HttpOnly cookie (Starlette's SessionMiddleware, itsdangerous);
+it holds the token's id, never the token, and each request re-checks that the token is still
+active, so revoking a token ends its sessions at once. Every form carries the session's CSRF
+token; a write authenticated by the cookie without it is refused (403).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from fastapi import Request
+
+from leadlink.pipeline.tokens import Principal
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+
+
+def start(request: Request, principal: Principal) -> None:
+    request.session.clear()
+    request.session["token_id"] = principal.token_id
+    request.session["csrf"] = secrets.token_urlsafe(32)
+
+
+def end(request: Request) -> None:
+    request.session.clear()
+
+
+def token_id(request: Request) -> int | None:
+    value = request.session.get("token_id")
+    return value if isinstance(value, int) else None
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token (templates put it in every form)."""
+    token = request.session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return token
+
+
+async def csrf_ok(request: Request) -> bool:
+    """The request carries the session's CSRF token (header, or form field)."""
+    expected = request.session.get("csrf")
+    if not isinstance(expected, str):
+        return False
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        value = (await request.form()).get(CSRF_FIELD)
+        sent = value if isinstance(value, str) else None
+    return sent is not None and hmac.compare_digest(sent, expected)

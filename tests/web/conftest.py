@@ -1,0 +1,58 @@
+"""The console under test: the real app on the real database (SQLite and PostgreSQL), called
+through Starlette's TestClient (in-process HTTP, no mock), with real tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from leadlink.pipeline import tokens
+from leadlink.settings import Settings
+from leadlink.web import create_app
+from leadlink.web.deps import utcnow
+
+
+@pytest.fixture
+def web_settings(db_url: str) -> Settings:
+    return Settings(db=db_url, secret_key="test-secret-key-0123456789")
+
+
+@pytest.fixture
+def app(web_settings: Settings, engine: Engine) -> FastAPI:
+    return create_app(web_settings, engine)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
+
+
+TokenMaker = Callable[..., str]
+
+
+@pytest.fixture
+def make_token(engine: Engine) -> TokenMaker:
+    """make_token("operator", name="ana") -> the bearer token string."""
+
+    def make(role: str, name: str | None = None) -> str:
+        token, _ = tokens.create(engine, role=role, name=name, now=utcnow())
+        return token
+
+    return make
+
+
+@pytest.fixture
+def viewer(make_token: TokenMaker) -> dict[str, str]:
+    """Authorization headers of a viewer token named 'vera'."""
+    return {"Authorization": f"Bearer {make_token('viewer', 'vera')}"}
+
+
+@pytest.fixture
+def operator(make_token: TokenMaker) -> dict[str, str]:
+    """Authorization headers of an operator token named 'otto'."""
+    return {"Authorization": f"Bearer {make_token('operator', 'otto')}"}
