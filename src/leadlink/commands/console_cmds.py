@@ -68,7 +68,7 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port")] = 8000,
 ) -> None:
-    """Serve the JSON API (/api, /docs) and the dashboard (/) with uvicorn."""
+    """Serve the JSON API (/api, schema at /openapi.json) and the dashboard (/) with uvicorn."""
     import uvicorn
 
     from leadlink.web import create_app
@@ -76,5 +76,5 @@ def serve(
 
     configure_logging()
     web_app = create_app(state.settings(), state.engine())
-    console.err.print(f"leadlink console on http://{host}:{port}/ (API docs at /docs)")
+    console.err.print(f"leadlink console on http://{host}:{port}/ (API schema at /openapi.json)")
     uvicorn.run(web_app, host=host, port=port, log_level="warning", access_log=False)

@@ -29,7 +29,7 @@ from leadlink.errors import (
 from leadlink.settings import Settings, load_settings
 from leadlink.store.db import DatabaseError, make_engine
 from leadlink.web import observability
-from leadlink.web.deps import NotAuthenticated
+from leadlink.web.deps import NotAuthenticated, ViewerDep
 from leadlink.web.routes import ROUTERS
 
 STATIC = Path(__file__).parent / "static"
@@ -57,6 +57,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         title="leadlink",
         version=__version__,
         description="Who is behind every lead, and what it is worth: the operations console.",
+        # The schema needs a token like everything but /healthz (see _docs). No Swagger page:
+        # its assets come from a CDN, and the console must work with no internet.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.db)
@@ -74,10 +79,17 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     observability.install(app, metrics)
     observability.routes(app, metrics)
     _errors(app)
+    _docs(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in ROUTERS:
         app.include_router(router)
     return app
+
+
+def _docs(app: FastAPI) -> None:
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(_: ViewerDep) -> JSONResponse:
+        return JSONResponse(app.openapi())
 
 
 def _wants_html(request: Request) -> bool:
