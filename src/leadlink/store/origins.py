@@ -24,7 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from leadlink.sources import ORIGIN_OF_SOURCE
-from leadlink.store.models import AuditLog, Link, Origin, OriginHistory, SourceRecord
+from leadlink.store import audit
+from leadlink.store.models import Link, Origin, OriginHistory, SourceRecord
 
 # Every status an origin can have (docs/operations.md says who sets each).
 STATUSES = ("pending_review", "resolved_auto", "resolved_manual", "marked_legacy", "discarded")
@@ -193,11 +194,8 @@ def decide(
         )
     )  # fmt: skip
     # A person's decision is audited like review decisions are.
-    session.execute(
-        insert(AuditLog).values(at=now, actor=actor, action="origin_decide",
-                                target=f"origin:{origin.id}",
-                                detail={"from": before, "status": status, "note": note})
-    )  # fmt: skip
+    audit.record(session, actor=actor, action="origin_decide", target=f"origin:{origin.id}",
+                 detail={"from": before, "status": status, "note": note}, now=now)  # fmt: skip
 
 
 def history(session: Session, origin_id: int) -> list[dict[str, Any]]:

@@ -16,9 +16,9 @@ from sqlalchemy import Table, and_, bindparam, exists, func, insert, literal, or
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from leadlink.store import audit
 from leadlink.store.backlog import kpi_red_ids
 from leadlink.store.models import (
-    AuditLog,
     JobRun,
     Link,
     RecoveryAttempt,
@@ -175,10 +175,8 @@ def unpark(
         .values(status=PENDING, failures=0, next_attempt_at=now, updated_at=now)
     )
     leads = [r[1] for r in rows]
-    session.execute(
-        insert(AuditLog).values(at=now, actor=actor, action="queue_retry",
-                                target=f"recovery_queue:{len(ids)}", detail={"leads": leads})
-    )  # fmt: skip
+    audit.record(session, actor=actor, action="queue_retry", target=f"recovery_queue:{len(ids)}",
+                 detail={"leads": leads}, now=now)  # fmt: skip
     return leads
 
 
