@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench bench-match clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,17 @@ lint: $(STAMP)
 test: lint
 	bash scripts/test.sh
 
+# The size sweep (benchmarks/RESULTS.md "Size sweep", benchmarks/scale.svg):
+#   make bench SIZES=10000,100000 DBS=sqlite,postgresql [PG_URL=postgresql+psycopg://...]
+# Without PG_URL a throwaway PostgreSQL cluster is started for the run. Finished runs are kept
+# in benchmarks/.results/ and reused (BENCH_ARGS=--fresh reruns them).
+SIZES ?= 10000,100000
+DBS ?= sqlite,postgresql
 bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_scale.py --sizes $(SIZES) --db $(DBS) $(if $(PG_URL),--pg-url $(PG_URL)) $(BENCH_ARGS)
+
+# One configuration of `leadlink match` in detail (benchmarks/bench_match.py, see benchmarks/README.md).
+bench-match: $(STAMP)
 	$(BIN)/python benchmarks/bench_match.py $(BENCH_ARGS)
 
 clean:

@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT / "src"))
 import duckdb  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import splink  # noqa: E402
+from common import pair_quality as quality  # noqa: E402  (benchmarks/common.py)
 from unidecode import unidecode  # noqa: E402
 
 from leadlink.dates import DateParseError, parse_date  # noqa: E402
@@ -54,14 +55,6 @@ from leadlink.synth_people import COLUMNS, generate_people  # noqa: E402
 
 FIELDS = {c: c for c in COLUMNS if c != "rec_id"}  # the generator names columns canonically
 SPLINK_THRESHOLD = 0.5
-
-
-def quality(predicted: set[tuple[str, str]], truth: set[tuple[str, str]]) -> dict[str, Any]:
-    correct = len(predicted & truth)
-    p = correct / len(predicted) if predicted else 1.0
-    r = correct / len(truth) if truth else 1.0
-    f1 = 2 * p * r / (p + r) if p + r else 0.0
-    return {"precision": p, "recall": r, "f1": f1, "predicted": len(predicted), "correct": correct}
 
 
 def cpu() -> float:

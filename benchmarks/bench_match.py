@@ -719,7 +719,7 @@ def shown_command(argv: Sequence[str], db_shown: str, backend: str) -> tuple[str
             args[i] = f"--db={db_shown}"
     return (
         shlex.join([".venv/bin/python", "benchmarks/bench_match.py", *args]),
-        f'make bench BENCH_ARGS="{shlex.join(args)}"' if args else "make bench",
+        f'make bench-match BENCH_ARGS="{shlex.join(args)}"' if args else "make bench-match",
     )
 
 

@@ -18,15 +18,49 @@ import math
 import statistics
 import time
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
 
 from leadlink.pipeline.ingest import ingest_file
 from leadlink.pipeline.online import OnlineMatcher
 from leadlink.pipeline.resolve import match
-from leadlink.settings import load_settings
+from leadlink.settings import Settings, load_settings
 from leadlink.store.db import make_engine, migrate
 from leadlink.synth import generate
 
 DRIVERS_PER_LEAD = 0.74  # synth.py's ratio, measured
+
+
+def read_leads(path: Path, limit: int | None = None) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return rows if limit is None else rows[:limit]
+
+
+def time_online(engine: Engine, settings: Settings, leads: list[dict[str, str]]) -> dict[str, Any]:
+    """Build one OnlineMatcher (timed) and decide each lead once, one at a time (timed each)."""
+    t0 = time.perf_counter()
+    matcher = OnlineMatcher(engine, settings)
+    load_s = time.perf_counter() - t0
+    times, decisions = [], {}
+    for lead in leads:
+        t = time.perf_counter()
+        d = matcher.decide(lead)
+        times.append((time.perf_counter() - t) * 1000)
+        decisions[d["decision"]] = decisions.get(d["decision"], 0) + 1
+    times.sort()
+    return {
+        "registry_records": matcher.registry.num_rows,
+        "matcher_load_s": round(load_s, 2),
+        "model_id": matcher.model_id,
+        "n": len(times),
+        "p50_ms": round(statistics.median(times), 1),
+        "p90_ms": round(times[max(int(0.9 * len(times)) - 1, 0)], 1),
+        "p99_ms": round(times[max(int(0.99 * len(times)) - 1, 0)], 1),
+        "max_ms": round(times[-1], 1),
+        "decisions": decisions,
+    }
 
 
 def main() -> None:
@@ -36,7 +70,20 @@ def main() -> None:
     ap.add_argument("--train-leads", type=int, default=20000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/out/online"))
+    ap.add_argument(
+        "--db",
+        help="time against this existing, already matched database instead of building one "
+        "(with --leads-file: leads it has never seen; bench_scale.py uses this)",
+    )
+    ap.add_argument("--leads-file", type=Path, help="with --db: the leads to decide (CSV)")
     args = ap.parse_args()
+    if args.db:
+        if args.leads_file is None:
+            ap.error("--db needs --leads-file")
+        engine = make_engine(args.db)
+        held = read_leads(args.leads_file, args.n)
+        print(json.dumps(time_online(engine, load_settings(db=args.db), held), indent=2))
+        return
     leads_n = math.ceil(args.drivers / DRIVERS_PER_LEAD)
     data = args.out / f"data-{leads_n}-s{args.seed}"
     if not (data / "truth.csv").exists():
@@ -46,8 +93,7 @@ def main() -> None:
     engine = make_engine(f"sqlite:///{db}")
     migrate(engine)
     now = dt.datetime(2026, 11, 23)
-    with (data / "leads.csv").open(encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = read_leads(data / "leads.csv")
     train, held = rows[: args.train_leads], rows[args.train_leads : args.train_leads + args.n]
     train_file = args.out / "train_leads.csv"
     with train_file.open("w", encoding="utf-8", newline="") as fh:
@@ -61,32 +107,16 @@ def main() -> None:
     t0 = time.perf_counter()
     result = match(engine, settings, now=now)
     match_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    matcher = OnlineMatcher(engine, settings)
-    load_s = time.perf_counter() - t0
-    truth = {}
+    truth = set()
     with (data / "truth.csv").open(encoding="utf-8") as fh:
         for r in csv.DictReader(fh):
-            truth[(r["source"], r["source_pk"])] = r["entity_id"]
-    times, decisions = [], {}
-    for lead in held:
-        t = time.perf_counter()
-        d = matcher.decide(lead)
-        times.append((time.perf_counter() - t) * 1000)
-        decisions[d["decision"]] = decisions.get(d["decision"], 0) + 1
-    times.sort()
+            truth.add((r["source"], r["source_pk"]))
+    timed = time_online(engine, settings, held)
     report = {
-        "registry_records": matcher.registry.num_rows,
+        "registry_records": timed.pop("registry_records"),
         "drivers": sum(1 for k in truth if k[0] == "drivers"),
         "match_s": round(match_s, 1),
-        "matcher_load_s": round(load_s, 2),
-        "model_id": matcher.model_id,
-        "n": len(times),
-        "p50_ms": round(statistics.median(times), 1),
-        "p90_ms": round(times[int(0.9 * len(times)) - 1], 1),
-        "p99_ms": round(times[int(0.99 * len(times)) - 1], 1),
-        "max_ms": round(times[-1], 1),
-        "decisions": decisions,
+        **timed,
         "match_processed": result.processed,
     }
     print(json.dumps(report, indent=2))

@@ -1,0 +1,315 @@
+"""Size sweep: leadlink at 10 k / 100 k / 1 M leads on SQLite and PostgreSQL, next to Splink used
+directly and a naive one-lead-at-a-time baseline, on the same data.
+
+For each size N (leads; drivers = N / 2) the data set comes from `leadlink.synth` (cut by
+bench_match.make_dataset, leads and drivers only), plus `--online-n` more leads the store never
+sees. For each store, in a fresh database:
+
+1. `leadlink init`, `leadlink ingest leads`, `leadlink ingest drivers`: records/s;
+2. `leadlink match`: wall s, leads/s, peak RSS of that process (it trains the model first, as a
+   fresh database does); `leadlink evaluate --truth`: lead-driver precision / recall;
+3. online: bench_online.py --db on the matched database decides the held-out leads one at a
+   time through `OnlineMatcher` (p50 / p99 ms);
+4. naive: naive.py resolves a random sample of the leads with per-lead SQL and a commit per
+   lead; its mean per-lead time x N is the extrapolated time, its decisions are scored.
+
+Once per size: splink_direct.py trains and predicts with Splink on the same leads x drivers.
+
+Every step is its own process, measured by bench_match.run_timed (wall, CPU, peak RSS of that
+process only). Results are saved per (size, store) and per size for Splink in
+benchmarks/.results/ (git-ignored) and reused on the next run (`--fresh` reruns), so a long
+sweep that stops can be resumed. At the end: a JSON summary on stdout, the "Size sweep"
+section of benchmarks/RESULTS.md and benchmarks/scale.svg (scale_report.py).
+
+    .venv/bin/python benchmarks/bench_scale.py --sizes 10000,100000 --db sqlite,postgresql
+    make bench SIZES=10000,100000,1000000 DBS=sqlite,postgresql
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import os
+import random
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from bench_match import BenchError, fresh_database, machine_info, make_dataset, run_timed
+from common import throwaway_postgres
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH = REPO / "benchmarks"
+STORES = ("sqlite", "postgresql")
+Log = Callable[[str], None]
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    p.add_argument("--sizes", default="10000,100000", help="leads per run, comma-separated")
+    p.add_argument("--db", default="sqlite,postgresql", help="stores: sqlite and/or postgresql")
+    p.add_argument("--pg-url", help="a PostgreSQL server URL (role with CREATEDB); default: "
+                   "start a throwaway cluster with initdb/pg_ctl for the run")  # fmt: skip
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--online-n", type=int, default=1000, help="held-out leads for p50/p99")
+    p.add_argument("--naive-sample", type=int, default=500, help="leads the naive baseline runs")
+    p.add_argument("--no-splink", action="store_true", help="skip Splink direct")
+    p.add_argument("--fresh", action="store_true", help="rerun even what benchmarks/.results has")
+    p.add_argument("--out", type=Path, default=BENCH / "out", help="scratch (git-ignored)")
+    p.add_argument("--state", type=Path, default=BENCH / ".results", help="partial results")
+    p.add_argument("--results", type=Path, default=BENCH / "RESULTS.md")
+    p.add_argument("--svg", type=Path, default=BENCH / "scale.svg")
+    p.add_argument("--no-results", action="store_true", help="write neither RESULTS.md nor SVG")
+    p.add_argument("--keep-db", action="store_true", help="keep the SQLite files of the runs")
+    p.add_argument("--leadlink", type=Path, default=REPO / ".venv" / "bin" / "leadlink")
+    args = p.parse_args(argv)
+    try:
+        args.sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
+    except ValueError:
+        p.error(f"--sizes must be integers separated by commas, not {args.sizes!r}")
+    args.stores = [s.strip() for s in args.db.split(",") if s.strip()]
+    if not args.sizes or min(args.sizes) < 20:
+        p.error("--sizes: at least 20 leads each")
+    if args.online_n < 1 or args.naive_sample < 1:
+        p.error("--online-n and --naive-sample must be at least 1")
+    if bad := [s for s in args.stores if s not in STORES]:
+        p.error(f"--db: unknown store(s) {bad}; use sqlite and/or postgresql")
+    return args
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+def prepare_data(args: argparse.Namespace, size: int, log: Log) -> dict[str, Path]:
+    """size leads to ingest, size/2 drivers, online_n held-out leads; truth of what is ingested.
+
+    The held-out leads are a seeded random sample of all the generated leads (not the last
+    ones: leads late in time have their drivers cut off by the driver cut), so the online
+    figure is taken on leads like the ingested ones.
+    """
+    ds = make_dataset(args.out, leads=size + args.online_n, drivers=size // 2, seed=args.seed,
+                      sources="leads-drivers", log=log)  # fmt: skip
+    split = ds.directory / "scale"
+    files = {name: split / f"{name}.csv" for name in ("leads", "online", "drivers", "truth")}
+    marker = split / "split.json"
+    manifest = json.loads((ds.directory / "manifest.json").read_text("utf-8"))
+    wanted = {"online_n": args.online_n, "seed": args.seed, "held_out": "random sample",
+              "dataset": manifest}  # fmt: skip
+    if marker.exists() and json.loads(marker.read_text("utf-8")) == wanted:
+        return files
+    split.mkdir(parents=True, exist_ok=True)
+    with ds.file("leads").open(encoding="utf-8", newline="") as fh:
+        header, *rows = list(csv.reader(fh))
+    picked = set(random.Random(args.seed).sample(range(len(rows)), args.online_n))
+    held = {rows[i][0] for i in picked}
+    parts = {"leads": [r for i, r in enumerate(rows) if i not in picked],
+             "online": [rows[i] for i in sorted(picked)]}  # fmt: skip
+    for name, part in parts.items():
+        with files[name].open("w", encoding="utf-8", newline="") as fh:
+            csv.writer(fh, lineterminator="\n").writerows([header, *part])
+    shutil.copyfile(ds.file("drivers"), files["drivers"])
+    with (
+        ds.truth.open(encoding="utf-8", newline="") as src,
+        files["truth"].open("w", encoding="utf-8", newline="") as dst,
+    ):
+        out = csv.writer(dst, lineterminator="\n")
+        out.writerows(r for r in csv.reader(src) if not (r[0] == "leads" and r[1] in held))
+    marker.write_text(json.dumps(wanted), encoding="utf-8")
+    return files
+
+
+# -- one run ---------------------------------------------------------------------------------
+
+
+def _step(name: str, argv: list[str], logs: Path, env: dict[str, str], log: Log) -> dict[str, Any]:
+    load = os.getloadavg()[0]
+    t = run_timed(name, argv, log_dir=logs, env=env)
+    log(f"  {name}: {t.wall_s:.2f} s, CPU {t.cpu_s:.2f} s, peak RSS {t.rss_mib:.0f} MiB")
+    out = t.json() if t.stdout.strip().startswith("{") else {}
+    return {"wall_s": t.wall_s, "cpu_s": t.cpu_s, "peak_rss_mib": t.rss_mib, "load": load,
+            "out": out}  # fmt: skip
+
+
+def run_store(
+    args: argparse.Namespace, size: int, store: str, server: str | None, data: dict[str, Path],
+    env: dict[str, str], log: Log,
+) -> dict[str, Any]:  # fmt: skip
+    run_dir = args.out / f"scale-{store}-{size}-seed{args.seed}"
+    logs = run_dir / "logs"
+    shutil.rmtree(logs, ignore_errors=True)
+    python = str(args.leadlink.parent / "python")
+    drivers = size // 2
+    started = dt.datetime.now(dt.UTC)
+    with fresh_database("sqlite" if store == "sqlite" else str(server), run_dir,
+                        keep=args.keep_db) as db:  # fmt: skip
+        ll = [str(args.leadlink), "--db", db.url]
+
+        def step(name: str, argv: list[str]) -> dict[str, Any]:
+            return _step(name, argv, logs, env, log)
+
+        step("init", [*ll, "init", "--json"])
+        ingest = [step(f"ingest-{src}", [*ll, "ingest", src, str(data[key]), "--json"])
+                  for src, key in (("leads", "leads"), ("drivers", "drivers"))]  # fmt: skip
+        if [s["out"].get("rows") for s in ingest] != [size, drivers]:
+            raise BenchError(f"ingest rows {[s['out'] for s in ingest]} != {size}, {drivers}")
+        match = step("match", [*ll, "match", "--json"])
+        evaluate = step("evaluate", [*ll, "evaluate", "--truth", str(data["truth"]), "--json"])
+        online = step("online", [python, str(BENCH / "bench_online.py"), "--db", db.url,
+                                 "--leads-file", str(data["online"]), "--n",
+                                 str(args.online_n)])  # fmt: skip
+        naive = step("naive", [python, str(BENCH / "naive.py"), "--db", db.url, "--drivers",
+                               str(data["drivers"]), "--leads", str(data["leads"]), "--truth",
+                               str(data["truth"]), "--sample", str(args.naive_sample), "--seed",
+                               str(args.seed)])  # fmt: skip
+        version = db.version
+    if store == "sqlite" and not args.keep_db:
+        for p in run_dir.glob("bench*.db*"):
+            p.unlink()
+    ingest_wall = sum(s["wall_s"] for s in ingest)
+    m = match["out"]
+    return {
+        "size": size, "store": store, "leads": size, "drivers": drivers,
+        "date": started.strftime("%Y-%m-%d %H:%M UTC"), "database": version,
+        "load": {"start": ingest[0]["load"], "end": os.getloadavg()[0]},
+        "ingest": {"rows": size + drivers, "wall_s": ingest_wall,
+                   "records_per_s": (size + drivers) / ingest_wall,
+                   "peak_rss_mib": max(s["peak_rss_mib"] for s in ingest)},
+        "match": {"wall_s": match["wall_s"], "cpu_s": match["cpu_s"],
+                  "peak_rss_mib": match["peak_rss_mib"], "load": match["load"],
+                  "leads_per_s": size / match["wall_s"],
+                  "records_per_s": m.get("processed", 0) / match["wall_s"],
+                  **{k: m.get(k) for k in ("processed", "linked", "review", "unmatched")}},
+        "quality": evaluate["out"].get("lead_driver", {}),
+        "online": {**online["out"], "peak_rss_mib": online["peak_rss_mib"]},
+        "naive": {**naive["out"], "process_wall_s": naive["wall_s"],
+                  "peak_rss_mib": naive["peak_rss_mib"]},
+    }  # fmt: skip
+
+
+def run_splink(args: argparse.Namespace, size: int, data: dict[str, Path], env: dict[str, str],
+               log: Log) -> dict[str, Any]:  # fmt: skip
+    logs = args.out / f"scale-splink-{size}-seed{args.seed}" / "logs"
+    python = str(args.leadlink.parent / "python")
+    started = dt.datetime.now(dt.UTC)
+    s = _step("splink", [python, str(BENCH / "splink_direct.py"), "--leads", str(data["leads"]),
+                         "--drivers", str(data["drivers"]), "--truth", str(data["truth"]),
+                         "--seed", str(args.seed)], logs, env, log)  # fmt: skip
+    return {"size": size, "date": started.strftime("%Y-%m-%d %H:%M UTC"), "wall_s": s["wall_s"],
+            "cpu_s": s["cpu_s"], "peak_rss_mib": s["peak_rss_mib"], "load": s["load"],
+            **s["out"]}  # fmt: skip
+
+
+# -- resumable state -------------------------------------------------------------------------
+
+
+def commit() -> str:
+    def git(*a: str) -> str:
+        return subprocess.run(["git", "-C", str(REPO), *a], capture_output=True, text=True,
+                              check=False).stdout.strip()  # fmt: skip
+
+    return (git("rev-parse", "--short", "HEAD") or "?") + (
+        " + uncommitted changes in src/" if git("status", "--porcelain", "--", "src") else ""
+    )
+
+
+def cached(path: Path, fresh: bool, compute: Callable[[], dict[str, Any]], log: Log) -> Any:
+    """compute() once and keep it in path; reuse it on the next run unless fresh."""
+    if path.exists() and not fresh:
+        log(f"reusing {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
+        return json.loads(path.read_text(encoding="utf-8"))
+    result = {**compute(), "commit": commit()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return result
+
+
+def shown_command(argv: Sequence[str]) -> str:
+    """The command line, with a --pg-url's password hidden."""
+    shown = []
+    for a in argv:
+        if "://" in a and "@" in a:
+            scheme, rest = a.split("://", 1)
+            userinfo, host = rest.split("@", 1)
+            a = f"{scheme}://{userinfo.split(':')[0]}@{host}"
+        shown.append(a)
+    return shlex.join([".venv/bin/python", "benchmarks/bench_scale.py", *shown])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    args.out, args.state = args.out.resolve(), args.state.resolve()
+    args.leadlink = args.leadlink.absolute()
+    if not args.leadlink.exists():
+        raise BenchError(f"{args.leadlink} not found: `make demo` or `pip install -e .` first")
+
+    def log(message: str) -> None:
+        print(f"[scale] {message}", file=sys.stderr, flush=True)
+
+    env = {k: v for k, v in os.environ.items() if k != "LEADLINK_DB"}
+    runs: list[dict[str, Any]] = []
+    splink: dict[int, dict[str, Any]] = {}
+    with ExitStack() as stack:
+        server = args.pg_url
+        for size in args.sizes:
+            data: dict[str, Path] = {}
+
+            def get_data(size: int = size, data: dict[str, Path] = data) -> dict[str, Path]:
+                if not data:
+                    data.update(prepare_data(args, size, log))
+                return data
+
+            for store in args.stores:
+                path = args.state / f"{store}-{size}-seed{args.seed}.json"
+                if store == "postgresql" and server is None and (args.fresh or not path.exists()):
+                    server = stack.enter_context(throwaway_postgres())
+                    log(f"started a throwaway PostgreSQL server: {server}")
+
+                def compute(
+                    size: int = size, store: str = store, server: str | None = server
+                ) -> dict[str, Any]:
+                    log(f"{size:,} leads on {store} …")
+                    return run_store(args, size, store, server, get_data(), env, log)
+
+                runs.append(cached(path, args.fresh, compute, log))
+            if not args.no_splink:
+
+                def splink_run(size: int = size) -> dict[str, Any]:
+                    log(f"{size:,} leads with Splink direct …")
+                    return run_splink(args, size, get_data(size), env, log)
+
+                path = args.state / f"splink-{size}-seed{args.seed}.json"
+                splink[size] = cached(path, args.fresh, splink_run, log)
+
+    from scale_report import plot, render, summary, write_outputs
+
+    machine = machine_info(args.leadlink.parent / "python")
+    result = summary(runs, splink, machine=machine, command=shown_command(raw))
+    print(json.dumps(result, indent=2))
+    if not args.no_results:
+        try:
+            svg: str | None = plot(result)
+        except ImportError as exc:  # the dashboard's chart module is not there (yet)
+            log(f"no plot: {exc}")
+            svg = None
+        section = render(result, svg_name=args.svg.name if svg else None)
+        write_outputs(args.results, section, args.svg, svg)
+        log(f"wrote the Size sweep section of {args.results}" + (f" and {args.svg}" if svg else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BenchError as exc:
+        print(f"[scale] error: {exc}", file=sys.stderr)
+        sys.exit(1)
