@@ -226,3 +226,31 @@ def test_any_finite_points_land_inside_the_plot(pts: list[tuple[float, float]], 
     box = plot_area(root)
     assert len(points(root)) == len(pts)
     assert all(inside(p, box) for p in points(root))
+
+
+def test_custom_colours_and_axis_formats() -> None:
+    svg = stacked_bar_chart(
+        ["a"], {"high": [2.0], "low": [1.0]}, title="t", y_label="n", colours=["#b3261e", "#9aa5b1"]
+    )
+    root = parse(svg)
+    assert [r.get("fill") for r in bar_rects(root)] == ["#b3261e", "#9aa5b1"]
+    legend = root.find("svg:g[@class='legend']", NS)
+    assert legend is not None
+    assert [r.get("fill") for r in legend.findall("svg:rect", NS)] == ["#b3261e", "#9aa5b1"]
+    days = line_chart(
+        {"s": [(739000.0, 1.0), (739004.0, 3.0)]},
+        title="t",
+        x_label="d",
+        y_label="n",
+        x_format=lambda v: f"day {v:.0f}",
+        y_format=lambda v: f"{v:.0f} u",
+    )
+    root = parse(days)
+    assert tick_labels(root, "x-ticks")[0] == "day 739000"
+    assert all(label.endswith(" u") for label in tick_labels(root, "y-ticks"))
+
+
+def test_one_large_x_value_gets_a_narrow_axis() -> None:
+    # A day ordinal alone must not stretch the axis over centuries.
+    ticks = nice_ticks(739000.0, 739000.0)
+    assert ticks[0] >= 738998 and ticks[-1] <= 739002

@@ -78,7 +78,9 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     if hi < lo:
         lo, hi = hi, lo
     if hi == lo:
-        pad = abs(lo) * 0.5 or 1.0
+        # One value: a unit either side (half the value for a small one), so large values
+        # such as day ordinals do not get an axis spanning centuries.
+        pad = abs(lo) * 0.5 if 0 < abs(lo) < 1 else 1.0
         lo, hi = lo - pad, hi + pad
     step = nice_number(nice_number(hi - lo, round_=False) / max(count - 1, 1), round_=True)
     first, last = math.floor(lo / step) * step, math.ceil(hi / step) * step
@@ -134,7 +136,9 @@ def _open(kind: str, title: str, width: int, height: int, payload: str) -> list[
     ]
 
 
-def _legend(names: Sequence[str], x: float, y: float, width: float) -> tuple[list[str], int]:
+def _legend(
+    names: Sequence[str], x: float, y: float, width: float, colours: Sequence[str] = PALETTE
+) -> tuple[list[str], int]:
     """Legend entries laid out left to right, wrapping; returns (svg parts, rows used)."""
     parts, col, row = ['<g class="legend">'], x, 0
     for i, name in enumerate(names):
@@ -144,7 +148,7 @@ def _legend(names: Sequence[str], x: float, y: float, width: float) -> tuple[lis
         cy = y + row * LEGEND_ROW
         parts.append(
             f'<rect x="{col:.1f}" y="{cy - 8:.1f}" width="12" height="8" '
-            f'fill="{PALETTE[i % len(PALETTE)]}"/>'
+            f"fill={quoteattr(colours[i % len(colours)])}/>"
         )
         parts.append(_text(col + 16, cy, name))
         col += w
@@ -152,8 +156,19 @@ def _legend(names: Sequence[str], x: float, y: float, width: float) -> tuple[lis
     return parts, row + 1 if names else 0
 
 
-def _legend_rows(names: Sequence[str], width: float) -> int:
-    return _legend(names, 0, 0, width)[1]
+def _layout(
+    names: Sequence[str], width: int, height: int, colours: Sequence[str] = PALETTE
+) -> tuple[Box, list[str]]:
+    """The plot area under the title and the legend (which wraps), and the legend."""
+    inner = width - MARGIN_LEFT - MARGIN_RIGHT
+    legend, rows = _legend(names, MARGIN_LEFT, MARGIN_TOP + 6, inner, colours)
+    top = MARGIN_TOP + rows * LEGEND_ROW + (6 if rows else 0)
+    return Box(MARGIN_LEFT, top, inner, height - top - MARGIN_BOTTOM), legend
+
+
+def _fits(text: str, room: float) -> bool:
+    """A value label (10 px font, about 5.6 px a character) fits in ``room`` pixels."""
+    return len(text) * 5.6 <= room + 2
 
 
 def _frame(box: Box, x_label: str, y_label: str) -> list[str]:
@@ -207,9 +222,14 @@ def line_chart(
     log_y: bool = False,
     width: int = 640,
     height: int = 320,
+    x_format: Callable[[float], str] = format_number,
+    y_format: Callable[[float], str] = format_number,
 ) -> str:
     """Lines with point markers, one per series. Points that cannot be drawn (not finite,
-    or ≤ 0 on a log axis) are dropped; no drawable point at all gives empty axes."""
+    or ≤ 0 on a log axis) are dropped; no drawable point at all gives empty axes.
+
+    ``x_format``/``y_format`` label the ticks and points (e.g. day ordinals as dates).
+    """
 
     def drawable(p: tuple[float, float]) -> bool:
         x, y = p
@@ -219,15 +239,8 @@ def line_chart(
 
     clean = {name: sorted(p for p in pts if drawable(p)) for name, pts in series.items()}
     names = list(clean)
-    rows = _legend_rows(names, width - MARGIN_LEFT - MARGIN_RIGHT)
-    box = Box(
-        MARGIN_LEFT,
-        MARGIN_TOP + rows * LEGEND_ROW,
-        width - MARGIN_LEFT - MARGIN_RIGHT,
-        height - MARGIN_TOP - MARGIN_BOTTOM - rows * LEGEND_ROW,
-    )
+    box, legend = _layout(names, width, height)
     parts = _open("line", title, width, height, repr(sorted(clean.items())))
-    legend, _ = _legend(names, box.left, MARGIN_TOP - 4, box.width)
     parts += legend + _frame(box, x_label, y_label)
     xs = [x for pts in clean.values() for x, _ in pts]
     ys = [y for pts in clean.values() for _, y in pts]
@@ -235,10 +248,14 @@ def line_chart(
         parts += [_no_data(box), "</svg>"]
         return "\n".join(parts)
     xt = log_ticks(min(xs), max(xs)) if log_x else nice_ticks(min(xs), max(xs))
-    yt = log_ticks(min(ys), max(ys)) if log_y else nice_ticks(min(min(ys), 0.0), max(ys))
+    yt = (
+        log_ticks(min(ys), max(ys))
+        if log_y
+        else nice_ticks(min(min(ys), 0.0), max(max(ys), 0.0) or 1.0)
+    )
     x_axis = Axis(xt[0], xt[-1], box.left, box.right, log_x)
     y_axis = Axis(yt[0], yt[-1], box.bottom, box.top, log_y)
-    parts += _y_ticks(box, y_axis, yt, format_number)
+    parts += _y_ticks(box, y_axis, yt, y_format)
     parts.append('<g class="x-ticks">')
     for t in xt:
         x = x_axis(t)
@@ -246,9 +263,7 @@ def line_chart(
             f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{box.top:.1f}" '
             f'y2="{box.bottom + 4:.1f}" stroke="#e4e4e4"/>'
         )
-        parts.append(
-            _text(x, box.bottom + 16, format_number(t), text_anchor="middle", class_="tick")
-        )
+        parts.append(_text(x, box.bottom + 16, x_format(t), text_anchor="middle", class_="tick"))
     parts.append("</g>")
     for i, name in enumerate(names):
         colour = PALETTE[i % len(PALETTE)]
@@ -262,7 +277,7 @@ def line_chart(
         for px, py, x, y in pts:
             parts.append(
                 f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{colour}">'
-                f"<title>{escape(name)}: {format_number(x)}, {format_number(y)}"
+                f"<title>{escape(name)}: {x_format(x)}, {y_format(y)}"
                 "</title></circle>"
             )
         parts.append("</g>")
@@ -301,12 +316,14 @@ def stacked_bar_chart(
     width: int = 640,
     height: int = 320,
     fmt: Callable[[float], str] = format_number,
+    colours: Sequence[str] | None = None,
 ) -> str:
     """Bars per category, one segment per series: stacked (totals) or grouped side by side.
 
     ``series[name][i]`` is that series' value for ``categories[i]``; missing values count as
     0. Negative values are not drawn (counts and money here are never negative). A series
-    named ``""`` (a plain bar chart) gets no legend entry.
+    named ``""`` (a plain bar chart) gets no legend entry. ``colours`` (CSS colours, in the
+    series' order) replace the default palette, e.g. red for high risk.
     """
     legend_names = [n for n in series if n != ""]
     values = {
@@ -317,16 +334,10 @@ def stacked_bar_chart(
         vs = values[name]
         return vs[i] if i < len(vs) else 0.0
 
-    rows = _legend_rows(legend_names, width - MARGIN_LEFT - MARGIN_RIGHT)
-    box = Box(
-        MARGIN_LEFT,
-        MARGIN_TOP + rows * LEGEND_ROW,
-        width - MARGIN_LEFT - MARGIN_RIGHT,
-        height - MARGIN_TOP - MARGIN_BOTTOM - rows * LEGEND_ROW,
-    )
+    palette = tuple(colours) if colours else PALETTE
+    box, legend = _layout(legend_names, width, height, palette)
     payload = repr((list(categories), sorted(values.items()), stacked))
     parts = _open("bar", title, width, height, payload)
-    legend, _ = _legend(legend_names, box.left, MARGIN_TOP - 4, box.width)
     parts += legend + _frame(box, "", y_label)
     if not categories:
         parts += [_no_data(box), "</svg>"]
@@ -343,7 +354,6 @@ def stacked_bar_chart(
     parts += _y_ticks(box, y_axis, yt, format_number)
     slot = box.width / len(categories)
     bar_w = slot * 0.7 / (1 if stacked else n_series)
-    show_values = slot >= 28
     label_every = max(1, math.ceil(len(categories) * 60 / box.width))
     for i, category in enumerate(categories):
         x0 = box.left + slot * i + slot * 0.15
@@ -358,10 +368,10 @@ def stacked_bar_chart(
             parts.append(
                 f'<rect x="{x:.1f}" y="{y_top:.1f}" width="{bar_w:.1f}" '
                 f'height="{max(y_bottom - y_top, 0):.1f}" '
-                f'fill="{PALETTE[j % len(PALETTE)]}"><title>{escape(label)}</title>'
+                f"fill={quoteattr(palette[j % len(palette)])}><title>{escape(label)}</title>"
                 "</rect>"
             )
-            if show_values and not stacked and v > 0:
+            if not stacked and v > 0 and _fits(fmt(v), slot / n_series):
                 parts.append(
                     _text(
                         x + bar_w / 2,
@@ -373,7 +383,7 @@ def stacked_bar_chart(
                     )
                 )
             base += v if stacked else 0.0
-        if show_values and stacked and tops[i] > 0:
+        if stacked and tops[i] > 0 and _fits(fmt(tops[i]), slot):
             parts.append(
                 _text(
                     x0 + bar_w / 2,
