@@ -7,4 +7,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from leadlink.web.routes import (
+    api_alerts,
+    api_claims,
+    api_gap,
+    api_jobs,
+    api_leads,
+    api_persons,
+    api_recovery,
+    api_review,
+    api_unmatched,
+)
+
 ROUTERS: list[APIRouter] = []
+READ_API = (api_leads, api_persons, api_unmatched, api_review, api_recovery, api_gap, api_claims,
+            api_alerts, api_jobs)  # fmt: skip
+ROUTERS.extend(m.router for m in READ_API)

@@ -1,0 +1,83 @@
+"""GET /api/claims (the claims, filtered) and GET /api/claims/report (`leadlink claims`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+
+from leadlink.pipeline.claims_report import report
+from leadlink.store import listing_ops
+from leadlink.web.deps import (
+    EngineDep,
+    NowDep,
+    PageDep,
+    SettingsDep,
+    current_principal,
+    paged,
+)
+from leadlink.web.routes.api_common import Item, Page, WeekParam, text_filter, window
+
+# Every route reads: a viewer token (or a dashboard session) is enough.
+router = APIRouter(prefix="/api/claims", tags=["claims"], dependencies=[Depends(current_principal)])
+
+Milestone = Literal["M1", "M5", "M25"]
+ClaimStatus = Literal["expected", "generated", "paid", "rejected", "expired"]
+ClaimSort = Literal["-reached_on", "reached_on", "lead_date", "-amount", "person_key"]
+
+
+class ClaimItem(Item):
+    """A claim: one per (person, milestone). ``payment`` is the payment_id of the payment
+    reconciled to it; ``age_days`` counts days since its claim window closed (null while the
+    window is open), as in ``leadlink claims --rows --json``."""
+
+    id: int
+    person_key: str
+    milestone: Milestone
+    lead_id: str
+    lead_date: str
+    reached_on: str | None
+    amount: float
+    status: ClaimStatus
+    payment: str | None
+    age_days: int | None
+
+
+@router.get("", response_model=Page[ClaimItem], summary="Claims by milestone, status and week")
+def list_claims(
+    engine: EngineDep,
+    settings: SettingsDep,
+    now: NowDep,
+    page: PageDep,
+    milestone: Annotated[Milestone | None, Query(description="Milestone.")] = None,
+    status: Annotated[ClaimStatus | None, Query(description="Claim status.")] = None,
+    week: WeekParam = None,
+    person_key: Annotated[str | None, text_filter("Only this person's claims.", 36)] = None,
+    sort: Annotated[ClaimSort, Query(description="Order; `-` is descending.")] = "-reached_on",
+) -> dict[str, object]:
+    """``week`` selects the claims whose milestone was reached in that ISO week (Monday to
+    Sunday)."""
+    filters = listing_ops.ClaimFilter(
+        milestone=milestone, status=status, week_start=week, person_key=person_key
+    )
+    total, rows = listing_ops.claims(engine, filters, window(page), sort)
+    closes = dt.timedelta(days=settings.claim_window_days)
+    for r in rows:  # the report's aging: days since the window closed, once it has
+        age = (now.date() - (dt.date.fromisoformat(r["lead_date"]) + closes)).days
+        r["age_days"] = max(age, 0) if r["status"] != "expected" else None
+    return paged(list(rows), total, page)
+
+
+@router.get("/report", summary="The claims report: money by status, milestone and aging")
+def get_report(
+    engine: EngineDep,
+    settings: SettingsDep,
+    now: NowDep,
+    milestone: Annotated[Milestone | None, Query(description="Milestone.")] = None,
+    status: Annotated[ClaimStatus | None, Query(description="Claim status.")] = None,
+) -> dict[str, Any]:
+    """What ``leadlink claims --json`` reports (without recomputing claims: a GET writes
+    nothing): ``claims`` (total, by_status, by_milestone, amounts in soles, aging of
+    outstanding claims), ``payments`` (reconciliation), ``funnel`` and ``quarantined``."""
+    return report(engine, settings, now=now, milestone=milestone, status=status)

@@ -1,0 +1,58 @@
+"""GET /api/gap (gap analysis, `leadlink gap --json`) and GET /api/funnel (the lead funnel)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+
+from leadlink.pipeline.funnel import funnel
+from leadlink.pipeline.gap import gap_report
+from leadlink.web.deps import EngineDep, NowDep, PageDep, SettingsDep, current_principal
+
+# Every route reads: a viewer token (or a dashboard session) is enough.
+router = APIRouter(prefix="/api", tags=["gap"], dependencies=[Depends(current_principal)])
+
+GapReason = Literal["resolved", "no_identity", "no_origin", "inconsistent_origin"]
+Risk = Literal["high", "medium", "low"]
+
+
+@router.get("/gap", summary="Gap analysis: why each lead is (not) attributed, and the risk")
+def get_gap(
+    engine: EngineDep,
+    settings: SettingsDep,
+    now: NowDep,
+    page: PageDep,
+    reason: Annotated[
+        list[GapReason] | None, Query(description="Only these gap reasons (repeatable).")
+    ] = None,
+    risk: Annotated[list[Risk] | None, Query(description="Only these risks (repeatable).")] = None,
+) -> dict[str, Any]:
+    """``leadlink gap --json`` with the same filters: ``summary`` covers every lead (filters
+    do not change it); ``leads`` is one page of the filtered leads (high risk first, then
+    oldest), ``total`` how many match the filters, plus ``limit`` and ``offset``."""
+    reasons, risks = reason or [], risk or []
+    report = gap_report(engine, settings, now=now, reasons=reasons, risks=risks,
+                        limit=page.offset + page.limit)  # fmt: skip
+    # The summary counts every (reason, risk) pair: the filtered total is a sum of its cells.
+    total = sum(
+        n
+        for gap_reason, by_risk in report["summary"]["by_risk"].items()
+        for level, n in by_risk.items()
+        if (not reasons or gap_reason in reasons) and (not risks or level in risks)
+    )
+    return {
+        "summary": report["summary"],
+        "leads": report["leads"][page.offset :],
+        "total": total,
+        "limit": page.limit,
+        "offset": page.offset,
+    }
+
+
+@router.get("/funnel", summary="The lead funnel: leads, persons and soles per stage")
+def get_funnel(engine: EngineDep, settings: SettingsDep, now: NowDep) -> dict[str, Any]:
+    """Every lead in the first stage that holds: NO_IDENTITY, NO_DRIVER, NO_TRIPS_14D,
+    TRIPS_NO_CLAIM, OK: ``{"as_of", "leads", "stages": {STAGE: {"leads", "persons",
+    "amount"}}, "quarantined"}`` (the stage counts are `leadlink claims --json`'s ``funnel``)."""
+    return funnel(engine, settings, now=now)

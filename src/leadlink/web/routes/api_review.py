@@ -1,0 +1,87 @@
+"""GET /api/review and /api/review/{id}: the review queue, each pair with every candidate of its
+record side by side. (Accept and reject are POSTs in ``api_writes``.)"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy import Engine
+
+from leadlink.errors import NotFoundError
+from leadlink.pipeline import review
+from leadlink.pipeline.inspect import _label as rule_label  # the one rule -> label mapping
+from leadlink.pipeline.inspect import explain
+from leadlink.store import listing_ops
+from leadlink.web.deps import EngineDep, NowDep, PageDep, SettingsDep, current_principal
+from leadlink.web.routes.api_common import Item, Page
+
+# Every route reads: a viewer token (or a dashboard session) is enough.
+router = APIRouter(prefix="/api/review", tags=["review"], dependencies=[Depends(current_principal)])
+
+ReviewStatus = Literal["open", "accepted", "rejected", "superseded", "all"]
+
+
+class ReviewEntry(Item):
+    """A proposed pair (``leadlink review list --json``'s item): the ``record``, the proposed
+    ``person`` (key, number of records, a few shown), ``rule``, ``score``, ``evidence``,
+    ``deadline`` (the lead's claim deadline) and ``days_left``; plus ``candidates``: every
+    pair proposed for the same record (this one included), best first, each with its rule's
+    label, its evidence (what agreed, model match weights) and its person's records."""
+
+    id: int
+    status: str
+    record: dict[str, Any]
+    person_key: str
+    rule: str
+    score: float
+    deadline: str | None
+    days_left: int | None
+    evidence: dict[str, Any]
+    candidates: list[dict[str, Any]]
+
+
+class ReviewPage(Page[ReviewEntry]):
+    status: ReviewStatus
+
+
+@router.get("", response_model=ReviewPage, summary="The review queue, nearest deadline first")
+def list_review(
+    engine: EngineDep,
+    settings: SettingsDep,
+    now: NowDep,
+    page: PageDep,
+    status: Annotated[ReviewStatus, Query(description="Item status, or `all`.")] = "open",
+) -> dict[str, Any]:
+    found = review.list_items(
+        engine, settings, status=status, limit=page.limit, offset=page.offset, now=now
+    )
+    _with_candidates(engine, found["items"])
+    return found
+
+
+@router.get("/{item_id}", summary="One review item, its candidates and its record explained")
+def get_review_item(engine: EngineDep, now: NowDep, item_id: int) -> dict[str, Any]:
+    """The item as in the list, plus ``explanation``: what ``leadlink explain`` says of its
+    record (unmatched reason, candidates, every review item). 404 if unknown."""
+    found = listing_ops.review_item(engine, item_id)
+    if found is None:
+        raise NotFoundError(f"no review item {item_id}")
+    item, record = found
+    out = review.item_dict(item, record, now.date())
+    _with_candidates(engine, [out])
+    out["explanation"] = explain(engine, record.source, record.source_pk)
+    return out
+
+
+def _with_candidates(engine: Engine, items: list[dict[str, Any]]) -> None:
+    """Give each item every pair proposed for its record, with each candidate's records."""
+    by_record = listing_ops.review_candidates(engine, [i["record"]["id"] for i in items])
+    for item in items:
+        item["candidates"] = [
+            {**c, "rule_label": rule_label(c["rule"]),
+             "records": [{"source": r["source"], "source_pk": r["source_pk"],
+                          **review.summary(r["data"])}
+                         for r in c.pop("records")[: review.PERSON_RECORDS_SHOWN]]}
+            for c in by_record[item["record"]["id"]]
+        ]  # fmt: skip
