@@ -116,3 +116,10 @@ def firing_now(
                        "rise": values[-1] - values[0]},
         }  # fmt: skip
     return firing
+
+
+def open_now(engine: Engine) -> list[dict[str, Any]]:
+    """The open alerts as the last evaluation left them, oldest first (reads only: the
+    dashboard shows them; ``evaluate`` is the worker's and `leadlink alerts`' job)."""
+    with transaction(engine) as session:
+        return q.open_alerts(session)

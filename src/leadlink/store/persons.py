@@ -70,7 +70,7 @@ def person_links(session: Session, keys: Sequence[str]) -> list[dict[str, Any]]:
     rows = session.execute(
         select(Link.id, SourceRecord.source, SourceRecord.source_pk, Link.person_key, Link.rule,
                Link.score, Link.confidence, Link.active, Link.run_id, Link.created_at,
-               Link.evidence)
+               Link.evidence, SourceRecord.data)
         .join(SourceRecord, SourceRecord.id == Link.record_id)
         .where(Link.person_key.in_(list(keys)))
         .order_by(Link.id)
@@ -78,7 +78,8 @@ def person_links(session: Session, keys: Sequence[str]) -> list[dict[str, Any]]:
     return [
         {"link_id": r[0], "source": r[1], "source_pk": r[2], "person_key": r[3], "rule": r[4],
          "score": r[5], "confidence": r[6], "active": bool(r[7]), "run_id": r[8],
-         "created_at": r[9].isoformat(), "merged_from": (r[10] or {}).get("merged_from")}
+         "created_at": r[9].isoformat(), "merged_from": (r[10] or {}).get("merged_from"),
+         "evidence": r[10] or {}, "data": r[11] or {}}
         for r in rows
     ]  # fmt: skip
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from leadlink.web import pages_auth, pages_claims, pages_ops, pages_review
 from leadlink.web.routes import (
     api_alerts,
     api_claims,
@@ -23,3 +24,4 @@ ROUTERS: list[APIRouter] = []
 READ_API = (api_leads, api_persons, api_unmatched, api_review, api_recovery, api_gap, api_claims,
             api_alerts, api_jobs)  # fmt: skip
 ROUTERS.extend(m.router for m in READ_API)
+ROUTERS.extend(m.router for m in (pages_auth, pages_ops, pages_claims, pages_review))
