@@ -50,6 +50,16 @@ class BlockIndex:
             for key in keys:
                 self._rows[key].append(row)
 
+    def add(self, rows: pa.Table) -> None:
+        """Index more registry rows (prepared, with their person_key): records linked since."""
+        start = self.registry.num_rows
+        frame = probabilistic.model_frame(rows)
+        for offset, keys in enumerate(_keys(rows, frame)):
+            for key in keys:
+                self._rows[key].append(start + offset)
+        self.registry = _append(self.registry, rows)
+        self.frame = _append(self.frame, frame)
+
     def candidates(self, query: pa.Table) -> tuple[pa.Table, pa.Table]:
         """Registry rows sharing a blocking key with any query record: prepared, model frame."""
         rows: set[int] = set()
@@ -61,3 +71,11 @@ class BlockIndex:
     def _lookup(self, keys: Iterable[Key]) -> Iterable[int]:
         for key in keys:
             yield from self._rows.get(key, ())
+
+
+def _append(table: pa.Table, rows: pa.Table) -> pa.Table:
+    if table.num_rows == 0:  # an empty registry's frame may lack the columns: take the rows'
+        return rows
+    grown = pa.concat_tables([table, rows.select(table.column_names).cast(table.schema)])
+    # Each append adds a chunk; `take` over hundreds of small chunks is slow: compact at times.
+    return grown.combine_chunks() if grown.column(0).num_chunks > 32 else grown

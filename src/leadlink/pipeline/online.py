@@ -54,12 +54,20 @@ class OnlineMatcher:
 
     def decide(self, lead: dict[str, Any]) -> dict[str, Any]:
         """``lead`` has the `leads` columns; the answer has DESIGN.md's POST /api/leads shape."""
-        query = prepare(canonical_frame([("leads", NEW_LEAD_RID, lead, None)]))
+        return self.answer(lead, self.decide_record(lead))
+
+    def decide_record(self, lead: dict[str, Any], rid: int = NEW_LEAD_RID) -> dict[str, Any]:
+        """The engine's decision for ``lead`` as record ``rid``: the dict ``match`` decides
+        and ``resolve.write_decisions`` persists (evidence and candidates as JSON text)."""
+        query = prepare(canonical_frame([("leads", rid, lead, None)]))
         candidates, frame = self.index.candidates(query)
         compiled = self.compiled
         scorer = (lambda q, r: compiled.score(q, r, frame)) if compiled is not None else None
-        d = resolve_one(query, candidates, self.bands, RULES,
-                        self.model if scorer else None, scorer)  # fmt: skip
+        return resolve_one(query, candidates, self.bands, RULES,
+                           self.model if scorer else None, scorer)  # fmt: skip
+
+    def answer(self, lead: dict[str, Any], d: dict[str, Any]) -> dict[str, Any]:
+        """A ``decide_record`` decision in DESIGN.md's POST /api/leads shape."""
         return {
             "lead_id": lead.get("lead_id"),
             "person_key": d["person_key"] if d["decision"] == "link" else None,
@@ -72,3 +80,10 @@ class OnlineMatcher:
             "evidence": json.loads(d["evidence"] or "{}"),
             "model_id": self.model_id,
         }
+
+    def grow(self, lead: dict[str, Any], rid: int, person_key: str) -> None:
+        """Add a lead just linked (record ``rid``) to the registry without a reload, as
+        ``match`` grows its registry between sources. Term frequencies stay those of the load:
+        one record moves them by 1/N."""
+        self.index.add(prepare(canonical_frame([("leads", rid, lead, person_key)])))
+        self.registry = self.index.registry

@@ -231,13 +231,14 @@ def write_decisions(
     session: Session,
     decided: Sequence[dict[str, Any]],
     *,
-    run_id: int,
+    run_id: int | None,
     now: dt.datetime,
     window_days: int | None = None,
 ) -> dict[int, str]:
     """Persist decisions in the caller's transaction; return rid -> person_key of new links.
 
-    ``window_days`` (the claim window) dates the review items' deadlines.
+    ``window_days`` (the claim window) dates the review items' deadlines. ``run_id`` is None
+    for a decision made outside a run (one lead posted to the API: its audit row says who).
     """
     persons = sorted({d["person_key"] for d in decided if d["decision"] == "found"})
     links = [_link_row(d) for d in decided if d["decision"] in ("link", "found")]

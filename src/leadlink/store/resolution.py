@@ -59,7 +59,7 @@ def registry(
 def write_chunk(
     session: Session,
     *,
-    run_id: int,
+    run_id: int | None,
     now: dt.datetime,
     persons: Iterable[str],
     links: Sequence[dict[str, Any]],
@@ -86,7 +86,7 @@ def write_chunk(
 
 
 def _origins_for_new_links(
-    session: Session, run_id: int, now: dt.datetime, record_ids: Sequence[int]
+    session: Session, run_id: int | None, now: dt.datetime, record_ids: Sequence[int]
 ) -> None:
     """Origins (and their first history row) for the links this chunk wrote.
 
@@ -98,7 +98,7 @@ def _origins_for_new_links(
 
 
 def _origins_for(
-    session: Session, run_id: int, now: dt.datetime, record_ids: Sequence[int]
+    session: Session, run_id: int | None, now: dt.datetime, record_ids: Sequence[int]
 ) -> None:
     in_chunk = Link.record_id.in_(record_ids)
     origins.add_for_links(session, and_(in_chunk, Link.run_id == run_id), decided_by="system",

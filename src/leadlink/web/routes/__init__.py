@@ -13,14 +13,18 @@ from leadlink.web.routes import (
     api_claims,
     api_gap,
     api_jobs,
+    api_lead_post,
     api_leads,
     api_persons,
     api_recovery,
     api_review,
     api_unmatched,
+    api_writes,
 )
 
 ROUTERS: list[APIRouter] = []
+ROUTERS.append(api_lead_post.router)
+ROUTERS.append(api_writes.router)
 READ_API = (api_leads, api_persons, api_unmatched, api_review, api_recovery, api_gap, api_claims,
             api_alerts, api_jobs)  # fmt: skip
 ROUTERS.extend(m.router for m in READ_API)
