@@ -16,6 +16,16 @@ if [ -z "$pgbin" ]; then
   pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 fi
 
+# The browser tests drive Debian's Chromium (tests/web/browser): install it when missing.
+if ! [ -x /usr/bin/chromium ]; then
+  echo "Chromium missing: installing the chromium package" >&2
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+fi
+
 workdir=$(mktemp -d /tmp/leadlink-pg.XXXXXX)
 port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 as_pg() {
@@ -36,6 +46,7 @@ echo "PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on 127.0.0.1:
 
 export LEADLINK_TEST_PG="postgresql+psycopg://postgres@127.0.0.1:$port/postgres"
 export LEADLINK_REQUIRE_PG=1
+export LEADLINK_REQUIRE_BROWSER=1  # no Chromium is a failure here, not a skip
 set +e
 "$PY" -m pytest "$@"
 rc=$?

@@ -1,0 +1,150 @@
+"""The dashboard in real Chromium against a live server: log in, read the overview (equal to
+the CLI on the same database), walk every page, decide a review item, be refused as a viewer,
+switch to English. Each page is saved as tests/artifacts/<page>.png."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.review_factories import item_id, rows
+from tests.web.browser.conftest import Site, Tab
+from typer.testing import CliRunner
+
+from leadlink.cli import app as cli_app
+from leadlink.pipeline.resolve import person_key_for
+
+RD1 = person_key_for("drivers", "RD1")
+PAGES = {"overview": "/", "backlog": "/backlog", "gap": "/gap", "jobs": "/jobs",
+         "claims": "/claims", "review": "/review", "alerts": "/alerts"}  # fmt: skip
+
+
+def cli_json(site: Site, *args: str) -> Any:
+    result = CliRunner().invoke(cli_app, ["--db", site.db_url, *args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_login_with_a_token(tab: Tab, site: Site) -> None:
+    tab.open("/gap")  # not logged in: sent to the login form, which comes back here
+    assert "/login?next=" in tab.page.url
+    tab.shot("login")
+    tab.page.fill('[data-testid="login-token"]', "ll_not-a-token")
+    with tab.page.expect_navigation() as nav:
+        tab.page.click('[data-testid="login-submit"]')
+    assert nav.value.status == 401 and tab.testid("login-error").is_visible()
+    tab.shot("login-refused")
+    tab.page.fill('[data-testid="login-token"]', site.token("viewer", "vera"))
+    with tab.page.expect_navigation():
+        tab.page.click('[data-testid="login-submit"]')
+    assert tab.page.url == site.url + "/gap"
+    assert tab.text("whoami-name") == "vera" and tab.text("whoami-role") == "lector"
+    with tab.page.expect_navigation():
+        tab.testid("logout").click()
+    assert tab.page.url.startswith(site.url + "/login")
+
+
+def test_the_overview_equals_the_cli(tab: Tab, site: Site) -> None:
+    claims = cli_json(site, "claims")  # recomputes claims today, as an operator would
+    gap = cli_json(site, "gap")
+    impact = cli_json(site, "impact", "--days", "7")
+    tab.login(site.token("viewer", "vito"))
+    tab.open("/")
+    for stage, leads in claims["funnel"].items():
+        assert tab.text(f"stage-{stage}-count") == f"{leads:,}", stage
+    assert tab.text("stage-NO_IDENTITY-count") == f"{gap['summary']['no_identity']:,}"
+    assert tab.text("leads-total") == f"{sum(claims['funnel'].values()):,}"
+    assert tab.text("kpi-red-count") == f"{impact['backlog_after']:,}"
+    assert tab.text("money-ok").startswith("S/ ")
+
+
+def test_every_page_renders_and_is_saved(tab: Tab, site: Site) -> None:
+    tab.login(site.token("viewer", "vale"))
+    for name, path in PAGES.items():
+        response = tab.open(path)
+        assert response.status == 200, (path, response.status)
+        assert tab.page.locator("main h1").first.is_visible(), path
+        assert tab.page.get_attribute("html", "lang") == "es"
+        tab.shot(name)
+    tab.testid("nav-review").click()
+    tab.page.wait_for_url(site.url + "/review")
+    assert tab.testid("read-only").is_visible()
+    response = tab.open(f"/persons/{RD1}")
+    assert response.status == 200 and tab.testid("person-records").is_visible()
+    assert tab.testid("person-record-drivers-RD1").is_visible()
+    tab.shot("person")
+    # The dashboard's data: the JSON twin of a page, in the browser too.
+    response = tab.open("/overview.json")
+    assert response.status == 200 and response.headers["content-type"].startswith(
+        "application/json")
+
+
+def test_an_operator_accepts_a_review_item_and_the_person_page_shows_it(
+    tab: Tab, site: Site
+) -> None:
+    item = item_id(site.engine, "RL1", "RD1")
+    tab.login(site.token("operator", "otto"))
+    tab.open(f"/persons/{RD1}")
+    assert tab.testid("person-record-leads-RL1").count() == 0
+    tab.open("/review")
+    assert tab.testid(f"review-item-{item}").is_visible()
+    tab.testid(f"review-item-{item}-note").fill("mismo nombre y auto")
+    with tab.page.expect_navigation():
+        tab.testid(f"review-item-{item}-accept").click()
+    assert tab.testid("flash-ok").is_visible()
+    assert str(item) in tab.text("flash-ok")
+    assert tab.testid(f"review-item-{item}-accept").count() == 0  # no longer open
+    tab.shot("review-accepted")
+    tab.open(f"/persons/{RD1}")
+    row = tab.testid("person-record-leads-RL1")
+    assert row.is_visible() and "review_accept" in " ".join(row.inner_text().split())
+    tab.shot("person-after-accept")
+    decided = rows(site.engine, "SELECT status, decided_by, note FROM review_item WHERE id = :i",
+                   i=item)  # fmt: skip
+    assert tuple(decided[0]) == ("accepted", "otto", "mismo nombre y auto")
+
+
+def test_a_viewers_accept_is_refused(tab: Tab, site: Site) -> None:
+    item = item_id(site.engine, "RL2", "RD2")
+    tab.login(site.token("viewer", "vera2"))
+    tab.open("/review")
+    assert tab.testid(f"review-item-{item}").is_visible()
+    assert tab.testid(f"review-item-{item}-accept").count() == 0  # no button for a viewer
+    # The same form an operator gets, posted with the viewer's own session and CSRF token.
+    with tab.page.expect_navigation() as nav:
+        tab.page.evaluate(
+            """(id) => {
+                const form = document.createElement('form');
+                form.method = 'post';
+                form.action = `/review/${id}/accept`;
+                const csrf = document.createElement('input');
+                csrf.type = 'hidden';
+                csrf.name = 'csrf_token';
+                csrf.value = document.querySelector('input[name=csrf_token]').value;
+                form.appendChild(csrf);
+                document.body.appendChild(form);
+                form.submit();
+            }""",
+            item,
+        )
+    assert nav.value.status == 403
+    assert tab.text("error-status").startswith("403")
+    tab.shot("forbidden")
+    status = rows(site.engine, "SELECT status FROM review_item WHERE id = :i", i=item)
+    assert status[0][0] == "open"
+
+
+def test_switching_to_english(tab: Tab, site: Site) -> None:
+    tab.login(site.token("viewer", "vic"))
+    tab.open("/")
+    assert tab.page.get_attribute("html", "lang") == "es"
+    spanish = tab.text("lang-switch")
+    with tab.page.expect_navigation():
+        tab.testid("lang-switch").click()
+    assert tab.page.get_attribute("html", "lang") == "en"
+    assert tab.text("lang-switch") != spanish and tab.text("whoami-role") == "viewer"
+    assert "Lead funnel" in tab.page.inner_text("main")
+    tab.shot("overview-en")
+    tab.open("/claims")  # the choice stays for the session
+    assert tab.page.get_attribute("html", "lang") == "en"
+    assert tab.text("claims-paid").startswith("S/ ")
