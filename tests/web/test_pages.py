@@ -259,7 +259,9 @@ def test_stale_jobs_turn_red_after_the_configured_hours(
         html = page(c, "/jobs")
         assert "Desactualizado" in text_of(html, "job-match-freshness")
         assert 'class="stale red" data-testid="job-match"' in html
-        assert data(c, "/jobs.json")["jobs"][0]["stale"] is True
+        freshness = {j["kind"]: j["stale"] for j in data(c, "/jobs.json")["jobs"]}
+        assert freshness["match"] is True
+        assert list(freshness)[:5] == ["match", "queue_seed", "recover", "claims", "alerts"]
 
 
 CliJson = Callable[..., Any]

@@ -151,7 +151,7 @@ def job_freshness(
     its last success is older than ``stale_hours`` (or it never succeeded)."""
     by_kind = {j["kind"]: j for j in latest}
     out = []
-    for kind in sorted(set(by_kind) | set(watched)):
+    for kind in [*watched, *sorted(set(by_kind) - set(watched))]:  # the worker's order first
         job = by_kind.get(kind, {"kind": kind, "id": None, "status": None, "started_at": None,
                                  "finished_at": None, "counts": {}, "error": None,
                                  "last_ok_at": None})  # fmt: skip
@@ -186,7 +186,9 @@ def jobs(
     runs: Annotated[int, Query(ge=1, le=200, description="Recovery runs shown.")] = 20,
 ) -> Response:
     def build() -> dict[str, Any]:
-        watched = alerts_service.stale_kinds(settings)
+        # The worker's kinds (as GET /api/jobs lists them): alerts too, though the job_stale
+        # alert leaves it out (it cannot judge itself); a stopped worker shows here.
+        watched = (["ingest"] if settings.watch_dir else []) + list(alerts_service.WORKER_KINDS)
         return {
             "as_of": now.isoformat(timespec="seconds"),
             "stale_after_hours": settings.job_stale_hours,

@@ -1,0 +1,187 @@
+"""Deciding review items through the dashboard's forms: an operator with the CSRF token
+accepts or rejects; a viewer, or a form without the token, gets a 403 page and changes
+nothing. Also what the queue shows of each candidate's evidence."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+from tests.review_factories import item_id
+from tests.web.api_world import pinned_app_fixture, rows, world_db_url  # noqa: F401
+from tests.web.conftest import TokenMaker
+from tests.web.dashboard import HTML, csrf, element, login, page, text_of
+
+from leadlink.pipeline.resolve import person_key_for
+from leadlink.web.pages_review import explanation, grouped
+
+RD1 = person_key_for("drivers", "RD1")
+
+
+def status_of(engine: Engine, item: int) -> tuple[Any, ...]:
+    found = rows(engine, "SELECT status, decided_by, note FROM review_item WHERE id = :i", i=item)
+    return tuple(found[0])
+
+
+def post(client: TestClient, path: str, form: dict[str, str]) -> Any:
+    return client.post(path, data=form, headers=HTML, follow_redirects=False)
+
+
+def test_accept_through_the_form_links_the_lead_on_the_person_page(
+    client: TestClient, make_token: TokenMaker, engine: Engine
+) -> None:
+    login(client, make_token("operator", "olga"))
+    item = item_id(engine, "RL1", "RD1")
+    before = page(client, f"/persons/{RD1}")
+    assert 'data-testid="person-record-leads-RL1"' not in element(before, "person-records")
+    queue = page(client, "/review")
+    assert f'data-testid="review-item-{item}-accept"' in queue
+    got = post(
+        client,
+        f"/review/{item}/accept",
+        {"csrf_token": csrf(queue), "note": "same person, same car", "back": "/review"},
+    )
+    assert got.status_code == 303 and got.headers["location"] == "/review"
+    after_queue = page(client, "/review")
+    assert f"Ítem {item} aceptado" in text_of(after_queue, "flash-ok")
+    assert f'data-testid="review-item-{item}"' not in after_queue  # no longer open
+    assert status_of(engine, item) == ("accepted", "olga", "same person, same car")
+    person = page(client, f"/persons/{RD1}")
+    row = element(person, "person-record-leads-RL1")
+    assert "review_accept" in row and "Aceptado en revisión por olga." in row
+    audit = rows(
+        engine, "SELECT actor, action FROM audit_log WHERE target = :t", t=f"review_item:{item}"
+    )
+    assert [tuple(a) for a in audit] == [("olga", "review_accept")]
+
+
+def test_reject_through_the_form_and_a_second_decision_is_reported(
+    client: TestClient, make_token: TokenMaker, engine: Engine
+) -> None:
+    login(client, make_token("operator", "olga"))
+    item = item_id(engine, "RL2", "RD2")
+    token = csrf(page(client, "/review"))
+    got = post(
+        client, f"/review/{item}/reject", {"csrf_token": token, "back": "/review?status=all"}
+    )
+    assert got.status_code == 303 and got.headers["location"] == "/review?status=all"
+    assert status_of(engine, item) == ("rejected", "olga", None)
+    assert "rechazado" in text_of(page(client, "/review", params={"status": "all"}), "flash-ok")
+    again = post(client, f"/review/{item}/accept", {"csrf_token": token})
+    assert again.status_code == 303
+    assert "already rejected" in text_of(page(client, "/review"), "flash-error")
+    assert status_of(engine, item) == ("rejected", "olga", None)
+    # An unknown item is said so, too; a "back" off the queue is not followed.
+    missing = post(client, "/review/999999/accept", {"csrf_token": token, "back": "/gap"})
+    assert missing.headers["location"] == "/review"
+    assert "999999" in text_of(page(client, "/review"), "flash-error")
+
+
+def test_a_viewer_gets_a_403_page_and_nothing_changes(
+    client: TestClient, make_token: TokenMaker, engine: Engine
+) -> None:
+    login(client, make_token("viewer", "vera"))
+    item = item_id(engine, "RL1", "RD1")
+    got = post(client, f"/review/{item}/accept", {"csrf_token": csrf(page(client, "/review"))})
+    assert got.status_code == 403
+    assert text_of(got.text, "error-status").startswith("403")
+    assert "viewer" in text_of(got.text, "error-detail")
+    assert status_of(engine, item) == ("open", None, None)
+
+
+def test_a_form_without_the_csrf_token_gets_403(
+    client: TestClient, make_token: TokenMaker, engine: Engine
+) -> None:
+    login(client, make_token("operator", "olga"))
+    item = item_id(engine, "RL1", "RD1")
+    page(client, "/review")
+    for form in ({}, {"csrf_token": "forged"}):
+        got = post(client, f"/review/{item}/accept", form)
+        assert got.status_code == 403, got.text
+        assert "CSRF" in text_of(got.text, "error-detail")
+    assert status_of(engine, item) == ("open", None, None)
+    # Without any session the form is not a decision either.
+    client.cookies.clear()
+    assert post(client, f"/review/{item}/accept", {}).status_code == 401
+    assert status_of(engine, item) == ("open", None, None)
+
+
+def test_evidence_is_explained_field_by_field_with_the_model_weights() -> None:
+    evidence = {
+        "rule": "model",
+        "reason": "WEAK_MATCH_ONLY",
+        "fields": {
+            "phone_eq": False,
+            "id_eq": False,
+            "plate_eq": True,
+            "brand_model_eq": True,
+            "driver_id_eq": False,
+            "name_sim": 0.93,
+            "days": 4,
+        },
+        "waterfall": {
+            "surname": {"level": 3, "weight": 6.5},
+            "phone": {"level": 0, "weight": -3.25},
+        },
+        "candidates": [
+            {"person_key": "p1", "rule": "model", "score": 0.7},
+            {"person_key": "p2", "rule": "weak", "score": 0.4},
+        ],
+    }
+    ex = explanation(evidence)
+    assert [f["field"] for f in ex["fields"]] == [
+        "phone_eq",
+        "id_eq",
+        "plate_eq",
+        "brand_model_eq",
+        "driver_id_eq",
+        "name_sim",
+        "days",
+    ]
+    assert ex["weights"] == [
+        {"field": "surname", "level": 3, "weight": 6.5, "width": 100.0},
+        {"field": "phone", "level": 0, "weight": -3.25, "width": 50.0},
+    ]
+    assert explanation(None) == {
+        "fields": [],
+        "weights": [],
+        "accepted_by": None,
+        "merged_from": None,
+    }
+    record = {"id": 7, "source": "leads", "source_pk": "L7"}
+    items = [
+        {"id": 1, "record": record, "evidence": evidence},
+        {"id": 2, "record": {**record, "id": 8}, "evidence": {}},
+        {"id": 3, "record": record, "evidence": {"reason": "MULTIPLE_CANDIDATES"}},
+    ]
+    groups = grouped(items)
+    assert [[i["id"] for i in g["items"]] for g in groups] == [[1, 3], [2]]
+    assert groups[0]["items"][0]["considered"] == evidence["candidates"]
+    assert groups[0]["items"][1]["reason"] == "MULTIPLE_CANDIDATES"
+
+
+def test_a_model_proposal_shows_its_match_weights_on_the_queue(
+    client: TestClient, make_token: TokenMaker, engine: Engine
+) -> None:
+    item = item_id(engine, "RL1", "RD1")
+    weights = {"surname": {"level": 3, "weight": 6.5}, "phone": {"level": 0, "weight": -3.25}}
+    with engine.begin() as conn:  # as a model proposal stores it (matching/engine.py)
+        evidence = conn.execute(
+            text("SELECT evidence FROM review_item WHERE id = :i"), {"i": item}
+        ).scalar_one()
+        evidence = json.loads(evidence) if isinstance(evidence, str) else evidence
+        conn.execute(
+            text("UPDATE review_item SET rule = 'model', evidence = :e WHERE id = :i"),
+            {"e": json.dumps({**evidence, "waterfall": weights}), "i": item},
+        )
+    login(client, make_token("viewer", "vera"))
+    html = page(client, "/review", lang="en")
+    card = element(html, f"review-item-{item}")
+    table = element(card, "waterfall")
+    assert "Model match weights" in table
+    assert "surname" in table and "+6.50" in table and "-3.25" in table
+    assert 'class="bar pos" style="width: 100.0%"' in table
+    assert 'class="bar neg" style="width: 50.0%"' in table
+    assert "Probabilistic model (Fellegi-Sunter)" in card
