@@ -22,9 +22,11 @@ different body, or a lead `match` has not decided yet, is refused (``LeadExists`
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
@@ -46,6 +48,7 @@ from leadlink.store.models import SourceRecord
 SOURCE = "leads"
 SPEC = SOURCES[SOURCE]
 BODY = "request body"  # what a validation error names instead of a file
+log = logging.getLogger(__name__)
 
 
 class LeadExists(UsageError):
@@ -90,11 +93,13 @@ class Posted:
 
 @dataclass
 class _Known:
-    """What the loaded matcher reflects: links up to ``link_id`` plus the ones it wrote."""
+    """What the loaded matcher reflects: links up to ``link_id`` plus the ``own_links`` it
+    wrote since (only it writes while the lock is held: any other link after ``link_id``
+    is someone else's)."""
 
     link_id: int | None
     model_id: int | None
-    own_links: set[int] = field(default_factory=set)
+    own_links: int = 0
 
 
 class LeadPoster:
@@ -104,7 +109,8 @@ class LeadPoster:
         self._lock = threading.Lock()
         self._matcher: OnlineMatcher | None = None
         self._known: _Known | None = None
-        self.loads = 0  # how many times the registry was (re)loaded: the API reports it
+        self.loads = 0  # how many times the registry was (re)loaded, and the last load's time
+        self.last_load_s: float | None = None
 
     def post(self, fields: Mapping[str, Any], *, actor: str, now: dt.datetime) -> Posted:
         row = validate_lead(fields)
@@ -122,21 +128,21 @@ class LeadPoster:
                         content_hash=digest, event_date=row.event_date, now=now,
                     )  # fmt: skip
                     d["rid"] = rid
-                    write_decisions(session, [d], run_id=None, now=now,
-                                    window_days=self.settings.claim_window_days)  # fmt: skip
+                    linked = write_decisions(session, [d], run_id=None, now=now,
+                                             window_days=self.settings.claim_window_days)
                     answer = matcher.answer(row.data, d)
-                    link = queries.active_link(session, rid)
-                    answer.update(record_id=rid, review_items=_open_items(session, rid))
+                    items = _open_items(session, rid) if d["band"] == "review" else []
+                    answer.update(record_id=rid, review_items=items)
                     audit.record(session, actor=actor, action="lead_post",
                                  target=f"{SOURCE}/{row.source_pk}",
                                  detail={k: answer[k] for k in AUDITED}, now=now)  # fmt: skip
             except IntegrityError:  # another process stored this lead id meanwhile
                 raise LeadExists(f"lead {row.source_pk!r} was stored by someone else meanwhile; "
                                  "post it again to read its decision") from None  # fmt: skip
-            if link is not None:
-                matcher.grow(row.data, rid, link.person_key)
+            if rid in linked:
+                matcher.grow(row.data, rid, linked[rid])
                 assert self._known is not None
-                self._known.own_links.add(link.id)
+                self._known.own_links += 1
         return Posted(True, answer)
 
     def _fresh_matcher(self) -> OnlineMatcher:
@@ -145,18 +151,21 @@ class LeadPoster:
             known = self._known
             stale = (
                 known is None
-                or store.links_after(session, known.link_id) != len(known.own_links)
+                or store.links_after(session, known.link_id) != known.own_links
                 or store.newest_model_id(session) != known.model_id
             )
             if stale:  # read before loading: what lands during the load is caught next time
                 known = _Known(store.newest_link_id(session), store.newest_model_id(session))
         if stale or self._matcher is None:
+            began = time.perf_counter()
             if self._matcher is None:
                 self._matcher = OnlineMatcher(self.engine, self.settings)
             else:
                 self._matcher.refresh()
             self._known = known
             self.loads += 1
+            self.last_load_s = round(time.perf_counter() - began, 3)
+            log.info("online matcher loaded in %.3f s (load %d)", self.last_load_s, self.loads)
         return self._matcher
 
 

@@ -37,6 +37,7 @@ class OnlineMatcher:
         self.engine = engine
         self.settings = settings
         self.bands = Bands(settings.accept_threshold, settings.review_threshold, settings.margin)
+        self._last: tuple[dict[str, Any], pa.Table] | None = None  # the last lead decided
         self.refresh()
 
     def refresh(self) -> None:
@@ -60,6 +61,7 @@ class OnlineMatcher:
         """The engine's decision for ``lead`` as record ``rid``: the dict ``match`` decides
         and ``resolve.write_decisions`` persists (evidence and candidates as JSON text)."""
         query = prepare(canonical_frame([("leads", rid, lead, None)]))
+        self._last = (lead, query)  # grow() after a link reuses it: same lead, same frame
         candidates, frame = self.index.candidates(query)
         compiled = self.compiled
         scorer = (lambda q, r: compiled.score(q, r, frame)) if compiled is not None else None
@@ -85,5 +87,12 @@ class OnlineMatcher:
         """Add a lead just linked (record ``rid``) to the registry without a reload, as
         ``match`` grows its registry between sources. Term frequencies stay those of the load:
         one record moves them by 1/N."""
-        self.index.add(prepare(canonical_frame([("leads", rid, lead, person_key)])))
+        if self._last is not None and self._last[0] is lead:
+            query = self._last[1]
+        else:
+            query = prepare(canonical_frame([("leads", rid, lead, None)]))
+        for name, value in (("rid", rid), ("person_key", person_key)):
+            at = query.schema.get_field_index(name)
+            query = query.set_column(at, name, pa.array([value], query.schema.field(at).type))
+        self.index.add(query)
         self.registry = self.index.registry
