@@ -77,11 +77,17 @@ def get_review_item(engine: EngineDep, now: NowDep, item_id: int) -> dict[str, A
 def _with_candidates(engine: Engine, items: list[dict[str, Any]]) -> None:
     """Give each item every pair proposed for its record, with each candidate's records."""
     by_record = listing_ops.review_candidates(engine, [i["record"]["id"] for i in items])
-    for item in items:
-        item["candidates"] = [
-            {**c, "rule_label": rule_label(c["rule"]),
-             "records": [{"source": r["source"], "source_pk": r["source_pk"],
-                          **review.summary(r["data"])}
-                         for r in c.pop("records")[: review.PERSON_RECORDS_SHOWN]]}
-            for c in by_record[item["record"]["id"]]
-        ]  # fmt: skip
+    for item in items:  # two items of one record share its candidates: copy, never mutate
+        item["candidates"] = [_candidate(c) for c in by_record[item["record"]["id"]]]
+
+
+def _candidate(pair: dict[str, Any]) -> dict[str, Any]:
+    shown = pair["records"][: review.PERSON_RECORDS_SHOWN]
+    return {
+        **{k: v for k, v in pair.items() if k != "records"},
+        "rule_label": rule_label(pair["rule"]),
+        "records": [
+            {"source": r["source"], "source_pk": r["source_pk"], **review.summary(r["data"])}
+            for r in shown
+        ],
+    }
