@@ -131,12 +131,12 @@ def test_idempotent_passes_and_settles_pending_records(matched: Engine, tmp_path
 def test_idempotent_fails_when_a_rerun_redoes_work(
     matched: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = resolution.pending
+    real = resolution.pending_page
 
-    def always_reconsider(session: Any, source: str, *, include_unmatched: bool = False) -> Any:
-        return real(session, source, include_unmatched=True)
+    def always_reconsider(session: Any, source: str, **kw: Any) -> Any:
+        return real(session, source, **{**kw, "include_unmatched": True})
 
-    monkeypatch.setattr(resolution, "pending", always_reconsider)
+    monkeypatch.setattr(resolution, "pending_page", always_reconsider)
     result = _run(matched, "idempotent")
     assert not result.ok
     assert any("rerun processed" in e for e in result.examples)

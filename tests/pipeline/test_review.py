@@ -22,8 +22,7 @@ from typer.testing import CliRunner
 
 from leadlink.cli import app
 from leadlink.errors import NotFoundError, UsageError
-from leadlink.pipeline import resolve as resolve_mod
-from leadlink.pipeline import review
+from leadlink.pipeline import review, streaming
 from leadlink.pipeline.checks import CHECKS, run_checks
 from leadlink.pipeline.resolve import match, person_key_for
 
@@ -170,7 +169,7 @@ def test_engine_error_leaves_open_items_alone(
     def failing(*args: Any, **kwargs: Any) -> Any:
         raise ValueError("engine down")
 
-    monkeypatch.setattr(resolve_mod, "resolve", failing)
+    monkeypatch.setattr(streaming, "resolve", failing)
     match(world, SETTINGS, now=NOW, rematch=True)
     assert rows(world, "SELECT count(*) FROM unmatched WHERE reason = 'ERROR'")[0][0] == 3
     assert review.list_items(world, SETTINGS)["total"] == 4

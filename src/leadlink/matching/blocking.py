@@ -95,3 +95,79 @@ def build_features(
     con.execute(FEATURES_SQL)
     row = con.execute("SELECT count(*) FROM features").fetchone()
     return int(row[0]) if row else 0
+
+
+# -- keys a candidate pair shares (for finding a registry's candidates without loading it) --
+
+# Every way two records become a candidate pair, as a key each record carries: the rules'
+# joins (PAIRS_SQL) and the model's blocking rules (model.PREDICT_BLOCKS). Two records that
+# form a pair share at least one key; sharing a key does not make a pair (the right side of a
+# lookup may be a superset, never a subset). So one key stands for several joins where that
+# is safe: the last 7 phone digits cover the whole phone, every document/licence covers the
+# model's first document, the plate covers both plate blocks.
+_COVERED = {("phone",), ("phone7",), ("doc",), ("plate",)}
+
+_RULE_KEYS_SQL = """
+SELECT rid, 'p7:' || right(phone, 7) AS k FROM src WHERE phone IS NOT NULL
+UNION ALL SELECT rid, 'pl:' || plate FROM src WHERE plate IS NOT NULL
+UNION ALL SELECT rid, 'di:' || driver_id FROM src WHERE driver_id IS NOT NULL
+UNION ALL SELECT rid, 'id:' || k FROM (SELECT rid, unnest(ids) AS k FROM src)
+UNION ALL SELECT rid, 'bk:' || k FROM (SELECT rid, unnest(blocks) AS k FROM src)
+"""
+
+
+def _model_keys_sql() -> str:
+    from leadlink.matching.model import PREDICT_BLOCKS
+
+    parts = []
+    for cols in PREDICT_BLOCKS:
+        if cols in _COVERED:
+            continue
+        # Column names are the model module's constants, never data.
+        values = " || chr(31) || ".join(f"{c}::VARCHAR" for c in cols)
+        present = " AND ".join(f"{c} IS NOT NULL" for c in cols)
+        parts.append(
+            f"SELECT unique_id AS rid, 'm:{','.join(cols)}:' || {values} AS k "  # noqa: S608
+            f"FROM mf WHERE {present}"
+        )
+    return "\nUNION ALL ".join(parts)
+
+
+def record_keys(prepared: Any) -> Any:
+    """``(rid, key)`` of a prepared frame: the keys above, each hashed to a stable int64.
+
+    The hash is the upper 63 bits of MD5 (stable across DuckDB versions, unlike ``hash()``:
+    keys are stored). A collision only adds a record to a lookup's superset.
+    """
+    import pyarrow as pa
+
+    from leadlink.matching.model import model_frame
+
+    con = connect()
+    try:
+        # The model frame first: model_frame borrows (and drops) the name "src".
+        con.register("mf", model_frame(prepared, con) if prepared.num_rows else _empty_mf())
+        con.register("src", prepared)
+        sql = f"""
+        SELECT DISTINCT rid::BIGINT AS rid, (md5_number_upper(k) >> 1)::BIGINT AS key
+        FROM ({_RULE_KEYS_SQL} UNION ALL {_model_keys_sql()}) ORDER BY rid, key
+        """  # noqa: S608 - code-built from module constants
+        table = con.sql(sql).to_arrow_table()
+        return table.cast(pa.schema([("rid", pa.int64()), ("key", pa.int64())]))
+    finally:
+        con.close()
+
+
+def _empty_mf() -> Any:
+    from leadlink.matching.model import MODEL_FRAME_SCHEMA
+
+    return MODEL_FRAME_SCHEMA.empty_table()
+
+
+def record_terms(prepared: Any) -> Any:
+    """``(rid, given, family1, family2, brand_model, city)``: the values the model weighs by
+    their frequency (model.TF_COLUMNS), so frequencies can be counted in the store."""
+    from leadlink.matching.model import TF_COLUMNS, model_frame
+
+    frame = model_frame(prepared)
+    return frame.select(["unique_id", *TF_COLUMNS]).rename_columns(["rid", *TF_COLUMNS])

@@ -231,13 +231,16 @@ def resolve(
     rules: Sequence[Rule] = RULES,
     model: dict[str, Any] | None = None,
     scorer: Callable[[pa.Table, pa.Table], pa.Table] | None = None,
+    tf: dict[str, pa.Table] | None = None,
 ) -> pa.Table:
     """One decision per query record against the registry (both prepared frames).
 
     With a ``model`` (trained settings, see ``model.train``), records the rules did not settle
     are scored by the probabilistic tier too, and decided again by the same bands and margin.
     ``scorer`` replaces Splink's own scoring of those pairs (the online path passes the compiled
-    model, see ``compiled.CompiledModel``); it must return ``model.SCORED_SCHEMA``.
+    model, see ``compiled.CompiledModel``); it must return ``model.SCORED_SCHEMA``. ``tf``: the
+    term frequencies Splink's scoring uses (``term_frequencies``); by default it counts them in
+    query + registry.
     """
     bands = bands or Bands()
     params = {"accept": bands.accept, "review": bands.review, "margin": bands.margin}
@@ -250,7 +253,8 @@ def resolve(
             open_rids = con.sql(OPEN_SQL).to_arrow_table().column("rid")
             if len(open_rids):
                 subset = query.filter(pc.is_in(query.column("rid"), value_set=open_rids))
-                scored = (scorer or functools.partial(probabilistic.score, model))(subset, registry)
+                default = functools.partial(probabilistic.score, model, tf=tf)
+                scored = (scorer or default)(subset, registry)
                 con.register("mscored", scored)
                 con.execute("CREATE OR REPLACE TEMP TABLE rule_pairs AS SELECT * FROM scored")
                 cap = model_cap(bands)
@@ -260,6 +264,18 @@ def resolve(
         return con.sql(RESULT_SQL, params={"review": bands.review}).to_arrow_table()
     finally:
         con.close()
+
+
+def term_frequencies(counts: dict[str, list[tuple[str, int]]]) -> dict[str, pa.Table]:
+    """Term frequency lookups for the model (column -> ``col, tf_col``) from value counts:
+    each value's share of the column's non-empty values, as Splink computes it."""
+    out: dict[str, pa.Table] = {}
+    for col, pairs in counts.items():
+        total = sum(n for _, n in pairs)
+        values = pa.array([v for v, _ in pairs], pa.string())
+        shares = pa.array([n / total for _, n in pairs] if total else [], pa.float64())
+        out[col] = pa.table({col: values, f"tf_{col}": shares})
+    return out
 
 
 def clusters(frame: pa.Table, rules: Sequence[Rule]) -> dict[int, int]:
@@ -291,4 +307,4 @@ def clusters(frame: pa.Table, rules: Sequence[Rule]) -> dict[int, int]:
     return {rid: find(rid) for rid in parent}
 
 
-__all__ = ["Band", "Bands", "Reason", "clusters", "resolve"]
+__all__ = ["Band", "Bands", "Reason", "clusters", "resolve", "term_frequencies"]

@@ -281,9 +281,18 @@ SCORED_SCHEMA = pa.schema(
 
 
 def score(
-    settings: dict[str, Any], query: pa.Table, registry: pa.Table, *, threshold: float = 0.05
+    settings: dict[str, Any],
+    query: pa.Table,
+    registry: pa.Table,
+    *,
+    threshold: float = 0.05,
+    tf: dict[str, pa.Table] | None = None,
 ) -> pa.Table:
-    """Blocked pairs of query x registry with probability >= threshold (see SCORED_SCHEMA)."""
+    """Blocked pairs of query x registry with probability >= threshold (see SCORED_SCHEMA).
+
+    ``tf``: term frequency lookups (column -> table of ``col, tf_col``) to use instead of the
+    frequencies Splink would count in query + registry (``match`` passes the whole registry's,
+    so a record scores the same whatever else is in its batch)."""
     if query.num_rows == 0 or registry.num_rows == 0:
         return SCORED_SCHEMA.empty_table()
     qf, rf = model_frame(query), model_frame(registry)
@@ -298,6 +307,9 @@ def score(
             model,
             log_level=None,
         )
+        for col, lookup in (tf or {}).items():
+            registered = db_api.register(lookup, table_name=f"tf_lookup_{col}")
+            linker.table_management.register_term_frequency_lookup(registered, col)
         predictions = linker.inference.predict(threshold_match_probability=threshold)
         names = [c["output_column_name"] for c in settings["comparisons"]]
         table = _waterfall(con, predictions.physical_name, names)

@@ -79,6 +79,7 @@ def ingest_file(
         store.upsert(session, source, to_write, now=stamp, on_chunk=on_chunk)
         if changed:
             store.forget_unmatched(session, source, changed)
+            store.forget_keys(session, source, changed)
     if progress is not None:
         progress(label, total, total)
     updated = len(changed)

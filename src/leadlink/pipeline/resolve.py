@@ -12,7 +12,7 @@ import json
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,16 +27,19 @@ from leadlink.pipeline.canonical import canonical_frame
 from leadlink.pipeline.model import StoredModel, TooLittleData
 from leadlink.pipeline.model import current as current_model
 from leadlink.pipeline.model import train as train_model
+from leadlink.pipeline.streaming import DECIDE_CHUNK, Streamer, StreamStats
 from leadlink.settings import Settings
 from leadlink.sources import IDENTITY_SOURCES, RESOLVE_ORDER
 from leadlink.store import jobs, locks, resolution
 from leadlink.store.db import transaction
 from leadlink.store.resolution import RecordRow
+from leadlink.store.workspace import Workspace
 
 # Scores model pairs: (query subset, registry) -> pairs with probabilities (engine.resolve).
 Scorer = Callable[[pa.Table, pa.Table], pa.Table]
-# Builds a Scorer for a stored model's Splink settings (the Spark engine is one).
-ScorerFactory = Callable[[dict[str, Any]], Scorer]
+# Builds a Scorer for a stored model's Splink settings and the registry's term frequencies
+# (None: count them in query + registry) -- the Spark engine is one (pipeline/spark.py).
+ScorerFactory = Callable[[dict[str, Any], dict[str, pa.Table] | None], Scorer]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,8 @@ log = logging.getLogger(__name__)
 # yields the same keys, and a key never changes once issued.
 PERSON_NAMESPACE = uuid.UUID("6d1f3c1e-4a51-4b2f-9a53-1e8f4f3c0b7a")
 FOUNDED = "new_person"
+# Driver decisions left as they are: an ambiguous document, or the engine failed.
+_KEPT_REASONS = (Reason.MULTIPLE_CANDIDATES.value, Reason.ERROR.value)
 
 
 @dataclass
@@ -60,6 +65,7 @@ class MatchResult:
     merged: int = 0
     margin: float = 0.05
     window_days: int = 14
+    stream: StreamStats = field(default_factory=StreamStats)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +79,7 @@ class MatchResult:
             "by_source": self.by_source,
             "model": self.model,
             "merged": self.merged,
+            "stream": self.stream.as_dict(),
         }
 
 
@@ -90,6 +97,7 @@ def match(
     owner: str | None = None,
     wait: float | bool = False,
     scorer: ScorerFactory | None = None,
+    decide_chunk: int = DECIDE_CHUNK,
 ) -> MatchResult:
     """Resolve pending records of every identity source; record the run in job_run.
 
@@ -106,7 +114,7 @@ def match(
         result = MatchResult(run_id=run.id)
         run.counts = result.as_dict
         _run(engine, settings, result, now=now, progress=progress, rematch=rematch,
-             beat=lock.heartbeat, scorer=scorer)  # fmt: skip
+             beat=lock.heartbeat, scorer=scorer, decide_chunk=decide_chunk)  # fmt: skip
     return result
 
 
@@ -120,22 +128,37 @@ def _run(
     rematch: bool,
     beat: Callable[[], None],
     scorer: ScorerFactory | None = None,
+    decide_chunk: int = DECIDE_CHUNK,
 ) -> None:
-    resolver = Resolver(engine, settings, now=now, scorer=scorer)
+    """Each source: stage its pending records, decide them chunk by chunk against the registry
+    rows they can meet, then write the decisions (see pipeline/streaming.py)."""
+    resolver = Resolver(engine, settings, now=now, scorer=scorer)  # holds the model
     result.margin = settings.margin
     result.window_days = settings.claim_window_days
-    for source in RESOLVE_ORDER:
-        with transaction(engine) as session:
-            rows = resolution.pending(session, source, include_unmatched=rematch)
-        if not rows:
-            continue
-        decided = resolver.decide(source, rows)
-        beat()  # deciding a source can be long: show the lock's holder is alive
-        new_links = _write(engine, result, source, decided, run_id=result.run_id, now=now,
-                           chunk=settings.chunk_size, progress=progress, beat=beat)  # fmt: skip
-        resolver.grow(new_links)
-        if source == "drivers" and result.merged:
-            resolver.reset_registry()  # it still holds the retired keys
+    with Workspace() as ws:
+        stream = Streamer(engine, ws, resolver.bands, page=settings.chunk_size,
+                          chunk=decide_chunk)  # fmt: skip
+        result.stream = stream.stats
+        stream.backfill()
+        for source in RESOLVE_ORDER:
+            total = stream.stage(source, rematch=rematch)
+            if not total:
+                continue
+            stream.registry_for_source(total)
+            model = None if source == "drivers" else resolver.model_settings()
+            factory = resolver.scorer_factory
+            tf = stream.term_frequencies() if model else None
+            score_with = factory(model, tf) if factory and model else None
+            stream.decide(source, model, scorer=score_with, tf=tf)
+            beat()  # deciding a source can be long: show the lock's holder is alive
+            parts = stream.decided_parts(settings.chunk_size)
+            if source == "drivers":
+                parts = _found_driver_parts(parts, ws.all_pending(), ws.pending_pks())
+            new_links = _write(engine, result, source, parts, total, run_id=result.run_id,
+                               now=now, progress=progress, beat=beat)  # fmt: skip
+            ws.grow(new_links)
+            if source == "drivers" and result.merged:
+                stream.reset_registry()  # it still holds the retired keys
     if resolver.model is not None:
         result.model = {"id": resolver.model.id, "sha256": resolver.model.sha256,
                         "trained_now": resolver.model_trained}  # fmt: skip
@@ -192,7 +215,7 @@ class Resolver:
                 decided = _found_drivers(decisions, query, pks)
             else:
                 model = self.model_settings()
-                scorer = self.scorer_factory(model) if self.scorer_factory and model else None
+                scorer = self.scorer_factory(model, None) if self.scorer_factory and model else None
                 decided = resolve(query, self.registry(), self.bands, RULES, model,
                                   scorer=scorer).to_pylist()  # fmt: skip
         except Exception as exc:
@@ -284,10 +307,31 @@ def _found_drivers(
     Two drivers of the same batch sharing a document are one person (a re-registration).
     Only an ambiguous document (two known persons) is left unmatched.
     """
-    roots = clusters(query, DRIVER_RULES)
+    return _founded(decisions.to_pylist(), clusters(query, DRIVER_RULES), pks)
+
+
+def _found_driver_parts(
+    parts: Iterator[list[dict[str, Any]]], batch: pa.Table, pks: dict[int, str]
+) -> Iterator[list[dict[str, Any]]]:
+    """``_found_drivers`` over staged decisions: clusters of the whole batch, then each part."""
+    try:
+        roots = clusters(batch, DRIVER_RULES)
+    except Exception as exc:
+        log.exception("matching drivers failed")
+        message = f"{type(exc).__name__}: {exc}"
+        for part in parts:
+            yield [_error(d["rid"], message) for d in part]
+        return
+    for part in parts:
+        yield _founded(part, roots, pks)
+
+
+def _founded(
+    decisions: list[dict[str, Any]], roots: dict[int, int], pks: dict[int, str]
+) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for d in decisions.to_pylist():
-        if d["decision"] == "link" or d["reason"] == Reason.MULTIPLE_CANDIDATES.value:
+    for d in decisions:
+        if d["decision"] == "link" or d["reason"] in _KEPT_REASONS:
             out.append(d)
             continue
         root = roots.get(d["rid"], d["rid"])
@@ -320,20 +364,19 @@ def _write(
     engine: Engine,
     result: MatchResult,
     source: str,
-    decided: list[dict[str, Any]],
+    parts: Iterable[list[dict[str, Any]]],
+    total: int,
     *,
     run_id: int,
     now: dt.datetime,
-    chunk: int,
     progress: ProgressFn | None,
     beat: Callable[[], None],
 ) -> dict[int, str]:
-    """Write decisions chunk by chunk, one transaction each; return rid -> person_key linked."""
+    """Write decisions part by part, one transaction each; return rid -> person_key linked."""
     counts: Counter[str] = Counter()
     new_links: dict[int, str] = {}
-    total = len(decided)
-    for start in range(0, total, chunk):
-        part = decided[start : start + chunk]
+    done = 0
+    for part in parts:
         with transaction(engine) as session:
             if source == "drivers":  # a driver whose document two persons share joins them
                 part = _merge_persons(session, result, part, run_id=run_id, now=now)
@@ -348,12 +391,13 @@ def _write(
                 result.unmatched[d["reason"]] += 1
                 counts[d["reason"]] += 1
                 result.review += d["band"] == "review"
+        done += len(part)
         beat()
         if progress:
-            progress(f"match {source}", min(start + chunk, total), total)
-    result.processed += total
+            progress(f"match {source}", done, total)
+    result.processed += done
     result.linked += counts["linked"]
-    result.by_source[source] = {"processed": total, **dict(counts)}
+    result.by_source[source] = {"processed": done, **dict(counts)}
     return new_links
 
 

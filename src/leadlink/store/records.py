@@ -43,6 +43,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from leadlink.store.keys import record_key, record_term
 from leadlink.store.models import SourceRecord, Unmatched
 
 CHUNK = 5000
@@ -242,3 +243,13 @@ def forget_unmatched(session: Session, source: str, keys: Sequence[str]) -> None
     for part in chunks(keys):
         ids = select(_records.c.id).where(_records.c.source == source, _key_in(conn, part))
         conn.execute(delete(_unmatched).where(_unmatched.c.record_id.in_(ids)))
+
+
+def forget_keys(session: Session, source: str, keys: Sequence[str]) -> None:
+    """Delete the blocking keys and model terms of these records (their content changed):
+    ``match`` derives them again from the new data (see ``leadlink.store.keys``)."""
+    conn = session.connection()
+    for part in chunks(keys):
+        ids = select(_records.c.id).where(_records.c.source == source, _key_in(conn, part))
+        conn.execute(delete(record_key).where(record_key.c.record_id.in_(ids)))
+        conn.execute(delete(record_term).where(record_term.c.record_id.in_(ids)))

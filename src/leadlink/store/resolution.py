@@ -8,13 +8,15 @@ so a linked lead without an origin cannot exist.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, select
+from sqlalchemy import JSON, and_, delete, exists, func, insert, select
 from sqlalchemy.orm import Session
 
-from leadlink.store import origins
+from leadlink.store import keys, origins
+from leadlink.store.keys import LOOKUP_CHUNK, id_in, record_term
 from leadlink.store.models import Link, Origin, Person, SourceRecord, Unmatched
 
 RecordRow = tuple[int, str, dict[str, Any]]
@@ -30,6 +32,40 @@ def pending(session: Session, source: str, *, include_unmatched: bool = False) -
     if not include_unmatched:
         query = query.where(~exists().where(Unmatched.record_id == SourceRecord.id))
     return [(r[0], r[1], r[2]) for r in session.execute(query.order_by(SourceRecord.id))]
+
+
+def pending_page(
+    session: Session, source: str, *, after: int, limit: int, include_unmatched: bool = False
+) -> list[tuple[int, str, dict[str, Any], bool]]:
+    """One page of ``pending`` (keyset: ids after ``after``, at most ``limit``), each row with
+    whether the record has its blocking keys already: (id, source_pk, data, keyed)."""
+    linked = exists().where(and_(Link.record_id == SourceRecord.id, Link.active))
+    keyed = exists().where(record_term.c.record_id == SourceRecord.id)
+    query = select(SourceRecord.id, SourceRecord.source_pk, SourceRecord.data, keyed).where(
+        SourceRecord.source == source, SourceRecord.id > after, ~linked
+    )
+    if not include_unmatched:
+        query = query.where(~exists().where(Unmatched.record_id == SourceRecord.id))
+    rows = session.execute(query.order_by(SourceRecord.id).limit(limit))
+    return [(r[0], r[1], r[2], bool(r[3])) for r in rows]
+
+
+def linked_records(
+    session: Session, record_ids: Sequence[int]
+) -> list[tuple[int, str, str, dict[str, Any]]]:
+    """These records with their active link: (id, source, person_key, data), by id."""
+    conn = session.connection()
+    out: list[tuple[int, str, str, dict[str, Any]]] = []
+    for start in range(0, len(record_ids), LOOKUP_CHUNK):
+        part = list(record_ids[start : start + LOOKUP_CHUNK])
+        query = (
+            select(SourceRecord.id, SourceRecord.source, Link.person_key, SourceRecord.data)
+            .join(Link, and_(Link.record_id == SourceRecord.id, Link.active))
+            .where(id_in(conn, SourceRecord.id, part))
+            .order_by(SourceRecord.id)
+        )
+        out.extend((r[0], r[1], r[2], r[3]) for r in conn.execute(query))
+    return out
 
 
 def count_pending(session: Session, sources: Sequence[str]) -> int:
@@ -56,6 +92,30 @@ def registry(
     return [(r[0], r[1], r[2], r[3]) for r in session.execute(query)]
 
 
+def registry_page(
+    session: Session, sources: Sequence[str], *, after: int, limit: int
+) -> list[tuple[int, str, str, dict[str, Any]]]:
+    """One page of ``registry`` (keyset: ids after ``after``, at most ``limit``)."""
+    query = (
+        select(SourceRecord.id, SourceRecord.source, Link.person_key, SourceRecord.data)
+        .join(Link, and_(Link.record_id == SourceRecord.id, Link.active))
+        .where(SourceRecord.source.in_(sources), SourceRecord.id > after)
+        .order_by(SourceRecord.id)
+        .limit(limit)
+    )
+    return [(r[0], r[1], r[2], r[3]) for r in session.execute(query)]
+
+
+def count_registry(session: Session, sources: Sequence[str]) -> int:
+    query = (
+        select(func.count())
+        .select_from(SourceRecord)
+        .join(Link, and_(Link.record_id == SourceRecord.id, Link.active))
+        .where(SourceRecord.source.in_(sources))
+    )
+    return int(session.scalar(query) or 0)
+
+
 def write_chunk(
     session: Session,
     *,
@@ -68,21 +128,34 @@ def write_chunk(
     """Persist one chunk of decisions; the caller's transaction makes it all-or-nothing."""
     person_rows = [{"person_key": k, "created_at": now, "run_id": run_id} for k in persons]
     if person_rows:
-        session.execute(insert(Person), person_rows)
+        _insert(session, Person, person_rows)
     touched = [r["record_id"] for r in links] + [r["record_id"] for r in unmatched]
     for start in range(0, len(touched), 500):
         ids = touched[start : start + 500]
         session.execute(delete(Unmatched).where(Unmatched.record_id.in_(ids)))
     if links:
-        session.execute(
-            insert(Link),
-            [{**r, "run_id": run_id, "active": True, "created_at": now} for r in links],
-        )
+        stamped = [{**r, "run_id": run_id, "active": True, "created_at": now} for r in links]
+        _insert(session, Link, stamped)
         _origins_for_new_links(session, run_id, now, [r["record_id"] for r in links])
     if unmatched:
-        session.execute(
-            insert(Unmatched), [{**r, "run_id": run_id, "updated_at": now} for r in unmatched]
-        )
+        _insert(session, Unmatched, [{**r, "run_id": run_id, "updated_at": now} for r in unmatched])
+
+
+def _insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert rows of one shape: one executemany on SQLite, COPY on PostgreSQL.
+
+    COPY straight into the table (no staging table: these inserts have no ON CONFLICT); JSON
+    columns are sent as the text SQLAlchemy would bind (``json.dumps``).
+    """
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        session.execute(insert(model), rows)
+        return
+    table = model.__table__
+    columns = list(rows[0])
+    as_json = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    data = [tuple(json.dumps(r[c]) if c in as_json else r[c] for c in columns) for r in rows]
+    keys.bulk_insert(conn, table.name, columns, data)
 
 
 def _origins_for_new_links(

@@ -1,0 +1,241 @@
+"""How `match` decides a source in chunks, without holding it or the registry in Python memory.
+
+Per source (``resolve._run`` drives it):
+
+1. ``stage``: read the pending records page by page (keyset on id), normalise each page once,
+   store its blocking keys and model terms in the database if the record has none yet
+   (``store.keys``), and keep the prepared page in the run's DuckDB workspace.
+2. ``decide``: for each chunk of the staged records, look up in SQL the linked records sharing a
+   key with the chunk (``keys.registry_sharing``), load into the workspace the ones not loaded
+   yet, and decide the chunk against exactly those. Decisions are staged in the workspace.
+   Nothing is written while a source is decided, so every chunk sees the registry as it was
+   before the source, as deciding the source whole did.
+3. ``decided_parts``: the staged decisions, in id order, a write chunk at a time.
+
+A registry row is loaded (read, normalised) at most once per run; records linked by a source
+join the workspace's registry from the staged pages (``Workspace.grow``). The model's term
+frequencies are counted over the whole registry in SQL (``keys.term_counts``), so a record's
+score does not depend on the chunk it is decided in, nor on what else is pending.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import Engine
+
+from leadlink.matching import DRIVER_RULES, RULES, Bands, Reason, prepare, resolve
+from leadlink.matching.blocking import record_keys, record_terms
+from leadlink.matching.engine import term_frequencies
+from leadlink.pipeline.canonical import canonical_frame
+from leadlink.sources import IDENTITY_SOURCES
+from leadlink.store import keys, resolution
+from leadlink.store.db import transaction
+from leadlink.store.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+# Records decided per engine call. Bigger chunks amortise Splink's fixed cost per call (its SQL
+# pipeline is built each time) and share more registry rows; smaller ones bound memory.
+DECIDE_CHUNK = 20_000
+# Load the whole registry up front when the pending records number at least 1/PRELOAD_RATIO
+# of it (a full run); otherwise look up only the rows sharing a key (an incremental run).
+PRELOAD_RATIO = 10
+
+DECISION_SCHEMA = pa.schema(
+    [("rid", pa.int64()), ("decision", pa.string()), ("person_key", pa.string()),
+     ("cid", pa.int64()), ("rule", pa.string()), ("score", pa.float64()),
+     ("confidence", pa.string()), ("reason", pa.string()), ("band", pa.string()),
+     ("evidence", pa.string()), ("candidates", pa.string()), ("message", pa.string())]
+)  # fmt: skip
+
+Scorer = Callable[[pa.Table, pa.Table], pa.Table]
+
+
+@dataclass
+class StreamStats:
+    """What a run read: reported in ``match --json`` (``stream``) and asserted by tests."""
+
+    staged: int = 0  # pending records read and normalised
+    keyed: int = 0  # records whose blocking keys were stored by this run
+    chunks: int = 0  # engine calls
+    candidates: int = 0  # registry ids the key lookups returned (summed over chunks)
+    registry_loaded: int = 0  # registry rows read from the store into the workspace
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+class Streamer:
+    def __init__(
+        self,
+        engine: Engine,
+        workspace: Workspace,
+        bands: Bands,
+        *,
+        page: int,
+        chunk: int = DECIDE_CHUNK,
+    ) -> None:
+        self.engine = engine
+        self.ws = workspace
+        self.bands = bands
+        self.page = page
+        self.chunk = chunk
+        self.stats = StreamStats()
+        self.complete = False  # the workspace holds the whole registry (grown with new links)
+
+    # -- keys of records linked before keys existed -----------------------------------------
+
+    def backfill(self) -> int:
+        """Store the keys of linked records that have none (first run after the upgrade, or
+        their data changed since): a lookup must find every registry record."""
+        after, done = 0, 0
+        while True:
+            with transaction(self.engine) as session:
+                rows = keys.unkeyed_linked(session, IDENTITY_SOURCES, after=after,
+                                           limit=self.page)  # fmt: skip
+                if not rows:
+                    return done
+                frame = prepare(canonical_frame((s, rid, data, None) for rid, s, data in rows))
+                keys.write(session, record_keys(frame), record_terms(frame))
+            after, done = rows[-1][0], done + len(rows)
+            self.stats.keyed += len(rows)
+
+    # -- 1. stage ------------------------------------------------------------------------
+
+    def stage(self, source: str, *, rematch: bool) -> int:
+        self.ws.reset_pending()
+        after, total = 0, 0
+        while True:
+            with transaction(self.engine) as session:
+                rows = resolution.pending_page(session, source, after=after, limit=self.page,
+                                               include_unmatched=rematch)  # fmt: skip
+                if not rows:
+                    break
+                frame = prepare(canonical_frame((source, r[0], r[2], None) for r in rows))
+                found = record_keys(frame)
+                unkeyed = [r[0] for r in rows if not r[3]]
+                if unkeyed:
+                    wanted = pa.array(unkeyed, pa.int64())
+                    fresh = frame.filter(pc.is_in(frame["rid"], wanted))
+                    keys.write(session, found.filter(pc.is_in(found["rid"], wanted)),
+                               record_terms(fresh))  # fmt: skip
+                    self.stats.keyed += len(unkeyed)
+            self.ws.add_pending(frame, [r[1] for r in rows], found)
+            after, total = rows[-1][0], total + len(rows)
+        self.stats.staged += total
+        return total
+
+    # -- 2. decide -----------------------------------------------------------------------
+
+    def registry_for_source(self, pending: int) -> None:
+        """Before deciding ``pending`` records: when they are many next to the registry, load
+        the whole registry once (a lookup per chunk would end up reading most of it anyway);
+        from then on the workspace holds all of it and per-chunk lookups are skipped."""
+        if self.complete:
+            return
+        with transaction(self.engine) as session:
+            size = resolution.count_registry(session, IDENTITY_SOURCES)
+        if size and pending * PRELOAD_RATIO < size:
+            return
+        after = 0
+        while True:
+            with transaction(self.engine) as session:
+                rows = resolution.registry_page(session, IDENTITY_SOURCES, after=after,
+                                                limit=self.page)  # fmt: skip
+            if not rows:
+                break
+            after = rows[-1][0]
+            wanted = set(self.ws.missing([r[0] for r in rows]))
+            self._load([r for r in rows if r[0] in wanted])
+        self.complete = True
+
+    def reset_registry(self) -> None:
+        self.ws.reset_registry()
+        self.complete = False
+
+    def _load(self, rows: list[tuple[int, str, str, dict[str, Any]]]) -> None:
+        if rows:
+            frame = prepare(canonical_frame((s, rid, data, key) for rid, s, key, data in rows))
+            self.ws.add_registry(frame, record_keys(frame))
+            self.stats.registry_loaded += len(rows)
+
+    def term_frequencies(self) -> dict[str, pa.Table]:
+        with transaction(self.engine) as session:
+            return term_frequencies(keys.term_counts(session))
+
+    def decide(
+        self,
+        source: str,
+        model: dict[str, Any] | None,
+        *,
+        scorer: Scorer | None = None,
+        tf: dict[str, pa.Table] | None = None,
+    ) -> None:
+        for query, qkeys in self.ws.pending_chunks(self.chunk):
+            registry = self._registry_for(qkeys)
+            self.stats.chunks += 1
+            try:
+                if source == "drivers":
+                    table = resolve(query, registry, self.bands, DRIVER_RULES)
+                else:
+                    table = resolve(query, registry, self.bands, RULES, model, scorer=scorer,
+                                    tf=tf)  # fmt: skip
+                table = _conform(table)
+            except Exception as exc:
+                log.exception("matching %s failed", source)
+                table = errors(query.column("rid").to_pylist(), f"{type(exc).__name__}: {exc}")
+            self.ws.add_decided(table)
+
+    def _registry_for(self, qkeys: pa.Table) -> pa.Table:
+        """The registry rows sharing a key with the chunk, loading those not loaded yet."""
+        if self.complete:
+            return self.ws.registry_for(qkeys)
+        with transaction(self.engine) as session:
+            ids = keys.registry_sharing(session, qkeys.column("key").to_pylist())
+        self.stats.candidates += len(ids)
+        missing = self.ws.missing(ids)
+        for start in range(0, len(missing), self.page):
+            with transaction(self.engine) as session:
+                self._load(resolution.linked_records(session, missing[start : start + self.page]))
+        return self.ws.registry_for(qkeys)
+
+    # -- 3. write ------------------------------------------------------------------------
+
+    def decided_parts(self, size: int) -> Iterator[list[dict[str, Any]]]:
+        for part in self.ws.decided_chunks(size):
+            yield part.to_pylist()
+
+
+def _conform(table: pa.Table) -> pa.Table:
+    """The engine's decisions in DECISION_SCHEMA (a message column, empty)."""
+    table = table.append_column("message", pa.nulls(table.num_rows, pa.string()))
+    return table.select(DECISION_SCHEMA.names).cast(DECISION_SCHEMA)
+
+
+def errors(rids: list[int], message: str) -> pa.Table:
+    """Every record of a chunk the engine failed on: unmatched ERROR with the message."""
+    n = len(rids)
+    return pa.table(
+        {
+            "rid": pa.array(rids, pa.int64()),
+            "decision": pa.array(["unmatched"] * n, pa.string()),
+            "person_key": pa.nulls(n, pa.string()),
+            "cid": pa.nulls(n, pa.int64()),
+            "rule": pa.nulls(n, pa.string()),
+            "score": pa.nulls(n, pa.float64()),
+            "confidence": pa.nulls(n, pa.string()),
+            "reason": pa.array([Reason.ERROR.value] * n, pa.string()),
+            "band": pa.array(["reject"] * n, pa.string()),
+            "evidence": pa.array([json.dumps({})] * n, pa.string()),
+            "candidates": pa.array(["[]"] * n, pa.string()),
+            "message": pa.array([message] * n, pa.string()),
+        },
+        schema=DECISION_SCHEMA,
+    )

@@ -1,0 +1,188 @@
+"""A scratch DuckDB file for one `match` run: what does not need to sit in Python memory.
+
+It holds the prepared pending records of the source being decided (and their candidate keys),
+the registry rows loaded so far (and theirs), and the decisions staged before they are written.
+DuckDB keeps it on disk under a private temporary directory, within ``memory_limit``, spilling
+joins to ``temp_directory``; the directory is removed when the run ends.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from leadlink.matching.frames import PREPARED_SCHEMA
+
+KEY_SCHEMA = pa.schema([("rid", pa.int64()), ("key", pa.int64())])
+_COLUMNS = ", ".join(PREPARED_SCHEMA.names)
+
+
+class Workspace:
+    def __init__(self, *, memory_limit: str = "1GB", threads: int = 2) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="leadlink-match-")
+        root = Path(self._dir.name)
+        self.con = duckdb.connect(str(root / "workspace.duckdb"))
+        # Settings are our constants, not data (DuckDB's SET takes no parameters).
+        self.con.execute(f"SET memory_limit = '{memory_limit}'")
+        self.con.execute(f"SET temp_directory = '{root / 'spill'}'")
+        self.con.execute(f"SET threads TO {int(threads)}")
+        self.con.execute("SET preserve_insertion_order = false")
+        for table in ("pending", "reg"):
+            self._create(table, PREPARED_SCHEMA.empty_table())
+        for table in ("pending_key", "reg_key"):
+            self._create(table, KEY_SCHEMA.empty_table())
+        self.con.execute("ALTER TABLE pending ADD COLUMN source_pk VARCHAR")
+        self._decided: str | None = None
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.con.close()
+        self._dir.cleanup()
+
+    def _create(self, table: str, empty: pa.Table) -> None:
+        self.con.register("empty", empty)
+        self.con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM empty")  # noqa: S608
+        self.con.unregister("empty")
+
+    def _arrow(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
+        table = self.con.sql(sql, params=params or None).to_arrow_table()
+        assert table is not None
+        return table
+
+    def _append(self, table: str, frame: pa.Table) -> None:
+        self.con.register("frame", frame)
+        self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM frame")  # noqa: S608
+        self.con.unregister("frame")
+
+    # -- the source being decided ---------------------------------------------------------
+
+    def reset_pending(self) -> None:
+        self.con.execute("DELETE FROM pending")
+        self.con.execute("DELETE FROM pending_key")
+        if self._decided:
+            self.con.execute("DROP TABLE decided")
+            self._decided = None
+
+    def add_pending(self, frame: pa.Table, source_pks: list[str], keys: pa.Table) -> None:
+        self._append("pending", frame.append_column("source_pk", pa.array(source_pks, pa.string())))
+        self._append("pending_key", keys)
+
+    def pending_chunks(self, size: int) -> Iterator[tuple[pa.Table, pa.Table]]:
+        """(prepared frame, its keys) of the pending records, ``size`` at a time, by rid."""
+        after = -1
+        while True:
+            frame = self._arrow(
+                f"SELECT {_COLUMNS} FROM pending WHERE rid > $after ORDER BY rid LIMIT $n",  # noqa: S608
+                {"after": after, "n": size},
+            )
+            if frame.num_rows == 0:
+                return
+            last = frame.column("rid")[-1].as_py()
+            keys = self._arrow(
+                "SELECT rid, key FROM pending_key WHERE rid > $after AND rid <= $last",
+                {"after": after, "last": last},
+            )
+            yield frame.cast(PREPARED_SCHEMA), keys.cast(KEY_SCHEMA)
+            after = last
+
+    def all_pending(self) -> pa.Table:
+        sql = f"SELECT {_COLUMNS} FROM pending ORDER BY rid"  # noqa: S608
+        return self._arrow(sql).cast(PREPARED_SCHEMA)
+
+    def pending_pks(self) -> dict[int, str]:
+        return dict(self.con.execute("SELECT rid, source_pk FROM pending").fetchall())
+
+    # -- the registry -----------------------------------------------------------------------
+
+    def missing(self, rids: list[int]) -> list[int]:
+        """Which of these registry ids are not loaded yet."""
+        self.con.register("wanted", pa.table({"rid": pa.array(rids, pa.int64())}))
+        try:
+            rows = self.con.execute(
+                "SELECT rid FROM wanted ANTI JOIN reg USING (rid) ORDER BY rid"
+            ).fetchall()
+        finally:
+            self.con.unregister("wanted")
+        return [r[0] for r in rows]
+
+    def add_registry(self, frame: pa.Table, keys: pa.Table) -> None:
+        self._append("reg", frame)
+        self._append("reg_key", keys)
+
+    def registry_for(self, keys: pa.Table) -> pa.Table:
+        """The loaded registry rows sharing one of ``keys`` (rid, key), by rid."""
+        self.con.register("qkeys", keys)
+        try:
+            frame = self._arrow(
+                f"SELECT {_COLUMNS} FROM reg WHERE rid IN "  # noqa: S608
+                "(SELECT rk.rid FROM reg_key rk SEMI JOIN qkeys q ON q.key = rk.key) ORDER BY rid"
+            )
+        finally:
+            self.con.unregister("qkeys")
+        return frame.cast(PREPARED_SCHEMA)
+
+    def registry_size(self) -> int:
+        row = self.con.execute("SELECT count(*) FROM reg").fetchone()
+        return int(row[0]) if row else 0
+
+    def grow(self, new_links: dict[int, str]) -> None:
+        """Pending records just linked join the registry under their person key."""
+        if not new_links:
+            return
+        linked = pa.table(
+            {
+                "rid": pa.array(list(new_links), pa.int64()),
+                "person_key": pa.array(list(new_links.values()), pa.string()),
+            }
+        )
+        names = PREPARED_SCHEMA.names
+        cols = ", ".join("l.person_key" if c == "person_key" else f"p.{c}" for c in names)
+        self.con.register("linked", linked)
+        try:
+            self.con.execute(
+                f"INSERT INTO reg SELECT {cols} FROM pending p JOIN linked l USING (rid)"  # noqa: S608
+            )
+            self.con.execute(
+                "INSERT INTO reg_key SELECT k.* FROM pending_key k SEMI JOIN linked USING (rid)"
+            )
+        finally:
+            self.con.unregister("linked")
+
+    def reset_registry(self) -> None:
+        self.con.execute("DELETE FROM reg")
+        self.con.execute("DELETE FROM reg_key")
+
+    # -- decisions --------------------------------------------------------------------------
+
+    def add_decided(self, decisions: pa.Table) -> None:
+        if self._decided is None:
+            self._create("decided", decisions.schema.empty_table())
+            self._decided = "decided"
+        self._append("decided", decisions)
+
+    def decided_chunks(self, size: int) -> Iterator[pa.Table]:
+        if self._decided is None:
+            return
+        after = -1
+        while True:
+            part = self._arrow(
+                "SELECT * FROM decided WHERE rid > $after ORDER BY rid LIMIT $n",
+                {"after": after, "n": size},
+            )
+            if part.num_rows == 0:
+                return
+            yield part
+            after = part.column("rid")[-1].as_py()
