@@ -222,6 +222,10 @@ def make_dataset(
     kept_truth: list[tuple[str, str, str]] = []
     driver_entities: set[str] = set()
     for source in ("leads", "drivers", *OTHER_SOURCES):
+        if source in OTHER_SOURCES and sources != "all":  # none kept: read the header only
+            with (full / f"{source}.csv").open(encoding="utf-8", newline="") as fh:
+                kept[source] = (next(csv.reader(fh)), [])
+            continue
         header, rows = _read_csv(full / f"{source}.csv")
         ids = entity_of[source]
         if len(ids) != len(rows):

@@ -69,6 +69,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-results", action="store_true", help="write neither RESULTS.md nor SVG")
     p.add_argument("--keep-db", action="store_true", help="keep the SQLite files of the runs")
     p.add_argument("--leadlink", type=Path, default=REPO / ".venv" / "bin" / "leadlink")
+    p.add_argument("--commit", help="measure this commit's src/ (exported with git archive, put "
+                   "on PYTHONPATH) instead of the working tree, e.g. HEAD")  # fmt: skip
     args = p.parse_args(argv)
     try:
         args.sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
@@ -209,22 +211,47 @@ def run_splink(args: argparse.Namespace, size: int, data: dict[str, Path], env: 
 # -- resumable state -------------------------------------------------------------------------
 
 
+def _git(*argv: str) -> str:
+    done = subprocess.run(["git", "-C", str(REPO), *argv], capture_output=True, text=True,
+                          check=False)  # fmt: skip
+    return done.stdout.strip()
+
+
 def commit() -> str:
-    def git(*a: str) -> str:
-        return subprocess.run(["git", "-C", str(REPO), *a], capture_output=True, text=True,
-                              check=False).stdout.strip()  # fmt: skip
-
-    return (git("rev-parse", "--short", "HEAD") or "?") + (
-        " + uncommitted changes in src/" if git("status", "--porcelain", "--", "src") else ""
-    )
+    """HEAD, and whether src/ differs from it (the working tree is what the children run)."""
+    dirty = " + uncommitted changes in src/" if _git("status", "--porcelain", "--", "src") else ""
+    return (_git("rev-parse", "--short", "HEAD") or "?") + dirty
 
 
-def cached(path: Path, fresh: bool, compute: Callable[[], dict[str, Any]], log: Log) -> Any:
-    """compute() once and keep it in path; reuse it on the next run unless fresh."""
+def snapshot_src(rev: str, out: Path) -> tuple[str, Path]:
+    """src/ of commit rev, exported under out (git archive): a fixed tree to measure while the
+    working tree changes. Returns (short sha, the directory to put on PYTHONPATH)."""
+    sha = _git("rev-parse", "--short", f"{rev}^{{commit}}")
+    if not sha:
+        raise BenchError(f"--commit {rev!r}: no such commit")
+    target = out / f"src-{sha}"
+    if not (target / "src" / "leadlink").is_dir():
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", sha, "src"],
+                                 capture_output=True, check=True).stdout  # fmt: skip
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return sha, target / "src"
+
+
+def cached(
+    path: Path, fresh: bool, compute: Callable[[], dict[str, Any]], log: Log, *, source: str
+) -> Any:
+    """compute() once and keep it in path; reuse it on the next run of the same source (commit)
+    unless fresh: figures of different code are not mixed in one table."""
+    shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
     if path.exists() and not fresh:
-        log(f"reusing {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
-        return json.loads(path.read_text(encoding="utf-8"))
-    result = {**compute(), "commit": commit()}
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        if saved.get("commit") == source:
+            log(f"reusing {shown}")
+            return saved
+        log(f"{shown} measured {saved.get('commit')}, not {source}: running again")
+    result = {**compute(), "commit": source}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
@@ -256,6 +283,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"[scale] {message}", file=sys.stderr, flush=True)
 
     env = {k: v for k, v in os.environ.items() if k != "LEADLINK_DB"}
+    source = commit()
+    if args.commit:  # the children import leadlink from that commit's src/, not the tree's
+        source, src = snapshot_src(args.commit, args.out)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(src), env.get("PYTHONPATH"))))
+        log(f"measuring commit {source} (src/ exported to {src})")
     runs: list[dict[str, Any]] = []
     splink: dict[int, dict[str, Any]] = {}
     with ExitStack() as stack:
@@ -280,7 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     log(f"{size:,} leads on {store} …")
                     return run_store(args, size, store, server, get_data(), env, log)
 
-                runs.append(cached(path, args.fresh, compute, log))
+                runs.append(cached(path, args.fresh, compute, log, source=source))
             if not args.no_splink:
 
                 def splink_run(size: int = size) -> dict[str, Any]:
@@ -288,7 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     return run_splink(args, size, get_data(size), env, log)
 
                 path = args.state / f"splink-{size}-seed{args.seed}.json"
-                splink[size] = cached(path, args.fresh, splink_run, log)
+                splink[size] = cached(path, args.fresh, splink_run, log, source=source)
 
     from scale_report import plot, render, summary, write_outputs
 

@@ -60,6 +60,7 @@ def summary(
             "match_peak_rss_mib": r["match"]["peak_rss_mib"],
             "online_p50_ms": r["online"].get("p50_ms"), "online_p99_ms": r["online"].get("p99_ms"),
             "online_load_s": r["online"].get("matcher_load_s"),
+            "online_cpu_ms_mean": r["online"].get("cpu_ms_mean"),
             "online_n": r["online"].get("n"),
             "splink_wall_s": sp.get("wall_s"), "splink_peak_rss_mib": sp.get("peak_rss_mib"),
             "naive_extrapolated_s": naive["extrapolated_s"],
@@ -128,28 +129,31 @@ def render(result: Mapping[str, Any], *, svg_name: str | None) -> str:
         "",
         f"- Command: `{result['command']}` (resumable: finished (size, store) runs are kept in "
         "`benchmarks/.results/` and reused; `--fresh` reruns them)",
-        f"- Dates: {', '.join(dates)}; leadlink commit(s): {', '.join(commits)}",
+        f"- Dates: {dates[0]}"
+        + (f" to {dates[-1]}" if len(dates) > 1 else "")
+        + f"; leadlink commit(s): {', '.join(commits)}",
         f"- Machine: {m['nproc']} CPUs, {m['memory']} RAM, {m['cpu']}, {m['os']}; Python "
         f"{m['python']}, DuckDB {m['duckdb']}, SQLAlchemy {m['sqlalchemy']}",
         f"- Load: the machine was shared with other work; 1-minute load average "
         f"{min(loads):.1f}–{max(loads):.1f} during the runs (per run below). Wall times are "
-        "inflated by whatever else ran; CPU s of `match` is in the JSON.",
+        "inflated by whatever else ran; CPU s (user + system of the process, all threads) is not.",
         "- Data: `leadlink.synth` (seed shown in the command), first N leads and first N/2 "
         "drivers (bench_match.py's cut, leads and drivers only), plus held-out leads for the "
         "online figure. Every figure is a whole process measured on its own (wall clock, peak "
         "RSS from `wait4`), so it includes interpreter start-up (~0.8 s) and imports.",
         "",
-        "| leads | store | ingest rec/s | match wall s | leads/s | match peak RSS MiB "
-        "| online p50 / p99 ms | Splink direct wall s / RSS MiB | naive extrapolated s "
-        "| naive / ours | Splink / ours |",
+        "| leads | store | ingest rec/s | match wall s (CPU s) | leads/s | match peak RSS MiB "
+        "| online p50 / p99 ms (CPU ms / lead) | Splink direct wall s / RSS MiB "
+        "| naive extrapolated s | naive / ours | Splink / ours |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['size']:,} | {STORE_NAME[r['store']]} | {_f(r['ingest_records_per_s'], 0)} "
-            f"| {_f(r['match_wall_s'])} | {_f(r['leads_per_s'], 0)} "
+            f"| {_f(r['match_wall_s'])} ({_f(r['match_cpu_s'])}) | {_f(r['leads_per_s'], 0)} "
             f"| {_f(r['match_peak_rss_mib'], 0)} "
             f"| {_f(r['online_p50_ms'])} / {_f(r['online_p99_ms'])} "
+            f"({_f(r['online_cpu_ms_mean'])}) "
             f"| {_f(r['splink_wall_s'])} / {_f(r['splink_peak_rss_mib'], 0)} "
             f"| {_f(r['naive_extrapolated_s'], 0)} | {_f(r['naive_over_ours'], 2)}× "
             f"| {_f(r['splink_over_ours'], 2)}× |"
