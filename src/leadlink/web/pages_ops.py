@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from sqlalchemy import Engine
 
 from leadlink import charts
 from leadlink.pipeline import alerts as alerts_service
@@ -165,7 +166,7 @@ def job_freshness(
     return out
 
 
-def recover_runs(limit: int, engine: Any) -> list[dict[str, Any]]:
+def recover_runs(engine: Engine, limit: int) -> list[dict[str, Any]]:
     runs = []
     for r in jobs_store.last_runs(engine, "recover", limit=limit):
         took = None if r.finished_at is None else (r.finished_at - r.started_at).total_seconds()
@@ -195,7 +196,7 @@ def jobs(
             "jobs": job_freshness(
                 jobs_store.latest_by_kind(engine), watched, now, settings.job_stale_hours
             ),  # fmt: skip
-            "recover_runs": recover_runs(runs, engine),
+            "recover_runs": recover_runs(engine, runs),
             "queue": queue_status(engine, now=now),
         }
 

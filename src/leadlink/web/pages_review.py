@@ -3,6 +3,7 @@ person's page (every record, link and origin, and why each record is linked)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -12,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from leadlink.errors import LeadlinkError
 from leadlink.pipeline import review as review_service
 from leadlink.pipeline.merge import show_person
+from leadlink.pipeline.tokens import Principal
 from leadlink.web.deps import EngineDep, NowDep, PageDep, SettingsDep, ViewerDep, paged
 from leadlink.web.i18n import Translator
 from leadlink.web.pages import (
@@ -89,12 +91,12 @@ def review(
 
 def _decide(
     request: Request,
-    writer: Any,
+    writer: Principal | str,
     action: str,
     item_id: int,
     note: str | None,
     back: str | None,
-    call: Any,
+    call: Callable[..., dict[str, Any]],
 ) -> Response:
     t = translator(request)
     if isinstance(writer, str):  # a viewer, or no CSRF token: refused, as a page
