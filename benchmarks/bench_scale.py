@@ -49,12 +49,14 @@ REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "benchmarks"
 STORES = ("sqlite", "postgresql")
 Log = Callable[[str], None]
+SPLINK_SOURCE = "splink_direct.py (leadlink not involved)"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--sizes", default="10000,100000", help="leads per run, comma-separated")
-    p.add_argument("--db", default="sqlite,postgresql", help="stores: sqlite and/or postgresql")
+    p.add_argument("--db", default="sqlite,postgresql",
+                   help="stores: sqlite and/or postgresql (none: Splink direct only)")  # fmt: skip
     p.add_argument("--pg-url", help="a PostgreSQL server URL (role with CREATEDB); default: "
                    "start a throwaway cluster with initdb/pg_ctl for the run")  # fmt: skip
     p.add_argument("--seed", type=int, default=7)
@@ -76,7 +78,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
     except ValueError:
         p.error(f"--sizes must be integers separated by commas, not {args.sizes!r}")
-    args.stores = [s.strip() for s in args.db.split(",") if s.strip()]
+    args.stores = [s.strip() for s in args.db.split(",") if s.strip() not in ("", "none")]
     if not args.sizes or min(args.sizes) < 20:
         p.error("--sizes: at least 20 leads each")
     if args.online_n < 1 or args.naive_sample < 1:
@@ -319,15 +321,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                     log(f"{size:,} leads with Splink direct …")
                     return run_splink(args, size, get_data(size), env, log)
 
+                # Splink direct does not run leadlink: its figure is kept across leadlink commits
                 path = args.state / f"splink-{size}-seed{args.seed}.json"
-                splink[size] = cached(path, args.fresh, splink_run, log, source=source)
+                splink[size] = cached(path, args.fresh, splink_run, log, source=SPLINK_SOURCE)
 
     from scale_report import plot, render, summary, write_outputs
 
     machine = machine_info(args.leadlink.parent / "python")
     result = summary(runs, splink, machine=machine, command=shown_command(raw))
     print(json.dumps(result, indent=2))
-    if not args.no_results:
+    if not runs:
+        log("no store was run (--db none): RESULTS.md and the plot are left as they are")
+    elif not args.no_results:
         try:
             svg: str | None = plot(result)
         except ImportError as exc:  # the dashboard's chart module is not there (yet)
