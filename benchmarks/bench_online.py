@@ -17,6 +17,7 @@ import json
 import math
 import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,52 @@ def time_online(engine: Engine, settings: Settings, leads: list[dict[str, str]])
     }
 
 
+@dataclass
+class Registry:
+    """A matched store (model trained) in a SQLite file, and leads it has never seen."""
+
+    db_url: str
+    engine: Engine
+    settings: Settings
+    held: list[dict[str, str]]
+    drivers: int
+    match_s: float
+    match_processed: int
+
+
+def build_registry(out: Path, *, drivers: int, train_leads: int, n: int, seed: int) -> Registry:
+    """Generate a demo data set for ``drivers`` drivers, ingest drivers, migrations, scouting
+    and the first ``train_leads`` leads into a new SQLite file, run `match` (trains the model);
+    the next ``n`` leads are held out. (bench_api_leads.py builds its registry here too.)"""
+    leads_n = math.ceil(drivers / DRIVERS_PER_LEAD)
+    data = out / f"data-{leads_n}-s{seed}"
+    if not (data / "truth.csv").exists():
+        generate(data, leads=leads_n, seed=seed)
+    db = out / f"online-{leads_n}-s{seed}.db"
+    db.unlink(missing_ok=True)
+    engine = make_engine(f"sqlite:///{db}")
+    migrate(engine)
+    now = dt.datetime(2026, 11, 23)
+    rows = read_leads(data / "leads.csv")
+    train, held = rows[:train_leads], rows[train_leads : train_leads + n]
+    train_file = out / "train_leads.csv"
+    with train_file.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(train)
+    for source in ("drivers", "migrations", "scouting"):
+        ingest_file(engine, source, data / f"{source}.csv", now=now)
+    ingest_file(engine, "leads", train_file, now=now)
+    settings = load_settings(db=f"sqlite:///{db}")
+    t0 = time.perf_counter()
+    result = match(engine, settings, now=now)
+    match_s = time.perf_counter() - t0
+    with (data / "truth.csv").open(encoding="utf-8") as fh:
+        n_drivers = sum(1 for r in csv.DictReader(fh) if r["source"] == "drivers")
+    return Registry(f"sqlite:///{db}", engine, settings, held, n_drivers, round(match_s, 1),
+                    result.processed)  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--drivers", type=int, default=50000)
@@ -87,40 +134,16 @@ def main() -> None:
         held = read_leads(args.leads_file, args.n)
         print(json.dumps(time_online(engine, load_settings(db=args.db), held), indent=2))
         return
-    leads_n = math.ceil(args.drivers / DRIVERS_PER_LEAD)
-    data = args.out / f"data-{leads_n}-s{args.seed}"
-    if not (data / "truth.csv").exists():
-        generate(data, leads=leads_n, seed=args.seed)
-    db = args.out / f"online-{leads_n}-s{args.seed}.db"
-    db.unlink(missing_ok=True)
-    engine = make_engine(f"sqlite:///{db}")
-    migrate(engine)
-    now = dt.datetime(2026, 11, 23)
-    rows = read_leads(data / "leads.csv")
-    train, held = rows[: args.train_leads], rows[args.train_leads : args.train_leads + args.n]
-    train_file = args.out / "train_leads.csv"
-    with train_file.open("w", encoding="utf-8", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(train)
-    for source in ("drivers", "migrations", "scouting"):
-        ingest_file(engine, source, data / f"{source}.csv", now=now)
-    ingest_file(engine, "leads", train_file, now=now)
-    settings = load_settings(db=f"sqlite:///{db}")
-    t0 = time.perf_counter()
-    result = match(engine, settings, now=now)
-    match_s = time.perf_counter() - t0
-    truth = set()
-    with (data / "truth.csv").open(encoding="utf-8") as fh:
-        for r in csv.DictReader(fh):
-            truth.add((r["source"], r["source_pk"]))
+    built = build_registry(args.out, drivers=args.drivers, train_leads=args.train_leads,
+                           n=args.n, seed=args.seed)  # fmt: skip
+    engine, settings, held = built.engine, built.settings, built.held
     timed = time_online(engine, settings, held)
     report = {
         "registry_records": timed.pop("registry_records"),
-        "drivers": sum(1 for k in truth if k[0] == "drivers"),
-        "match_s": round(match_s, 1),
+        "drivers": built.drivers,
+        "match_s": built.match_s,
         **timed,
-        "match_processed": result.processed,
+        "match_processed": built.match_processed,
     }
     print(json.dumps(report, indent=2))
 

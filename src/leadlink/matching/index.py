@@ -41,41 +41,75 @@ def _keys(prepared: pa.Table, frame: pa.Table) -> list[set[Key]]:
 
 
 class BlockIndex:
+    """The registry's blocking keys -> row numbers. Rows added later (``add``: records linked
+    since the load) go to a small tail table, so the loaded registry stays one contiguous
+    chunk: ``take`` from a table of many chunks first concatenates them (a millisecond or two
+    at 75 k rows, where one chunk takes 0.1 ms). The tail folds into the base when it grows past
+    a tenth of it."""
+
     def __init__(self, registry: pa.Table) -> None:
-        self.registry = registry
+        self._base = registry.combine_chunks()
         self._rows: dict[Key, list[int]] = defaultdict(list)
         # The model's columns of every registry row, kept: scoring takes the candidates' rows.
-        self.frame = frame = probabilistic.model_frame(registry)
-        for row, keys in enumerate(_keys(registry, frame)):
+        self._base_frame = frame = probabilistic.model_frame(self._base).combine_chunks()
+        self._tail: pa.Table | None = None
+        self._tail_frame: pa.Table | None = None
+        for row, keys in enumerate(_keys(self._base, frame)):
             for key in keys:
                 self._rows[key].append(row)
 
+    @property
+    def registry(self) -> pa.Table:
+        return _joined(self._base, self._tail)
+
+    @property
+    def frame(self) -> pa.Table:
+        return _joined(self._base_frame, self._tail_frame)
+
     def add(self, rows: pa.Table) -> None:
         """Index more registry rows (prepared, with their person_key): records linked since."""
-        start = self.registry.num_rows
+        start = self._base.num_rows + (self._tail.num_rows if self._tail is not None else 0)
         frame = probabilistic.model_frame(rows)
         for offset, keys in enumerate(_keys(rows, frame)):
             for key in keys:
                 self._rows[key].append(start + offset)
-        self.registry = _append(self.registry, rows)
-        self.frame = _append(self.frame, frame)
+        if self._base.num_rows == 0:  # an empty registry's frames may lack the columns
+            self._base, self._base_frame = rows.combine_chunks(), frame.combine_chunks()
+            return
+        self._tail = _grown(self._tail, rows, self._base.schema)
+        self._tail_frame = _grown(self._tail_frame, frame, self._base_frame.schema)
+        if self._tail.num_rows > max(1000, self._base.num_rows // 10):
+            self._base, self._base_frame = (
+                self.registry.combine_chunks(),
+                self.frame.combine_chunks(),
+            )
+            self._tail = self._tail_frame = None
 
     def candidates(self, query: pa.Table) -> tuple[pa.Table, pa.Table]:
         """Registry rows sharing a blocking key with any query record: prepared, model frame."""
         rows: set[int] = set()
         for keys in _keys(query, probabilistic.model_frame(query)):
             rows.update(self._lookup(keys))
-        take = pa.array(sorted(rows), pa.int64())
-        return self.registry.take(take), self.frame.take(take)
+        ordered = sorted(rows)
+        n = self._base.num_rows
+        base = pa.array([r for r in ordered if r < n], pa.int64())
+        tail = pa.array([r - n for r in ordered if r >= n], pa.int64())
+        if not len(tail) or self._tail is None or self._tail_frame is None:
+            return self._base.take(base), self._base_frame.take(base)
+        return (
+            pa.concat_tables([self._base.take(base), self._tail.take(tail)]),
+            pa.concat_tables([self._base_frame.take(base), self._tail_frame.take(tail)]),
+        )
 
     def _lookup(self, keys: Iterable[Key]) -> Iterable[int]:
         for key in keys:
             yield from self._rows.get(key, ())
 
 
-def _append(table: pa.Table, rows: pa.Table) -> pa.Table:
-    if table.num_rows == 0:  # an empty registry's frame may lack the columns: take the rows'
-        return rows
-    grown = pa.concat_tables([table, rows.select(table.column_names).cast(table.schema)])
-    # Each append adds a chunk; `take` over hundreds of small chunks is slow: compact at times.
-    return grown.combine_chunks() if grown.column(0).num_chunks > 32 else grown
+def _joined(base: pa.Table, tail: pa.Table | None) -> pa.Table:
+    return base if tail is None else pa.concat_tables([base, tail])
+
+
+def _grown(tail: pa.Table | None, rows: pa.Table, schema: pa.Schema) -> pa.Table:
+    rows = rows.select(schema.names).cast(schema)
+    return rows if tail is None else pa.concat_tables([tail, rows]).combine_chunks()

@@ -14,6 +14,8 @@ other than its own; the newest model id) tells whether someone else (match, reco
 review accept, a retrained model) changed the registry: then it is reloaded. A lead the post
 links is added to the matcher's registry in place, so the next lead can join it.
 
+The lead's record is inserted without a look first (the common case is a new lead); the
+unique key refuses an existing lead id, and that rolled-back post then reads what is stored.
 A lead id that exists already: the same body again (same content hash) answers the stored
 decision with ``created: false`` (a client may retry a post whose answer it lost); a
 different body, or a lead `match` has not decided yet, is refused (``LeadExists``, 409).
@@ -120,9 +122,7 @@ class LeadPoster:
             d = matcher.decide_record(row.data)
             try:
                 with transaction(self.engine) as session:
-                    existing = queries.record(session, SOURCE, row.source_pk)
-                    if existing is not None:
-                        return Posted(False, _stored(session, existing, digest))
+                    # The record's unique key refuses a lead id that exists: see below.
                     rid = store.insert_record(
                         session, source=SOURCE, source_pk=row.source_pk, data=row.data,
                         content_hash=digest, event_date=row.event_date, now=now,
@@ -136,9 +136,12 @@ class LeadPoster:
                     audit.record(session, actor=actor, action="lead_post",
                                  target=f"{SOURCE}/{row.source_pk}",
                                  detail={k: answer[k] for k in AUDITED}, now=now)  # fmt: skip
-            except IntegrityError:  # another process stored this lead id meanwhile
-                raise LeadExists(f"lead {row.source_pk!r} was stored by someone else meanwhile; "
-                                 "post it again to read its decision") from None  # fmt: skip
+            except IntegrityError:  # rolled back: nothing was written
+                with transaction(self.engine) as session:
+                    existing = queries.record(session, SOURCE, row.source_pk)
+                    if existing is None:  # not the lead's key: a real failure
+                        raise
+                    return Posted(False, _stored(session, existing, digest))
             if rid in linked:
                 matcher.grow(row.data, rid, linked[rid])
                 assert self._known is not None
@@ -147,15 +150,13 @@ class LeadPoster:
 
     def _fresh_matcher(self) -> OnlineMatcher:
         """The loaded matcher, reloaded first when the store's registry moved under it."""
+        known = self._known
         with transaction(self.engine) as session:
-            known = self._known
-            stale = (
-                known is None
-                or store.links_after(session, known.link_id) != known.own_links
-                or store.newest_model_id(session) != known.model_id
-            )
-            if stale:  # read before loading: what lands during the load is caught next time
-                known = _Known(store.newest_link_id(session), store.newest_model_id(session))
+            state = store.registry_state(session, known.link_id if known else None)
+        stale = (known is None or state.links_after != known.own_links
+                 or state.newest_model != known.model_id)  # fmt: skip
+        if stale:  # read before loading: what lands during the load is caught next time
+            known = _Known(state.newest_link, state.newest_model)
         if stale or self._matcher is None:
             began = time.perf_counter()
             if self._matcher is None:

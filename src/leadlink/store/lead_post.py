@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -10,20 +11,26 @@ from sqlalchemy.orm import Session
 from leadlink.store.models import Link, MatchModel, SourceRecord
 
 
-def newest_link_id(session: Session) -> int | None:
-    return session.scalar(select(func.max(Link.id)))
+class RegistryState(NamedTuple):
+    links_after: int  # links (active or not) written after the id asked about
+    newest_link: int | None
+    newest_model: int | None
 
 
-def links_after(session: Session, link_id: int | None) -> int:
-    """How many links (active or not) were written after ``link_id``: a range scan of the key."""
-    query = select(func.count()).select_from(Link)
-    if link_id is not None:
-        query = query.where(Link.id > link_id)
-    return int(session.scalar(query) or 0)
-
-
-def newest_model_id(session: Session) -> int | None:
-    return session.scalar(select(func.max(MatchModel.id)))
+def registry_state(session: Session, after_link_id: int | None) -> RegistryState:
+    """One statement: links written after ``after_link_id`` (a range scan of the key; all of
+    them when None), the newest link id and the newest model id."""
+    after = select(func.count()).select_from(Link)
+    if after_link_id is not None:
+        after = after.where(Link.id > after_link_id)
+    row = session.execute(
+        select(
+            after.scalar_subquery(),
+            select(func.max(Link.id)).scalar_subquery(),
+            select(func.max(MatchModel.id)).scalar_subquery(),
+        )
+    ).one()
+    return RegistryState(int(row[0] or 0), row[1], row[2])
 
 
 def insert_record(
