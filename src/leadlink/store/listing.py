@@ -77,9 +77,11 @@ def page_of(
 
 
 def sort_order(orders: Mapping[str, Sequence[Any]], key: str) -> Sequence[Any]:
-    """The ORDER BY of a whitelisted key; an unknown key is a programming error upstream
-    (the API validates the choice), so it falls back to the first order."""
-    return orders.get(key) or next(iter(orders.values()))
+    """The ORDER BY of a whitelisted key. The API validates the choice, so an unknown key is a
+    caller's bug: it fails loudly rather than sorting some other way."""
+    if key not in orders:
+        raise ValueError(f"unknown sort {key!r}; one of {', '.join(orders)}")
+    return orders[key]
 
 
 # --- leads --------------------------------------------------------------------------------------
