@@ -148,6 +148,7 @@ EN: dict[str, str] = {
     "job.quarantine": "Quarantine",
     "job.merge": "Person merge",
     "job.backfill_origins": "Backfill origins",
+    "job_status.never": "never ran",
     "job_status.ok": "ok",
     "job_status.failed": "failed",
     "job_status.running": "running",

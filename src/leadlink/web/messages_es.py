@@ -152,6 +152,7 @@ ES: dict[str, str] = {
     "job.quarantine": "Cuarentena",
     "job.merge": "Fusión de personas",
     "job.backfill_origins": "Completar orígenes",
+    "job_status.never": "nunca corrió",
     "job_status.ok": "correcto",
     "job_status.failed": "falló",
     "job_status.running": "en curso",

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from leadlink import charts
 from leadlink.pipeline import alerts as alerts_service
+from leadlink.pipeline.freshness import job_freshness, run_dict
 from leadlink.pipeline.funnel import STAGES, funnel
 from leadlink.pipeline.gap import gap_report
 from leadlink.pipeline.recovery import impact, queue_status
@@ -141,39 +142,8 @@ def gap(
                    view=view)  # fmt: skip
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.isoformat(timespec="seconds")
-
-
-def job_freshness(
-    latest: list[dict[str, Any]], watched: list[str], now: dt.datetime, stale_hours: float
-) -> list[dict[str, Any]]:
-    """Every job kind that ran or that the worker should run, with its freshness: stale when
-    its last success is older than ``stale_hours`` (or it never succeeded)."""
-    by_kind = {j["kind"]: j for j in latest}
-    out = []
-    for kind in [*watched, *sorted(set(by_kind) - set(watched))]:  # the worker's order first
-        job = by_kind.get(kind, {"kind": kind, "id": None, "status": None, "started_at": None,
-                                 "finished_at": None, "counts": {}, "error": None,
-                                 "last_ok_at": None})  # fmt: skip
-        last_ok: dt.datetime | None = job["last_ok_at"]
-        age = None if last_ok is None else (now - last_ok).total_seconds() / 3600
-        out.append({
-            **job, "started_at": _iso(job["started_at"]), "finished_at": _iso(job["finished_at"]),
-            "last_ok_at": _iso(last_ok), "hours_since_ok": None if age is None else round(age, 2),
-            "stale": age is None or age > stale_hours, "watched": kind in watched,
-        })  # fmt: skip
-    return out
-
-
 def recover_runs(engine: Engine, limit: int) -> list[dict[str, Any]]:
-    runs = []
-    for r in jobs_store.last_runs(engine, "recover", limit=limit):
-        took = None if r.finished_at is None else (r.finished_at - r.started_at).total_seconds()
-        runs.append({"id": r.id, "status": r.status, "started_at": _iso(r.started_at),
-                     "finished_at": _iso(r.finished_at), "seconds": took,
-                     "counts": r.counts or {}, "error": r.error})  # fmt: skip
-    return runs
+    return [run_dict(r) for r in jobs_store.last_runs(engine, "recover", limit=limit)]
 
 
 @router.get("/jobs")
@@ -187,15 +157,10 @@ def jobs(
     runs: Annotated[int, Query(ge=1, le=200, description="Recovery runs shown.")] = 20,
 ) -> Response:
     def build() -> dict[str, Any]:
-        # The worker's kinds (as GET /api/jobs lists them): alerts too, though the job_stale
-        # alert leaves it out (it cannot judge itself); a stopped worker shows here.
-        watched = (["ingest"] if settings.watch_dir else []) + list(alerts_service.WORKER_KINDS)
         return {
             "as_of": now.isoformat(timespec="seconds"),
             "stale_after_hours": settings.job_stale_hours,
-            "jobs": job_freshness(
-                jobs_store.latest_by_kind(engine), watched, now, settings.job_stale_hours
-            ),  # fmt: skip
+            "jobs": job_freshness(engine, settings, now),
             "recover_runs": recover_runs(engine, runs),
             "queue": queue_status(engine, now=now),
         }
@@ -222,7 +187,7 @@ def alerts(request: Request, principal: ViewerDep, engine: EngineDep, now: NowDe
         evaluated = next((j for j in jobs_store.latest_by_kind(engine) if j["kind"] == "alerts"),
                          None)  # fmt: skip
         return {"open": alerts_service.open_now(engine),
-                "evaluated_at": _iso(evaluated["finished_at"]) if evaluated else None,
+                "evaluated_at": run_dict(evaluated)["finished_at"] if evaluated else None,
                 "as_of": now.isoformat(timespec="seconds")}  # fmt: skip
 
     return respond(request, principal, "alerts.html", build, json_path="/alerts.json")

@@ -5,13 +5,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from leadlink.pipeline.alerts import WORKER_KINDS
-from leadlink.store import jobs, listing_ops
+from leadlink.pipeline.freshness import job_freshness
+from leadlink.store import listing_ops
 from leadlink.web.deps import EngineDep, NowDep, PageDep, SettingsDep, current_principal, paged
 from leadlink.web.routes.api_common import Item, Page, text_filter, window
 
@@ -53,34 +52,8 @@ def list_kinds(
     engine: EngineDep, settings: SettingsDep, now: NowDep, page: PageDep
 ) -> dict[str, object]:
     """The worker's kinds (ingest when a folder is watched) and every kind that ever ran."""
-    newest = {run["kind"]: run for run in jobs.latest_by_kind(engine)}
-    kinds = (["ingest"] if settings.watch_dir else []) + list(WORKER_KINDS)
-    kinds += sorted(set(newest) - set(kinds))
-    limit = now - dt.timedelta(hours=settings.job_stale_hours)
-    rows: list[object] = []
-    for kind in kinds:
-        run = newest.get(kind)
-        last_ok: dt.datetime | None = run["last_ok_at"] if run else None
-        last = _run(run) if run else None
-        rows.append({
-            "kind": kind, "status": run["status"] if run else "never", "last_run": last,
-            "duration_s": last["duration_s"] if last else None,
-            "last_ok_at": last_ok.isoformat() if last_ok else None,
-            "stale": last_ok is None or last_ok < limit,
-            "stale_after_hours": settings.job_stale_hours,
-        })  # fmt: skip
+    rows: list[object] = list(job_freshness(engine, settings, now))
     return paged(rows[page.offset : page.offset + page.limit], len(rows), page)
-
-
-def _run(run: dict[str, Any]) -> dict[str, Any]:
-    done: dt.datetime | None = run["finished_at"]
-    started: dt.datetime = run["started_at"]
-    return {
-        "id": run["id"], "kind": run["kind"], "status": run["status"],
-        "started_at": started.isoformat(), "finished_at": done.isoformat() if done else None,
-        "duration_s": round((done - started).total_seconds(), 3) if done else None,
-        "counts": run["counts"], "error": run["error"],
-    }  # fmt: skip
 
 
 @router.get("/runs", response_model=Page[RunItem], summary="Job run history, newest first")
