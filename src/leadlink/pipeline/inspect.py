@@ -29,7 +29,7 @@ def explain(engine: Engine, source: str, source_pk: str) -> dict[str, Any]:
         um = queries.unmatched(session, rec.id)
         candidates: list[dict[str, Any]] = []
         if link is not None:
-            label = _label(link.rule)
+            label = rule_label(link.rule)
             out["status"] = "linked"
             out["link"] = {
                 "person_key": link.person_key, "rule": link.rule, "rule_label": label,
@@ -63,7 +63,8 @@ OTHER_LABELS = {
 }
 
 
-def _label(rule: str) -> str:
+def rule_label(rule: str) -> str:
+    """The human label of a rule (or of an engine outcome that is not a rule)."""
     try:
         return rule_named(rule).label
     except KeyError:

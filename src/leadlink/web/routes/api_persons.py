@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from leadlink.pipeline.inspect import _label as rule_label  # the one rule -> label mapping
+from leadlink.pipeline.inspect import rule_label
 from leadlink.pipeline.merge import show_person
 from leadlink.pipeline.review import summary
 from leadlink.store import listing, listing_ops

@@ -10,8 +10,7 @@ from sqlalchemy import Engine
 
 from leadlink.errors import NotFoundError
 from leadlink.pipeline import review
-from leadlink.pipeline.inspect import _label as rule_label  # the one rule -> label mapping
-from leadlink.pipeline.inspect import explain
+from leadlink.pipeline.inspect import explain, rule_label
 from leadlink.store import listing_ops
 from leadlink.web.deps import EngineDep, NowDep, PageDep, SettingsDep, current_principal
 from leadlink.web.routes.api_common import Item, Page
