@@ -205,9 +205,12 @@ def run_splink(args: argparse.Namespace, size: int, data: dict[str, Path], env: 
     s = _step("splink", [python, str(BENCH / "splink_direct.py"), "--leads", str(data["leads"]),
                          "--drivers", str(data["drivers"]), "--truth", str(data["truth"]),
                          "--seed", str(args.seed)], logs, env, log)  # fmt: skip
-    return {"size": size, "date": started.strftime("%Y-%m-%d %H:%M UTC"), "wall_s": s["wall_s"],
-            "cpu_s": s["cpu_s"], "peak_rss_mib": s["peak_rss_mib"], "load": s["load"],
-            **s["out"]}  # fmt: skip
+    inner = s["out"]
+    return {"size": size, "date": started.strftime("%Y-%m-%d %H:%M UTC"),
+            **{k: v for k, v in inner.items() if k != "wall_s"},
+            "inner_wall_s": inner.get("wall_s"),  # train + predict, without start-up
+            "wall_s": s["wall_s"], "cpu_s": s["cpu_s"], "peak_rss_mib": s["peak_rss_mib"],
+            "load": s["load"]}  # fmt: skip
 
 
 # -- resumable state -------------------------------------------------------------------------
