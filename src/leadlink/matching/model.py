@@ -280,12 +280,16 @@ SCORED_SCHEMA = pa.schema(
 )  # fmt: skip
 
 
+# Pairs under this match probability are dropped by every scorer: never a candidate worth keeping.
+SCORE_THRESHOLD = 0.05
+
+
 def score(
     settings: dict[str, Any],
     query: pa.Table,
     registry: pa.Table,
     *,
-    threshold: float = 0.05,
+    threshold: float = SCORE_THRESHOLD,
     tf: dict[str, pa.Table] | None = None,
 ) -> pa.Table:
     """Blocked pairs of query x registry with probability >= threshold (see SCORED_SCHEMA).
@@ -296,25 +300,90 @@ def score(
     if query.num_rows == 0 or registry.num_rows == 0:
         return SCORED_SCHEMA.empty_table()
     qf, rf = model_frame(query), model_frame(registry)
-    present = _present(qf, rf)
     con = duckdb.connect(":memory:")
-    with _quiet():
-        db_api = DuckDBAPI(connection=con)
-        model = {**settings, "blocking_rules_to_generate_predictions": [
-            b.get_blocking_rule("duckdb").blocking_rule_sql for b in _blocks(present)]}  # fmt: skip
-        linker = Linker(
-            [db_api.register(qf, table_name="q_left"), db_api.register(rf, table_name="r_right")],
-            model,
-            log_level=None,
-        )
-        for col, lookup in (tf or {}).items():
-            registered = db_api.register(lookup, table_name=f"tf_lookup_{col}")
-            linker.table_management.register_term_frequency_lookup(registered, col)
-        predictions = linker.inference.predict(threshold_match_probability=threshold)
-        names = [c["output_column_name"] for c in settings["comparisons"]]
-        table = _waterfall(con, predictions.physical_name, names)
+    predictions = predict(DuckDBAPI(connection=con), settings, qf, rf, threshold=threshold,
+                          tf=tf)  # fmt: skip
+    table = _waterfall(con, predictions.physical_name, _names(settings))
     con.close()
     return table
+
+
+def predict(
+    db_api: Any,
+    settings: dict[str, Any],
+    qf: pa.Table,
+    rf: pa.Table,
+    *,
+    threshold: float = SCORE_THRESHOLD,
+    inputs: tuple[Any, Any] | None = None,
+    tf: dict[str, pa.Table] | None = None,
+) -> Any:
+    """Splink's predictions for model frames qf x rf on any Splink backend (``db_api``).
+
+    The blocking rules are those of the fields both frames have, in the backend's dialect, and
+    the stored model is applied in that dialect too (``in_dialect``). ``inputs``: qf and rf as
+    the backend's own tables, for a backend that cannot take Arrow. Returns Splink's
+    SplinkDataFrame of predictions (``scored`` turns it, as Arrow, into SCORED_SCHEMA).
+    """
+    dialect = db_api.sql_dialect.sql_dialect_str
+    blocks = [b.get_blocking_rule(dialect).blocking_rule_sql for b in _blocks(_present(qf, rf))]
+    model = {**in_dialect(settings, dialect), "blocking_rules_to_generate_predictions": blocks}
+    left, right = inputs or (qf, rf)
+    with _quiet():
+        linker = Linker(
+            [db_api.register(left, table_name="q_left"),
+             db_api.register(right, table_name="r_right")],
+            model,
+            log_level=None,
+        )  # fmt: skip
+        for col, lookup in (tf or {}).items():  # see score()
+            registered = db_api.register(lookup, table_name=f"tf_lookup_{col}")
+            linker.table_management.register_term_frequency_lookup(registered, col)
+        return linker.inference.predict(threshold_match_probability=threshold)
+
+
+def in_dialect(settings: dict[str, Any], dialect: str) -> dict[str, Any]:
+    """The stored model with its comparison SQL written for another Splink backend.
+
+    A stored model's level conditions are DuckDB SQL (``jaro_winkler_similarity``, ``EPOCH``),
+    which Spark does not speak. The comparisons are rebuilt for ``dialect`` by the same code
+    that built them for training, and every other key of every level (m and u probabilities,
+    term-frequency settings, labels) is kept from the stored model: same model, other SQL.
+    """
+    if settings.get("sql_dialect", "duckdb") == dialect:
+        return settings
+    stored = settings["comparisons"]
+    names = [c["output_column_name"] for c in stored]
+    rebuilt = [c.create_comparison_dict(dialect) for c in _comparisons(set(names))]
+
+    def shape(comps: list[dict[str, Any]]) -> list[tuple[str, list[Any]]]:
+        return [(c["output_column_name"], [lv.get("label_for_charts")
+                 for lv in c["comparison_levels"]]) for c in comps]  # fmt: skip
+
+    if shape(rebuilt) != shape(stored):
+        raise ValueError("the stored model's comparisons are not the ones this version builds")
+    comparisons = [
+        {**comp, "comparison_levels": [
+            {**level, "sql_condition": new["sql_condition"]}
+            for level, new in zip(comp["comparison_levels"], fresh["comparison_levels"],
+                                  strict=True)]}
+        for comp, fresh in zip(stored, rebuilt, strict=True)
+    ]  # fmt: skip
+    return {**settings, "sql_dialect": dialect, "comparisons": comparisons}
+
+
+def scored(predictions: pa.Table, settings: dict[str, Any]) -> pa.Table:
+    """Splink's predictions (as Arrow, from any backend) as SCORED_SCHEMA pairs."""
+    con = duckdb.connect(":memory:")
+    try:
+        con.register("predictions", predictions)
+        return _waterfall(con, "predictions", _names(settings))
+    finally:
+        con.close()
+
+
+def _names(settings: dict[str, Any]) -> list[str]:
+    return [c["output_column_name"] for c in settings["comparisons"]]
 
 
 def _waterfall(con: duckdb.DuckDBPyConnection, table: str, names: list[str]) -> pa.Table:
