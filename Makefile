@@ -6,10 +6,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench bench-match clean
 
+# The spark extra (match --engine spark, docs/spark.md) is installed only where java runs.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	extras=dev; if command -v java >/dev/null 2>&1; then extras=dev,spark; fi; \
+	$(BIN)/python -m pip install --quiet -e ".[$$extras]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -75,25 +76,48 @@ def _print_match(data: dict[str, Any]) -> None:
     console.table("links by rule", ["rule", "links"], sorted(data["by_rule"].items()))
 
 
+class ScoringEngine(StrEnum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
 @app.command("match")
 @handles_errors
 def match_cmd(
     rematch: Annotated[
         bool, typer.Option("--rematch", help="Also reconsider records left unmatched before.")
     ] = False,
+    scoring: Annotated[
+        ScoringEngine,
+        typer.Option(
+            "--engine",
+            help="What scores the model's pairs: Splink on DuckDB, or on Spark (docs/spark.md).",
+        ),
+    ] = ScoringEngine.duckdb,
     json_out: JsonOpt = False,
 ) -> None:
     """Resolve every pending record; print counts per decision and reason."""
+    from contextlib import nullcontext
+
     from leadlink.pipeline.resolve import match
 
-    with console.progress(not json_out) as report:
-        result = match(state.engine(), state.settings(), now=_now(), progress=report,
-                       rematch=rematch)  # fmt: skip
+    settings = state.settings()
+    spark = None
+    if scoring is ScoringEngine.spark:  # no pyspark, no Java, no master: exit 2 before any work
+        from leadlink.pipeline.spark import SparkEngine
+
+        spark = SparkEngine(settings)
+    with spark or nullcontext(), console.progress(not json_out) as report:
+        result = match(state.engine(), settings, now=_now(), progress=report,
+                       rematch=rematch, scorer=spark)  # fmt: skip
     data = result.as_dict()
+    data["engine"] = {"name": scoring.value, **(spark.stats.as_dict() if spark else {})}
     if json_out:
         console.emit_json(data)
     else:
         _print_match(data)
+        if spark:
+            console.key_values("model pairs scored by Spark", data["engine"])
 
 
 @app.command()

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Annotated, ParamSpec, TypeVar
 
 import typer
+from rich.markup import escape
 from sqlalchemy import Engine
 
 from leadlink import console
@@ -58,7 +59,9 @@ def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except LeadlinkError as exc:
-            console.err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            # Escaped: a message's own brackets (pip install 'leadlink[spark]') are not markup.
+            console.err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False,
+                              markup=True)  # fmt: skip
             raise typer.Exit(exc.exit_code) from exc
 
     return wrapper

@@ -69,6 +69,14 @@ class Settings(BaseSettings):
     # A job lock whose holder has not heartbeaten for this long may be taken over.
     lock_stale_seconds: int = Field(default=900, ge=1)
 
+    # `match --engine spark` (docs/spark.md): where Spark runs (local[N], spark://host:7077,
+    # yarn, k8s://...), extra Spark conf as JSON (LEADLINK_SPARK_CONF='{"spark.driver.memory":
+    # "4g"}'), and where Splink checkpoints intermediate tables: a local temporary folder when
+    # unset, which only a local master can use (a cluster needs hdfs://, s3a://... here).
+    spark_master: str = "local[2]"
+    spark_conf: dict[str, str] = Field(default_factory=dict)
+    spark_checkpoint_dir: str | None = None
+
     # The console (`leadlink serve`). The dashboard's session cookie is signed with secret_key;
     # unset, each server process makes a random one (sessions end when it restarts).
     secret_key: str | None = Field(default=None, min_length=16)
