@@ -199,7 +199,9 @@ def test_a_cluster_master_needs_a_shared_checkpoint_folder(db_url: str) -> None:
 def test_a_master_spark_cannot_use_fails_the_command_at_once(tmp_path: Path) -> None:
     """A real process (the module's session would be reused in this one): exit 2, no work."""
     _needs_spark()
-    env = {**os.environ, "LEADLINK_SPARK_MASTER": "bogus://nowhere",
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "LEADLINK_SPARK_MASTER": "bogus://nowhere", "TMPDIR": str(scratch),
            "LEADLINK_SPARK_CHECKPOINT_DIR": str(tmp_path / "checkpoints")}  # fmt: skip
     db = f"sqlite:///{tmp_path / 'leadlink.db'}"
     done = subprocess.run(
@@ -210,3 +212,4 @@ def test_a_master_spark_cannot_use_fails_the_command_at_once(tmp_path: Path) -> 
     assert done.returncode == 2, done.stderr
     assert "Spark did not start at 'bogus://nowhere'" in done.stderr
     assert not (tmp_path / "leadlink.db").exists()  # nothing was opened, let alone written
+    assert not [p.name for p in scratch.iterdir() if p.name.startswith("leadlink-spark-")]

@@ -125,7 +125,11 @@ class SparkEngine:
         self.stats = SparkStats()
 
     def __enter__(self) -> SparkEngine:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.stop()  # __exit__ will not run: remove the temporary folder here
+            raise
         return self
 
     def __exit__(
