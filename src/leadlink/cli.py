@@ -182,7 +182,8 @@ def demo(
         f"\nDatabase: {summary['database']}\nNext: `leadlink explain leads <lead_id>`, "
         "`leadlink review list`, `leadlink gap --risk high`, `leadlink claims`, "
         f"`leadlink evaluate --truth {data_dir / 'truth.csv'}`, `leadlink check all`.\n"
-        "The dashboard (`leadlink serve`) is not built yet: see the open issue on the console."
+        "The console: `leadlink token create --role operator`, then `leadlink serve` and open "
+        "http://127.0.0.1:8000/ (docs/console.md)."
     )
 
 
