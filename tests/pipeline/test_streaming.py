@@ -168,3 +168,20 @@ def test_keys_are_copied_in_bulk(engine: Engine, data: Path) -> None:
                              "('drivers', 'migrations', 'scouting', 'leads')")  # fmt: skip
     assert _count(engine, "SELECT count(*) FROM record_term") == records == result.processed
     assert _count(engine, "SELECT count(DISTINCT record_id) FROM record_key") > records * 0.9
+
+
+def test_training_sample_is_an_even_deterministic_spread(engine: Engine, data: Path) -> None:
+    """`model train` reads at most ~per_source records of each source (pipeline/model.py)."""
+    from leadlink.store.db import transaction
+    from leadlink.store.resolution import records_of
+
+    _ingest(engine, data)
+    with transaction(engine) as session:
+        whole = records_of(session, ("leads", "drivers"))
+        sample = records_of(session, ("leads", "drivers"), per_source=50)
+        again = records_of(session, ("leads", "drivers"), per_source=50)
+    assert sample == again
+    by_source = {s: [r for r in sample if r[1] == s] for s in ("leads", "drivers")}
+    assert all(25 <= len(rows) <= 50 for rows in by_source.values())
+    assert {r[0] for r in sample} <= {r[0] for r in whole}
+    assert [r[0] for r in sample] == sorted(r[0] for r in sample)

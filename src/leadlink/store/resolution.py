@@ -181,11 +181,26 @@ def _origins_for(
                         now=now)  # fmt: skip
 
 
-def records_of(session: Session, sources: Sequence[str]) -> list[tuple[int, str, dict[str, Any]]]:
-    """Every record of the given sources, linked or not: (id, source, data)."""
-    query = (
-        select(SourceRecord.id, SourceRecord.source, SourceRecord.data)
-        .where(SourceRecord.source.in_(sources))
-        .order_by(SourceRecord.id)
-    )
-    return [(r[0], r[1], r[2]) for r in session.execute(query)]
+def records_of(
+    session: Session, sources: Sequence[str], *, per_source: int | None = None
+) -> list[tuple[int, str, dict[str, Any]]]:
+    """Every record of the given sources, linked or not: (id, source, data).
+
+    ``per_source``: at most about that many of each source, spread evenly over its ids (every
+    k-th id; deterministic, so the same store gives the same sample).
+    """
+    out: list[tuple[int, str, dict[str, Any]]] = []
+    for source in sources:
+        query = select(SourceRecord.id, SourceRecord.source, SourceRecord.data).where(
+            SourceRecord.source == source
+        )
+        if per_source is not None:
+            total = int(session.scalar(
+                select(func.count()).select_from(SourceRecord).where(SourceRecord.source == source)
+            ) or 0)  # fmt: skip
+            step = -(-total // per_source) if total > per_source else 1
+            if step > 1:
+                query = query.where(SourceRecord.id % step == 0)
+        out.extend((r[0], r[1], r[2]) for r in session.execute(query))
+    out.sort(key=lambda r: r[0])
+    return out
