@@ -181,6 +181,8 @@ def main() -> None:
     data = args.out / f"data-{math.ceil(args.drivers / DRIVERS_PER_LEAD)}-s{args.seed}"
     held = read_leads(data / "leads.csv")[args.train_leads : args.train_leads + args.n + 1]
     work = args.out / "work.db"
+    for stale in (work, work.with_name("work.db-wal"), work.with_name("work.db-shm")):
+        stale.unlink(missing_ok=True)  # a previous run's WAL would be replayed into the copy
     shutil.copyfile(pristine, work)
     db_url = f"sqlite:///{work}"
     if not args.no_online:  # the decision alone, in process, at the same machine load
