@@ -296,7 +296,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs: list[dict[str, Any]] = []
     splink: dict[int, dict[str, Any]] = {}
     with ExitStack() as stack:
-        server = args.pg_url
+        servers: list[str] = [args.pg_url] if args.pg_url else []
+
+        def pg_server() -> str:
+            """--pg-url, or a throwaway cluster started the first time a run needs one."""
+            if not servers:
+                servers.append(stack.enter_context(throwaway_postgres()))
+                log(f"started a throwaway PostgreSQL server: {servers[0]}")
+            return servers[0]
+
         for size in args.sizes:
             data: dict[str, Path] = {}
 
@@ -307,13 +315,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             for store in args.stores:
                 path = args.state / f"{store}-{size}-seed{args.seed}.json"
-                if store == "postgresql" and server is None and (args.fresh or not path.exists()):
-                    server = stack.enter_context(throwaway_postgres())
-                    log(f"started a throwaway PostgreSQL server: {server}")
 
-                def compute(
-                    size: int = size, store: str = store, server: str | None = server
-                ) -> dict[str, Any]:
+                def compute(size: int = size, store: str = store) -> dict[str, Any]:
+                    server = pg_server() if store == "postgresql" else None
                     log(f"{size:,} leads on {store} …")
                     return run_store(args, size, store, server, get_data(), env, log)
 
