@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from tests.factories import NOW
 from tests.review_factories import SETTINGS, item_id, review_world, rows
+from tests.web.dashboard import csrf, login, page
 
 from leadlink.pipeline import job_start
 from leadlink.pipeline.resolve import match, person_key_for
@@ -186,3 +187,17 @@ def test_job_kinds_are_the_workers_and_an_unknown_one_is_422(
     assert client.post("/api/jobs/claims", headers=viewer).status_code == 403
     assert client.post("/api/jobs/claims").status_code == 401
     assert _runs(world, "claims") == [] and _audit(world) == []
+
+
+def test_a_dashboard_session_writes_only_with_its_csrf_token(
+    client: TestClient, world: Engine, make_token: Any
+) -> None:
+    assert login(client, make_token("operator", "olga")).status_code == 303
+    item = item_id(world, "L2", "D2")
+    forged = client.post(f"/api/review/{item}/reject")  # the cookie alone, as another site would
+    assert forged.status_code == 403 and "CSRF" in forged.json()["detail"]
+    assert _status(world, item) == ("open", None, None)
+    token = csrf(page(client, "/review"))
+    got = client.post(f"/api/review/{item}/reject", headers={"X-CSRF-Token": token})
+    assert got.status_code == 200, got.text
+    assert _audit(world) == [("olga", "review_reject", f"review_item:{item}")]
