@@ -60,8 +60,9 @@ def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except LeadlinkError as exc:
             # Escaped: a message's own brackets (pip install 'leadlink[spark]') are not markup.
+            # Never wrapped: a message is one line that scripts and people can grep.
             console.err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False,
-                              markup=True)  # fmt: skip
+                              markup=True, soft_wrap=True)  # fmt: skip
             raise typer.Exit(exc.exit_code) from exc
 
     return wrapper
