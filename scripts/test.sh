@@ -48,7 +48,9 @@ export LEADLINK_TEST_PG="postgresql+psycopg://postgres@127.0.0.1:$port/postgres"
 export LEADLINK_REQUIRE_PG=1
 export LEADLINK_REQUIRE_BROWSER=1  # no Chromium is a failure here, not a skip
 set +e
-"$PY" -m pytest "$@"
+# Two workers by default (pytest-xdist; every test makes its own database, so they can share
+# the server): the suite is CPU-bound and this machine has two cores. PYTEST_WORKERS=0: serial.
+"$PY" -m pytest -n "${PYTEST_WORKERS:-2}" "$@"
 rc=$?
 set -e
 # pytest exits 5 when it collected no test: that is not a failure of the suite.
