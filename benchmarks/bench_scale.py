@@ -134,24 +134,34 @@ def prepare_data(args: argparse.Namespace, size: int, log: Log) -> dict[str, Pat
 # -- one run ---------------------------------------------------------------------------------
 
 
+def _last_error(exc: BenchError) -> str:
+    """The exception line at the end of a failed step's stderr tail."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return (lines[-1] if lines else "failed")[:300]
+
+
 def _step(name: str, argv: list[str], logs: Path, env: dict[str, str], log: Log,
-          *, timeout_s: int | None = None) -> dict[str, Any]:  # fmt: skip
+          *, timeout_s: int | None = None, may_fail: bool = False) -> dict[str, Any]:  # fmt: skip
     """One process, timed. With timeout_s it is stopped (SIGTERM via coreutils `timeout`, whose
-    wait4 rusage includes the job it waited for) and reported as timed out, not raised."""
+    wait4 rusage includes the job it waited for); with may_fail a stopped or failed process is
+    reported (how far it got, its error), not raised, so the other figures are still taken."""
     load = os.getloadavg()[0]
     if timeout_s is not None:
         argv = ["timeout", "-k", "60", str(timeout_s), *argv]
     try:
         t = run_timed(name, argv, log_dir=logs, env=env)
-    except BenchError:
-        usage = json.loads((logs / f"{name}.usage.json").read_text(encoding="utf-8"))
-        if timeout_s is None or usage["returncode"] != 124:
+    except BenchError as exc:
+        if not may_fail:
             raise
-        log(f"  {name}: stopped after {timeout_s} s (CPU {usage['cpu_s']:.0f} s, peak RSS "
-            f"{usage['max_rss_kib'] / 1024:.0f} MiB)")  # fmt: skip
+        usage = json.loads((logs / f"{name}.usage.json").read_text(encoding="utf-8"))
+        stopped = timeout_s is not None and usage["returncode"] == 124
+        error = f"stopped after {timeout_s} s" if stopped else _last_error(exc)
+        log(f"  {name}: {error} (wall {usage['wall_s']:.0f} s, CPU {usage['cpu_s']:.0f} s, "
+            f"peak RSS {usage['max_rss_kib'] / 1024:.0f} MiB)")  # fmt: skip
         return {"wall_s": usage["wall_s"], "cpu_s": usage["cpu_s"], "load": load,
                 "peak_rss_mib": usage["max_rss_kib"] / 1024, "out": {},
-                "timed_out": timeout_s}  # fmt: skip
+                "timed_out": timeout_s if stopped else None,
+                "failed": None if stopped else error}  # fmt: skip
     log(f"  {name}: {t.wall_s:.2f} s, CPU {t.cpu_s:.2f} s, peak RSS {t.rss_mib:.0f} MiB")
     out = t.json() if t.stdout.strip().startswith("{") else {}
     return {"wall_s": t.wall_s, "cpu_s": t.cpu_s, "peak_rss_mib": t.rss_mib, "load": load,
@@ -181,8 +191,8 @@ def run_store(
         if [s["out"].get("rows") for s in ingest] != [size, drivers]:
             raise BenchError(f"ingest rows {[s['out'] for s in ingest]} != {size}, {drivers}")
         match = _step("match", [*ll, "match", "--json"], logs, env, log,
-                      timeout_s=args.match_timeout)  # fmt: skip
-        finished = "timed_out" not in match
+                      timeout_s=args.match_timeout, may_fail=True)  # fmt: skip
+        finished = not (match.get("timed_out") or match.get("failed"))
         # a store whose match was stopped has nothing to evaluate and no registry to serve
         evaluate = step("evaluate", [*ll, "evaluate", "--truth", str(data["truth"]),
                                      "--json"]) if finished else {"out": {}}  # fmt: skip
@@ -208,7 +218,7 @@ def run_store(
                    "peak_rss_mib": max(s["peak_rss_mib"] for s in ingest)},
         "match": {"wall_s": match["wall_s"], "cpu_s": match["cpu_s"],
                   "peak_rss_mib": match["peak_rss_mib"], "load": match["load"],
-                  "timed_out": match.get("timed_out"),
+                  "timed_out": match.get("timed_out"), "failed": match.get("failed"),
                   "leads_per_s": size / match["wall_s"] if finished else None,
                   "records_per_s": m.get("processed", 0) / match["wall_s"] if finished else None,
                   **{k: m.get(k) for k in ("processed", "linked", "review", "unmatched")}},

@@ -57,6 +57,7 @@ def summary(
             "ingest_records_per_s": r["ingest"]["records_per_s"],
             "match_wall_s": ours, "match_cpu_s": r["match"]["cpu_s"],
             "match_stopped_after_s": r["match"].get("timed_out"),
+            "match_failed": r["match"].get("failed"),
             "leads_per_s": r["match"]["leads_per_s"],
             "match_peak_rss_mib": r["match"]["peak_rss_mib"],
             "online_p50_ms": r["online"].get("p50_ms"), "online_p99_ms": r["online"].get("p99_ms"),
@@ -83,7 +84,7 @@ def growth(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]
     series: dict[str, list[tuple[int, float, float | None]]] = {}
     seen_splink: set[int] = set()
     for r in rows:
-        if not r["match_stopped_after_s"]:  # a stopped match has no wall time to grow from
+        if not (r["match_stopped_after_s"] or r["match_failed"]):  # no wall time to grow from
             series.setdefault(r["store"], []).append(
                 (r["size"], r["match_wall_s"], r["match_peak_rss_mib"])
             )
@@ -116,9 +117,11 @@ def _f(value: float | None, digits: int = 1) -> str:
     return "–" if value is None else f"{value:,.{digits}f}"
 
 
-def _times(ratio: float | None, stopped: str) -> str:
-    """A ratio to our match time; to a stopped match's time it is an upper bound."""
-    return "–" if ratio is None else f"{'< ' if stopped else ''}{ratio:,.2f}×"
+def _times(ratio: float | None, stopped: str, unfinished: bool) -> str:
+    """A ratio to our match time: an upper bound to a stopped match, none to a failed one."""
+    if ratio is None or (unfinished and not stopped):
+        return "–"
+    return f"{'< ' if stopped else ''}{ratio:,.2f}×"
 
 
 def _qual(q: Mapping[str, Any] | None) -> str:
@@ -157,17 +160,21 @@ def render(result: Mapping[str, Any], *, svg_name: str | None) -> str:
     for r in rows:
         # a stopped match: its wall time is a lower bound, its RSS the peak so far, and the
         # ratios to it upper bounds
+        unfinished = bool(r["match_stopped_after_s"] or r["match_failed"])
         stop, bound = ("> ", "≥ ") if r["match_stopped_after_s"] else ("", "")
+        note = " **stopped, not finished**" if stop else ""
+        if r["match_failed"]:
+            stop, bound, note = "", "", " **failed**: " + r["match_failed"].replace("|", "/")
         lines.append(
             f"| {r['size']:,} | {STORE_NAME[r['store']]} | {_f(r['ingest_records_per_s'], 0)} "
-            f"| {stop}{_f(r['match_wall_s'])} ({_f(r['match_cpu_s'])})"
-            + (" **stopped, not finished**" if stop else "")
+            f"| {stop}{_f(r['match_wall_s'])} ({_f(r['match_cpu_s'])}){note}"
             + f" | {_f(r['leads_per_s'], 0)} | {bound}{_f(r['match_peak_rss_mib'], 0)} "
             f"| {_f(r['online_p50_ms'])} / {_f(r['online_p99_ms'])} "
             f"({_f(r['online_cpu_ms_mean'])}) "
             f"| {_f(r['splink_wall_s'])} / {_f(r['splink_peak_rss_mib'], 0)} "
-            f"| {_f(r['naive_extrapolated_s'], 0)} | {_times(r['naive_over_ours'], stop)} "
-            f"| {_times(r['splink_over_ours'], stop)} |"
+            f"| {_f(r['naive_extrapolated_s'], 0)} "
+            f"| {_times(r['naive_over_ours'], stop, unfinished)} "
+            f"| {_times(r['splink_over_ours'], stop, unfinished)} |"
         )
     lines += [
         "",
@@ -230,7 +237,7 @@ def plot(result: Mapping[str, Any]) -> str:
     splink_done: set[int] = set()
     for r in result["rows"]:
         store = STORE_NAME[r["store"]]
-        if not r["match_stopped_after_s"]:  # stopped: no point to draw (see the table)
+        if not (r["match_stopped_after_s"] or r["match_failed"]):  # no point (see the table)
             wall.setdefault(f"leadlink {store}", []).append((r["size"], r["match_wall_s"]))
             rss.setdefault(f"leadlink {store}", []).append((r["size"], r["match_peak_rss_mib"]))
         wall.setdefault(f"naive on {store} (extrapolated)", []).append(
