@@ -10,9 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,9 +20,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from leadlink.console import ProgressFn
-from leadlink.matching import DRIVER_RULES, RULES, Bands, Reason, clusters, prepare, resolve
+from leadlink.matching import DRIVER_RULES, RULES, Bands, Reason, prepare, resolve
 from leadlink.pipeline import merge
 from leadlink.pipeline.canonical import canonical_frame
+from leadlink.pipeline.founding import error_decision, found_driver_parts, found_drivers
+from leadlink.pipeline.founding import person_key_for as person_key_for  # re-exported
 from leadlink.pipeline.model import StoredModel, TooLittleData
 from leadlink.pipeline.model import current as current_model
 from leadlink.pipeline.model import train as train_model
@@ -43,12 +44,6 @@ ScorerFactory = Callable[[dict[str, Any], dict[str, pa.Table] | None], Scorer]
 
 log = logging.getLogger(__name__)
 
-# Person keys are derived from the record that founded the person, so the same data always
-# yields the same keys, and a key never changes once issued.
-PERSON_NAMESPACE = uuid.UUID("6d1f3c1e-4a51-4b2f-9a53-1e8f4f3c0b7a")
-FOUNDED = "new_person"
-# Driver decisions left as they are: an ambiguous document, or the engine failed.
-_KEPT_REASONS = (Reason.MULTIPLE_CANDIDATES.value, Reason.ERROR.value)
 
 
 @dataclass
@@ -81,10 +76,6 @@ class MatchResult:
             "merged": self.merged,
             "stream": self.stream.as_dict(),
         }
-
-
-def person_key_for(source: str, source_pk: str) -> str:
-    return str(uuid.uuid5(PERSON_NAMESPACE, f"{source}:{source_pk}"))
 
 
 def match(
@@ -153,7 +144,7 @@ def _run(
             beat()  # deciding a source can be long: show the lock's holder is alive
             parts = stream.decided_parts(settings.chunk_size)
             if source == "drivers":
-                parts = _found_driver_parts(parts, ws.all_pending(), ws.pending_pks())
+                parts = found_driver_parts(parts, ws.all_pending(), ws.pending_pks())
             new_links = _write(engine, result, source, parts, total, run_id=result.run_id,
                                now=now, progress=progress, beat=beat)  # fmt: skip
             ws.grow(new_links)
@@ -212,7 +203,7 @@ class Resolver:
         try:
             if source == "drivers":
                 decisions = resolve(query, self.registry(), self.bands, DRIVER_RULES)
-                decided = _found_drivers(decisions, query, pks)
+                decided = found_drivers(decisions, query, pks)
             else:
                 model = self.model_settings()
                 scorer = self.scorer_factory(model, None) if self.scorer_factory and model else None
@@ -221,7 +212,7 @@ class Resolver:
         except Exception as exc:
             log.exception("matching %s failed", source)
             message = f"{type(exc).__name__}: {exc}"
-            decided = [_error(rid, message) for rid in pks]
+            decided = [error_decision(rid, message) for rid in pks]
         self._last_query = query
         return decided
 
@@ -292,82 +283,6 @@ def load_registry(engine: Engine) -> pa.Table:
     with transaction(engine) as session:
         linked = resolution.registry(session, IDENTITY_SOURCES)
     return prepare(canonical_frame((s, rid, data, key) for rid, s, key, data in linked))
-
-
-def _error(rid: int, message: str) -> dict[str, Any]:
-    return {"rid": rid, "decision": "unmatched", "reason": Reason.ERROR.value,
-            "message": message, "band": "reject", "candidates": "[]", "score": None}  # fmt: skip
-
-
-def _found_drivers(
-    decisions: pa.Table, query: pa.Table, pks: dict[int, str]
-) -> list[dict[str, Any]]:
-    """A driver is a real registered person: link to a known person or found a new one.
-
-    Two drivers of the same batch sharing a document are one person (a re-registration).
-    Only an ambiguous document (two known persons) is left unmatched.
-    """
-    return _founded(decisions.to_pylist(), clusters(query, DRIVER_RULES), pks)
-
-
-def _found_driver_parts(
-    parts: Iterator[list[dict[str, Any]]], batch: pa.Table, pks: dict[int, str]
-) -> Iterator[list[dict[str, Any]]]:
-    """``_found_drivers`` over staged decisions: clusters of the whole batch, then each part.
-
-    The driver rule (same document, names compatible) only ever ties records sharing a
-    document, so the batch is blocked on documents alone: the phone, plate and name blocks
-    would add pairs no driver rule can hold (at 500 k drivers, gigabytes of them).
-    """
-    n = batch.num_rows
-    for name in ("phone", "plate", "driver_id"):
-        batch = batch.set_column(batch.schema.get_field_index(name), name, pa.nulls(n, pa.string()))
-    empty = pa.array([[]] * n, pa.list_(pa.string()))
-    batch = batch.set_column(batch.schema.get_field_index("blocks"), "blocks", empty)
-    try:
-        roots = clusters(batch, DRIVER_RULES)
-    except Exception as exc:
-        log.exception("matching drivers failed")
-        message = f"{type(exc).__name__}: {exc}"
-        for part in parts:
-            yield [_error(d["rid"], message) for d in part]
-        return
-    for part in parts:
-        yield _founded(part, roots, pks)
-
-
-def _founded(
-    decisions: list[dict[str, Any]], roots: dict[int, int], pks: dict[int, str]
-) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for d in decisions:
-        if d["decision"] == "link" or d["reason"] in _KEPT_REASONS:
-            out.append(d)
-            continue
-        root = roots.get(d["rid"], d["rid"])
-        # The founder of a batch cluster founds the person; the others join it by document.
-        # Decisions are ordered by rid and the founder has the smallest, so the person row is
-        # written (in the founder's chunk) before any link to it.
-        founder = root == d["rid"]
-        rule_name = FOUNDED if founder else DRIVER_RULES[0].name
-        out.append(
-            {
-                "rid": d["rid"],
-                "decision": "found" if founder else "link",
-                "person_key": person_key_for("drivers", pks[root]),
-                "rule": rule_name,
-                "score": 1.0 if founder else DRIVER_RULES[0].score,
-                "confidence": "high",
-                "evidence": json.dumps(
-                    {
-                        "rule": rule_name,
-                        "founder": pks[root],
-                        "candidates": json.loads(d["candidates"]),
-                    }  # fmt: skip
-                ),
-            }
-        )
-    return out
 
 
 def _write(
