@@ -142,6 +142,12 @@ def render(result: Mapping[str, Any], *, svg_name: str | None) -> str:
         f"- Dates: {dates[0]}"
         + (f" to {dates[-1]}" if len(dates) > 1 else "")
         + f"; leadlink commit(s): {', '.join(commits)}",
+        "- Splink direct runs (store-independent, kept across leadlink commits): "
+        + "; ".join(
+            f"{int(k):,} leads {v['date']}, load {v['load']:.1f}"
+            for k, v in sorted(result["splink"].items(), key=lambda kv: int(kv[0]))
+        )
+        + ".",
         f"- Machine: {m['nproc']} CPUs, {m['memory']} RAM, {m['cpu']}, {m['os']}; Python "
         f"{m['python']}, DuckDB {m['duckdb']}, SQLAlchemy {m['sqlalchemy']}",
         f"- Load: the machine was shared with other work; 1-minute load average "
@@ -164,7 +170,8 @@ def render(result: Mapping[str, Any], *, svg_name: str | None) -> str:
         stop, bound = ("> ", "≥ ") if r["match_stopped_after_s"] else ("", "")
         note = " **stopped, not finished**" if stop else ""
         if r["match_failed"]:
-            stop, bound, note = "", "", " **failed**: " + r["match_failed"].replace("|", "/")
+            first = r["match_failed"].split(". ")[0].replace("|", "/")  # its first sentence
+            stop, bound, note = "", "", f" **failed**: {first}"
         lines.append(
             f"| {r['size']:,} | {STORE_NAME[r['store']]} | {_f(r['ingest_records_per_s'], 0)} "
             f"| {stop}{_f(r['match_wall_s'])} ({_f(r['match_cpu_s'])}){note}"
