@@ -10,7 +10,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from leadlink.matching import blocking, prepare
+from leadlink.matching import blocking, prepare, training
 from leadlink.matching import model as probabilistic
 from leadlink.matching.engine import term_frequencies
 from leadlink.pipeline.canonical import canonical_frame
@@ -50,7 +50,7 @@ def test_every_rule_pair_shares_a_key(frames: tuple[pa.Table, pa.Table]) -> None
 
 def test_every_model_pair_shares_a_key(frames: tuple[pa.Table, pa.Table]) -> None:
     query, registry = frames
-    model = probabilistic.train(query, registry, max_pairs=2e5)
+    model = training.train(query, registry, max_pairs=2e5)
     scored = probabilistic.score(model.settings, query, registry, threshold=0.0)
     pairs = set(zip(scored.column("rid").to_pylist(), scored.column("cid").to_pylist(),
                     strict=True))  # fmt: skip
@@ -81,7 +81,7 @@ def test_registered_frequencies_equal_splinks_own(frames: tuple[pa.Table, pa.Tab
     """Splink counts frequencies in query + registry; handing it those same counts changes
     nothing, so passing the registry's counts is the only change `match` makes."""
     query, registry = frames
-    model = probabilistic.train(query, registry, max_pairs=2e5)
+    model = training.train(query, registry, max_pairs=2e5)
     both = pa.concat_tables([blocking.record_terms(query), blocking.record_terms(registry)])
     counts = {c: [(v, n) for v, n in _counts(both, c)] for c in probabilistic.TF_COLUMNS}
     own = probabilistic.score(model.settings, query, registry)

@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from leadlink.matching import RULES, Bands, prepare, resolve
+from leadlink.matching import RULES, Bands, prepare, resolve, training
 from leadlink.matching import model as probabilistic
 from leadlink.matching.compiled import CompiledModel
 from leadlink.matching.engine import model_guard
@@ -41,14 +41,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         ("leads", 100_000 + i, d, None) for i, d in enumerate(leads)
     ))  # fmt: skip
     lead_truth = {100_000 + i: truth[("leads", d["lead_id"])] for i, d in enumerate(leads)}
-    trained = probabilistic.train(query, reg, seed=42)
+    trained = training.train(query, reg, seed=42)
     return {"reg": reg, "query": query, "truth": lead_truth, "model": trained}
 
 
 def test_training_is_reproducible_and_keeps_versioned_json(world: dict[str, Any]) -> None:
     """Runs are reproducible because they apply the stored model; retraining on the same data
     with the same seed gives the same parameters up to floating-point summation order."""
-    again = probabilistic.train(world["query"], world["reg"], seed=42)
+    again = training.train(world["query"], world["reg"], seed=42)
 
     def params(settings: dict[str, Any]) -> list[float]:
         keys = ("m_probability", "u_probability")
@@ -156,7 +156,7 @@ def test_model_frame_has_every_field(world: dict[str, Any]) -> None:
 def test_too_few_fields_is_refused() -> None:
     empty = prepare(canonical_frame([("leads", 1, {"lead_id": "L1"}, None)]))
     with pytest.raises(ValueError, match="nothing to compare"):
-        probabilistic.train(empty, empty)
+        training.train(empty, empty)
 
 
 _ = Path

@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 
 from leadlink.cli import app
 from leadlink.matching import model as probabilistic
-from leadlink.matching import prepare
+from leadlink.matching import prepare, training
 from leadlink.pipeline.canonical import canonical_frame
 from leadlink.pipeline.ingest import ingest_file
 from leadlink.pipeline.model import train
@@ -155,7 +155,7 @@ def test_the_model_in_spark_sql_is_the_stored_model(tmp_path: Path) -> None:
             rows = list(csv.DictReader(fh))
         return prepare(canonical_frame((source, i, r, None) for i, r in enumerate(rows)))
 
-    model = probabilistic.train(frame("leads"), frame("drivers")).settings
+    model = training.train(frame("leads"), frame("drivers")).settings
     spark_model = probabilistic.in_dialect(model, "spark")
     assert probabilistic.in_dialect(model, "duckdb") is model
     conditions = []

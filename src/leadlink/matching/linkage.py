@@ -13,7 +13,7 @@ import json
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leadlink.matching import model as probabilistic
+from leadlink.matching import training
 from leadlink.matching.engine import Bands, resolve
 from leadlink.matching.frames import prepare
 from leadlink.matching.rules import RULES
@@ -39,7 +39,7 @@ def link_frames(
     registry = registry.set_column(
         registry.schema.get_field_index("person_key"), "person_key", keys
     )
-    trained = probabilistic.train(query, registry, seed=seed)
+    trained = training.train(query, registry, seed=seed)
     decisions = resolve(query, registry, bands, RULES, trained.settings)
     rows: list[tuple[int, int, float, str, str]] = []
     for d in decisions.to_pylist():

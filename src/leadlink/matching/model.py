@@ -3,9 +3,8 @@
 Pure like the rest of the core: prepared frames in (``frames.prepare``), a model (a plain JSON
 dict) or scored pairs out; Splink runs in a private in-memory DuckDB.
 
-- ``train(left, right, seed=...)`` estimates u by random sampling and m by EM on a few blocking
-  rules, and returns a ``TrainedModel`` whose ``settings`` is Splink's own JSON: store it, and
-  the same data always scores the same way.
+- ``training.train(left, right, seed=...)`` estimates the model (see matching/training.py);
+  its ``settings`` is Splink's own JSON: store it, and the same data always scores the same way.
 - ``score(model, query, registry)`` returns every blocked pair with its match probability and
   the per-comparison match weights (the waterfall ``explain`` shows).
 
@@ -16,19 +15,16 @@ sources (names, phone, documents, plates, cars, dates) and ``leadlink link`` on 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
-from splink import Linker, SettingsCreator, block_on
+from splink import Linker, block_on
 from splink.backends.duckdb import DuckDBAPI
 from splink.internals.comparison_level_creator import ComparisonLevelCreator
 
@@ -52,20 +48,6 @@ FIELDS = (
 )  # fmt: skip
 
 TF_COLUMNS = ("given", "family1", "family2", "brand_model", "city")
-
-
-@dataclass(frozen=True)
-class TrainedModel:
-    settings: dict[str, Any]
-    trained_on: dict[str, Any]
-
-    @property
-    def sha256(self) -> str:
-        return model_hash(self.settings)
-
-
-def model_hash(settings: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 
 MODEL_FRAME_SCHEMA = pa.schema(
@@ -120,7 +102,7 @@ def _model_frame_small(prepared: pa.Table) -> pa.Table:
     return pa.table(out, schema=MODEL_FRAME_SCHEMA)
 
 
-def _present(*frames: pa.Table) -> set[str]:
+def present_fields(*frames: pa.Table) -> set[str]:
     """Fields with at least one value on every side (a comparison needs both sides)."""
     have = set(FIELDS)
     for frame in frames:
@@ -144,7 +126,7 @@ def _code(name: str) -> cl.CustomComparison:
     )
 
 
-def _comparisons(present: set[str]) -> list[Any]:
+def comparisons_for(present: set[str]) -> list[Any]:
     out: list[Any] = []
     for name in ("given", "family1", "family2"):
         if name in present:
@@ -208,13 +190,13 @@ PREDICT_BLOCKS: tuple[tuple[str, ...], ...] = (
 )
 
 
-def _blocks(present: set[str]) -> list[Any]:
+def blocks_for(present: set[str]) -> list[Any]:
     have = present | ({"phone7"} if "phone" in present else set())
     return [block_on(*cols) for cols in PREDICT_BLOCKS if set(cols) <= have]
 
 
 @contextmanager
-def _quiet() -> Iterator[None]:
+def quiet() -> Iterator[None]:
     """Splink narrates every step (and warns of levels the data never showed); stay silent."""
     logger = logging.getLogger("splink")
     level = logger.level
@@ -223,55 +205,6 @@ def _quiet() -> Iterator[None]:
         yield
     finally:
         logger.setLevel(level)
-
-
-def train(
-    left: pa.Table, right: pa.Table, *, seed: int = 42, max_pairs: float = 1e6
-) -> TrainedModel:
-    """Train on two prepared frames: u by random sampling, m by EM on a few blocking rules."""
-    lf, rf = model_frame(left), model_frame(right)
-    present = _present(lf, rf)
-    comparisons = _comparisons(present)
-    if not comparisons:
-        raise ValueError("no field is present on both sides: nothing to compare")
-    settings = SettingsCreator(
-        link_type="link_only",
-        comparisons=comparisons,
-        blocking_rules_to_generate_predictions=_blocks(present),
-        retain_intermediate_calculation_columns=True,
-        additional_columns_to_retain=[],
-    )
-    with _quiet():
-        db_api = DuckDBAPI(connection=duckdb.connect(":memory:"))
-        linker = Linker(
-            [db_api.register(lf, table_name="q_left"), db_api.register(rf, table_name="r_right")],
-            settings,
-            log_level=None,  # keep Splink from re-enabling its own INFO logging
-        )
-        # Exact agreement on a strong key is what most true pairs show; recall < 1 admits the
-        # others exist, which sets the prior (the chance two random records match).
-        strong = [r for r in _blocks(present)[:5]]
-        linker.training.estimate_probability_two_random_records_match(strong, recall=0.7)
-        linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
-        for rule in _em_rules(present):
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                rule, fix_u_probabilities=True
-            )
-        model = linker.misc.save_model_to_json()
-    # A random id of the Linker object, not of the model: same data, same model, same hash.
-    model.pop("linker_uid", None)
-    trained_on = {
-        "left": left.num_rows, "right": right.num_rows, "seed": seed, "max_pairs": max_pairs,
-        "fields": sorted(present), "version": MODEL_VERSION,
-    }  # fmt: skip
-    return TrainedModel(settings=model, trained_on=trained_on)
-
-
-def _em_rules(present: set[str]) -> list[Any]:
-    """Two sessions, so every comparison is estimated in at least one of them."""
-    candidates = [("phone",), ("doc",), ("family1", "given"), ("birth_date",), ("email",)]
-    rules = [block_on(*c) for c in candidates if set(c) <= present]
-    return rules[:2] if len(rules) >= 2 else rules
 
 
 SCORED_SCHEMA = pa.schema(
@@ -326,10 +259,12 @@ def predict(
     SplinkDataFrame of predictions (``scored`` turns it, as Arrow, into SCORED_SCHEMA).
     """
     dialect = db_api.sql_dialect.sql_dialect_str
-    blocks = [b.get_blocking_rule(dialect).blocking_rule_sql for b in _blocks(_present(qf, rf))]
+    blocks = [
+        b.get_blocking_rule(dialect).blocking_rule_sql for b in blocks_for(present_fields(qf, rf))
+    ]
     model = {**in_dialect(settings, dialect), "blocking_rules_to_generate_predictions": blocks}
     left, right = inputs or (qf, rf)
-    with _quiet():
+    with quiet():
         linker = Linker(
             [db_api.register(left, table_name="q_left"),
              db_api.register(right, table_name="r_right")],
@@ -354,7 +289,7 @@ def in_dialect(settings: dict[str, Any], dialect: str) -> dict[str, Any]:
         return settings
     stored = settings["comparisons"]
     names = [c["output_column_name"] for c in stored]
-    rebuilt = [c.create_comparison_dict(dialect) for c in _comparisons(set(names))]
+    rebuilt = [c.create_comparison_dict(dialect) for c in comparisons_for(set(names))]
 
     def shape(comps: list[dict[str, Any]]) -> list[tuple[str, list[Any]]]:
         return [(c["output_column_name"], [lv.get("label_for_charts")

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from leadlink.errors import NotFoundError, UsageError
 from leadlink.matching import model as probabilistic
-from leadlink.matching import prepare
+from leadlink.matching import prepare, training
 from leadlink.pipeline.canonical import canonical_frame
 from leadlink.store import match_models
 from leadlink.store.db import transaction
@@ -72,7 +72,7 @@ def train(engine: Engine, *, now: dt.datetime, seed: int = 42, min_records: int 
             f"too little to train on: {left.num_rows} lead/scouting/migration records and "
             f"{right.num_rows} drivers (need {min_records} of each)"
         )
-    trained = probabilistic.train(left, right, seed=seed)
+    trained = training.train(left, right, seed=seed)
     with transaction(engine) as session:
         model_id = match_models.save(
             session, version=probabilistic.MODEL_VERSION, sha256=trained.sha256,

@@ -1,0 +1,121 @@
+"""Training the probabilistic tier: u by random sampling, m by EM, with Splink on DuckDB.
+
+``train(left, right, seed=...)`` takes two prepared frames and returns a ``TrainedModel`` whose
+``settings`` is Splink's own JSON (see matching/model.py for the comparisons it is built from
+and for scoring with it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from splink import Linker, SettingsCreator, block_on
+from splink.backends.duckdb import DuckDBAPI
+
+from leadlink.matching.model import (
+    MODEL_VERSION,
+    blocks_for,
+    comparisons_for,
+    model_frame,
+    present_fields,
+    quiet,
+)
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    settings: dict[str, Any]
+    trained_on: dict[str, Any]
+
+    @property
+    def sha256(self) -> str:
+        return model_hash(self.settings)
+
+
+def model_hash(settings: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+
+
+def train(
+    left: pa.Table, right: pa.Table, *, seed: int = 42, max_pairs: float = 1e6
+) -> TrainedModel:
+    """Train on two prepared frames: u by random sampling, m by EM on a few blocking rules."""
+    lf, rf = model_frame(left), model_frame(right)
+    present = present_fields(lf, rf)
+    comparisons = comparisons_for(present)
+    if not comparisons:
+        raise ValueError("no field is present on both sides: nothing to compare")
+    settings = SettingsCreator(
+        link_type="link_only",
+        comparisons=comparisons,
+        blocking_rules_to_generate_predictions=blocks_for(present),
+        retain_intermediate_calculation_columns=True,
+        additional_columns_to_retain=[],
+    )
+    with quiet():
+        db_api = DuckDBAPI(connection=duckdb.connect(":memory:"))
+        linker = Linker(
+            [db_api.register(lf, table_name="q_left"), db_api.register(rf, table_name="r_right")],
+            settings,
+            log_level=None,  # keep Splink from re-enabling its own INFO logging
+        )
+        # Exact agreement on a strong key is what most true pairs show; recall < 1 admits the
+        # others exist, which sets the prior (the chance two random records match).
+        strong = [r for r in blocks_for(present)[:5]]
+        linker.training.estimate_probability_two_random_records_match(strong, recall=0.7)
+        linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
+        for rule in _em_rules(present):
+            em_session(linker, rule)
+        model = linker.misc.save_model_to_json()
+    # A random id of the Linker object, not of the model: same data, same model, same hash.
+    model.pop("linker_uid", None)
+    trained_on = {
+        "left": left.num_rows, "right": right.num_rows, "seed": seed, "max_pairs": max_pairs,
+        "fields": sorted(present), "version": MODEL_VERSION,
+    }  # fmt: skip
+    return TrainedModel(settings=model, trained_on=trained_on)
+
+
+# Splink refuses an m probability under this (float64 would round it to 0).
+_UNDERFLOW = "below the minimum allowed"
+
+
+def em_session(linker: Any, rule: Any) -> int:
+    """One EM session on ``rule`` (u fixed); return the iterations it was allowed.
+
+    EM can drive the m of a level no true pair shows towards 0 geometrically (at 1 M leads a
+    plate one edit apart: ~1e-12 per iteration, 2.8e-313 by iteration 25), and Splink raises
+    rather than store a value float64 cannot hold. A failed session leaves the linker's
+    parameters as they were (Splink works on a copy), so it is retried with half the
+    iterations until it stops short of the underflow; the stored ``max_iterations`` is put
+    back. Data that never underflows trains exactly as before.
+    """
+    settings = linker._settings_obj  # Splink has no public handle on the iteration limit
+    full = settings.training_settings
+    try:
+        while True:
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    rule, fix_u_probabilities=True
+                )
+                return int(settings.training_settings.max_iterations)
+            except ValueError as exc:
+                allowed = settings.training_settings.max_iterations
+                if _UNDERFLOW not in str(exc) or allowed <= 1:
+                    raise
+                settings.training_settings = dataclasses.replace(full, max_iterations=allowed // 2)
+    finally:
+        settings.training_settings = full
+
+
+def _em_rules(present: set[str]) -> list[Any]:
+    """Two sessions, so every comparison is estimated in at least one of them."""
+    candidates = [("phone",), ("doc",), ("family1", "given"), ("birth_date",), ("email",)]
+    rules = [block_on(*c) for c in candidates if set(c) <= present]
+    return rules[:2] if len(rules) >= 2 else rules
