@@ -91,13 +91,14 @@ def em_session(linker: Any, rule: Any) -> int:
 
     EM can drive the m of a level no true pair shows towards 0 geometrically (at 1 M leads a
     plate one edit apart: ~1e-12 per iteration, 2.8e-313 by iteration 25), and Splink raises
-    rather than store a value float64 cannot hold. A failed session leaves the linker's
-    parameters as they were (Splink works on a copy), so it is retried with half the
-    iterations until it stops short of the underflow; the stored ``max_iterations`` is put
-    back. Data that never underflows trains exactly as before.
+    rather than store a value float64 cannot hold. The session is retried with half the
+    iterations until it stops short of the underflow. A failed session leaves the linker's
+    model half-prepared for that session (Splink drops the blocked comparison and raises the
+    prior on the object it was given), so the model is put back as it was before each attempt,
+    and so is the stored ``max_iterations``. Data that never underflows trains as before.
     """
-    settings = linker._settings_obj  # Splink has no public handle on the iteration limit
-    full = settings.training_settings
+    settings = linker._settings_obj  # Splink has no public handle on these two
+    full, model = settings.training_settings, settings.core_model_settings.copy()
     try:
         while True:
             try:
@@ -108,8 +109,12 @@ def em_session(linker: Any, rule: Any) -> int:
             except ValueError as exc:
                 allowed = settings.training_settings.max_iterations
                 if _UNDERFLOW not in str(exc) or allowed <= 1:
+                    settings.core_model_settings = model
                     raise
-                settings.training_settings = dataclasses.replace(full, max_iterations=allowed // 2)
+                settings.core_model_settings = model.copy()
+                settings.training_settings = dataclasses.replace(
+                    full, max_iterations=allowed // 2
+                )
     finally:
         settings.training_settings = full
 
