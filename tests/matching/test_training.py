@@ -8,6 +8,7 @@ way Splink refuses the underflowing value, and the session must still train.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import duckdb
@@ -30,8 +31,12 @@ def _linker() -> Linker:
         person = {"first_name": names[i % 8], "brand_model": "Kia Rio" if i % 2 else "Toyota Yaris",
                   "last_name": f"{family[i % 6]} {family[(i + 1) % 6]}", "date": D0}  # fmt: skip
         drivers.append(driver(i, f"P{i}", **person, phone=f"9{i:08d}", plate=f"ABC{i:03d}"))
-        # A third of the leads carry another phone: EM has non-matching pairs to tell apart.
-        leads.append(lead(1000 + i, **person, phone=f"9{i:08d}" if i % 3 else f"8{i:08d}"))
+        # A third of the leads carry another phone, and a fifth are a relative sharing the
+        # phone: EM has levels to estimate and non-matching pairs to tell apart.
+        relative = {"first_name": names[(i + 3) % 8]} if i % 5 == 0 else {}
+        when = {"date": D0 + dt.timedelta(days=(i * 7) % 200)}
+        leads.append(lead(1000 + i, **{**person, **relative, **when},
+                          phone=f"9{i:08d}" if i % 3 else f"8{i:08d}"))  # fmt: skip
     lf = probabilistic.model_frame(prepare(canonical_from_rows(leads)))
     rf = probabilistic.model_frame(prepare(canonical_from_rows(drivers)))
     present = probabilistic.present_fields(lf, rf)
@@ -50,22 +55,34 @@ def _linker() -> Linker:
 class Refusing:
     """Splink's own EM, made to underflow in sessions longer than ``bearable`` iterations.
 
-    The refused sessions fail inside Splink, on its own check, after Splink has half-prepared
-    the linker's model for the session (as the 1 M run did): its floor is raised above every
-    probability, so the first maximisation step raises the real error.
+    Refused sessions fail inside Splink's maximisation step, on its own m check, after Splink
+    has half-prepared the linker's model for the session (as the 1 M run did): the check's floor
+    for m is raised to 0.5, and m sums to 1 over at least two levels of every comparison.
     """
 
     def __init__(self, linker: Linker, bearable: int, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.linker, self.bearable, self.monkeypatch = linker, bearable, monkeypatch
+        self.linker, self.bearable = linker, bearable
         self.real = linker.training.estimate_parameters_using_expectation_maximisation
         self.tried: list[int] = []
+        self.refusing = False
+        check = comparison_level._validate_m_u_probability
+
+        def strict(value: Any, name: str, not_observed: str) -> None:
+            if self.refusing and name == "m_probability" and isinstance(value, float):
+                check(value * 1e-300 if value < 0.5 else value, name, not_observed)
+            else:
+                check(value, name, not_observed)
+
+        monkeypatch.setattr(comparison_level, "_validate_m_u_probability", strict)
 
     def __call__(self, rule: Any, **kwargs: Any) -> Any:
         allowed = self.linker._settings_obj.training_settings.max_iterations
         self.tried.append(allowed)
-        floor = 1e-300 if allowed <= self.bearable else 1.0
-        self.monkeypatch.setattr(comparison_level, "M_U_CLAMP_MIN", floor)
-        return self.real(rule, **kwargs)
+        self.refusing = allowed > self.bearable
+        try:
+            return self.real(rule, **kwargs)
+        finally:
+            self.refusing = False
 
 
 def _model(linker: Linker) -> dict[str, Any]:
