@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 from leadlink.store.db import alembic_config, current_revision, heads, make_engine, migrate
 from leadlink.store.models import Base
@@ -28,3 +29,18 @@ def test_migrate_twice_changes_nothing(engine: Engine) -> None:
     before = current_revision(engine)
     migrate(engine)
     assert current_revision(engine) == before
+
+
+def test_0004_empties_the_derived_keys_so_match_rekeys_every_record(engine: Engine) -> None:
+    """Keys of the model's old name-only blocks would leave registry records unfound."""
+    cfg = alembic_config(engine)
+    command.downgrade(cfg, "0003_blocking_keys")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO record_key (key, record_id) VALUES (1, 1), (2, 1)"))
+        conn.execute(text("INSERT INTO record_term (record_id, given) VALUES (1, 'ANA')"))
+    command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        counts = [conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()  # noqa: S608
+                  for t in ("record_key", "record_term")]  # fmt: skip
+    assert counts == [0, 0]
+    assert current_revision(engine) in heads(engine)
