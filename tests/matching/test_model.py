@@ -12,8 +12,8 @@ import pytest
 
 from leadlink.matching import RULES, Bands, prepare, resolve, training
 from leadlink.matching import model as probabilistic
-from leadlink.matching.compiled import CompiledModel
-from leadlink.matching.engine import model_guard
+from leadlink.matching.compiled import BatchScorer, CompiledModel
+from leadlink.matching.engine import model_guard, term_frequencies
 from leadlink.pipeline.canonical import canonical_frame
 from leadlink.synth import generate
 
@@ -127,6 +127,39 @@ def test_compiled_model_scores_like_splink(world: dict[str, Any]) -> None:
     assert set(a) == set(b) and a
     # Term frequencies come from the registry alone (Splink counts both sides): near, not equal.
     assert max(abs(a[k] - b[k]) for k in a) < 0.05
+
+
+def test_batch_scorer_scores_exactly_like_splink_given_the_same_frequencies(
+    world: dict[str, Any],
+) -> None:
+    """`match` scores with the compiled model: same pairs, probabilities and waterfalls as
+    Splink's predict when both weigh terms by the registry's frequencies."""
+    import duckdb
+
+    frame = probabilistic.model_frame(world["reg"])
+    con = duckdb.connect()
+    con.register("rf", frame)
+    sql = "SELECT {c}, count(*) FROM rf WHERE {c} IS NOT NULL GROUP BY 1"
+    counts = {c: con.execute(sql.format(c=c)).fetchall() for c in probabilistic.TF_COLUMNS}
+    tf = term_frequencies(counts)
+    settings = world["model"].settings
+    splink = probabilistic.score(settings, world["query"], world["reg"], threshold=0.0, tf=tf)
+    batch = BatchScorer(settings, tf, threshold=0.0)(world["query"], world["reg"])
+    a = {(r["rid"], r["cid"]): r for r in splink.to_pylist()}
+    b = {(r["rid"], r["cid"]): r for r in batch.to_pylist()}
+    assert set(a) == set(b) and len(a) > 500
+    assert max(abs(a[k]["probability"] - b[k]["probability"]) for k in a) < 1e-9
+    assert all(json.loads(a[k]["waterfall"]) == json.loads(b[k]["waterfall"]) for k in a)
+    # Without lookups it counts them in the registry it is given: here, the same numbers.
+    own = BatchScorer(settings, None, threshold=0.0)(world["query"], world["reg"])
+    assert {(r["rid"], r["cid"]): r["probability"] for r in own.to_pylist()} == {
+        k: r["probability"] for k, r in b.items()
+    }
+    # At the default threshold, pairs under 0.05 are dropped, as Splink's are.
+    kept = BatchScorer(settings, tf)(world["query"], world["reg"])
+    assert {(r["rid"], r["cid"]) for r in kept.to_pylist()} == {
+        k for k, r in a.items() if r["probability"] >= probabilistic.SCORE_THRESHOLD
+    }
 
 
 def test_bands_and_reasons_with_the_model(world: dict[str, Any]) -> None:

@@ -1,17 +1,22 @@
-"""A trained model compiled to one DuckDB query, for scoring a handful of pairs in milliseconds.
+"""A trained model compiled to plain DuckDB SQL: scoring without rebuilding Splink's pipeline.
 
-Splink builds its SQL pipeline on every call (about 100 ms on our machine), which is right for
-batches and wrong for one lead at a time. The model itself is data: each comparison level
-carries its own SQL condition (Splink wrote it, in DuckDB's dialect) and its m and u
-probabilities. ``CompiledModel`` turns that into one CASE expression per comparison, adds the
-term-frequency adjustment Splink applies on exact matches, and keeps the registry's model frame
-and term frequencies in a private in-memory DuckDB. Scores agree with ``model.score`` to
-rounding (tested).
+Splink builds its SQL pipeline on every call (about 100 ms on our machine for a handful of
+rows, seconds for a batch against a large registry subset, every chunk of a `match`). The
+model itself is data: each comparison level carries its own SQL condition (Splink wrote it,
+in DuckDB's dialect) and its m and u probabilities. Compiling turns that into one CASE
+expression per comparison and adds the term-frequency adjustment Splink applies on exact
+matches, so scores agree with ``model.score`` given the same term frequencies (tested).
+
+- ``CompiledModel``: a few query records against their candidates (the online path), one
+  prepared query, term frequencies of the registry it was built with.
+- ``BatchScorer``: many records against a registry subset (`match`, chunk by chunk), the
+  model's blocking rules as a union of equi-joins, term frequencies given (the registry's).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -25,6 +30,105 @@ def _log2(x: float) -> float:
     return math.log2(max(x, 1e-300))
 
 
+def _min_weight(threshold: float) -> float:
+    return _log2(threshold / (1 - threshold)) if 0 < threshold < 1 else -1e9
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """The model as SQL over a relation ``pairs`` with columns ``<field>_l`` / ``<field>_r``."""
+
+    comparisons: list[str]  # "struct_pack(level, weight) AS name" per comparison
+    names: list[str]
+    tf_joins: list[str]  # tf_<col> tables the comparisons read
+    log_prior: float
+
+    def select(self, pairs: str, min_weight: float) -> str:
+        """Pairs of ``pairs`` scoring at least ``min_weight``: rid, cid, weight, probability,
+        waterfall (levels and weights rounded for reading; the weight is summed unrounded)."""
+        joins = " ".join(
+            f"LEFT JOIN {t} ON {t}.v = p.{t[3:]}_l AND p.{t[3:]}_l = p.{t[3:]}_r"
+            for t in self.tf_joins
+        )
+        total = " + ".join(f"{n}.weight" for n in self.names) or "0.0"
+        shown = ", ".join(
+            f"{n} := struct_pack(level := {n}.level, weight := round({n}.weight, 2))"
+            for n in self.names
+        )
+        waterfall = f"to_json(struct_pack({shown}))::VARCHAR" if shown else "'{}'"
+        # The model's own SQL and our constants only: no data is interpolated.
+        return f"""
+        WITH scored AS (
+          SELECT p.unique_id_l AS rid, p.unique_id_r AS cid, {", ".join(self.comparisons)}
+          FROM {pairs} p {joins}
+        ),
+        weighed AS (SELECT *, {self.log_prior} + {total} AS weight FROM scored)
+        SELECT rid::BIGINT AS rid, cid::BIGINT AS cid,
+          (1.0 / (1.0 + pow(2.0, -weight)))::DOUBLE AS probability, weight::DOUBLE AS weight,
+          {waterfall} AS waterfall
+        FROM weighed WHERE weight >= {min_weight}
+        """  # noqa: S608
+
+
+def compile_model(settings: dict[str, Any], tf_columns: set[str]) -> Compiled:
+    """``tf_columns``: columns with a ``tf_<col> (v, tf)`` table to adjust exact matches by."""
+    prior = float(settings["probability_two_random_records_match"])
+    parts: list[str] = []
+    tf_joins: list[str] = []
+    for comp in settings["comparisons"]:
+        name = comp["output_column_name"]
+        levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
+        nulls = [lv for lv in comp["comparison_levels"] if lv.get("is_null_level")]
+        level_cases, weight_cases = [], []
+        if nulls:
+            level_cases.append(f"WHEN {nulls[0]['sql_condition']} THEN -1")
+            weight_cases.append(f"WHEN {nulls[0]['sql_condition']} THEN 0.0")
+        # Levels EM never saw keep no m; Splink then uses its defaults, and so do we.
+        defaults = _default_m_values(len(levels))[::-1] if len(levels) > 1 else [0.95]
+        for i, lv in enumerate(levels):
+            gamma = len(levels) - 1 - i
+            raw = lv["sql_condition"]
+            cond = "TRUE" if raw.strip().upper() == "ELSE" else raw
+            m, u = lv.get("m_probability") or defaults[i], lv.get("u_probability")
+            weight = _log2(m / u) if m and u else 0.0
+            tf_col = lv.get("tf_adjustment_column")
+            if tf_col and u and tf_col in tf_columns:
+                # Splink: on an exact match, weigh by how common the value is.
+                w = float(lv.get("tf_adjustment_weight", 1.0))
+                alias = f"tf_{tf_col}"
+                if alias not in tf_joins:
+                    tf_joins.append(alias)
+                adj = f"{w} * log2({u} / greatest(coalesce({alias}.tf, {u}), 1e-12))"
+                weight_expr = f"{weight} + {adj}"
+            else:
+                weight_expr = str(weight)
+            level_cases.append(f"WHEN {cond} THEN {gamma}")
+            weight_cases.append(f"WHEN {cond} THEN {weight_expr}")
+        parts.append(
+            f"struct_pack(level := CASE {' '.join(level_cases)} END, "
+            f"weight := (CASE {' '.join(weight_cases)} END)::DOUBLE) AS {name}"
+        )
+    names = [c["output_column_name"] for c in settings["comparisons"]]
+    return Compiled(parts, names, tf_joins, _log2(prior / (1 - prior)))
+
+
+_COLS = (*probabilistic.FIELDS, "phone7", "unique_id")
+_PAIR_COLUMNS = ", ".join(
+    [*(f"q.{c} AS {c}_l" for c in _COLS), *(f"r.{c} AS {c}_r" for c in _COLS)]
+)
+
+
+def _tf_table(con: duckdb.DuckDBPyConnection, col: str, frame: pa.Table) -> None:
+    """tf_<col> (v, tf) from a model frame: each value's share of the column's values."""
+    con.register("tf_src", frame)
+    # Column names come from the model module's constants, never from data.
+    con.execute(
+        f"CREATE OR REPLACE TABLE tf_{col} AS SELECT {col} AS v, count(*) / "  # noqa: S608
+        f"sum(count(*)) OVER () AS tf FROM tf_src WHERE {col} IS NOT NULL GROUP BY 1"
+    )
+    con.unregister("tf_src")
+
+
 class CompiledModel:
     """Score query records against a fixed registry with the blocking rules of the model."""
 
@@ -33,20 +137,22 @@ class CompiledModel:
         settings: dict[str, Any],
         registry: pa.Table,
         *,
-        threshold: float = 0.05,
+        threshold: float = probabilistic.SCORE_THRESHOLD,
         frame: pa.Table | None = None,
     ) -> None:
         """``threshold``: pairs under this probability are dropped, as ``model.score`` does.
         ``frame``: the registry's ``model.model_frame``, when the caller has it already."""
         self.settings = settings
-        self.min_weight = _log2(threshold / (1 - threshold)) if 0 < threshold < 1 else -1e9
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET threads TO 1")
         if frame is None:
             frame = probabilistic.model_frame(registry, self.con)
         self.present = {f for f in probabilistic.FIELDS
                         if frame.column(f).null_count < frame.num_rows}  # fmt: skip
-        self._tf_tables(frame)
+        # Term frequencies over the whole registry, kept: scoring sees a few rows at a time.
+        tf_columns = {c for c in probabilistic.TF_COLUMNS if c in self.present}
+        for col in tf_columns:
+            _tf_table(self.con, col, frame)
         # Query and candidates go into two fixed tables, so the compiled query is prepared once:
         # parsing and planning it is most of what a call would otherwise cost.
         empty = frame.schema.empty_table().cast(probabilistic.MODEL_FRAME_SCHEMA)
@@ -54,64 +160,6 @@ class CompiledModel:
         self.con.execute("CREATE TEMP TABLE q AS SELECT * FROM empty")
         self.con.execute("CREATE TEMP TABLE r AS SELECT * FROM empty")
         self.con.unregister("empty")
-        self.sql = self._compile()
-        self.con.execute(f"PREPARE score_pairs AS {self.sql}")
-
-    def _tf_tables(self, frame: pa.Table) -> None:
-        """Term frequencies over the whole registry, kept: scoring sees a few rows at a time."""
-        self.con.register("r", frame)
-        for col in probabilistic.TF_COLUMNS:
-            if col in self.present:
-                # Column names come from the model module's constants, never from data.
-                self.con.execute(
-                    f"CREATE TABLE tf_{col} AS SELECT {col} AS v, count(*) / "  # noqa: S608
-                    f"sum(count(*)) OVER () AS tf FROM r WHERE {col} IS NOT NULL GROUP BY 1"
-                )
-        self.con.unregister("r")
-
-    def _compile(self) -> str:
-        prior = float(self.settings["probability_two_random_records_match"])
-        parts: list[str] = []
-        tf_joins: list[str] = []
-        for comp in self.settings["comparisons"]:
-            name = comp["output_column_name"]
-            levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
-            nulls = [lv for lv in comp["comparison_levels"] if lv.get("is_null_level")]
-            level_cases, weight_cases = [], []
-            if nulls:
-                level_cases.append(f"WHEN {nulls[0]['sql_condition']} THEN -1")
-                weight_cases.append(f"WHEN {nulls[0]['sql_condition']} THEN 0.0")
-            # Levels EM never saw keep no m; Splink then uses its defaults, and so do we.
-            defaults = _default_m_values(len(levels))[::-1] if len(levels) > 1 else [0.95]
-            for i, lv in enumerate(levels):
-                gamma = len(levels) - 1 - i
-                raw = lv["sql_condition"]
-                cond = "TRUE" if raw.strip().upper() == "ELSE" else raw
-                m, u = lv.get("m_probability") or defaults[i], lv.get("u_probability")
-                weight = _log2(m / u) if m and u else 0.0
-                tf_col = lv.get("tf_adjustment_column")
-                if tf_col and u and tf_col in self.present:
-                    # Splink: on an exact match, weigh by how common the value is.
-                    w = float(lv.get("tf_adjustment_weight", 1.0))
-                    alias = f"tf_{tf_col}"
-                    if alias not in tf_joins:
-                        tf_joins.append(alias)
-                    adj = f"{w} * log2({u} / greatest(coalesce({alias}.tf, {u}), 1e-12))"
-                    weight_expr = f"{weight} + {adj}"
-                else:
-                    weight_expr = str(weight)
-                level_cases.append(f"WHEN {cond} THEN {gamma}")
-                weight_cases.append(f"WHEN {cond} THEN {weight_expr}")
-            parts.append(
-                f"struct_pack(level := CASE {' '.join(level_cases)} END, "
-                f"weight := round(CASE {' '.join(weight_cases)} END, 2)) AS {name}"
-            )
-        names = [c["output_column_name"] for c in self.settings["comparisons"]]
-        total = " + ".join(f"{n}.weight" for n in names) or "0.0"
-        cols = (*probabilistic.FIELDS, "phone7", "unique_id")
-        columns = ", ".join(
-            [*(f"q.{c} AS {c}_l" for c in cols), *(f"r.{c} AS {c}_r" for c in cols)]
-        )
         blocks = (
             " OR ".join(
                 "(" + " AND ".join(f"q.{c} = r.{c}" for c in cols) + ")"
@@ -120,25 +168,9 @@ class CompiledModel:
             )
             or "FALSE"
         )
-        joins = " ".join(
-            f"LEFT JOIN {t} ON {t}.v = pairs.{t[3:]}_l AND pairs.{t[3:]}_l = pairs.{t[3:]}_r"
-            for t in tf_joins
-        )
-        log_prior = _log2(prior / (1 - prior))
-        # Everything here is the model's own SQL and our constants: no data is interpolated.
-        return f"""
-        WITH pairs AS (
-          SELECT {columns} FROM q JOIN r ON {blocks}
-        ),
-        scored AS (
-          SELECT unique_id_l AS rid, unique_id_r AS cid, {", ".join(parts)}
-          FROM pairs {joins}
-        )
-        SELECT rid::BIGINT AS rid, cid::BIGINT AS cid, weight,
-          to_json(struct_pack({", ".join(f"{n} := {n}" for n in names)}))::VARCHAR AS waterfall
-        FROM (SELECT *, {log_prior} + {total} AS weight FROM scored)
-        WHERE weight >= {self.min_weight}
-        """  # noqa: S608
+        pairs = f"(SELECT {_PAIR_COLUMNS} FROM q JOIN r ON {blocks})"  # noqa: S608
+        self.sql = compile_model(settings, tf_columns).select(pairs, _min_weight(threshold))
+        self.con.execute(f"PREPARE score_pairs AS {self.sql}")
 
     def score(
         self, query: pa.Table, registry: pa.Table, registry_frame: pa.Table | None = None
@@ -159,11 +191,68 @@ class CompiledModel:
         finally:
             self.con.unregister("q_in")
             self.con.unregister("r_in")
-        weight = table.column("weight").to_pylist()
-        prob = [1.0 / (1.0 + 2.0 ** (-w)) for w in weight]
-        return pa.table(
-            {"rid": table.column("rid"), "cid": table.column("cid"),
-             "probability": pa.array(prob, pa.float64()), "weight": table.column("weight"),
-             "waterfall": table.column("waterfall")},
-            schema=probabilistic.SCORED_SCHEMA,
-        )  # fmt: skip
+        return table.cast(probabilistic.SCORED_SCHEMA)
+
+
+class BatchScorer:
+    """``(query, registry) -> scored pairs`` for ``engine.resolve``: every pair the model's
+    blocking rules make, scored in one set-based query per call.
+
+    Blocking is a union of equi-joins, one per rule, as Splink does it (an OR in one join
+    would compare every pair); a rule over a field one side lacks joins nothing, which is
+    Splink's choice of rules by the fields present. ``tf``: the term frequency lookups to use
+    (``engine.term_frequencies``: `match` passes the registry's); None counts them in the
+    registry given to each call.
+    """
+
+    def __init__(
+        self,
+        settings: dict[str, Any],
+        tf: dict[str, pa.Table] | None = None,
+        *,
+        threshold: float = probabilistic.SCORE_THRESHOLD,
+        threads: int = 2,
+    ) -> None:
+        self.settings = settings
+        self.tf = tf
+        self.con = duckdb.connect(":memory:")
+        self.con.execute(f"SET threads TO {int(threads)}")
+        tf_columns = set(probabilistic.TF_COLUMNS)
+        for col, lookup in (tf or {}).items():
+            # Column names come from the model module's constants, never from data.
+            self.con.register("lookup", lookup)
+            self.con.execute(
+                f"CREATE TABLE tf_{col} AS SELECT {col} AS v, tf_{col} AS tf FROM lookup"  # noqa: S608
+            )
+            self.con.unregister("lookup")
+        if tf is not None:
+            tf_columns = set(tf)
+        union = "\nUNION\n".join(
+            "SELECT q.unique_id AS l, r.unique_id AS r FROM q JOIN r ON "  # noqa: S608
+            + " AND ".join(f"q.{c} = r.{c}" for c in cols)
+            for cols in probabilistic.PREDICT_BLOCKS
+        )
+        pairs = (
+            f"(SELECT {_PAIR_COLUMNS} FROM ({union}) c "  # noqa: S608
+            "JOIN q ON q.unique_id = c.l JOIN r ON r.unique_id = c.r)"
+        )
+        self.sql = compile_model(settings, tf_columns).select(pairs, _min_weight(threshold))
+
+    def __call__(self, query: pa.Table, registry: pa.Table) -> pa.Table:
+        if query.num_rows == 0 or registry.num_rows == 0:
+            return probabilistic.SCORED_SCHEMA.empty_table()
+        con = self.con
+        frame = probabilistic.model_frame(registry, con)
+        if self.tf is None:
+            for col in probabilistic.TF_COLUMNS:
+                _tf_table(con, col, frame)
+        con.register("q", probabilistic.model_frame(query, con))
+        con.register("r", frame)
+        try:
+            return con.sql(self.sql).to_arrow_table().cast(probabilistic.SCORED_SCHEMA)
+        finally:
+            con.unregister("q")
+            con.unregister("r")
+
+    def close(self) -> None:
+        self.con.close()

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from leadlink.console import ProgressFn
 from leadlink.matching import DRIVER_RULES, RULES, Bands, Reason, prepare, resolve
+from leadlink.matching.compiled import BatchScorer
 from leadlink.pipeline import merge
 from leadlink.pipeline.canonical import canonical_frame
 from leadlink.pipeline.founding import error_decision, found_driver_parts, found_drivers
@@ -39,7 +40,8 @@ from leadlink.store.workspace import Workspace
 # Scores model pairs: (query subset, registry) -> pairs with probabilities (engine.resolve).
 Scorer = Callable[[pa.Table, pa.Table], pa.Table]
 # Builds a Scorer for a stored model's Splink settings and the registry's term frequencies
-# (None: count them in query + registry) -- the Spark engine is one (pipeline/spark.py).
+# (None: count them in the registry scored against): compiled.BatchScorer by default, the
+# Spark engine's otherwise (pipeline/spark.py).
 ScorerFactory = Callable[[dict[str, Any], dict[str, pa.Table] | None], Scorer]
 
 log = logging.getLogger(__name__)
@@ -137,9 +139,8 @@ def _run(
                 continue
             stream.registry_for_source(total)
             model = None if source == "drivers" else resolver.model_settings()
-            factory = resolver.scorer_factory
             tf = stream.term_frequencies() if model else None
-            score_with = factory(model, tf) if factory and model else None
+            score_with = resolver.scorer_factory(model, tf) if model else None
             stream.decide(source, model, scorer=score_with, tf=tf)
             beat()  # deciding a source can be long: show the lock's holder is alive
             parts = stream.decided_parts(settings.chunk_size)
@@ -175,7 +176,9 @@ class Resolver:
         scorer: ScorerFactory | None = None,
     ) -> None:
         self.engine = engine
-        self.scorer_factory = scorer  # None: Splink on DuckDB scores the model pairs
+        # Scores the model's pairs: the stored model compiled to DuckDB SQL by default (the
+        # same probabilities as Splink's predict, without rebuilding its pipeline per chunk).
+        self.scorer_factory: ScorerFactory = scorer or BatchScorer
         self.bands = Bands(settings.accept_threshold, settings.review_threshold, settings.margin)
         self.window_days = settings.claim_window_days  # review deadlines, see write_decisions
         self.use_model = settings.probabilistic
@@ -206,7 +209,7 @@ class Resolver:
                 decided = found_drivers(decisions, query, pks)
             else:
                 model = self.model_settings()
-                scorer = self.scorer_factory(model, None) if self.scorer_factory and model else None
+                scorer = self.scorer_factory(model, None) if model else None
                 decided = resolve(query, self.registry(), self.bands, RULES, model,
                                   scorer=scorer).to_pylist()  # fmt: skip
         except Exception as exc:
