@@ -14,7 +14,7 @@ join instead of loading every linked record, and counts term frequencies in SQL.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -62,15 +62,24 @@ SQLITE_CACHE_KIB = 256 * 1024
 LOOKUP_CHUNK = 20_000
 
 
-def write(session: Session, keys: pa.Table, terms: pa.Table) -> None:
-    """Store the keys ``(rid, key)`` and terms ``(rid, *TERM_COLUMNS)`` of prepared records."""
+def write_parts(session: Session, parts: Iterable[tuple[str, pa.Table]]) -> int:
+    """Store ("key", ``(rid, key)``) and ("term", ``(rid, *TERM_COLUMNS)``) parts in the
+    caller's transaction, in the order given (keys in key order: each lands next to the last
+    in the key-ordered table, so a big batch rewrites each B-tree page once); return the
+    number of term rows (records keyed)."""
     conn = session.connection()
-    # In key order: the rows land next to each other in the key-ordered table (locality).
-    keys = keys.sort_by([("key", "ascending"), ("rid", "ascending")])
-    key_rows = zip(keys.column("key").to_pylist(), keys.column("rid").to_pylist(), strict=True)
-    term_rows = zip(*(terms.column(c).to_pylist() for c in ("rid", *TERM_COLUMNS)), strict=True)
-    bulk_insert(conn, record_key.name, ("key", "record_id"), list(key_rows))
-    bulk_insert(conn, record_term.name, ("record_id", *TERM_COLUMNS), list(term_rows))
+    keyed = 0
+    for kind, part in parts:
+        if kind == "key":
+            rows = zip(part.column("key").to_pylist(), part.column("rid").to_pylist(),
+                       strict=True)  # fmt: skip
+            bulk_insert(conn, record_key.name, ("key", "record_id"), list(rows))
+        else:
+            cols = (part.column(c).to_pylist() for c in ("rid", *TERM_COLUMNS))
+            terms = list(zip(*cols, strict=True))
+            bulk_insert(conn, record_term.name, ("record_id", *TERM_COLUMNS), terms)
+            keyed += part.num_rows
+    return keyed
 
 
 def bulk_insert(

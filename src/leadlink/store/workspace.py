@@ -35,8 +35,9 @@ class Workspace:
         self.con.execute("SET preserve_insertion_order = false")
         for table in ("pending", "reg"):
             self._create(table, PREPARED_SCHEMA.empty_table())
-        for table in ("pending_key", "reg_key"):
+        for table in ("pending_key", "reg_key", "fresh_key"):
             self._create(table, KEY_SCHEMA.empty_table())
+        self._fresh_terms = False
         self.con.execute("ALTER TABLE pending ADD COLUMN source_pk VARCHAR")
         self._decided: str | None = None
 
@@ -164,6 +165,33 @@ class Workspace:
     def reset_registry(self) -> None:
         self.con.execute("DELETE FROM reg")
         self.con.execute("DELETE FROM reg_key")
+
+    # -- blocking keys and terms to store, gathered so they are written in key order ----------
+
+    def add_fresh(self, keys: pa.Table, terms: pa.Table) -> None:
+        """Keys ``(rid, key)`` and model terms of records the store has no keys for yet."""
+        self._append("fresh_key", keys)
+        if not self._fresh_terms:
+            self._create("fresh_term", terms.schema.empty_table())
+            self._fresh_terms = True
+        self._append("fresh_term", terms)
+
+    def fresh_parts(self, size: int) -> Iterator[tuple[str, pa.Table]]:
+        """("key", rows in key order) parts, then ("term", rows in rid order) parts."""
+        queries = [("key", "SELECT rid, key FROM fresh_key ORDER BY key, rid")]
+        if self._fresh_terms:
+            queries.append(("term", "SELECT * FROM fresh_term ORDER BY rid"))
+        for kind, sql in queries:
+            reader = self.con.sql(sql).to_arrow_reader(size)
+            assert reader is not None
+            for batch in reader:
+                yield kind, pa.Table.from_batches([batch])
+
+    def reset_fresh(self) -> None:
+        self.con.execute("DELETE FROM fresh_key")
+        if self._fresh_terms:
+            self.con.execute("DROP TABLE fresh_term")
+            self._fresh_terms = False
 
     # -- decisions --------------------------------------------------------------------------
 
