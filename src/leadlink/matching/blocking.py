@@ -1,9 +1,9 @@
 """Candidate pairs (blocking) and their comparison features, computed set-based in DuckDB.
 
 Never all pairs: a query record meets a registry record only when they share a normalised
-phone, a document number, a plate, a driver id, or a name block (first family name + first
-letter of the given name). Everything runs in an in-memory DuckDB connection over Arrow
-frames: no files, no database of ours.
+phone, a document number, a plate, a driver id, or a name block with the car (first family
+name + given name + brand and model). Everything runs in an in-memory DuckDB connection over
+Arrow frames: no files, no database of ours.
 """
 
 from __future__ import annotations
