@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, and_, delete, exists, func, insert, select
+from sqlalchemy import JSON, and_, delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from leadlink.store import keys, origins
@@ -142,19 +142,27 @@ def write_chunk(
 
 
 def _insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
-    """Insert rows of one shape: one executemany on SQLite, COPY on PostgreSQL.
+    """Insert rows of one shape: COPY on PostgreSQL, one plain executemany on SQLite.
 
     COPY straight into the table (no staging table: these inserts have no ON CONFLICT); JSON
-    columns are sent as the text SQLAlchemy would bind (``json.dumps``).
+    columns are sent as the text SQLAlchemy would bind (``json.dumps``). On SQLite each value
+    goes through the column type's own SQLAlchemy bind processor (the stored text of dates
+    and JSON is what an ORM insert writes) without the ORM's per-row work: a third of the
+    time of writing 500 k drivers' links and persons went there.
     """
     conn = session.connection()
-    if conn.dialect.name != "postgresql":
-        session.execute(insert(model), rows)
-        return
     table = model.__table__
     columns = list(rows[0])
-    as_json = {c.name for c in table.columns if isinstance(c.type, JSON)}
-    data = [tuple(json.dumps(r[c]) if c in as_json else r[c] for c in columns) for r in rows]
+    if conn.dialect.name == "postgresql":
+        as_json = {c.name for c in table.columns if isinstance(c.type, JSON)}
+        data = [tuple(json.dumps(r[c]) if c in as_json else r[c] for c in columns) for r in rows]
+    else:
+        procs = [table.c[c].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+                 for c in columns]  # fmt: skip
+        data = [
+            tuple(r[c] if p is None else p(r[c]) for c, p in zip(columns, procs, strict=True))
+            for r in rows
+        ]
     keys.bulk_insert(conn, table.name, columns, data)
 
 

@@ -100,17 +100,27 @@ def supersede(
     for ids in _chunks(sorted(record_ids)):
         rows = session.execute(
             select(ReviewItem.id, ReviewItem.record_id, ReviewItem.person_key).where(
-                ReviewItem.record_id.in_(ids), ReviewItem.status == "open"
+                ReviewItem.record_id.in_(ids), _still_open()
             )
         )
         stale.extend(r[0] for r in rows if (r[1], r[2]) not in keep_set)
     for ids in _chunks(stale):
         session.execute(
             update(ReviewItem)
-            .where(ReviewItem.id.in_(ids), ReviewItem.status == "open")
+            .where(ReviewItem.id.in_(ids), _still_open())
             .values(status="superseded", decided_at=now)
         )
     return len(stale)
+
+
+def _still_open() -> Any:
+    """``status = 'open'`` for looking items up by their ids or their record's.
+
+    Wrapped on purpose: written plainly, SQLite (no statistics) reads every open item through
+    the status index for each batch of ids, quadratic in the open items (113 s of a match of
+    1 M leads with 168 k proposals); wrapped, it uses the ids' own index. Same rows.
+    """
+    return func.coalesce(ReviewItem.status, "") == "open"
 
 
 # --------------------------------------------------------------------------- reading
