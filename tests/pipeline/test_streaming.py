@@ -185,3 +185,18 @@ def test_training_sample_is_an_even_deterministic_spread(engine: Engine, data: P
     assert all(25 <= len(rows) <= 50 for rows in by_source.values())
     assert {r[0] for r in sample} <= {r[0] for r in whole}
     assert [r[0] for r in sample] == sorted(r[0] for r in sample)
+
+
+def test_progress_covers_deciding_and_writing_each_source(engine: Engine, data: Path) -> None:
+    _ingest(engine, data)
+    seen: dict[str, list[tuple[int, int]]] = {}
+    result = match(engine, SETTINGS.model_copy(update={"chunk_size": 50}), now=NOW,
+                   decide_chunk=40, progress=lambda label, done, total:
+                   seen.setdefault(label, []).append((done, total)))  # fmt: skip
+    for source, counts in result.by_source.items():
+        processed = counts["processed"]
+        for step in ("decide", "match"):
+            reports = seen[f"{step} {source}"]
+            assert reports[-1] == (processed, processed), (step, source)
+            assert [d for d, _ in reports] == sorted(d for d, _ in reports)
+    assert len(seen["decide leads"]) > 2  # one report per chunk, not one per source

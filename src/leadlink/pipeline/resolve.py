@@ -141,7 +141,8 @@ def _run(
             model = None if source == "drivers" else resolver.model_settings()
             tf = stream.term_frequencies() if model else None
             score_with = resolver.scorer_factory(model, tf) if model else None
-            stream.decide(source, model, scorer=score_with, tf=tf)
+            stream.decide(source, model, scorer=score_with, tf=tf, progress=progress,
+                          total=total)  # fmt: skip
             beat()  # deciding a source can be long: show the lock's holder is alive
             parts = stream.decided_parts(settings.chunk_size)
             if source == "drivers":

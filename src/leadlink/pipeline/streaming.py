@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Engine
 
+from leadlink.console import ProgressFn
 from leadlink.matching import DRIVER_RULES, RULES, Bands, Reason, prepare, resolve
 from leadlink.matching.blocking import record_keys
 from leadlink.matching.engine import term_frequencies
@@ -207,8 +208,14 @@ class Streamer:
         *,
         scorer: Scorer | None = None,
         tf: dict[str, pa.Table] | None = None,
+        progress: ProgressFn | None = None,
+        total: int = 0,
     ) -> None:
+        done = 0
         for query, qkeys in self.ws.pending_chunks(self.chunk):
+            if progress:
+                progress(f"decide {source}", done, total)
+            done += query.num_rows
             registry = self._registry_for(qkeys)
             self.stats.chunks += 1
             try:
@@ -222,6 +229,8 @@ class Streamer:
                 log.exception("matching %s failed", source)
                 table = errors(query.column("rid").to_pylist(), f"{type(exc).__name__}: {exc}")
             self.ws.add_decided(table)
+        if progress:
+            progress(f"decide {source}", done, total)
 
     def _registry_for(self, qkeys: pa.Table) -> pa.Table:
         """The registry rows sharing a key with the chunk, loading those not loaded yet."""
