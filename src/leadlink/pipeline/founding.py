@@ -96,13 +96,12 @@ def _founded(
                 "rule": rule_name,
                 "score": 1.0 if founder else DRIVER_RULES[0].score,
                 "confidence": "high",
-                "evidence": json.dumps(
-                    {
-                        "rule": rule_name,
-                        "founder": pks[root],
-                        "candidates": json.loads(d["candidates"]),
-                    }  # fmt: skip
-                ),
+                # A dict: serialised once, when written (resolve._with_candidates).
+                "evidence": {
+                    "rule": rule_name,
+                    "founder": pks[root],
+                    "candidates": json.loads(d["candidates"]),
+                },
             }
         )
     return out

@@ -34,7 +34,7 @@ from leadlink.settings import Settings
 from leadlink.sources import IDENTITY_SOURCES, RESOLVE_ORDER
 from leadlink.store import jobs, locks, resolution
 from leadlink.store.db import transaction
-from leadlink.store.resolution import RecordRow
+from leadlink.store.resolution import JsonText, RecordRow
 from leadlink.store.workspace import Workspace
 
 # Scores model pairs: (query subset, registry) -> pairs with probabilities (engine.resolve).
@@ -279,7 +279,13 @@ def _link_row(d: dict[str, Any]) -> dict[str, Any]:
 
 def _unmatched_row(d: dict[str, Any]) -> dict[str, Any]:
     return {"record_id": d["rid"], "reason": d["reason"], "message": d.get("message"),
-            "candidates": json.loads(d["candidates"]), "band": d["band"]}  # fmt: skip
+            "candidates": _json(d["candidates"]), "band": d["band"]}  # fmt: skip
+
+
+def _json(value: Any) -> Any:
+    """The engine's JSON text as it is (it is JSON already); anything else for the store to
+    serialise."""
+    return JsonText(value) if isinstance(value, str) else value
 
 
 def load_registry(engine: Engine) -> pa.Table:
@@ -347,11 +353,22 @@ def _merge_persons(
     return merge.redirect(part, retired, margin=result.margin)
 
 
-def _with_candidates(decision: dict[str, Any]) -> dict[str, Any]:
-    """A link's evidence keeps the candidates it beat, so `explain` can show them."""
-    evidence: dict[str, Any] = json.loads(decision["evidence"])
-    evidence.setdefault("candidates", json.loads(decision.get("candidates") or "[]"))
-    return evidence
+def _with_candidates(decision: dict[str, Any]) -> Any:
+    """A link's evidence keeps the candidates it beat, so `explain` can show them.
+
+    Spliced into the engine's JSON text when it has no candidates yet (the engine's evidence
+    never does): parsing and serialising a million evidences cost more than writing them."""
+    evidence, candidates = decision["evidence"], decision.get("candidates") or "[]"
+    if isinstance(evidence, str) and isinstance(candidates, str):
+        body = evidence.rstrip()
+        if body.endswith("}") and '"candidates"' not in body:
+            inner = body[:-1].rstrip()
+            glue = "" if inner.endswith("{") else ","
+            return JsonText(f'{inner}{glue}"candidates":{candidates}}}')
+    parsed: dict[str, Any] = json.loads(evidence) if isinstance(evidence, str) else evidence
+    parsed.setdefault("candidates", json.loads(candidates) if isinstance(candidates, str)
+                      else candidates)  # fmt: skip
+    return parsed
 
 
 def _grow(registry: pa.Table, query: pa.Table, new_links: dict[int, str]) -> pa.Table:

@@ -141,6 +141,17 @@ def write_chunk(
         _insert(session, Unmatched, [{**r, "run_id": run_id, "updated_at": now} for r in unmatched])
 
 
+class JsonText(str):
+    """A JSON column's value already serialised (the engine's evidence and candidates come as
+    JSON text from DuckDB): stored as is, not parsed and serialised again."""
+
+    __slots__ = ()
+
+
+def _json_value(value: Any) -> Any:
+    return value if isinstance(value, JsonText) else json.dumps(value)
+
+
 def _insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
     """Insert rows of one shape: COPY on PostgreSQL, one plain executemany on SQLite.
 
@@ -153,16 +164,17 @@ def _insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
     conn = session.connection()
     table = model.__table__
     columns = list(rows[0])
+    as_json = {c.name for c in table.columns if isinstance(c.type, JSON)}
     if conn.dialect.name == "postgresql":
-        as_json = {c.name for c in table.columns if isinstance(c.type, JSON)}
-        data = [tuple(json.dumps(r[c]) if c in as_json else r[c] for c in columns) for r in rows]
+        procs: list[Any] = [_json_value if c in as_json else None for c in columns]
     else:
-        procs = [table.c[c].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        procs = [_json_value if c in as_json else
+                 table.c[c].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
                  for c in columns]  # fmt: skip
-        data = [
-            tuple(r[c] if p is None else p(r[c]) for c, p in zip(columns, procs, strict=True))
-            for r in rows
-        ]
+    data = [
+        tuple(r[c] if p is None else p(r[c]) for c, p in zip(columns, procs, strict=True))
+        for r in rows
+    ]
     keys.bulk_insert(conn, table.name, columns, data)
 
 
