@@ -1,4 +1,4 @@
-"""Staging pages in a helper process gives exactly what staging them here gives, in order."""
+"""Staging pages in helper processes gives exactly what staging them here gives, in order."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def test_a_helper_process_prepares_the_same_pages_in_order(
     pids = [r[0].column("pid")[0].as_py() for _, r in staging.prepared_pages(
         pages, _rows, parallel_after=2)]  # fmt: skip
     assert pids[:2] == [os.getpid()] * 2
-    assert len(set(pids[2:])) == 1 and pids[2] != os.getpid()
+    assert 1 <= len(set(pids[2:])) <= staging.HELPERS and os.getpid() not in pids[2:]
 
 
 def pid_page(rows: list[staging.Row]) -> staging.Prepared:

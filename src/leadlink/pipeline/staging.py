@@ -3,8 +3,8 @@
 Staging a source is per record Python work (``matching.prepare``: names, phones, plates...)
 next to database work (reading pages, writing blocking keys) and DuckDB work. On one process
 they take turns; with a helper process, page k+1 is normalised and keyed while page k is
-written, so both cores work (measured at 1 M leads: benchmarks/RESULTS.md). The helper is
-started only for a source of more than ``PARALLEL_AFTER`` pages: starting it costs about a
+written, so both cores work (measured at 1 M leads: benchmarks/RESULTS.md). Helpers are
+started only for a source of more than ``PARALLEL_AFTER`` pages: starting one costs about a
 second (it imports the matching core), which a small run would only lose.
 
 Pages come back in the order they were read, and what is computed for a page does not depend
@@ -32,8 +32,11 @@ P = TypeVar("P")
 
 # Sources of more pages than this are normalised in a helper process.
 PARALLEL_AFTER = 4
-# Pages read ahead of the one being written: enough to keep the helper busy.
-READ_AHEAD = 2
+# Helper processes, and pages read ahead of the one being written (enough to keep them busy).
+# Two: normalising a page costs more than reading and storing it, so one helper left the
+# main process waiting for it (40 s of 110 s at 1 M leads).
+HELPERS = 2
+READ_AHEAD = 3
 
 
 def prepare_page(rows: list[Row]) -> Prepared:
@@ -47,8 +50,8 @@ def prepared_pages(
 ) -> Iterator[tuple[P, Prepared]]:
     """Each page with the ``prepare_page`` result of its rows (``rows_of``), in order.
 
-    The first ``parallel_after`` pages are prepared here; if more come, the rest go to a
-    helper process, ``READ_AHEAD`` pages ahead of the caller.
+    The first ``parallel_after`` pages are prepared here; if more come, the rest go to
+    ``HELPERS`` helper processes, ``READ_AHEAD`` pages ahead of the caller.
     """
     it = iter(pages)
     for _ in range(parallel_after):
@@ -61,7 +64,7 @@ def prepared_pages(
         return
     # spawn, not fork: the parent holds DuckDB and database connections and their threads.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=HELPERS, mp_context=context) as pool:
         queued: deque[tuple[P, Future[Prepared]]] = deque()
         page: P | None = first
         while page is not None or queued:
