@@ -200,3 +200,47 @@ def test_progress_covers_deciding_and_writing_each_source(engine: Engine, data: 
             assert reports[-1] == (processed, processed), (step, source)
             assert [d for d, _ in reports] == sorted(d for d, _ in reports)
     assert len(seen["decide leads"]) > 2  # one report per chunk, not one per source
+
+
+def test_a_record_changed_while_staged_is_not_keyed_from_its_old_content(
+    engine: Engine, data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys are stored once a source is staged; an ingest that changed a record in between
+    must not leave the old content's keys behind: the record is keyed by the next run."""
+    from leadlink.matching import prepare
+    from leadlink.matching.blocking import record_keys
+    from leadlink.pipeline.canonical import canonical_frame
+
+    _ingest(engine, data)
+    with (data / "leads.csv").open(encoding="utf-8", newline="") as fh:
+        first = next(csv.DictReader(fh))
+    changed = {**first, "phone": "987000111", "last_name": "Otero Vidal"}
+    edited = tmp_path / "edited.csv"
+    with edited.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(first))
+        writer.writeheader()
+        writer.writerow(changed)
+    rid = _count(engine, f"SELECT id FROM source_record WHERE source = 'leads' "  # noqa: S608
+                         f"AND source_pk = '{first['lead_id']}'")  # fmt: skip
+    real = streaming.Streamer._store_fresh_keys
+    edits: list[str] = []
+
+    def ingest_meanwhile(self: streaming.Streamer) -> int:
+        staged = self.ws.con.execute("SELECT count(*) FROM pending WHERE rid = $rid",
+                                     {"rid": rid}).fetchall()[0][0]  # fmt: skip
+        if staged and not edits:  # the lead is staged, its keys not stored yet
+            edits.append(first["lead_id"])
+            ingest_file(engine, "leads", edited, now=NOW)
+        return real(self)
+
+    monkeypatch.setattr(streaming.Streamer, "_store_fresh_keys", ingest_meanwhile)
+    match(engine, SETTINGS, now=NOW)
+    terms = f"SELECT count(*) FROM record_term WHERE record_id = {rid}"  # noqa: S608
+    assert edits and _count(engine, terms) == 0
+    monkeypatch.setattr(streaming.Streamer, "_store_fresh_keys", real)
+    match(engine, SETTINGS, now=NOW)
+    with engine.connect() as conn:
+        stored = {r[0] for r in conn.execute(
+            text(f"SELECT key FROM record_key WHERE record_id = {rid}"))}  # noqa: S608 # fmt: skip
+    expected = record_keys(prepare(canonical_frame([("leads", rid, changed, None)])))
+    assert stored == set(expected.column("key").to_pylist()) and stored

@@ -25,7 +25,8 @@ from leadlink.matching import prepare
 from leadlink.matching.blocking import record_keys, record_terms
 from leadlink.pipeline.canonical import canonical_frame
 
-Page = list[tuple[int, str, dict[str, Any], bool]]  # a pending page: (id, source_pk, data, keyed)
+# A pending page: (id, source_pk, data, keyed, content_hash).
+Page = list[tuple[int, str, dict[str, Any], bool, str]]
 Row = tuple[str, int, dict[str, Any]]  # (source, record id, data)
 Prepared = tuple[pa.Table, pa.Table, pa.Table]  # prepared frame, its keys, its model terms
 P = TypeVar("P")

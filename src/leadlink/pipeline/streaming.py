@@ -35,7 +35,7 @@ from leadlink.matching import DRIVER_RULES, RULES, Bands, Reason, prepare, resol
 from leadlink.matching.blocking import record_keys
 from leadlink.matching.engine import term_frequencies
 from leadlink.pipeline.canonical import canonical_frame
-from leadlink.pipeline.staging import PARALLEL_AFTER, Page, Row, prepared_pages
+from leadlink.pipeline.staging import PARALLEL_AFTER, Page, prepared_pages
 from leadlink.sources import IDENTITY_SOURCES
 from leadlink.store import keys, resolution
 from leadlink.store.db import transaction
@@ -101,13 +101,14 @@ class Streamer:
     def backfill(self) -> int:
         """Store the keys of linked records that have none (first run after an upgrade that
         rekeys, or their data changed since): a lookup must find every registry record."""
-        pages = prepared_pages(self._unkeyed_pages(), lambda rows: rows,
+        pages = prepared_pages(self._unkeyed_pages(),
+                               lambda rows: [(s, rid, data) for rid, s, data, _ in rows],
                                parallel_after=self.parallel_after)  # fmt: skip
-        for _, (_, found, terms) in pages:
-            self.ws.add_fresh(found, terms)
+        for rows, (_, found, terms) in pages:
+            self.ws.add_fresh(found, terms, _hashes([(r[0], r[3]) for r in rows]))
         return self._store_fresh_keys()
 
-    def _unkeyed_pages(self) -> Iterator[list[Row]]:
+    def _unkeyed_pages(self) -> Iterator[list[tuple[int, str, dict[str, Any], str]]]:
         after = 0
         while True:
             with transaction(self.engine) as session:
@@ -115,15 +116,20 @@ class Streamer:
                                            limit=self.page)  # fmt: skip
             if not rows:
                 return
-            yield [(source, rid, data) for rid, source, data in rows]
+            yield rows
             after = rows[-1][0]
 
     def _store_fresh_keys(self) -> int:
         """Write the gathered keys and terms in one transaction, keys in key order: written
         page by page, every commit rewrote most of the key table's B-tree pages (at 1 M
         leads, 60 s of commits on SQLite). A crash before the commit loses only derived rows:
-        the records stay unkeyed and the next run keys them."""
+        the records stay unkeyed and the next run keys them. Records whose content changed
+        since they were read (an ingest while this run staged) are left unkeyed: their keys
+        would be the old content's, and the next run keys them from the new."""
         with transaction(self.engine) as session:
+            stale = [rid for part in self.ws.fresh_hash_parts(keys.LOOKUP_CHUNK)
+                     for rid in keys.changed(session, part)]  # fmt: skip
+            self.ws.drop_fresh(stale)
             keyed = keys.write_parts(session, self.ws.fresh_parts(KEY_WRITE_PART))
         self.ws.reset_fresh()
         self.stats.keyed += keyed
@@ -141,11 +147,12 @@ class Streamer:
                                lambda rows: [(source, r[0], r[2]) for r in rows],
                                parallel_after=self.parallel_after)  # fmt: skip
         for rows, (frame, found, terms) in pages:
-            unkeyed = [r[0] for r in rows if not r[3]]
+            unkeyed = [(r[0], r[4]) for r in rows if not r[3]]
             if unkeyed:
-                wanted = pa.array(unkeyed, pa.int64())
+                wanted = pa.array([rid for rid, _ in unkeyed], pa.int64())
                 self.ws.add_fresh(found.filter(pc.is_in(found["rid"], wanted)),
-                                  terms.filter(pc.is_in(terms["rid"], wanted)))  # fmt: skip
+                                  terms.filter(pc.is_in(terms["rid"], wanted)),
+                                  _hashes(unkeyed))  # fmt: skip
             self.ws.add_pending(frame, [r[1] for r in rows], found)
             total += len(rows)
         self._store_fresh_keys()
@@ -250,6 +257,12 @@ class Streamer:
     def decided_parts(self, size: int) -> Iterator[list[dict[str, Any]]]:
         for part in self.ws.decided_chunks(size):
             yield part.to_pylist()
+
+
+def _hashes(rows: list[tuple[int, str]]) -> pa.Table:
+    """(rid, content_hash) of records as they were read."""
+    return pa.table({"rid": pa.array([r[0] for r in rows], pa.int64()),
+                     "content_hash": pa.array([r[1] for r in rows], pa.string())})  # fmt: skip
 
 
 def _conform(table: pa.Table) -> pa.Table:

@@ -146,11 +146,11 @@ def registry_sharing(session: Session, keys: Sequence[int]) -> list[int]:
 
 def unkeyed_linked(
     session: Session, sources: Sequence[str], *, after: int, limit: int
-) -> list[tuple[int, str, dict[str, Any]]]:
+) -> list[tuple[int, str, dict[str, Any], str]]:
     """Linked records with no keys yet (linked before keys existed, or changed since):
-    ``(id, source, data)`` in id order after ``after``, at most ``limit``."""
+    ``(id, source, data, content_hash)`` in id order after ``after``, at most ``limit``."""
     query = (
-        select(SourceRecord.id, SourceRecord.source, SourceRecord.data)
+        select(SourceRecord.id, SourceRecord.source, SourceRecord.data, SourceRecord.content_hash)
         .where(
             SourceRecord.source.in_(sources),
             SourceRecord.id > after,
@@ -160,7 +160,23 @@ def unkeyed_linked(
         .order_by(SourceRecord.id)
         .limit(limit)
     )
-    return [(r[0], r[1], r[2]) for r in session.execute(query)]
+    return [(r[0], r[1], r[2], r[3]) for r in session.execute(query)]
+
+
+def changed(session: Session, hashes: pa.Table) -> list[int]:
+    """Of ``hashes (rid, content_hash)`` as read earlier, the records whose content changed
+    since (or that are gone): keys derived from what was read would be stale."""
+    conn = session.connection()
+    rids = hashes.column("rid").to_pylist()
+    seen = dict(zip(rids, hashes.column("content_hash").to_pylist(), strict=True))
+    now: dict[int, str] = {}
+    for start in range(0, len(rids), LOOKUP_CHUNK):
+        part = rids[start : start + LOOKUP_CHUNK]
+        query = select(SourceRecord.id, SourceRecord.content_hash).where(
+            id_in(conn, SourceRecord.id, part)
+        )
+        now.update((r[0], r[1]) for r in conn.execute(query))
+    return [rid for rid in rids if now.get(rid) != seen[rid]]
 
 
 def term_counts(session: Session) -> dict[str, list[tuple[str, int]]]:

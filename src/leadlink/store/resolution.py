@@ -36,18 +36,20 @@ def pending(session: Session, source: str, *, include_unmatched: bool = False) -
 
 def pending_page(
     session: Session, source: str, *, after: int, limit: int, include_unmatched: bool = False
-) -> list[tuple[int, str, dict[str, Any], bool]]:
+) -> list[tuple[int, str, dict[str, Any], bool, str]]:
     """One page of ``pending`` (keyset: ids after ``after``, at most ``limit``), each row with
-    whether the record has its blocking keys already: (id, source_pk, data, keyed)."""
+    whether the record has its blocking keys already and the hash of the content read:
+    (id, source_pk, data, keyed, content_hash)."""
     linked = exists().where(and_(Link.record_id == SourceRecord.id, Link.active))
     keyed = exists().where(record_term.c.record_id == SourceRecord.id)
-    query = select(SourceRecord.id, SourceRecord.source_pk, SourceRecord.data, keyed).where(
-        SourceRecord.source == source, SourceRecord.id > after, ~linked
-    )
+    query = select(
+        SourceRecord.id, SourceRecord.source_pk, SourceRecord.data, keyed,
+        SourceRecord.content_hash,
+    ).where(SourceRecord.source == source, SourceRecord.id > after, ~linked)  # fmt: skip
     if not include_unmatched:
         query = query.where(~exists().where(Unmatched.record_id == SourceRecord.id))
     rows = session.execute(query.order_by(SourceRecord.id).limit(limit))
-    return [(r[0], r[1], r[2], bool(r[3])) for r in rows]
+    return [(r[0], r[1], r[2], bool(r[3]), r[4]) for r in rows]
 
 
 def linked_records(

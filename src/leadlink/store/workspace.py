@@ -37,6 +37,8 @@ class Workspace:
             self._create(table, PREPARED_SCHEMA.empty_table())
         for table in ("pending_key", "reg_key", "fresh_key"):
             self._create(table, KEY_SCHEMA.empty_table())
+        hashes = pa.schema([("rid", pa.int64()), ("content_hash", pa.string())])
+        self._create("fresh_hash", hashes.empty_table())
         self._fresh_terms = False
         self.con.execute("ALTER TABLE pending ADD COLUMN source_pk VARCHAR")
         self._decided: str | None = None
@@ -168,13 +170,32 @@ class Workspace:
 
     # -- blocking keys and terms to store, gathered so they are written in key order ----------
 
-    def add_fresh(self, keys: pa.Table, terms: pa.Table) -> None:
-        """Keys ``(rid, key)`` and model terms of records the store has no keys for yet."""
+    def add_fresh(self, keys: pa.Table, terms: pa.Table, hashes: pa.Table) -> None:
+        """Keys ``(rid, key)`` and model terms of records the store has no keys for yet, and
+        ``(rid, content_hash)`` of the content they were derived from."""
         self._append("fresh_key", keys)
+        self._append("fresh_hash", hashes)
         if not self._fresh_terms:
             self._create("fresh_term", terms.schema.empty_table())
             self._fresh_terms = True
         self._append("fresh_term", terms)
+
+    def fresh_hash_parts(self, size: int) -> Iterator[pa.Table]:
+        reader = self.con.sql("SELECT rid, content_hash FROM fresh_hash ORDER BY rid")
+        for batch in reader.to_arrow_reader(size):
+            yield pa.Table.from_batches([batch])
+
+    def drop_fresh(self, rids: list[int]) -> None:
+        """Forget the gathered keys and terms of these records."""
+        if not rids:
+            return
+        self.con.register("dropped", pa.table({"rid": pa.array(rids, pa.int64())}))
+        try:
+            for table in ("fresh_key", "fresh_hash", *(("fresh_term",) if self._fresh_terms
+                                                        else ())):  # fmt: skip
+                self.con.execute(f"DELETE FROM {table} WHERE rid IN (SELECT rid FROM dropped)")  # noqa: S608
+        finally:
+            self.con.unregister("dropped")
 
     def fresh_parts(self, size: int) -> Iterator[tuple[str, pa.Table]]:
         """("key", rows in key order) parts, then ("term", rows in rid order) parts."""
@@ -189,6 +210,7 @@ class Workspace:
 
     def reset_fresh(self) -> None:
         self.con.execute("DELETE FROM fresh_key")
+        self.con.execute("DELETE FROM fresh_hash")
         if self._fresh_terms:
             self.con.execute("DROP TABLE fresh_term")
             self._fresh_terms = False
