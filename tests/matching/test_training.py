@@ -89,26 +89,31 @@ def _model(linker: Linker) -> dict[str, Any]:
     return linker.misc.save_model_to_json()  # type: ignore[no-any-return]
 
 
-def _m_values(linker: Linker) -> list[Any]:
-    return [lv.get("m_probability") for c in _model(linker)["comparisons"]
+def _m_values(model: dict[str, Any]) -> list[Any]:
+    return [lv.get("m_probability") for c in model["comparisons"]
             for lv in c["comparison_levels"] if not lv.get("is_null_level")]  # fmt: skip
+
+
+def _refusing(bearable: int, monkeypatch: pytest.MonkeyPatch) -> tuple[Linker, Refusing]:
+    """A fresh linker whose EM refuses sessions longer than ``bearable`` iterations."""
+    linker = _linker()
+    refusing = Refusing(linker, bearable=bearable, monkeypatch=monkeypatch)
+    linker.training.estimate_parameters_using_expectation_maximisation = refusing  # type: ignore[method-assign]
+    return linker, refusing
 
 
 def test_a_session_that_underflows_is_retried_with_half_the_iterations(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    linker = _linker()
+    linker, refusing = _refusing(7, monkeypatch)
     before = _model(linker)
-    refusing = Refusing(linker, bearable=7, monkeypatch=monkeypatch)
-    linker.training.estimate_parameters_using_expectation_maximisation = refusing  # type: ignore[method-assign]
     allowed = training.em_session(linker, block_on("phone"))
     assert refusing.tried == [25, 12, 6] and allowed == 6
     after = _model(linker)
     # Trained (m moved from Splink's defaults), nothing of the failed sessions left behind:
     # every comparison is still there, the prior is untouched (EM does not set it), and the
     # stored iteration limit is put back.
-    assert _m_values(linker) != [lv.get("m_probability") for c in before["comparisons"]
-                                 for lv in c["comparison_levels"] if not lv.get("is_null_level")]
+    assert _m_values(after) != _m_values(before)
     names = [c["output_column_name"] for c in after["comparisons"]]
     assert names == [c["output_column_name"] for c in before["comparisons"]] and "phone" in names
     prior = "probability_two_random_records_match"
@@ -119,9 +124,7 @@ def test_a_session_that_underflows_is_retried_with_half_the_iterations(
 def test_a_session_that_never_underflows_runs_once_with_every_iteration(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    linker = _linker()
-    refusing = Refusing(linker, bearable=25, monkeypatch=monkeypatch)
-    linker.training.estimate_parameters_using_expectation_maximisation = refusing  # type: ignore[method-assign]
+    linker, refusing = _refusing(25, monkeypatch)
     assert training.em_session(linker, block_on("phone")) == 25
     assert refusing.tried == [25]
 
@@ -129,10 +132,8 @@ def test_a_session_that_never_underflows_runs_once_with_every_iteration(
 def test_an_underflow_even_at_one_iteration_is_raised_with_the_model_put_back(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    linker = _linker()
+    linker, refusing = _refusing(0, monkeypatch)
     before = _model(linker)
-    refusing = Refusing(linker, bearable=0, monkeypatch=monkeypatch)
-    linker.training.estimate_parameters_using_expectation_maximisation = refusing  # type: ignore[method-assign]
     with pytest.raises(ValueError, match="below the minimum allowed"):
         training.em_session(linker, block_on("phone"))
     assert refusing.tried == [25, 12, 6, 3, 1]

@@ -180,10 +180,15 @@ class Workspace:
             self._fresh_terms = True
         self._append("fresh_term", terms)
 
-    def fresh_hash_parts(self, size: int) -> Iterator[pa.Table]:
-        reader = self.con.sql("SELECT rid, content_hash FROM fresh_hash ORDER BY rid")
-        for batch in reader.to_arrow_reader(size):
+    def _batches(self, sql: str, size: int) -> Iterator[pa.Table]:
+        """The result of ``sql`` streamed ``size`` rows at a time (never all in memory)."""
+        reader = self.con.sql(sql).to_arrow_reader(size)
+        assert reader is not None
+        for batch in reader:
             yield pa.Table.from_batches([batch])
+
+    def fresh_hash_parts(self, size: int) -> Iterator[pa.Table]:
+        yield from self._batches("SELECT rid, content_hash FROM fresh_hash ORDER BY rid", size)
 
     def drop_fresh(self, rids: list[int]) -> None:
         """Forget the gathered keys and terms of these records."""
@@ -203,10 +208,8 @@ class Workspace:
         if self._fresh_terms:
             queries.append(("term", "SELECT * FROM fresh_term ORDER BY rid"))
         for kind, sql in queries:
-            reader = self.con.sql(sql).to_arrow_reader(size)
-            assert reader is not None
-            for batch in reader:
-                yield kind, pa.Table.from_batches([batch])
+            for part in self._batches(sql, size):
+                yield kind, part
 
     def reset_fresh(self) -> None:
         self.con.execute("DELETE FROM fresh_key")
