@@ -239,6 +239,7 @@ def test_one_match_at_a_time(engine: Engine, tmp_path: Path) -> None:
         (' { "rule" : "x" } ', '[{"cid":2}]'),  # spaced JSON
         ('{"rule":"found","candidates":[{"cid":3}]}', "[]"),  # already has its candidates
         ({"rule": "founded", "founder": "D1", "candidates": []}, None),  # a dict (founding)
+        ({"rule": "x"}, '[{"cid":5}]'),  # a dict without its candidates: not changed in place
         ('{"rule":"x","note":"no \\"candidates\\" here"}', '[{"cid":4}]'),  # the word, no key
     ],
 )
@@ -247,7 +248,9 @@ def test_link_evidence_keeps_its_candidates_however_it_is_built(
 ) -> None:
     from leadlink.pipeline.resolve import _with_candidates
 
+    before = json.dumps(evidence)
     got = _with_candidates({"evidence": evidence, "candidates": candidates})
+    assert json.dumps(evidence) == before
     text = got if isinstance(got, str) else json.dumps(got)
     expected = json.loads(evidence) if isinstance(evidence, str) else dict(evidence)
     expected.setdefault("candidates", json.loads(candidates or "[]"))

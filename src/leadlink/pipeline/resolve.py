@@ -365,7 +365,7 @@ def _with_candidates(decision: dict[str, Any]) -> Any:
             inner = body[:-1].rstrip()
             glue = "" if inner.endswith("{") else ","
             return JsonText(f'{inner}{glue}"candidates":{candidates}}}')
-    parsed: dict[str, Any] = json.loads(evidence) if isinstance(evidence, str) else evidence
+    parsed: dict[str, Any] = json.loads(evidence) if isinstance(evidence, str) else dict(evidence)
     parsed.setdefault("candidates", json.loads(candidates) if isinstance(candidates, str)
                       else candidates)  # fmt: skip
     return parsed
