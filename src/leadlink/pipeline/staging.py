@@ -31,7 +31,7 @@ Row = tuple[str, int, dict[str, Any]]  # (source, record id, data)
 Prepared = tuple[pa.Table, pa.Table, pa.Table]  # prepared frame, its keys, its model terms
 P = TypeVar("P")
 
-# Sources of more pages than this are normalised in a helper process.
+# Sources of more pages than this are normalised in helper processes.
 PARALLEL_AFTER = 4
 # Helper processes, and pages read ahead of the one being written (enough to keep them busy).
 # Two: normalising a page costs more than reading and storing it, so one helper left the
