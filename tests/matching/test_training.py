@@ -152,3 +152,21 @@ def test_another_error_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="something else"):
         training.em_session(linker, block_on("phone"))
     assert calls == [1] and _model(linker)["max_iterations"] == 25
+
+
+@pytest.mark.parametrize(
+    ("present", "blocks"),
+    [
+        ({"phone", "plate", "given", "family1"}, [("phone",), ("phone7",), ("plate",)]),
+        ({"doc", "email", "given", "family1"}, [("doc",), ("email",)]),
+        # No strong key at all: the first five blocks the data has, names included.
+        ({"given", "family1", "family2", "birth_date"},
+         [("family1", "given"), ("family1", "family2"), ("given", "family2"),
+          ("birth_date", "family1"), ("birth_date", "given")]),
+    ],
+    ids=["phone-and-plate", "document-and-email", "names-only"],
+)  # fmt: skip
+def test_the_prior_counts_strong_keys_not_namesakes(
+    present: set[str], blocks: list[tuple[str, ...]]
+) -> None:
+    assert training.prior_blocks(present) == blocks

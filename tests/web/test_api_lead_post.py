@@ -264,9 +264,9 @@ def test_posted_leads_are_decided_as_match_decides_them(
         agree += same
         if expected["rule"] != "model" and posted["rule"] != "model":
             strict.append((held["lead_id"], same))
-    # The model's scores are compiled for the online path (within 0.05 of Splink's): a lead
-    # on a band's edge may fall the other way (none does here, 40 of 40 agreed when written);
-    # and a posted lead joins the registry, where the batch decides the 40 as one chunk. The
+    # The online path counts term frequencies in the registry it loaded, which grows with each
+    # posted lead; the batch decides the 40 as one chunk against the registry before them: a
+    # lead on a band's edge may fall the other way (none did, 40 of 40, when written). The
     # rules' decisions must agree exactly.
     assert agree >= 0.95 * HELD_OUT, agree
     assert all(same for _, same in strict), [lid for lid, same in strict if not same]

@@ -42,14 +42,25 @@ def model_hash(settings: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 
-# The blocks the prior is estimated from: the first five of these the data has. They were the
-# model's first prediction blocks; prediction no longer blocks on names alone (model.py), but
-# the prior keeps them so a model trains as it always did.
-PRIOR_BLOCKS: tuple[tuple[str, ...], ...] = (
-    ("phone",), ("phone7",), ("doc",), ("plate",), ("email",), ("family1", "given"),
-    ("family1", "family2"), ("given", "family2"), ("birth_date", "family1"),
-    ("birth_date", "given"), ("postcode", "family1"),
+# The prior (the chance two random records match) is estimated from the pairs agreeing exactly
+# on a strong key, with recall 0.7. Name blocks do not count: they are mostly namesakes, and
+# counting them (as the first five blocks once did, a name block among them) put the prior at
+# 0.0018 where the true rate at 1 M leads x 500 k drivers is ~1.4e-6, and the model then linked
+# namesakes with the same car: 23,600 wrong links at that size (benchmarks/RESULTS.md). Only
+# data without any strong key falls back to the first five blocks, names included.
+STRONG_PRIOR_BLOCKS: tuple[tuple[str, ...], ...] = (
+    ("phone",), ("phone7",), ("doc",), ("plate",), ("email",),
 )  # fmt: skip
+FALLBACK_PRIOR_BLOCKS: tuple[tuple[str, ...], ...] = (
+    *STRONG_PRIOR_BLOCKS, ("family1", "given"), ("family1", "family2"), ("given", "family2"),
+    ("birth_date", "family1"), ("birth_date", "given"), ("postcode", "family1"),
+)  # fmt: skip
+
+
+def prior_blocks(present: set[str]) -> list[tuple[str, ...]]:
+    have = present | ({"phone7"} if "phone" in present else set())
+    strong = [c for c in STRONG_PRIOR_BLOCKS if set(c) <= have]
+    return strong or [c for c in FALLBACK_PRIOR_BLOCKS if set(c) <= have][:5]
 
 
 def train(
@@ -75,11 +86,9 @@ def train(
             settings,
             log_level=None,  # keep Splink from re-enabling its own INFO logging
         )
-        # Exact agreement on a strong key (or on a name) is what most true pairs show; recall
-        # < 1 admits the others exist, which sets the prior (the chance two random records
-        # match). Counted, not paired: name blocks cost nothing here.
-        have = present | ({"phone7"} if "phone" in present else set())
-        strong: list[Any] = [block_on(*c) for c in PRIOR_BLOCKS if set(c) <= have][:5]
+        # Exact agreement on a strong key is what most true pairs show; recall < 1 admits
+        # the others exist (see STRONG_PRIOR_BLOCKS).
+        strong: list[Any] = [block_on(*c) for c in prior_blocks(present)]
         linker.training.estimate_probability_two_random_records_match(strong, recall=0.7)
         linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
         for rule in _em_rules(present):
