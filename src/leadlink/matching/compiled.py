@@ -217,7 +217,7 @@ class BatchScorer:
         self.tf = tf
         self.con = duckdb.connect(":memory:")
         self.con.execute(f"SET threads TO {int(threads)}")
-        tf_columns = set(probabilistic.TF_COLUMNS)
+        tf_columns = set(tf) if tf is not None else set(probabilistic.TF_COLUMNS)
         for col, lookup in (tf or {}).items():
             # Column names come from the model module's constants, never from data.
             self.con.register("lookup", lookup)
@@ -225,8 +225,6 @@ class BatchScorer:
                 f"CREATE TABLE tf_{col} AS SELECT {col} AS v, tf_{col} AS tf FROM lookup"  # noqa: S608
             )
             self.con.unregister("lookup")
-        if tf is not None:
-            tf_columns = set(tf)
         union = "\nUNION\n".join(
             "SELECT q.unique_id AS l, r.unique_id AS r FROM q JOIN r ON "  # noqa: S608
             + " AND ".join(f"q.{c} = r.{c}" for c in cols)
@@ -253,6 +251,3 @@ class BatchScorer:
         finally:
             con.unregister("q")
             con.unregister("r")
-
-    def close(self) -> None:
-        self.con.close()
