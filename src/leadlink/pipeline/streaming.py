@@ -24,11 +24,12 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from leadlink.console import ProgressFn
 from leadlink.matching import DRIVER_RULES, RULES, Bands, Reason, prepare, resolve
@@ -60,6 +61,7 @@ DECISION_SCHEMA = pa.schema(
 )  # fmt: skip
 
 Scorer = Callable[[pa.Table, pa.Table], pa.Table]
+R = TypeVar("R", bound=tuple[Any, ...])
 
 
 @dataclass
@@ -109,11 +111,16 @@ class Streamer:
         return self._store_fresh_keys()
 
     def _unkeyed_pages(self) -> Iterator[list[tuple[int, str, dict[str, Any], str]]]:
+        return self._keyset_pages(lambda session, after: keys.unkeyed_linked(
+            session, IDENTITY_SOURCES, after=after, limit=self.page))  # fmt: skip
+
+    def _keyset_pages(self, fetch: Callable[[Session, int], list[R]]) -> Iterator[list[R]]:
+        """Pages of rows whose first field is the record id, ids after the last page's, each
+        read in its own short transaction; ends at the first empty page."""
         after = 0
         while True:
             with transaction(self.engine) as session:
-                rows = keys.unkeyed_linked(session, IDENTITY_SOURCES, after=after,
-                                           limit=self.page)  # fmt: skip
+                rows = fetch(session, after)
             if not rows:
                 return
             yield rows
@@ -160,15 +167,8 @@ class Streamer:
         return total
 
     def _pending_pages(self, source: str, rematch: bool) -> Iterator[Page]:
-        after = 0
-        while True:
-            with transaction(self.engine) as session:
-                rows = resolution.pending_page(session, source, after=after, limit=self.page,
-                                               include_unmatched=rematch)  # fmt: skip
-            if not rows:
-                return
-            yield rows
-            after = rows[-1][0]
+        return self._keyset_pages(lambda session, after: resolution.pending_page(
+            session, source, after=after, limit=self.page, include_unmatched=rematch))  # fmt: skip
 
     # -- 2. decide -----------------------------------------------------------------------
 
