@@ -18,6 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from leadlink.matching.frames import PREPARED_SCHEMA
+from leadlink.store.keys import TERM_COLUMNS
 
 KEY_SCHEMA = pa.schema([("rid", pa.int64()), ("key", pa.int64())])
 _COLUMNS = ", ".join(PREPARED_SCHEMA.names)
@@ -39,7 +40,8 @@ class Workspace:
             self._create(table, KEY_SCHEMA.empty_table())
         hashes = pa.schema([("rid", pa.int64()), ("content_hash", pa.string())])
         self._create("fresh_hash", hashes.empty_table())
-        self._fresh_terms = False
+        terms = pa.schema([("rid", pa.int64()), *((c, pa.string()) for c in TERM_COLUMNS)])
+        self._create("fresh_term", terms.empty_table())
         self.con.execute("ALTER TABLE pending ADD COLUMN source_pk VARCHAR")
         self._decided: str | None = None
 
@@ -175,9 +177,6 @@ class Workspace:
         ``(rid, content_hash)`` of the content they were derived from."""
         self._append("fresh_key", keys)
         self._append("fresh_hash", hashes)
-        if not self._fresh_terms:
-            self._create("fresh_term", terms.schema.empty_table())
-            self._fresh_terms = True
         self._append("fresh_term", terms)
 
     def _batches(self, sql: str, size: int) -> Iterator[pa.Table]:
@@ -196,17 +195,15 @@ class Workspace:
             return
         self.con.register("dropped", pa.table({"rid": pa.array(rids, pa.int64())}))
         try:
-            for table in ("fresh_key", "fresh_hash", *(("fresh_term",) if self._fresh_terms
-                                                        else ())):  # fmt: skip
+            for table in ("fresh_key", "fresh_hash", "fresh_term"):
                 self.con.execute(f"DELETE FROM {table} WHERE rid IN (SELECT rid FROM dropped)")  # noqa: S608
         finally:
             self.con.unregister("dropped")
 
     def fresh_parts(self, size: int) -> Iterator[tuple[str, pa.Table]]:
         """("key", rows in key order) parts, then ("term", rows in rid order) parts."""
-        queries = [("key", "SELECT rid, key FROM fresh_key ORDER BY key, rid")]
-        if self._fresh_terms:
-            queries.append(("term", "SELECT * FROM fresh_term ORDER BY rid"))
+        queries = [("key", "SELECT rid, key FROM fresh_key ORDER BY key, rid"),
+                   ("term", "SELECT * FROM fresh_term ORDER BY rid")]  # fmt: skip
         for kind, sql in queries:
             for part in self._batches(sql, size):
                 yield kind, part
@@ -214,9 +211,7 @@ class Workspace:
     def reset_fresh(self) -> None:
         self.con.execute("DELETE FROM fresh_key")
         self.con.execute("DELETE FROM fresh_hash")
-        if self._fresh_terms:
-            self.con.execute("DROP TABLE fresh_term")
-            self._fresh_terms = False
+        self.con.execute("DELETE FROM fresh_term")
 
     # -- decisions --------------------------------------------------------------------------
 
