@@ -44,7 +44,7 @@ import uvicorn
 from bench_online import DRIVERS_PER_LEAD, build_registry, read_leads, time_online
 from fastapi import FastAPI
 
-from leadlink.pipeline import tokens
+from leadlink.pipeline.operations import tokens
 from leadlink.settings import load_settings
 from leadlink.store.db import make_engine
 from leadlink.web import create_app
@@ -135,7 +135,7 @@ def post_all(db_url: str, leads: list[dict[str, str]], mode: str, log: Path) -> 
                 decisions[f"{body['decision']}/{body['band']}"] += 1
     if app is not None:
         load_s, loads = app.state.lead_poster.last_load_s, app.state.lead_poster.loads
-    else:  # the server logs each load of its matcher (pipeline/lead_post.py)
+    else:  # the server logs each load of its matcher (pipeline/resolution/lead_post.py)
         found = re.findall(r"online matcher loaded in ([0-9.]+) s", log.read_text())
         load_s, loads = (float(found[0]) if found else None), len(found)
     times.sort()

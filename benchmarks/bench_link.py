@@ -1,11 +1,11 @@
 """How well and how fast `leadlink link` links two person files, next to Splink used directly.
 
-For every size: `leadlink.synth_people.generate_people` writes left.csv, right.csv and
+For every size: `leadlink.synth.people.generate_people` writes left.csv, right.csv and
 truth.csv; then, in the same process and on the same files,
 
-1. **leadlink**: `leadlink.pipeline.linkage.link_files` (what `leadlink link` runs) with every
-   column mapped to its canonical field and the default bands; the `match` pairs are scored
-   against truth.csv (pairwise precision, recall, F1);
+1. **leadlink**: `leadlink.pipeline.resolution.linkage.link_files` (what `leadlink link`
+   runs) with every column mapped to its canonical field and the default bands; the `match`
+   pairs are scored against truth.csv (pairwise precision, recall, F1);
 2. **Splink** (DuckDB backend) used directly with default-ish settings: the light cleaning
    every Splink tutorial does first (upper case, accents off, dates to ISO, phone digits), a
    few comparisons from `splink.comparison_library`, blocking rules on name, date of birth,
@@ -49,9 +49,9 @@ from unidecode import unidecode  # noqa: E402
 
 from leadlink.dates import DateParseError, parse_date  # noqa: E402
 from leadlink.matching.engine import Bands  # noqa: E402
-from leadlink.pipeline import linkage  # noqa: E402
+from leadlink.pipeline.resolution import linkage  # noqa: E402
 from leadlink.settings import Settings  # noqa: E402
-from leadlink.synth_people import COLUMNS, generate_people  # noqa: E402
+from leadlink.synth.people import COLUMNS, generate_people  # noqa: E402
 
 FIELDS = {c: c for c in COLUMNS if c != "rec_id"}  # the generator names columns canonically
 SPLINK_THRESHOLD = 0.5
@@ -190,7 +190,7 @@ def section(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         f"{platform.python_version()}, DuckDB {duckdb.__version__}, Splink {splink.__version__}",
         f"- Command: `.venv/bin/python benchmarks/bench_link.py --people {sizes} "
         f"--seed {args.seed}`",
-        "- Data: `leadlink generate-people` (`synth_people.py`): 80% of the persons in both "
+        "- Data: `leadlink generate-people` (`synth/people.py`): 80% of the persons in both "
         "files, 10% in each only; typos, nicknames, initials, swapped names, dates transposed "
         "or one digit off, abbreviated addresses, moves, relatives and twins at one address.",
         "- leadlink: `link_files` (= `leadlink link`, default bands) on the raw files, every "

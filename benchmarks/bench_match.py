@@ -50,7 +50,7 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
 SOURCE_ORDER = ("leads", "scouting", "migrations", "drivers", "trips", "payments")
 OTHER_SOURCES = ("scouting", "migrations", "trips", "payments")
-# synth.py makes about 0.74 drivers per lead (70% of lead persons hired, plus 13% orphans).
+# synth/__init__.py makes about 0.74 drivers per lead (70% of lead persons hired, plus 13% orphans).
 DRIVERS_PER_LEAD_GUESS = 0.72
 RESULTS_HEADER = """# Match benchmark results
 
@@ -159,10 +159,10 @@ class DataSet:
 def generator_fingerprint() -> str:
     """Hash of the generator's code: a cached data set is reused only while it is unchanged."""
     import leadlink.synth
-    import leadlink.synth_names
+    import leadlink.synth.names
 
     digest = hashlib.sha256()
-    for module in (leadlink.synth, leadlink.synth_names):
+    for module in (leadlink.synth, leadlink.synth.names):
         digest.update(Path(str(module.__file__)).read_bytes())
     return digest.hexdigest()[:16]
 
@@ -370,7 +370,7 @@ def fresh_database(db: str, run_dir: Path, *, keep: bool) -> Iterator[Database]:
 # (label, file suffix, function name): cumulative time of each, from the cProfile run.
 PHASES: tuple[tuple[str, str, str], ...] = (
     ("whole process (imports, CLI, match)", "", ""),
-    ("match() itself", "leadlink/pipeline/resolve.py", "match"),
+    ("match() itself", "leadlink/pipeline/resolution/resolve.py", "match"),
     (
         "load registry of linked records (store/resolution.py registry)",
         "leadlink/store/resolution.py",
@@ -382,8 +382,8 @@ PHASES: tuple[tuple[str, str, str], ...] = (
         "pending",
     ),
     (
-        "records → canonical frame (pipeline/canonical.py canonical_frame)",
-        "leadlink/pipeline/canonical.py",
+        "records → canonical frame (pipeline/resolution/canonical.py canonical_frame)",
+        "leadlink/pipeline/resolution/canonical.py",
         "canonical_frame",
     ),
     ("normalise (matching/frames.py prepare)", "leadlink/matching/frames.py", "prepare"),
@@ -398,8 +398,8 @@ PHASES: tuple[tuple[str, str, str], ...] = (
         "clusters",
     ),
     (
-        "decisions → rows + write (pipeline/resolve.py _write)",
-        "leadlink/pipeline/resolve.py",
+        "decisions → rows + write (pipeline/resolution/resolve.py _write)",
+        "leadlink/pipeline/resolution/resolve.py",
         "_write",
     ),
     ("  of which store/resolution.py write_chunk", "leadlink/store/resolution.py", "write_chunk"),
@@ -409,8 +409,8 @@ PHASES: tuple[tuple[str, str, str], ...] = (
         "_origins_for_new_links",
     ),
     (
-        "grow registry between sources (pipeline/resolve.py _grow)",
-        "leadlink/pipeline/resolve.py",
+        "grow registry between sources (pipeline/resolution/resolve.py _grow)",
+        "leadlink/pipeline/resolution/resolve.py",
         "_grow",
     ),
 )

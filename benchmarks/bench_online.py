@@ -2,7 +2,7 @@
 
 Generates a demo data set, ingests drivers, migrations, scouting and the first --train-leads
 leads, runs `match` (which trains and stores the model), then decides --n held-out leads one
-at a time through ``leadlink.pipeline.online.OnlineMatcher`` and reports the latency
+at a time through ``leadlink.pipeline.resolution.online.OnlineMatcher`` and reports the latency
 distribution and how the decisions compare with truth.csv.
 
     .venv/bin/python benchmarks/bench_online.py --drivers 50000 --n 1000
@@ -23,14 +23,14 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from leadlink.pipeline.ingest import ingest_file
-from leadlink.pipeline.online import OnlineMatcher
-from leadlink.pipeline.resolve import match
+from leadlink.pipeline.ingest.files import ingest_file
+from leadlink.pipeline.resolution.online import OnlineMatcher
+from leadlink.pipeline.resolution.resolve import match
 from leadlink.settings import Settings, load_settings
 from leadlink.store.db import make_engine, migrate
 from leadlink.synth import generate
 
-DRIVERS_PER_LEAD = 0.74  # synth.py's ratio, measured
+DRIVERS_PER_LEAD = 0.74  # synth/__init__.py's ratio, measured
 
 
 def read_leads(path: Path, limit: int | None = None) -> list[dict[str, str]]:

@@ -1,6 +1,6 @@
 """bench_scale.py's report: the JSON summary, the "Size sweep" Markdown section, the SVG plot.
 
-The plot is drawn by `leadlink.charts.line_chart` (the dashboard's chart module); two charts,
+The plot is drawn by `leadlink.web.charts.line_chart` (the dashboard's chart module); two charts,
 match wall time and peak RSS against size, both log-log, are stacked in one SVG file.
 """
 
@@ -237,7 +237,7 @@ def stacked_svg(charts: Sequence[str]) -> str:
 
 
 def plot(result: Mapping[str, Any]) -> str:
-    from leadlink.charts import line_chart
+    from leadlink.web.charts import line_chart
 
     wall: dict[str, list[tuple[float, float]]] = {}
     rss: dict[str, list[tuple[float, float]]] = {}

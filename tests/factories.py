@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from leadlink.pipeline.ingest import IngestResult, ingest_file
+from leadlink.pipeline.ingest.files import IngestResult, ingest_file
 from leadlink.sources import SOURCES
 
 NOW = dt.datetime(2026, 11, 1, 12, 0, 0)

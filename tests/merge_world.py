@@ -20,7 +20,7 @@ from sqlalchemy import Engine, text
 from tests.conftest import BACKENDS, fresh_pg_database
 from tests.factories import NOW, driver, lead, load, scouting
 
-from leadlink.pipeline.resolve import match, person_key_for
+from leadlink.pipeline.resolution.resolve import match, person_key_for
 from leadlink.settings import Settings
 from leadlink.store.db import make_engine
 

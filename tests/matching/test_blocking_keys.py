@@ -13,7 +13,7 @@ import pytest
 from leadlink.matching import blocking, prepare, training
 from leadlink.matching import model as probabilistic
 from leadlink.matching.engine import term_frequencies
-from leadlink.pipeline.canonical import canonical_frame
+from leadlink.pipeline.resolution.canonical import canonical_frame
 from leadlink.synth import generate
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from leadlink.matching import prepare
 from leadlink.matching.index import BlockIndex
-from leadlink.pipeline.canonical import canonical_frame
+from leadlink.pipeline.resolution.canonical import canonical_frame
 from leadlink.synth import generate
 
 

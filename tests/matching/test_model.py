@@ -14,7 +14,7 @@ from leadlink.matching import RULES, Bands, prepare, resolve, training
 from leadlink.matching import model as probabilistic
 from leadlink.matching.compiled import BatchScorer, CompiledModel
 from leadlink.matching.engine import model_guard, term_frequencies
-from leadlink.pipeline.canonical import canonical_frame
+from leadlink.pipeline.resolution.canonical import canonical_frame
 from leadlink.synth import generate
 
 

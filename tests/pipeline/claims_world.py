@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from leadlink.pipeline.ingest import ingest_file
-from leadlink.pipeline.resolve import match
+from leadlink.pipeline.ingest.files import ingest_file
+from leadlink.pipeline.resolution.resolve import match
 from leadlink.settings import Settings
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "claims"

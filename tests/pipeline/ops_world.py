@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 from tests.factories import NOW, driver, lead, load
 
-from leadlink.pipeline.resolve import person_key_for, write_decisions
+from leadlink.pipeline.resolution.resolve import person_key_for, write_decisions
 from leadlink.settings import Settings
 from leadlink.store import jobs
 from leadlink.store.db import transaction

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from leadlink.clock import utcnow
 from leadlink.errors import LockBusyError
 from leadlink.store import locks
 
@@ -87,10 +88,10 @@ def test_a_dead_local_holder_is_taken_over_at_once(engine: Engine) -> None:
 
 
 def test_wait_gives_up_after_the_timeout_and_says_so(engine: Engine) -> None:
-    locks.acquire(engine, "recover", "h:1:a", locks.utcnow())
+    locks.acquire(engine, "recover", "h:1:a", utcnow())
     started = time.monotonic()
     with pytest.raises(LockBusyError, match=r"after waiting 0.6 s"):
-        locks.acquire(engine, "recover", "h:2:b", locks.utcnow(), wait=0.6)
+        locks.acquire(engine, "recover", "h:2:b", utcnow(), wait=0.6)
     assert 0.5 <= time.monotonic() - started < 5
 
 

@@ -10,7 +10,7 @@ import pytest
 from tests.merge_world import LATER, P1, P2, P3, SETTINGS, World, world_fixture  # noqa: F401
 
 from leadlink.errors import NotFoundError, UsageError
-from leadlink.pipeline.checks import CHECKS, run_checks
+from leadlink.pipeline.operations.checks import CHECKS, run_checks
 from leadlink.store import merges, persons
 from leadlink.store.db import transaction
 from leadlink.store.models import Claim, Payment, Person, Quarantine, ReviewItem

@@ -12,8 +12,8 @@ from sqlalchemy import Engine, text
 from tests.factories import NOW
 from tests.review_factories import SETTINGS, dump, item_id, review_world, rows
 
-from leadlink.pipeline import review
-from leadlink.pipeline.resolve import match, person_key_for
+from leadlink.pipeline.resolution import review
+from leadlink.pipeline.resolution.resolve import match, person_key_for
 from leadlink.store import review as store
 from leadlink.store.db import transaction
 

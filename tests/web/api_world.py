@@ -34,15 +34,15 @@ from tests.factories import NOW, driver, lead, load
 from tests.pipeline.claims_world import SETTINGS, load_fixture
 from tests.review_factories import JUAN, LUIS, ROSA
 
-from leadlink.pipeline.alerts import evaluate
-from leadlink.pipeline.claims import compute_claims
-from leadlink.pipeline.recovery import recover, seed
-from leadlink.pipeline.resolve import match
+from leadlink.clock import utcnow
+from leadlink.pipeline.money.claims import compute_claims
+from leadlink.pipeline.money.recovery import recover, seed
+from leadlink.pipeline.operations.alerts import evaluate
+from leadlink.pipeline.resolution.resolve import match
 from leadlink.settings import Settings
 from leadlink.store.db import make_engine
 from leadlink.store.models import Base
 from leadlink.web import create_app
-from leadlink.web.deps import utcnow
 
 REVIEW_LEADS = {"RL1": LUIS, "RL2": ROSA, "RL3": JUAN}
 UNMATCHED_LEADS = ("LX1", "LX2", "LX3", "LF1")

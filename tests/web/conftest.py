@@ -10,10 +10,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from leadlink.pipeline import tokens
+from leadlink.clock import utcnow
+from leadlink.pipeline.operations import tokens
 from leadlink.settings import Settings
 from leadlink.web import create_app
-from leadlink.web.deps import utcnow
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from tests.web.api_world import (  # noqa: F401 - fixtures
     world_db_url,
 )
 
-from leadlink.pipeline.alerts import evaluate
+from leadlink.pipeline.operations.alerts import evaluate
 
 # What the world's alerts evaluation raised at NOW: the backlog, the old unresolved leads, and
 # queue_seed, a worker job that never ran as a job (the world seeds the queue by hand).

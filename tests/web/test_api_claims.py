@@ -24,7 +24,7 @@ from tests.web.api_world import (  # noqa: F401 - fixtures
 from typer.testing import CliRunner
 
 from leadlink.cli import app as cli_app
-from leadlink.pipeline.claims_report import report
+from leadlink.pipeline.money.claims_report import report
 
 SHARED = ("person_key", "milestone", "lead_id", "lead_date", "reached_on", "amount", "status",
           "payment", "age_days")  # fmt: skip

@@ -22,9 +22,9 @@ from tests.web.api_world import (  # noqa: F401 - fixtures
 from typer.testing import CliRunner
 
 from leadlink.cli import app as cli_app
-from leadlink.pipeline.claims_report import report
-from leadlink.pipeline.funnel import funnel
-from leadlink.pipeline.gap import gap_report
+from leadlink.pipeline.money.claims_report import report
+from leadlink.pipeline.money.funnel import funnel
+from leadlink.pipeline.money.gap import gap_report
 
 
 def cli_gap(db_url: str, *args: str) -> Any:

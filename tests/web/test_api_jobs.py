@@ -21,9 +21,9 @@ from tests.web.api_world import (  # noqa: F401 - fixtures
     world_db_url,
 )
 
-from leadlink.pipeline.alerts import WORKER_KINDS
+from leadlink.clock import utcnow
+from leadlink.pipeline.operations.alerts import WORKER_KINDS
 from leadlink.store import jobs
-from leadlink.web.deps import utcnow
 
 
 def by_kind(api: Get) -> dict[str, dict[str, Any]]:

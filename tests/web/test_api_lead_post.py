@@ -15,9 +15,9 @@ from sqlalchemy import Engine
 from tests.factories import NOW, driver, lead, load
 from tests.review_factories import LUIS, rows
 
-from leadlink.pipeline.ingest import ingest_file
-from leadlink.pipeline.lead_post import validate_lead
-from leadlink.pipeline.resolve import Resolver, match, person_key_for
+from leadlink.pipeline.ingest.files import ingest_file
+from leadlink.pipeline.resolution.lead_post import validate_lead
+from leadlink.pipeline.resolution.resolve import Resolver, match, person_key_for
 from leadlink.settings import Settings
 from leadlink.synth import generate
 

@@ -18,7 +18,7 @@ from tests.web.api_world import (  # noqa: F401 - fixtures
     world_db_url,
 )
 
-from leadlink.pipeline.inspect import explain
+from leadlink.pipeline.resolution.explain import explain
 
 ALL_LEADS = {"LA1", "LB1", "LB2", "LC1", "LD1", "LH1", "LF1", "RL1", "RL2", "RL3", "LX1", "LX2",
              "LX3", "LR1", "LP1"}  # fmt: skip

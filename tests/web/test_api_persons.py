@@ -24,9 +24,9 @@ from tests.web.api_world import (  # noqa: F401 - fixtures
 from typer.testing import CliRunner
 
 from leadlink.cli import app as cli_app
-from leadlink.pipeline import tokens
-from leadlink.pipeline.claims_report import report
-from leadlink.pipeline.resolve import match
+from leadlink.pipeline.money.claims_report import report
+from leadlink.pipeline.operations import tokens
+from leadlink.pipeline.resolution.resolve import match
 from leadlink.settings import Settings
 from leadlink.web import create_app
 

@@ -20,8 +20,8 @@ from tests.web.api_world import (  # noqa: F401 - fixtures
     world_db_url,
 )
 
-from leadlink.pipeline import review
-from leadlink.pipeline.inspect import explain
+from leadlink.pipeline.resolution import review
+from leadlink.pipeline.resolution.explain import explain
 
 
 def item_of(engine: Engine, lead_id: str, driver_id: str) -> int:

@@ -20,7 +20,7 @@ from tests.web.api_world import (  # noqa: F401 - fixtures
     world_db_url,
 )
 
-from leadlink.pipeline.gap import gap_report
+from leadlink.pipeline.money.gap import gap_report
 from leadlink.settings import Settings
 
 UNMATCHED = {"RL1", "RL2", "RL3", "LF1", "LX1", "LX2", "LX3"}

@@ -14,8 +14,8 @@ from tests.factories import NOW
 from tests.review_factories import SETTINGS, item_id, review_world, rows
 from tests.web.dashboard import csrf, login, page
 
-from leadlink.pipeline import job_start
-from leadlink.pipeline.resolve import match, person_key_for
+from leadlink.pipeline.operations import job_start
+from leadlink.pipeline.resolution.resolve import match, person_key_for
 from leadlink.store import locks
 from leadlink.web.routes import api_writes
 

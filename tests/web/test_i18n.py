@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from leadlink.matching.reasons import Reason
-from leadlink.pipeline.funnel import STAGES
+from leadlink.pipeline.money.funnel import STAGES
 from leadlink.store.gap import GAP_REASONS, RISKS
 from leadlink.web import i18n
 from leadlink.web.i18n import (

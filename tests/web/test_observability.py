@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from leadlink.clock import utcnow
 from leadlink.store import backlog, jobs
 from leadlink.store.db import heads, transaction
-from leadlink.web.deps import utcnow
 from leadlink.web.observability import JsonFormatter, match_outcomes
 
 

@@ -22,13 +22,15 @@ from tests.web.dashboard import data, element, login, page, text_of
 from typer.testing import CliRunner
 
 from leadlink.cli import app as cli_app
-from leadlink.pipeline import alerts, claims_report, funnel, gap, recovery, review
-from leadlink.pipeline.merge import show_person
-from leadlink.pipeline.resolve import person_key_for
+from leadlink.clock import utcnow
+from leadlink.pipeline.money import claims_report, funnel, gap, recovery
+from leadlink.pipeline.operations import alerts
+from leadlink.pipeline.resolution import review
+from leadlink.pipeline.resolution.merge import show_person
+from leadlink.pipeline.resolution.resolve import person_key_for
 from leadlink.settings import Settings
 from leadlink.store import jobs
 from leadlink.web import create_app
-from leadlink.web.deps import utcnow
 from leadlink.web.messages_es import ES
 
 PAGES = ("/", "/backlog", "/gap", "/jobs", "/claims", "/review", "/alerts")

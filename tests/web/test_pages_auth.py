@@ -9,9 +9,9 @@ from sqlalchemy import Engine
 from tests.web.conftest import TokenMaker
 from tests.web.dashboard import HTML, csrf, login, page, text_of
 
-from leadlink.pipeline import tokens
-from leadlink.web.deps import utcnow
-from leadlink.web.pages import safe_next
+from leadlink.clock import utcnow
+from leadlink.pipeline.operations import tokens
+from leadlink.web.pages.common import safe_next
 
 
 def test_login_form_then_the_page_asked_for(client: TestClient, make_token: TokenMaker) -> None:

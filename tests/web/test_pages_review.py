@@ -14,8 +14,8 @@ from tests.web.api_world import pinned_app_fixture, rows, world_db_url  # noqa: 
 from tests.web.conftest import TokenMaker
 from tests.web.dashboard import HTML, csrf, element, login, page, text_of
 
-from leadlink.pipeline.resolve import person_key_for
-from leadlink.web.pages_review import explanation, grouped
+from leadlink.pipeline.resolution.resolve import person_key_for
+from leadlink.web.pages.review import explanation, grouped
 
 RD1 = person_key_for("drivers", "RD1")
 

@@ -1,6 +1,6 @@
 """The SQL of claims and payments: the facts claims are computed from, and their bulk writes.
 
-Computing is done by the service (pipeline/claims.py) over whole sets loaded here in a few
+Computing is done by the service (pipeline/money/claims.py) over whole sets loaded here in a few
 queries; writes are executemany (bulk INSERT / bulk UPDATE by primary key), never a query per
 row. No dialect-specific upsert is needed: the service compares with what is stored and
 writes only what changed, so a rerun over unchanged data writes nothing at all.

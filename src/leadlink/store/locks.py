@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, delete, insert, update
 from sqlalchemy.exc import IntegrityError
 
+from leadlink.clock import utcnow
 from leadlink.errors import LockBusyError
 from leadlink.store.db import transaction
 from leadlink.store.models import JobLock
@@ -42,9 +43,6 @@ from leadlink.store.models import JobLock
 DEFAULT_STALE_AFTER = dt.timedelta(minutes=15)
 POLL_SECONDS = 0.25
 
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def new_owner() -> str:

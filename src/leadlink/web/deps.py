@@ -10,8 +10,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Query, Request
 from sqlalchemy import Engine
 
-from leadlink.pipeline import tokens
-from leadlink.pipeline.tokens import Principal
+from leadlink.clock import utcnow
+from leadlink.pipeline.operations import tokens
+from leadlink.pipeline.operations.tokens import Principal
 from leadlink.settings import Settings
 from leadlink.web import session
 
@@ -25,10 +26,6 @@ def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
-
-def utcnow() -> dt.datetime:
-    """Naive UTC, as everything is stored (the dashboard shows Lima time)."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]

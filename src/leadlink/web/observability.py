@@ -23,6 +23,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 
+from leadlink import clock
 from leadlink.settings import Settings
 from leadlink.store import backlog, jobs
 from leadlink.store.db import current_revision, heads, transaction
@@ -66,7 +67,7 @@ class StoreCollector(Collector):
         self.settings = settings
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        now = clock.utcnow()
         with transaction(self.engine) as session:
             red = backlog.count_kpi_red(session, now, self.settings.kpi_grace_days)
         yield GaugeMetricFamily(
@@ -174,7 +175,7 @@ def health(engine: Engine, now: dt.datetime) -> tuple[int, dict[str, Any]]:
 def routes(app: FastAPI, metrics: Metrics) -> None:
     @app.get("/healthz", tags=["observability"], summary="Database, migrations, job ages")
     def healthz(request: Request) -> JSONResponse:
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        now = clock.utcnow()
         status, body = health(request.app.state.engine, now)
         body["status"] = "ok" if status == 200 else "unhealthy"
         return JSONResponse(body, status_code=status)

@@ -13,7 +13,7 @@ import secrets
 
 from fastapi import Request
 
-from leadlink.pipeline.tokens import Principal
+from leadlink.pipeline.operations.tokens import Principal
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"

@@ -25,11 +25,11 @@ import uvicorn
 from sqlalchemy import Engine
 from tests.web.api_world import build
 
-from leadlink.pipeline import tokens
+from leadlink.clock import utcnow
+from leadlink.pipeline.operations import tokens
 from leadlink.settings import Settings
 from leadlink.store.db import make_engine
 from leadlink.web import create_app
-from leadlink.web.deps import utcnow
 
 CHROMIUM = Path(os.environ.get("LEADLINK_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -12,7 +12,7 @@ from tests.web.browser.conftest import Site, Tab
 from typer.testing import CliRunner
 
 from leadlink.cli import app as cli_app
-from leadlink.pipeline.resolve import person_key_for
+from leadlink.pipeline.resolution.resolve import person_key_for
 
 RD1 = person_key_for("drivers", "RD1")
 PAGES = {"overview": "/", "backlog": "/backlog", "gap": "/gap", "jobs": "/jobs",

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from leadlink.web import pages_auth, pages_claims, pages_ops, pages_review
+from leadlink.web.pages import auth as pages_auth
+from leadlink.web.pages import claims as pages_claims
+from leadlink.web.pages import ops as pages_ops
+from leadlink.web.pages import review as pages_review
 from leadlink.web.routes import (
     api_alerts,
     api_claims,

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from leadlink.pipeline.claims_report import report
+from leadlink.pipeline.money.claims_report import report
 from leadlink.store import listing_ops
 from leadlink.web.deps import (
     EngineDep,

@@ -6,8 +6,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from leadlink.pipeline.funnel import funnel
-from leadlink.pipeline.gap import gap_report
+from leadlink.pipeline.money.funnel import funnel
+from leadlink.pipeline.money.gap import gap_report
 from leadlink.web.deps import EngineDep, NowDep, PageDep, SettingsDep, current_principal
 
 # Every route reads: a viewer token (or a dashboard session) is enough.

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from leadlink.pipeline.freshness import job_freshness
+from leadlink.pipeline.operations.freshness import job_freshness
 from leadlink.store import listing_ops
 from leadlink.web.deps import EngineDep, NowDep, PageDep, SettingsDep, current_principal, paged
 from leadlink.web.routes.api_common import Item, Page, text_filter, window

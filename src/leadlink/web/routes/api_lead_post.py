@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from leadlink.pipeline.lead_post import LeadExists, LeadPoster
+from leadlink.pipeline.resolution.lead_post import LeadExists, LeadPoster
 from leadlink.web.deps import NowDep, OperatorDep
 
 router = APIRouter(prefix="/api", tags=["leads"])

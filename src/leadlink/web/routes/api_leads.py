@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 
 from leadlink.matching.reasons import Reason
-from leadlink.pipeline.inspect import explain
+from leadlink.pipeline.resolution.explain import explain
 from leadlink.store import listing
 from leadlink.web.deps import EngineDep, PageDep, current_principal, paged
 from leadlink.web.routes.api_common import Item, Page, text_filter, window

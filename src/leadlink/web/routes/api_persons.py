@@ -6,9 +6,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from leadlink.pipeline.inspect import rule_label
-from leadlink.pipeline.merge import show_person
-from leadlink.pipeline.review import summary
+from leadlink.pipeline.resolution.explain import rule_label
+from leadlink.pipeline.resolution.merge import show_person
+from leadlink.pipeline.resolution.review import summary
 from leadlink.store import listing, listing_ops
 from leadlink.web.deps import EngineDep, PageDep, current_principal, paged
 from leadlink.web.routes.api_common import (

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from leadlink.pipeline.recovery import JOB_KIND, queue_status
+from leadlink.pipeline.money.recovery import JOB_KIND, queue_status
 from leadlink.store import listing_ops
 from leadlink.web.deps import EngineDep, NowDep, PageDep, current_principal, paged
 from leadlink.web.routes.api_common import Item, Page, text_filter, window

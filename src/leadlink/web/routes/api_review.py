@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import Engine
 
 from leadlink.errors import NotFoundError
-from leadlink.pipeline import review
-from leadlink.pipeline.inspect import explain, rule_label
+from leadlink.pipeline.resolution import review
+from leadlink.pipeline.resolution.explain import explain, rule_label
 from leadlink.store import listing_ops
 from leadlink.web.deps import EngineDep, NowDep, PageDep, SettingsDep, current_principal
 from leadlink.web.routes.api_common import Item, Page

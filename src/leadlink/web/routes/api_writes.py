@@ -14,7 +14,8 @@ from fastapi import APIRouter, Body, HTTPException, Path, Response
 from pydantic import BaseModel, Field
 
 from leadlink.errors import UsageError
-from leadlink.pipeline import job_start, review
+from leadlink.pipeline.operations import job_start
+from leadlink.pipeline.resolution import review
 from leadlink.web.deps import EngineDep, NowDep, OperatorDep, SettingsDep
 
 router = APIRouter(prefix="/api", tags=["writes"])

@@ -1,0 +1,80 @@
+"""`leadlink token create|list|revoke` and `leadlink serve`: the operations console."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from leadlink.cli import console
+from leadlink.cli.kit import JsonOpt, app, handles_errors, now, state
+
+token_app = typer.Typer(help="API tokens: create (shown once), list, revoke.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+@handles_errors
+def token_create(
+    role: Annotated[str, typer.Option("--role", help="viewer (read) or operator (read and act)")],
+    name: Annotated[str | None, typer.Option("--name", help="Unique; the audit actor")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a token and print it ONCE: only its hash is stored."""
+    from leadlink.pipeline.operations.tokens import create
+
+    token, row = create(state.engine(), role=role, name=name, now=now())
+    if json_out:
+        console.emit_json({**row, "token": token})
+        return
+    console.key_values("token", {"name": row["name"], "role": row["role"]})
+    console.out.print(token, highlight=False, markup=False, soft_wrap=True)
+    console.err.print("Keep it now: it is not stored and cannot be shown again.")
+
+
+@token_app.command("list")
+@handles_errors
+def token_list(json_out: JsonOpt = False) -> None:
+    """Every token: name, role, created, last used, revoked (never the token itself)."""
+    from leadlink.pipeline.operations.tokens import list_tokens
+
+    rows = list_tokens(state.engine())
+    if json_out:
+        console.emit_json(rows)
+        return
+    console.table("tokens", ["name", "role", "created", "last used", "revoked"],
+                  [(r["name"], r["role"], r["created_at"], r["last_used_at"] or "",
+                    r["revoked_at"] or "") for r in rows])  # fmt: skip
+
+
+@token_app.command("revoke")
+@handles_errors
+def token_revoke(
+    name: Annotated[str, typer.Argument(help="The token's name")], json_out: JsonOpt = False
+) -> None:
+    """Revoke a token: its API calls and dashboard sessions stop at once."""
+    from leadlink.pipeline.operations.tokens import revoke
+
+    row = revoke(state.engine(), name, now=now())
+    if json_out:
+        console.emit_json(row)
+        return
+    console.out.print(f"revoked {row['name']} ({row['role']}) at {row['revoked_at']}")
+
+
+@app.command("serve")
+@handles_errors
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port")] = 8000,
+) -> None:
+    """Serve the JSON API (/api, schema at /openapi.json) and the dashboard (/) with uvicorn."""
+    import uvicorn
+
+    from leadlink.web import create_app
+    from leadlink.web.observability import configure_logging
+
+    configure_logging()
+    web_app = create_app(state.settings(), state.engine())
+    console.err.print(f"leadlink console on http://{host}:{port}/ (API schema at /openapi.json)")
+    uvicorn.run(web_app, host=host, port=port, log_level="warning", access_log=False)

@@ -1,0 +1,154 @@
+"""`leadlink model train|show` and `leadlink link`: the matching engine's own commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from leadlink.cli import console
+from leadlink.cli.kit import JsonOpt, app, handles_errors, need, state
+
+# --- `leadlink model train|show` (the probabilistic tier's stored model) -----------------------
+
+model_app = typer.Typer(help="The probabilistic tier's trained model.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+
+def _print_model(data: dict[str, object], title: str) -> None:
+    console.key_values(title, {k: v for k, v in data.items() if k != "comparisons"})
+    rows = []
+    for comp in data["comparisons"]:  # type: ignore[attr-defined]
+        for level in comp["levels"]:
+            m, u = level["m"], level["u"]
+            rows.append((comp["field"], level["label"], _prob(m), _prob(u)))
+    console.table("comparisons (m = P(level | match), u = P(level | non-match))",
+                  ["field", "level", "m", "u"], rows)  # fmt: skip
+
+
+def _prob(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else "-"
+
+
+@model_app.command("train")
+@handles_errors
+def model_train(
+    seed: Annotated[int, typer.Option(help="Seed of the random sampling of u")] = 42,
+    json_out: JsonOpt = False,
+) -> None:
+    """Train the model on the store (leads, scouting, migrations against drivers) and keep it."""
+    from leadlink.cli.kit import now
+    from leadlink.pipeline.resolution.model import train
+
+    data = train(state.engine(), now=now(), seed=seed).summary()
+    if json_out:
+        console.emit_json(data)
+    else:
+        _print_model(data, f"model {data['model_id']} trained")
+
+
+@model_app.command("show")
+@handles_errors
+def model_show(
+    model_id: Annotated[
+        int | None, typer.Argument(help="Model id (default: the one in use)")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The model `match` applies: what it was trained on, and its m/u per comparison level."""
+    from leadlink.pipeline.resolution.model import show
+
+    data = show(state.engine(), model_id).summary()
+    if json_out:
+        console.emit_json(data)
+    else:
+        _print_model(data, f"model {data['model_id']}")
+
+
+# --- `leadlink link` and `leadlink generate-people` (docs/link.md) --------------------------
+
+
+@app.command("link")
+@handles_errors
+def link_cmd(
+    left: Annotated[Path, typer.Argument(help="Left file (CSV or Parquet)")],
+    right: Annotated[Path, typer.Argument(help="Right file (CSV or Parquet)")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the pairs (CSV, or .parquet)")],
+    field: Annotated[
+        list[str] | None,
+        typer.Option("--field", help="CANON=COLUMN for both files (repeatable)"),
+    ] = None,
+    id_column: Annotated[str | None, typer.Option("--id", help="Id column of both files")] = None,
+    left_id: Annotated[str | None, typer.Option(help="Id column of the left file")] = None,
+    right_id: Annotated[str | None, typer.Option(help="Id column of the right file")] = None,
+    left_field: Annotated[
+        list[str] | None, typer.Option(help="CANON=COLUMN for the left file only (repeatable)")
+    ] = None,
+    right_field: Annotated[
+        list[str] | None, typer.Option(help="CANON=COLUMN for the right file only (repeatable)")
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="Text encoding of CSV inputs, e.g. cp1252")
+    ] = None,
+    bad_dates: Annotated[
+        str, typer.Option(help="error (default) or blank: treat unparseable dates as missing")
+    ] = "error",
+    seed: Annotated[int, typer.Option(help="Seed of the model's random sampling")] = 42,
+    truth: Annotated[
+        Path | None,
+        typer.Option(help="CSV of true pairs (left_id,right_id): also report precision/recall/F1"),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Link two arbitrary files; write left_id,right_id,score,decision,rule."""
+    from leadlink.matching.engine import Bands
+    from leadlink.pipeline.resolution import linkage
+
+    need(bad_dates in ("error", "blank"), f"--bad-dates must be error or blank, not {bad_dates!r}")
+    left_key, right_key = left_id or id_column, right_id or id_column
+    need(
+        left_key is not None and right_key is not None,
+        "name the id column: --id COL (or --left-id and --right-id)",
+    )
+    assert left_key is not None and right_key is not None  # for mypy: need() raised otherwise
+    both = linkage.parse_field_options(field or [], "--field")
+    left_fields = both | linkage.parse_field_options(left_field or [], "--left-field")
+    right_fields = both | linkage.parse_field_options(right_field or [], "--right-field")
+    settings = state.settings()
+    bands = Bands(settings.accept_threshold, settings.review_threshold, settings.margin)
+    result = linkage.link_files(
+        left, right, out, left_id=left_key, right_id=right_key, left_fields=left_fields,
+        right_fields=right_fields, bands=bands, encoding=encoding,
+        bad_dates="blank" if bad_dates == "blank" else "error", seed=seed, truth=truth,
+    )  # fmt: skip
+    data = result.as_dict()
+    if json_out:
+        console.emit_json(data)
+        return
+    console.key_values(
+        f"link {left} × {right} → {out}",
+        {k: data[k] for k in ("left_rows", "right_rows", "pairs")},
+    )
+    console.table("pairs by decision", ["decision", "pairs"], list(data["by_decision"].items()))
+    console.table("pairs by rule", ["rule", "pairs"], list(data["by_rule"].items()))
+    if "quality" in data:
+        console.key_values(f"'match' pairs against {truth}", data["quality"])
+
+
+@app.command("generate-people")
+@handles_errors
+def generate_people_cmd(
+    out_dir: Annotated[Path, typer.Argument(help="Folder for left.csv, right.csv, truth.csv")],
+    people: Annotated[int, typer.Option(min=1, help="Number of persons")] = 5000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same files)")] = 7,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write a two-file person data set with typos (for `leadlink link`) plus truth.csv."""
+    from leadlink.synth.people import generate_people
+
+    counts = generate_people(out_dir, people=people, seed=seed)
+    if json_out:
+        console.emit_json({"out_dir": str(out_dir), "rows": counts})
+    else:
+        console.table(f"generated into {out_dir}", ["file", "rows"], sorted(counts.items()))

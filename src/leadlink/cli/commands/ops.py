@@ -1,0 +1,196 @@
+"""`leadlink gap`, `leadlink backfill origins`, `leadlink origins list|decide`, `leadlink alerts`,
+`leadlink worker`: operating leadlink day to day (docs/operations.md)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from leadlink.cli import console
+from leadlink.cli.kit import JsonOpt, app, handles_errors, need, now, state
+
+backfill_app = typer.Typer(help="Repair data written before a feature existed.",
+                           no_args_is_help=True)  # fmt: skip
+app.add_typer(backfill_app, name="backfill")
+origins_app = typer.Typer(help="Origins: why each person entered the funnel.", no_args_is_help=True)
+app.add_typer(origins_app, name="origins")
+
+TABLE_ROWS = 50
+
+
+@app.command()
+@handles_errors
+def gap(
+    reason: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--reason",
+            help="Only leads with this gap reason (repeatable): resolved, "
+            "no_identity, no_origin, inconsistent_origin.",
+        ),
+    ] = None,
+    risk: Annotated[
+        list[str] | None,
+        typer.Option("--risk", help="Only this risk (repeatable): high, medium, low."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N leads.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Gap analysis per lead: resolved / no_identity / no_origin / inconsistent_origin, risk."""
+    from leadlink.pipeline.money.gap import gap_report
+
+    data = gap_report(state.engine(), state.settings(), now=now(), reasons=reason or (),
+                      risks=risk or (), limit=limit)  # fmt: skip
+    if json_out:
+        console.emit_json(data)
+        return
+    s = data["summary"]
+    console.key_values("gap summary (all leads)", {k: v for k, v in s.items() if k != "by_risk"})
+    rows = data["leads"][: limit or TABLE_ROWS]
+    console.table("leads", ["lead_id", "gap_reason", "risk", "age_days", "person_key"],
+                  [(r["lead_id"], r["gap_reason"], r["risk"], r["age_days"], r["person_key"])
+                   for r in rows])  # fmt: skip
+    if len(data["leads"]) > len(rows):
+        console.out.print(f"... {len(data['leads']) - len(rows)} more: use --limit or --json")
+
+
+@backfill_app.command("origins")
+@handles_errors
+def backfill_origins(json_out: JsonOpt = False) -> None:
+    """Give every linked lead, scouting and migration record without an origin its origin."""
+    from leadlink.pipeline.money.origins import backfill
+
+    data = backfill(state.engine(), state.settings(), now=now()).as_dict()
+    if json_out:
+        console.emit_json(data)
+    else:
+        console.key_values("backfill origins", {**data, "by_status": data["by_status"] or "-"})
+
+
+@origins_app.command("list")
+@handles_errors
+def origins_list(
+    status: Annotated[str | None, typer.Option("--status", help="Only this status.")] = None,
+    person: Annotated[str | None, typer.Option("--person", help="Only this person_key.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N origins.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List origins with their status and who decided it."""
+    from leadlink.pipeline.money.origins import list_origins
+
+    data = list_origins(state.engine(), status=status, person_key=person, limit=limit)
+    if json_out:
+        console.emit_json(data)
+        return
+    console.table("origins by status", ["status", "origins"], sorted(data["by_status"].items()))
+    console.table("origins", ["id", "person_key", "origin", "record", "status", "decided_by"],
+                  [(o["id"], o["person_key"], o["origin"], f"{o['source']}/{o['source_pk']}",
+                    o["status"], o["decided_by"])
+                   for o in data["origins"][:TABLE_ROWS]])  # fmt: skip
+
+
+@origins_app.command("decide")
+@handles_errors
+def origins_decide(
+    origin_id: Annotated[int, typer.Argument(help="Origin id (see `origins list`)")],
+    status: Annotated[
+        str,
+        typer.Option(
+            "--status", help="pending_review, resolved_manual, marked_legacy or discarded"
+        ),
+    ],
+    by: Annotated[str, typer.Option("--by", help="Who decides (recorded in the history)")],
+    note: Annotated[str | None, typer.Option("--note", help="Why")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Set an origin's status by hand (decided_by manual); the history keeps the old one."""
+    from leadlink.pipeline.money.origins import decide
+
+    data = decide(state.engine(), origin_id, status=status, actor=by, note=note, now=now())
+    if json_out:
+        console.emit_json(data)
+        return
+    console.key_values(f"origin {origin_id}", {k: v for k, v in data.items() if k != "history"})
+    console.table("history", ["at", "event", "detail"],
+                  [(h["at"], h["event"], h["detail"]) for h in data["history"]])  # fmt: skip
+
+
+@app.command()
+@handles_errors
+def alerts(json_out: JsonOpt = False) -> None:
+    """Evaluate the alert rules now: raise new alerts, resolve the ones that cleared."""
+    from leadlink.pipeline.operations.alerts import evaluate
+
+    data = evaluate(state.engine(), state.settings(), now=now()).as_dict()
+    if json_out:
+        console.emit_json(data)
+        return
+    console.key_values("alerts", {"raised": data["raised"], "resolved": data["resolved"],
+                                  "open": len(data["open"])})  # fmt: skip
+    console.table("open alerts", ["kind", "subject", "severity", "since", "detail"],
+                  [(a["kind"], a["subject"], a["severity"], a["raised_at"], a["detail"])
+                   for a in data["open"]])  # fmt: skip
+
+
+@app.command()
+@handles_errors
+def worker(
+    every: Annotated[
+        str, typer.Option("--every", help="Time between cycles: 30s, 15m, 6h, 1d.")
+    ] = "6h",
+    watch: Annotated[
+        Path | None,
+        typer.Option(
+            "--watch",
+            help="Folder of incoming files (leads*.csv, drivers*.parquet...); "
+            "env LEADLINK_WATCH_DIR.",
+        ),
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Run one cycle and exit (1 if a job failed).")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """The scheduler: ingest, match, queue seed, recover, claims, alerts; runs in job_run.
+
+    SIGTERM or Ctrl-C lets the current job finish, then exits 0.
+    """
+    from leadlink.pipeline.operations.worker import Outcome, Worker, parse_every
+
+    seconds = parse_every(every)
+    settings = state.settings()
+    folder = watch or (Path(settings.watch_dir) if settings.watch_dir else None)
+    need(folder is None or folder.is_dir(), f"--watch {folder}: no such folder")
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        logging.getLogger(__name__).info("signal %s: stopping after the current job", signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    runner = Worker(state.engine(), settings, watch=folder, stop=stop)
+    failed: list[str] = []
+
+    def report(outcomes: list[Outcome]) -> None:
+        failed.extend(o.kind for o in outcomes if o.status == "failed")
+        if json_out:
+            console.emit_json({"jobs": [o.as_dict() for o in outcomes]})
+        else:
+            console.table("worker cycle", ["job", "status", "run", "seconds", "error"],
+                          [(o.kind, o.status, o.run_id, o.duration_s, o.error)
+                           for o in outcomes])  # fmt: skip
+
+    try:
+        runner.loop(seconds, once=once, on_cycle=report)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if once and failed:
+        raise typer.Exit(1)

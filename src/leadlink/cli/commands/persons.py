@@ -1,0 +1,94 @@
+"""`leadlink persons merge|show`: one person behind two keys, and everything a person holds."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Annotated, Any
+
+import typer
+
+from leadlink.cli import console
+from leadlink.cli.kit import JsonOpt, app, handles_errors, now, state
+
+persons_app = typer.Typer(help="Persons: show one, merge two.", no_args_is_help=True)
+app.add_typer(persons_app, name="persons")
+
+
+def _default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in a bare container: say so, do not invent one
+        return "unknown"
+
+
+@persons_app.command("merge")
+@handles_errors
+def merge_cmd(
+    keep: Annotated[str, typer.Argument(help="Person key to keep")],
+    retire: Annotated[str, typer.Argument(help="Person key to retire into it")],
+    reason: Annotated[str, typer.Option("--reason", help="Why they are one person")] = "manual",
+    by: Annotated[str | None, typer.Option("--by", help="Who decides (audit log)")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Merge two persons. The OLDER key survives whatever the argument order; the retired
+    key resolves to it, and every link and origin moves with it (nothing is deleted)."""
+    from leadlink.pipeline.resolution.merge import merge_persons
+
+    result = merge_persons(state.engine(), keep, retire, now=now(),
+                           actor=by or _default_actor(), reason=reason)  # fmt: skip
+    if json_out:
+        console.emit_json(result)
+        return
+    if result["status"] == "already_merged":
+        console.out.print(f"{keep} and {retire} are already one person: {result['survivor']}")
+        return
+    if result["swapped"]:
+        console.out.print(
+            f"note: {result['survivor']} is the older key, so it survives and "
+            f"{result['retired']} is retired ({result['note']})."
+        )
+    console.key_values("merge", _summary(result))
+
+
+def _summary(result: dict[str, Any]) -> dict[str, Any]:
+    keys = ("survivor", "retired", "links_moved", "origins_moved", "origins_duplicate",
+            "review_items_moved", "review_items_superseded", "claims_moved", "claims_rejected",
+            "claims_double_paid", "payments_moved", "quarantine_moved", "chain_repointed",
+            "run_id", "audit_id")  # fmt: skip
+    return {k: result[k] for k in keys}
+
+
+@persons_app.command("show")
+@handles_errors
+def show_cmd(
+    key: Annotated[str, typer.Argument(help="Person key (a retired key shows its survivor)")],
+    json_out: JsonOpt = False,
+) -> None:
+    """A person's records, links (active and past), origins and retired keys."""
+    from leadlink.pipeline.resolution.merge import show_person
+
+    data = show_person(state.engine(), key)
+    if json_out:
+        console.emit_json(data)
+        return
+    if data["was_retired"]:
+        console.out.print(f"{key} was retired: it resolves to {data['person_key']}")
+    retired = ", ".join(data["retired_keys"]) or "-"
+    console.key_values(
+        "person",
+        {
+            "person_key": data["person_key"],
+            "created_at": data["created_at"],
+            "retired_keys": retired,
+        },
+    )
+    console.table("records", ["source", "source_pk", "rule", "score", "merged_from"],
+                  [(r["source"], r["source_pk"], r["rule"], r["score"], r["merged_from"])
+                   for r in data["records"]])  # fmt: skip
+    console.table("links", ["link", "record", "person_key", "rule", "active"],
+                  [(k["link_id"], f"{k['source']}/{k['source_pk']}", k["person_key"], k["rule"],
+                    "yes" if k["active"] else "no") for k in data["links"]])  # fmt: skip
+    console.table("origins", ["origin", "record", "status", "history"],
+                  [(o["origin"], f"{o['source']}/{o['source_pk']}", o["status"],
+                    ", ".join(h["event"] for h in o["history"]))
+                   for o in data["origins"]])  # fmt: skip

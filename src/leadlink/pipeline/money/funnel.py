@@ -1,0 +1,79 @@
+"""The lead funnel: every lead in exactly one stage, the first that holds.
+
+NO_IDENTITY     the lead has no active link (no person behind it)
+NO_DRIVER       its person has no `drivers` record, or is in quarantine
+NO_TRIPS_14D    no completed trips in the person's claim window (anchored on the person's
+                earliest lead, like claims)
+TRIPS_NO_CLAIM  trips in the window but no claim row yet (claims not recomputed since)
+OK              the person has at least one claim
+
+Money is counted once per person, on the person's earliest lead: OK carries the person's claim
+amounts, TRIPS_NO_CLAIM what its trips would claim; the other stages carry no money.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Engine
+
+from leadlink.pipeline.money.claims import load_facts
+from leadlink.settings import Settings
+from leadlink.store import claims as q
+from leadlink.store import quarantine as quarantine_store
+from leadlink.store.db import transaction
+
+STAGES = ("NO_IDENTITY", "NO_DRIVER", "NO_TRIPS_14D", "TRIPS_NO_CLAIM", "OK")
+
+
+def funnel(engine: Engine, settings: Settings, *, now: dt.datetime) -> dict[str, Any]:
+    """``{"leads", "stages": {STAGE: {"leads", "persons", "amount"}}, "quarantined", "as_of"}``."""
+    with transaction(engine) as session:
+        facts = load_facts(session, now.date())
+        leads = q.lead_persons(session)
+        claimed: dict[str, float] = {}
+        for c in q.load_claims(session):
+            claimed[c["person_key"]] = claimed.get(c["person_key"], 0.0) + c["amount"]
+        quarantined = quarantine_store.count_active(session)
+    amounts = settings.claim_amounts()
+    stages: dict[str, dict[str, Any]] = {
+        s: {"leads": 0, "persons": set(), "amount": 0.0} for s in STAGES
+    }
+    for rid, person in leads:
+        stage, amount = _stage(person, facts, claimed, amounts, settings.claim_window_days)
+        entry = stages[stage]
+        entry["leads"] += 1
+        if person is not None:
+            entry["persons"].add(person)
+            anchor = facts.anchors.get(person)
+            if anchor is not None and anchor[0] == rid:  # money once per person
+                entry["amount"] += amount
+    return {
+        "as_of": now.date().isoformat(),
+        "leads": len(leads),
+        "stages": {
+            s: {"leads": v["leads"], "persons": len(v["persons"]), "amount": round(v["amount"], 2)}
+            for s, v in stages.items()
+        },
+        "quarantined": quarantined,
+    }
+
+
+def _stage(
+    person: str | None,
+    facts: Any,
+    claimed: dict[str, float],
+    amounts: dict[str, float],
+    window_days: int,
+) -> tuple[str, float]:
+    if person is None:
+        return "NO_IDENTITY", 0.0
+    if person in facts.quarantined_persons or not facts.driver_ids.get(person):
+        return "NO_DRIVER", 0.0
+    reached = facts.reached(person, window_days)
+    if not reached:
+        return "NO_TRIPS_14D", 0.0
+    if person not in claimed:
+        return "TRIPS_NO_CLAIM", sum(amounts[m] for m in reached)
+    return "OK", claimed[person]

@@ -1,0 +1,128 @@
+"""`leadlink quarantine scan`: drivers with no lead, no origin and no trips are kept out of money.
+
+Rules (docs/claims.md):
+- a `drivers` record is judged through its person (its active link): the person has a lead
+  linked, or an origin (lead, scouting, migration), or any of the person's drivers records
+  has a day with completed trips > 0. A driver record with no link is judged on its own
+  driver id's trips only.
+- none of the three -> quarantined (one row per driver record, with the reason);
+- a quarantined record that now has any of them -> released (`released_at`, `release_reason`
+  names what it has now); one that becomes an orphan again is re-activated (same row).
+The scan is idempotent: a rerun over unchanged data changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from leadlink.pipeline.checking import CheckResult
+from leadlink.settings import Settings
+from leadlink.store import jobs
+from leadlink.store import quarantine as q
+from leadlink.store.db import transaction
+
+REASON_ORPHAN = "no lead, no origin, no trips"
+REASON_UNLINKED = "driver not linked to a person; no trips"
+
+
+@dataclass
+class ScanResult:
+    run_id: int
+    scanned: int = 0
+    quarantined: int = 0  # newly quarantined (or again) by this scan
+    released: int = 0
+    active: int = 0  # active quarantine rows after the scan
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "scanned": self.scanned,
+            "quarantined": self.quarantined,
+            "released": self.released,
+            "active": self.active,
+        }
+
+
+def _has(person: str | None, driver_id: str, facts: dict[str, Any]) -> list[str]:
+    """What keeps this driver record out of quarantine (empty: it is an orphan)."""
+    found = []
+    if person is not None and person in facts["leads"]:
+        found.append("lead linked")
+    if person is not None and person in facts["origins"]:
+        found.append("origin")
+    ids = facts["ids_of_person"][person] if person is not None else {driver_id}
+    if ids & facts["trips"]:
+        found.append("trips")
+    return found
+
+
+def scan(engine: Engine, settings: Settings, *, now: dt.datetime) -> ScanResult:
+    """Quarantine orphan drivers and release relinked ones, in one transaction."""
+    del settings  # no tunables yet; kept for the uniform service signature
+    with jobs.recorded(engine, "quarantine", now) as run:
+        result = ScanResult(run.id)
+        run.counts = result.as_dict
+        with transaction(engine) as session:
+            drivers = q.driver_records(session)
+            facts = _facts(session, drivers)
+            existing = q.rows(session)
+            new, again, released = [], [], []
+            for rid, driver_id, person in drivers:
+                has = _has(person, driver_id, facts)
+                row = existing.get(rid)
+                if not has:
+                    reason = REASON_ORPHAN if person else REASON_UNLINKED
+                    if row is None:
+                        new.append({"record_id": rid, "person_key": person, "reason": reason})
+                    elif not row["active"]:
+                        again.append({"id": row["id"], "person_key": person, "reason": reason})
+                elif row is not None and row["active"]:
+                    released.append({"id": row["id"], "release_reason": "has " + ", ".join(has)})
+            q.add(session, new, now)
+            q.reactivate(session, again, now)
+            q.release(session, released, now)
+            result.scanned = len(drivers)
+            result.quarantined = len(new) + len(again)
+            result.released = len(released)
+            result.active = q.count_active(session)
+    return result
+
+
+def _facts(session: Session, drivers: list[tuple[int, str, str | None]]) -> dict[str, Any]:
+    ids_of_person: dict[str | None, set[str]] = defaultdict(set)
+    for _rid, driver_id, person in drivers:
+        ids_of_person[person].add(driver_id)
+    return {
+        "leads": q.persons_with_lead(session),
+        "origins": q.persons_with_origin(session),
+        "trips": q.trip_driver_ids(session),
+        "ids_of_person": ids_of_person,
+    }
+
+
+def quarantined(engine: Engine) -> list[dict[str, Any]]:
+    """Active quarantine rows: driver id, person, reason, since when."""
+    with transaction(engine) as session:
+        return q.list_active(session)
+
+
+def check_quarantine(engine: Engine, _: Settings) -> CheckResult:
+    """Quarantined drivers appear in no claim and no reconciled payment."""
+
+    with transaction(engine) as session:
+        parts = [q.claims_of_quarantined(session), q.payments_of_quarantined(session)]
+    total = sum(n for n, _ in parts)
+    examples = [e for _, ex in parts for e in ex][: q.LIMIT]
+    return CheckResult(
+        "quarantine",
+        total == 0,
+        "no claim and no reconciled payment for a quarantined person",
+        total,
+        examples,
+    )

@@ -1,0 +1,123 @@
+"""`leadlink check`: the invariants of DESIGN.md, each a function returning what broke."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from sqlalchemy import Engine
+
+from leadlink import clock
+from leadlink.pipeline.checking import CheckResult, combined
+from leadlink.pipeline.money.claims import check_claims
+from leadlink.pipeline.money.origins import check_origin_status
+from leadlink.pipeline.money.quarantine import check_quarantine
+from leadlink.pipeline.money.recovery import check_drain
+from leadlink.pipeline.resolution.merge import check_persons
+from leadlink.pipeline.resolution.review import check_review
+from leadlink.settings import Settings
+from leadlink.sources import SOURCES
+from leadlink.store import checks as q
+from leadlink.store.db import current_revision, heads, transaction
+
+
+def check_origins(engine: Engine, _: Settings) -> CheckResult:
+    """A linked lead (scouting, migration) has its origin, and every origin its history."""
+    with transaction(engine) as session:
+        parts = [q.links_without_origin(session), q.origins_without_history(session)]
+    return combined("origins", "every linked origin record has an origin, journaled", parts)
+
+
+def check_links(engine: Engine, _: Settings) -> CheckResult:
+    """At most one active link per record; never linked and unmatched at once; no empty person."""
+    with transaction(engine) as session:
+        parts = [
+            q.records_with_two_active_links(session),
+            q.linked_and_unmatched(session),
+            q.persons_without_records(session),
+        ]
+    return combined("links", "one active link per record, persons all have records", parts)
+
+
+def check_unmatched(engine: Engine, _: Settings) -> CheckResult:
+    """Every unmatched record has a reason from the list; an ERROR has its message."""
+    with transaction(engine) as session:
+        parts = [q.bad_unmatched(session)]
+    return combined("unmatched", "every unmatched record has a valid reason", parts)
+
+
+HEX16 = re.compile(r"^[0-9a-f]{16}$")
+
+
+def check_source_pk(engine: Engine, _: Settings) -> CheckResult:
+    """Every source_pk follows the one formula DESIGN.md gives for its source."""
+    bad: list[str] = []
+    n = 0
+    with transaction(engine) as session:
+        rows = q.records_for_keys(session)
+    for source, pk, data in rows:
+        spec = SOURCES.get(source)
+        if spec is None:
+            expected_ok = False
+        elif spec.optional_key and str(data.get(spec.optional_key) or "").strip():
+            expected_ok = pk == str(data[spec.optional_key]).strip()
+        elif spec.key_columns:
+            expected_ok = pk == "|".join(str(data.get(c, "")).strip() for c in spec.key_columns)
+        else:
+            expected_ok = bool(HEX16.match(pk))
+        if not expected_ok or not pk:
+            n += 1
+            if len(bad) < q.LIMIT:
+                bad.append(f"{source}/{pk}: key does not follow the {source} formula")
+    return CheckResult("source-pk", n == 0, f"{len(rows)} keys checked", n, bad)
+
+
+def check_heads(engine: Engine, _: Settings) -> CheckResult:
+    """One migration head, and the database is at it."""
+    found = heads(engine)
+    rev = current_revision(engine)
+    problems = []
+    if len(found) != 1:
+        problems.append(f"{len(found)} migration heads: {', '.join(found)}")
+    if rev not in found:
+        problems.append(f"database at {rev}, head is {', '.join(found)}")
+    return CheckResult("heads", not problems, f"head {', '.join(found)}, database at {rev}",
+                       len(problems), problems)  # fmt: skip
+
+
+def check_idempotent(engine: Engine, settings: Settings) -> CheckResult:
+    """Rerunning `match` changes nothing: settle pending records once, then rerun and compare."""
+    from leadlink.pipeline.resolution.resolve import match
+
+    now = clock.utcnow()
+    match(engine, settings, now=now)
+    with transaction(engine) as session:
+        before = q.fingerprint(session)
+    rerun = match(engine, settings, now=now)
+    with transaction(engine) as session:
+        after = q.fingerprint(session)
+    changed = [f"{k}: {before[k]} -> {after[k]}" for k in before if before[k] != after[k]]
+    if rerun.processed:
+        changed.append(f"the rerun processed {rerun.processed} records")
+    return CheckResult("idempotent", not changed, "match rerun compared table by table",
+                       len(changed), changed)  # fmt: skip
+
+
+CHECKS: dict[str, Callable[[Engine, Settings], CheckResult]] = {
+    "heads": check_heads,
+    "source-pk": check_source_pk,
+    "links": check_links,
+    "origins": check_origins,
+    "unmatched": check_unmatched,
+    "idempotent": check_idempotent,
+    "drain": check_drain,
+    "persons": check_persons,
+    "origin-status": check_origin_status,
+    "review": check_review,
+    "quarantine": check_quarantine,
+    "claims": check_claims,
+}
+
+
+def run_checks(engine: Engine, settings: Settings, names: list[str]) -> list[CheckResult]:
+    return [CHECKS[name](engine, settings) for name in names]

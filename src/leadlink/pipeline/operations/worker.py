@@ -1,0 +1,302 @@
+"""`leadlink worker`: the scheduler. Every cycle runs, in order: ingest of the watched folder,
+match, queue seed, recover, claims, alerts. One job per kind at a time (``store/locks``), every
+run recorded in ``job_run`` (kind, counts, duration, error). A failing job is recorded and the
+cycle goes on; a stop request (SIGTERM/SIGINT) lets the current job finish, then the worker
+exits.
+
+Services that record their own ``job_run`` (``match``, ``alerts``...) keep that row: the worker
+finishes it with the real end time, so its duration is the job's wall time, and adds
+``duration_s`` to its counts. For the others the worker writes the row itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from leadlink.clock import utcnow
+from leadlink.errors import BadInputError, LockBusyError, UsageError
+from leadlink.settings import Settings
+from leadlink.sources import RESOLVE_ORDER, SOURCES
+from leadlink.store import alerts as alert_q
+from leadlink.store import jobs
+from leadlink.store.db import transaction
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], dt.datetime]
+JobFn = Callable[["Worker", dt.datetime], tuple[dict[str, Any], str | None]]
+"""A job: (worker, now) -> (counts, error message or None). Raising is a failure too."""
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# Ingest order: identity sources in the order match resolves them, then activity.
+INGEST_ORDER = [*RESOLVE_ORDER, *(s for s in SOURCES if s not in RESOLVE_ORDER)]
+SUFFIXES = (".csv", ".parquet")
+
+
+def parse_every(text: str) -> float:
+    """`30s`, `15m`, `6h`, `1d` -> seconds."""
+    found = re.fullmatch(r"\s*(\d+)\s*([smhd])\s*", text.lower())
+    if not found or int(found.group(1)) == 0:
+        raise UsageError(f"--every takes a positive number and a unit s, m, h or d (e.g. 6h), "
+                         f"not {text!r}")  # fmt: skip
+    return float(int(found.group(1)) * _UNITS[found.group(2)])
+
+
+
+@dataclass(frozen=True)
+class Job:
+    kind: str
+    run: JobFn
+    # The service writes its own job_run of this kind; the worker finishes that row.
+    records_itself: bool = False
+
+
+@dataclass
+class Outcome:
+    kind: str
+    status: str  # ok | failed | skipped (lock busy)
+    run_id: int | None = None
+    duration_s: float = 0.0
+    counts: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "status": self.status, "run_id": self.run_id,
+                "duration_s": self.duration_s, "counts": self.counts,
+                "error": self.error}  # fmt: skip
+
+
+class Worker:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        *,
+        watch: Path | None = None,
+        clock: Clock = utcnow,
+        stop: threading.Event | None = None,
+        owner: str | None = None,
+    ) -> None:
+        from leadlink.store import locks
+
+        self.engine = engine
+        self.settings = settings
+        self.watch = watch
+        self.clock = clock
+        self.stop = stop or threading.Event()
+        self.owner = owner or locks.new_owner()
+
+    def jobs(self) -> list[Job]:
+        jobs_ = [] if self.watch is None else [Job("ingest", ingest_job)]
+        return jobs_ + [
+            Job("match", match_job, records_itself=True),
+            Job("queue_seed", seed_job),
+            Job("recover", recover_job, records_itself=True),
+            Job("claims", claims_job, records_itself=True),
+            Job("alerts", alerts_job, records_itself=True),
+        ]
+
+    def run_cycle(self) -> list[Outcome]:
+        """Run every job once, in order; stop early (between jobs) when asked to."""
+        outcomes = []
+        for job in self.jobs():
+            if self.stop.is_set():
+                break
+            try:
+                outcomes.append(self.run_job(job))
+            except Exception as exc:  # the bookkeeping itself failed (database down...)
+                log.exception("job %s could not be run or recorded", job.kind)
+                outcomes.append(Outcome(job.kind, "failed", error=f"{type(exc).__name__}: {exc}"))
+        return outcomes
+
+    def run_job(self, job: Job) -> Outcome:
+        from leadlink.store import locks
+
+        start = self.clock()
+        try:
+            stale = dt.timedelta(seconds=self.settings.lock_stale_seconds)
+            locks.acquire(self.engine, job.kind, self.owner, start, stale_after=stale)
+        except LockBusyError as exc:
+            log.warning("skipping %s: %s", job.kind, exc)
+            return Outcome(job.kind, "skipped", error=str(exc))
+        stop_beating = self._heartbeat(job.kind)
+        try:
+            return self._run_locked(job, start)
+        finally:
+            stop_beating()
+            locks.release(self.engine, job.kind, self.owner)
+
+    def _heartbeat(self, kind: str) -> Callable[[], None]:
+        """Keep the job's lock alive from a thread: a long match must not look abandoned."""
+        from leadlink.store import locks
+
+        done = threading.Event()
+        interval = max(self.settings.lock_stale_seconds / 3, 1.0)
+
+        def beat() -> None:
+            while not done.wait(interval):
+                try:
+                    locks.heartbeat(self.engine, kind, self.owner, utcnow())
+                except Exception:  # lost or unreachable: say so; the job itself goes on
+                    log.warning("heartbeat of the %s lock failed", kind, exc_info=True)
+                    return
+
+        thread = threading.Thread(target=beat, name=f"heartbeat-{kind}", daemon=True)
+        thread.start()
+
+        def stop() -> None:
+            done.set()
+            thread.join()
+
+        return stop
+
+    def _run_locked(self, job: Job, start: dt.datetime) -> Outcome:
+        with transaction(self.engine) as session:
+            marker = alert_q.max_run_id(session)
+        run_id = None if job.records_itself else jobs.start(self.engine, job.kind, start)
+        began = time.monotonic()
+        counts: dict[str, Any] = {}
+        error: str | None = None
+        try:
+            counts, error = job.run(self, start)
+        except Exception as exc:  # a job's failure is recorded, the cycle goes on
+            log.exception("job %s failed", job.kind)
+            error = f"{type(exc).__name__}: {exc}"
+        duration = round(time.monotonic() - began, 3)
+        end = max(self.clock(), start + dt.timedelta(seconds=duration))
+        if run_id is None:
+            with transaction(self.engine) as session:
+                run_id = alert_q.newest_run_of(session, job.kind, marker)
+            if run_id is None:  # the service failed before recording itself
+                run_id = jobs.start(self.engine, job.kind, start)
+        counts = {**counts, "duration_s": duration}
+        jobs.finish(self.engine, run_id, end, counts=counts, error=error)
+        status = "failed" if error else "ok"
+        log.info("job %s %s in %.3f s (run %s)", job.kind, status, duration, run_id)
+        return Outcome(job.kind, status, run_id, duration, counts, error)
+
+    def loop(self, every: float, *, once: bool = False,
+             on_cycle: Callable[[list[Outcome]], None] | None = None) -> int:  # fmt: skip
+        """Run cycles every ``every`` seconds until stopped; return the number of cycles."""
+        cycles = 0
+        while not self.stop.is_set():
+            outcomes = self.run_cycle()
+            cycles += 1
+            if on_cycle is not None:
+                on_cycle(outcomes)
+            if once:
+                break
+            self.stop.wait(every)
+        return cycles
+
+
+# --- the jobs ------------------------------------------------------------------------------
+
+
+def source_of(name: str) -> str | None:
+    """The source a watched file belongs to, from its name's prefix (`leads_2026-11.csv`)."""
+    lowered = name.lower()
+    matches = [s for s in SOURCES if lowered.startswith(s)]
+    return max(matches, key=len) if matches else None
+
+
+def watched_files(folder: Path, settle_seconds: float) -> list[Path]:
+    """Files ready to ingest: CSV/Parquet, not hidden, unmodified for ``settle_seconds``."""
+    ready_before = time.time() - settle_seconds
+    files = [
+        p for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in SUFFIXES
+        and p.stat().st_mtime <= ready_before
+    ]  # fmt: skip
+
+    def order(p: Path) -> tuple[int, str]:
+        source = source_of(p.name)
+        return (INGEST_ORDER.index(source) if source else -1, p.name)
+
+    return sorted(files, key=order)
+
+
+def _move(path: Path, folder: Path, stamp: dt.datetime) -> Path:
+    folder.mkdir(exist_ok=True)
+    target = folder / path.name
+    if target.exists():  # the same name came in twice: keep both
+        target = folder / f"{path.stem}.{stamp:%Y%m%dT%H%M%S%f}{path.suffix}"
+    shutil.move(str(path), target)
+    return target
+
+
+def ingest_job(worker: Worker, now: dt.datetime) -> tuple[dict[str, Any], str | None]:
+    """Ingest every ready file of the watched folder; done files go to done/, bad ones to
+    failed/ next to a ``.error.txt`` saying why. A database error leaves the file in place for
+    the next cycle (it is not the file's fault) and fails the job."""
+    from leadlink.pipeline.ingest.files import ingest_file
+
+    assert worker.watch is not None
+    counts: dict[str, Any] = {"files": 0, "ingested": 0, "failed": 0, "rows": 0,
+                              "inserted": 0, "updated": 0, "unchanged": 0}  # fmt: skip
+    errors: list[str] = []
+    for path in watched_files(worker.watch, worker.settings.watch_settle_seconds):
+        counts["files"] += 1
+        source = source_of(path.name)
+        try:
+            if source is None:
+                raise UsageError(f"{path.name}: the file name must start with a source name "
+                                 f"({', '.join(SOURCES)})")  # fmt: skip
+            result = ingest_file(worker.engine, source, path, now=now)
+        except (BadInputError, UsageError) as exc:
+            log.error("watched file %s refused: %s", path, exc)
+            moved = _move(path, worker.watch / "failed", now)
+            moved.with_name(moved.name + ".error.txt").write_text(f"{exc}\n", encoding="utf-8")
+            counts["failed"] += 1
+            errors.append(f"{path.name}: {exc}")
+            continue
+        _move(path, worker.watch / "done", now)
+        counts["ingested"] += 1
+        for key in ("rows", "inserted", "updated", "unchanged"):
+            counts[key] += getattr(result, key)
+    error = f"{len(errors)} file(s) refused: " + "; ".join(errors) if errors else None
+    return counts, error
+
+
+def match_job(worker: Worker, now: dt.datetime) -> tuple[dict[str, Any], str | None]:
+    from leadlink.pipeline.resolution.resolve import match
+
+    return match(worker.engine, worker.settings, now=now, owner=worker.owner).as_dict(), None
+
+
+def seed_job(worker: Worker, now: dt.datetime) -> tuple[dict[str, Any], str | None]:
+    from leadlink.pipeline.money.recovery import seed
+
+    return dict(seed(worker.engine, worker.settings, now=now).as_dict()), None
+
+
+def recover_job(worker: Worker, now: dt.datetime) -> tuple[dict[str, Any], str | None]:
+    from leadlink.pipeline.money.recovery import recover
+
+    result = recover(worker.engine, worker.settings, now=now, worker=worker.owner)
+    return dict(result.as_dict()), None
+
+
+def claims_job(worker: Worker, now: dt.datetime) -> tuple[dict[str, Any], str | None]:
+    from leadlink.pipeline.money.claims import compute_claims
+
+    return dict(compute_claims(worker.engine, worker.settings, now=now).as_dict()), None
+
+
+def alerts_job(worker: Worker, now: dt.datetime) -> tuple[dict[str, Any], str | None]:
+    from leadlink.pipeline.operations.alerts import evaluate, stale_kinds
+
+    kinds = stale_kinds(worker.settings, watching=worker.watch is not None)
+    result = evaluate(worker.engine, worker.settings, now=now, job_kinds=kinds)
+    return result.counts(), None

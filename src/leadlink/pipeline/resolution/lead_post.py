@@ -1,0 +1,210 @@
+"""POST /api/leads: one lead ingested and decided at once through the online path.
+
+The lead is validated exactly as a row of a `leads` CSV (``readers.validate``: required
+values, dates in any accepted format rewritten to ISO, key length), stored as a `leads`
+record with the content hash ingest gives it, decided by ``OnlineMatcher`` (the decision
+`match` makes, tested equal), and written by ``resolve.write_decisions`` (link + origin, or
+unmatched + review items) with a ``lead_post`` audit row naming the token: all in one
+transaction, so a lead is never stored without its decision.
+
+One ``LeadPoster`` per process (the app keeps it): the matcher is loaded on the first post,
+not at start, and is not thread-safe, so posts are decided one at a time under a lock. Before
+each post a cheap look at the store (links written after the newest one the matcher knows,
+other than its own; the newest model id) tells whether someone else (match, recover, a
+review accept, a retrained model) changed the registry: then it is reloaded. A lead the post
+links is added to the matcher's registry in place, so the next lead can join it.
+
+The lead's record is inserted without a look first (the common case is a new lead); the
+unique key refuses an existing lead id, and that rolled-back post then reads what is stored.
+A lead id that exists already: the same body again (same content hash) answers the stored
+decision with ``created: false`` (a client may retry a post whose answer it lost); a
+different body, or a lead `match` has not decided yet, is refused (``LeadExists``, 409).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from leadlink.errors import BadInputError, UsageError
+from leadlink.pipeline.ingest.files import content_hash
+from leadlink.pipeline.ingest.readers import MAX_FIELD_CHARS, RawTable, ValidRow, validate
+from leadlink.pipeline.resolution.online import OnlineMatcher
+from leadlink.pipeline.resolution.resolve import write_decisions
+from leadlink.settings import Settings
+from leadlink.sources import SOURCES
+from leadlink.store import audit, queries
+from leadlink.store import lead_post as store
+from leadlink.store.db import transaction
+from leadlink.store.models import SourceRecord
+
+SOURCE = "leads"
+SPEC = SOURCES[SOURCE]
+BODY = "request body"  # what a validation error names instead of a file
+log = logging.getLogger(__name__)
+
+
+class LeadExists(UsageError):
+    """The lead id is taken by a different lead, or by one `match` has not decided yet."""
+
+
+def validate_lead(fields: Mapping[str, Any]) -> ValidRow:
+    """The body as a `leads` CSV row: every column (absent ones empty, extra ones kept),
+    values stripped, then the CSV validation. A problem is a BadInputError naming the field."""
+    values: dict[str, str] = dict.fromkeys(SPEC.columns, "")
+    for name, value in fields.items():
+        values[name] = _text(name, value)
+    table = RawTable(file=BODY, columns=tuple(values), rows=[(1, list(values.values()))])
+    try:
+        (row,) = validate(table, SPEC)
+    except BadInputError as exc:  # a body has fields, not lines
+        raise BadInputError(BODY, exc.detail, column=exc.column) from None
+    return row
+
+
+def _text(name: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise BadInputError(BODY, f"must be text, not {type(value).__name__}", column=name)
+    text = str(value).strip()
+    if "\x00" in text:
+        raise BadInputError(BODY, "contains a NUL character", column=name)
+    if len(text) > MAX_FIELD_CHARS:
+        raise BadInputError(BODY, f"longer than {MAX_FIELD_CHARS} characters", column=name)
+    return text
+
+
+@dataclass
+class Posted:
+    """The answer: ``decision`` in DESIGN.md's POST /api/leads shape; ``created`` False when
+    it is the stored decision of an identical earlier post."""
+
+    created: bool
+    decision: dict[str, Any]
+
+
+@dataclass
+class _Known:
+    """What the loaded matcher reflects: links up to ``link_id`` plus the ``own_links`` it
+    wrote since (only it writes while the lock is held: any other link after ``link_id``
+    is someone else's)."""
+
+    link_id: int | None
+    model_id: int | None
+    own_links: int = 0
+
+
+class LeadPoster:
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._matcher: OnlineMatcher | None = None
+        self._known: _Known | None = None
+        self.loads = 0  # how many times the registry was (re)loaded, and the last load's time
+        self.last_load_s: float | None = None
+
+    def post(self, fields: Mapping[str, Any], *, actor: str, now: dt.datetime) -> Posted:
+        row = validate_lead(fields)
+        digest = content_hash(row.data)
+        with self._lock:
+            matcher = self._fresh_matcher()
+            d = matcher.decide_record(row.data)
+            try:
+                with transaction(self.engine) as session:
+                    # The record's unique key refuses a lead id that exists: see below.
+                    rid = store.insert_record(
+                        session, source=SOURCE, source_pk=row.source_pk, data=row.data,
+                        content_hash=digest, event_date=row.event_date, now=now,
+                    )  # fmt: skip
+                    d["rid"] = rid
+                    linked = write_decisions(session, [d], run_id=None, now=now,
+                                             window_days=self.settings.claim_window_days)
+                    answer = matcher.answer(row.data, d)
+                    items = _open_items(session, rid) if d["band"] == "review" else []
+                    answer.update(record_id=rid, review_items=items)
+                    audit.record(session, actor=actor, action="lead_post",
+                                 target=f"{SOURCE}/{row.source_pk}",
+                                 detail={k: answer[k] for k in AUDITED}, now=now)  # fmt: skip
+            except IntegrityError:  # rolled back: nothing was written
+                with transaction(self.engine) as session:
+                    existing = queries.record(session, SOURCE, row.source_pk)
+                    if existing is None:  # not the lead's key: a real failure
+                        raise
+                    return Posted(False, _stored(session, existing, digest))
+            if rid in linked:
+                matcher.grow(row.data, rid, linked[rid])
+                assert self._known is not None
+                self._known.own_links += 1
+        return Posted(True, answer)
+
+    def _fresh_matcher(self) -> OnlineMatcher:
+        """The loaded matcher, reloaded first when the store's registry moved under it."""
+        known = self._known
+        with transaction(self.engine) as session:
+            state = store.registry_state(session, known.link_id if known else None)
+        stale = (known is None or state.links_after != known.own_links
+                 or state.newest_model != known.model_id)  # fmt: skip
+        if stale:  # read before loading: what lands during the load is caught next time
+            known = _Known(state.newest_link, state.newest_model)
+        if stale or self._matcher is None:
+            began = time.perf_counter()
+            gc.unfreeze()  # the registry being replaced may be collected again
+            if self._matcher is None:
+                self._matcher = OnlineMatcher(self.engine, self.settings)
+            else:
+                self._matcher.refresh()
+            # The loaded registry is ~0.5 M long-lived objects (at 50 k drivers): every full
+            # collection walked them, 180 ms inside some unlucky post. Frozen, it skips them.
+            gc.collect()
+            gc.freeze()
+            self._known = known
+            self.loads += 1
+            self.last_load_s = round(time.perf_counter() - began, 3)
+            log.info("online matcher loaded in %.3f s (load %d)", self.last_load_s, self.loads)
+        return self._matcher
+
+
+AUDITED = ("record_id", "decision", "person_key", "band", "rule", "score", "reason",
+           "review_items", "model_id")  # fmt: skip
+
+
+def _open_items(session: Session, record_id: int) -> list[int]:
+    return [i["id"] for i in queries.review_items(session, record_id) if i["status"] == "open"]
+
+
+def _stored(session: Session, record: SourceRecord, digest: str) -> dict[str, Any]:
+    """The current decision of an existing lead, if the post repeats it exactly."""
+    pk = record.source_pk
+    if record.content_hash != digest:
+        raise LeadExists(f"lead {pk!r} exists with different data: a post does not update a "
+                         "lead (ingest a file to update it)")  # fmt: skip
+    link = queries.active_link(session, record.id)
+    unmatched = queries.unmatched(session, record.id)
+    if link is None and unmatched is None:
+        raise LeadExists(f"lead {pk!r} exists and is waiting for `leadlink match` to decide it")
+    answer: dict[str, Any] = {"lead_id": pk, "record_id": record.id}
+    if link is not None:
+        evidence = dict(link.evidence)
+        answer.update(person_key=link.person_key, decision="link", band="accept",
+                      rule=link.rule, score=link.score, reason=None,
+                      candidates=evidence.pop("candidates", []), evidence=evidence)  # fmt: skip
+    else:
+        assert unmatched is not None
+        best = unmatched.candidates[0] if unmatched.candidates else {}
+        answer.update(person_key=None, decision="unmatched", band=unmatched.band,
+                      rule=best.get("rule"), score=best.get("score"), reason=unmatched.reason,
+                      candidates=unmatched.candidates, evidence={})  # fmt: skip
+    answer.update(review_items=_open_items(session, record.id))
+    return answer

@@ -1,0 +1,220 @@
+"""Merges: when new evidence shows two persons are one, the older key survives.
+
+Where the evidence comes from: a new `drivers` record whose document agrees with two known
+persons is decided MULTIPLE_CANDIDATES by the engine, both candidates by `document_exact`.
+A DNI/licence number names one human, so those persons are one (``merges_from_decisions``).
+``apply`` merges such pairs in the caller's transaction (``match`` wires it in), and
+``redirect`` turns that driver's decision into a plain link to the survivor. Operators merge by
+hand with ``merge_persons`` (`leadlink persons merge`). The SQL lives in ``store.merges``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from leadlink.errors import NotFoundError, UsageError
+from leadlink.matching import Reason
+from leadlink.pipeline.checking import CheckResult
+from leadlink.settings import Settings
+from leadlink.store import jobs, merges, persons
+from leadlink.store.db import transaction
+
+# The one rule whose agreement on two persons proves they are one human.
+MERGE_RULE = "document_exact"
+SURVIVOR_NOTE = "the older person key survives, whatever the order of the arguments"
+
+
+def merges_from_decisions(decided: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Pairs of person keys that a MULTIPLE_CANDIDATES decision shows to be one person.
+
+    Pure. Pass the decisions of the `drivers` source: the record's document agrees with its
+    best two candidates (both `document_exact`); a third document candidate joins them too.
+    Pairs are (first candidate, other), deduplicated, in a stable order.
+    """
+    pairs: set[tuple[str, str]] = set()
+    for d in decided:
+        if d.get("reason") != Reason.MULTIPLE_CANDIDATES.value:
+            continue
+        keys = _document_candidates(d)
+        if len(keys) >= 2:
+            pairs.update((keys[0], other) for other in keys[1:])
+    return sorted(pairs)
+
+
+def _document_candidates(decision: dict[str, Any]) -> list[str]:
+    """Person keys of the leading run of document_exact candidates (best first)."""
+    raw = decision.get("candidates") or "[]"
+    candidates = json.loads(raw) if isinstance(raw, str) else list(raw)
+    keys: list[str] = []
+    for c in candidates:
+        if c.get("rule") != MERGE_RULE or not c.get("person_key"):
+            break
+        if c["person_key"] not in keys:
+            keys.append(c["person_key"])
+    return keys
+
+
+def apply(
+    session: Session,
+    pairs: Sequence[tuple[str, str]],
+    *,
+    run_id: int | None,
+    now: dt.datetime,
+    actor: str = "match",
+    reason: str = "a driver's document agrees with both persons",
+) -> dict[str, str]:
+    """Merge each pair in the caller's transaction; return retired key -> survivor.
+
+    Each pair is resolved to its live ends first (a key merged earlier, even in this same
+    call, stands for its survivor) and the older of the two survives. Pairs already one
+    person change nothing, so applying the same pairs twice is a no-op.
+    """
+    retired: dict[str, str] = {}
+    for a, b in pairs:
+        live = merges.live_keys(session, [a, b])
+        if a not in live or b not in live or live[a] == live[b]:
+            continue
+        rows = merges.persons(session, [live[a], live[b]])
+        keep, gone = merges.older_first(rows[live[a]], rows[live[b]])
+        merges.merge(session, keep.person_key, gone.person_key, run_id=run_id, now=now,
+                     actor=actor, reason=reason)  # fmt: skip
+        retired[gone.person_key] = keep.person_key
+    # A key retired early in the loop may have been retired again later: point to the end.
+    return merges.live_keys(session, retired) if retired else {}
+
+
+def redirect(
+    decided: Sequence[dict[str, Any]], retired: dict[str, str], *, margin: float
+) -> list[dict[str, Any]]:
+    """Decisions rewritten for persons merged meanwhile (pure).
+
+    A link to a retired key links to its survivor instead. A MULTIPLE_CANDIDATES decision
+    whose document candidates are now one person becomes a `document_exact` link to it,
+    unless another person still scores within the margin (then it stays ambiguous).
+    """
+    if not retired:
+        return list(decided)
+    out = []
+    for d in decided:
+        if d.get("decision") in ("link", "found") and d.get("person_key") in retired:
+            d = {**d, "person_key": retired[d["person_key"]]}
+        elif d.get("reason") == Reason.MULTIPLE_CANDIDATES.value:
+            d = _settled(d, retired, margin) or d
+        out.append(d)
+    return out
+
+
+def _settled(d: dict[str, Any], retired: dict[str, str], margin: float) -> dict[str, Any] | None:
+    raw = d.get("candidates") or "[]"
+    candidates = json.loads(raw) if isinstance(raw, str) else list(raw)
+    if not candidates or candidates[0].get("rule") != MERGE_RULE:
+        return None
+    best = candidates[0]
+    key = retired.get(best["person_key"], best["person_key"])
+    others = [c for c in candidates[1:] if retired.get(c["person_key"], c["person_key"]) != key]
+    if others and float(best["score"]) - float(others[0]["score"]) < margin:
+        return None
+    evidence = {"rule": MERGE_RULE, "score": best["score"], "candidate": best.get("cid"),
+                "merged": sorted(k for k in retired if retired[k] == key),
+                "candidates": candidates}  # fmt: skip
+    return {**d, "decision": "link", "person_key": key, "rule": MERGE_RULE,
+            "score": float(best["score"]), "confidence": "high", "reason": None,
+            "band": "accept", "cid": best.get("cid"), "evidence": json.dumps(evidence)}  # fmt: skip
+
+
+def merge_persons(
+    engine: Engine, a: str, b: str, *, now: dt.datetime, actor: str, reason: str
+) -> dict[str, Any]:
+    """Merge two persons by hand (`leadlink persons merge`): the older key survives.
+
+    Retired keys stand for their survivors. A pair that is already one person changes
+    nothing and starts no job run. A real merge is recorded in job_run (kind `merge`).
+    """
+    if a == b:
+        raise UsageError(f"cannot merge person {a} into itself")
+    with transaction(engine) as session:
+        live = merges.live_keys(session, [a, b])
+        for key in (a, b):
+            if key not in live:
+                raise NotFoundError(f"no person {key}")
+        rows = merges.persons(session, [live[a], live[b]])
+    requested = {"keep": a, "retire": b, "keep_live": live[a], "retire_live": live[b]}
+    base = {"requested": requested, "note": SURVIVOR_NOTE}
+    if live[a] == live[b]:
+        return {**base, "status": "already_merged", "survivor": live[a], "retired": None,
+                "swapped": False, "run_id": None}  # fmt: skip
+    keep, gone = merges.older_first(rows[live[a]], rows[live[b]])
+    with jobs.recorded(engine, "merge", now) as run:
+        with transaction(engine) as session:
+            result = merges.merge(session, keep.person_key, gone.person_key, run_id=run.id,
+                                  now=now, actor=actor, reason=reason)  # fmt: skip
+        run.counts = lambda: _counts(result)
+    return {**base, **result, "swapped": keep.person_key != live[a], "run_id": run.id}
+
+
+def _counts(result: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in result.items() if isinstance(v, int)}
+
+
+def show_person(engine: Engine, key: str) -> dict[str, Any]:
+    """A person with every record, link (active or not), origin and retired key."""
+    with transaction(engine) as session:
+        live = merges.live_key(session, key)
+        person = merges.persons(session, [live])[live]
+        retired = merges.retired_into_person(session, live)
+        keys = [live, *retired]
+        links = persons.person_links(session, keys)
+        origins = persons.person_origins(session, keys)
+    records = [
+        {k: link[k] for k in ("source", "source_pk", "rule", "score", "confidence", "link_id",
+                              "merged_from")}
+        for link in links if link["active"]
+    ]  # fmt: skip
+    return {
+        "requested": key,
+        "person_key": live,
+        "was_retired": key != live,
+        "created_at": person.created_at.isoformat(),
+        "retired_keys": retired,
+        "records": sorted(records, key=lambda r: (r["source"], r["source_pk"])),
+        "links": links,
+        "origins": origins,
+    }
+
+
+def check_persons(engine: Engine, _: Settings) -> CheckResult:
+    """No row in force points at a retired key; retired chains end in a live person."""
+
+    with transaction(engine) as session:
+        parts = persons.pointers_to_retired(session)
+        edges = persons.retired_edges(session)
+        exist = merges.existing_keys(session, edges.values())
+    bad_chains = chain_problems(edges, exist)
+    total = sum(n for n, _ in parts) + len(bad_chains)
+    examples = ([e for _, ex in parts for e in ex] + bad_chains)[: merges.LIMIT]
+    detail = f"{len(edges)} retired keys resolve to live persons; nothing in force names them"
+    return CheckResult("persons", total == 0, detail, total, examples)
+
+
+def chain_problems(edges: dict[str, str], existing: set[str]) -> list[str]:
+    """Retired chains that loop or end in a missing person (pure; edges: retired -> into)."""
+    problems: list[str] = []
+    for start in sorted(edges):
+        seen = {start}
+        key = edges[start]
+        while key in edges:
+            if key in seen:
+                problems.append(f"retired chain from {start} loops back to {key}")
+                break
+            seen.add(key)
+            key = edges[key]
+        else:
+            if key not in existing:
+                problems.append(f"retired chain from {start} ends in missing person {key}")
+    return problems

@@ -1,0 +1,381 @@
+"""`leadlink match`: resolve every pending identity record into a person or an unmatched reason.
+
+Sources are resolved in order (drivers found persons; migrations, scouting and leads attach to
+them). Each source is decided set-based by the matching core, then written in chunks, one
+transaction per chunk: a link and its origin always land together.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from leadlink import clock
+from leadlink.cli.console import ProgressFn
+from leadlink.matching import DRIVER_RULES, RULES, Bands, Reason, prepare, resolve
+from leadlink.matching.compiled import BatchScorer
+from leadlink.pipeline.resolution import merge
+from leadlink.pipeline.resolution.canonical import canonical_frame
+from leadlink.pipeline.resolution.founding import error_decision, found_driver_parts, found_drivers
+from leadlink.pipeline.resolution.founding import person_key_for as person_key_for  # re-exported
+from leadlink.pipeline.resolution.model import StoredModel, TooLittleData
+from leadlink.pipeline.resolution.model import current as current_model
+from leadlink.pipeline.resolution.model import train as train_model
+from leadlink.pipeline.resolution.streaming import DECIDE_CHUNK, Streamer, StreamStats
+from leadlink.pipeline.resolution.workspace import Workspace
+from leadlink.settings import Settings
+from leadlink.sources import IDENTITY_SOURCES, RESOLVE_ORDER
+from leadlink.store import jobs, locks, resolution
+from leadlink.store.db import transaction
+from leadlink.store.resolution import JsonText, RecordRow
+
+# Scores model pairs: (query subset, registry) -> pairs with probabilities (engine.resolve).
+Scorer = Callable[[pa.Table, pa.Table], pa.Table]
+# Builds a Scorer for a stored model's Splink settings and the registry's term frequencies
+# (None: count them in the registry scored against): compiled.BatchScorer by default, the
+# Spark engine's otherwise (pipeline/resolution/spark.py).
+ScorerFactory = Callable[[dict[str, Any], dict[str, pa.Table] | None], Scorer]
+
+log = logging.getLogger(__name__)
+
+
+
+@dataclass
+class MatchResult:
+    run_id: int
+    processed: int = 0
+    linked: int = 0
+    new_persons: int = 0
+    review: int = 0
+    unmatched: Counter[str] = field(default_factory=Counter)
+    by_rule: Counter[str] = field(default_factory=Counter)
+    by_source: dict[str, dict[str, int]] = field(default_factory=dict)
+    model: dict[str, Any] | None = None
+    merged: int = 0
+    margin: float = 0.05
+    window_days: int = 14
+    stream: StreamStats = field(default_factory=StreamStats)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "processed": self.processed,
+            "linked": self.linked,
+            "new_persons": self.new_persons,
+            "unmatched": {r.value: self.unmatched.get(r.value, 0) for r in Reason},
+            "review": self.review,
+            "by_rule": dict(sorted(self.by_rule.items())),
+            "by_source": self.by_source,
+            "model": self.model,
+            "merged": self.merged,
+            "stream": self.stream.as_dict(),
+        }
+
+
+def match(
+    engine: Engine,
+    settings: Settings,
+    *,
+    now: dt.datetime,
+    progress: ProgressFn | None = None,
+    rematch: bool = False,
+    owner: str | None = None,
+    wait: float | bool = False,
+    scorer: ScorerFactory | None = None,
+    decide_chunk: int = DECIDE_CHUNK,
+) -> MatchResult:
+    """Resolve pending records of every identity source; record the run in job_run.
+
+    One `match` at a time: it holds the `match` job lock (LockBusyError, exit 1, names the
+    holder), so two runs never decide the same pending records. The worker passes its own
+    ``owner`` (it already holds the lock); ``wait`` polls for up to that many seconds.
+    ``scorer`` builds what replaces the DuckDB scoring of model pairs (``--engine spark``).
+    """
+    stale = dt.timedelta(seconds=settings.lock_stale_seconds)
+    with (
+        locks.hold(engine, "match", owner, now, wait=wait, stale_after=stale) as lock,
+        jobs.recorded(engine, "match", now) as run,
+    ):
+        result = MatchResult(run_id=run.id)
+        run.counts = result.as_dict
+        _run(engine, settings, result, now=now, progress=progress, rematch=rematch,
+             beat=lock.heartbeat, scorer=scorer, decide_chunk=decide_chunk)  # fmt: skip
+    return result
+
+
+def _run(
+    engine: Engine,
+    settings: Settings,
+    result: MatchResult,
+    *,
+    now: dt.datetime,
+    progress: ProgressFn | None,
+    rematch: bool,
+    beat: Callable[[], None],
+    scorer: ScorerFactory | None = None,
+    decide_chunk: int = DECIDE_CHUNK,
+) -> None:
+    """Each source: stage its pending records, decide them chunk by chunk against the registry
+    rows they can meet, then write the decisions (see pipeline/resolution/streaming.py)."""
+    resolver = Resolver(engine, settings, now=now, scorer=scorer)  # holds the model
+    result.margin = settings.margin
+    result.window_days = settings.claim_window_days
+    with Workspace() as ws:
+        stream = Streamer(engine, ws, resolver.bands, page=settings.chunk_size,
+                          chunk=decide_chunk)  # fmt: skip
+        result.stream = stream.stats
+        stream.backfill()
+        for source in RESOLVE_ORDER:
+            total = stream.stage(source, rematch=rematch)
+            if not total:
+                continue
+            stream.registry_for_source(total)
+            model = None if source == "drivers" else resolver.model_settings()
+            tf = stream.term_frequencies() if model else None
+            score_with = resolver.scorer_factory(model, tf) if model else None
+            stream.decide(source, model, scorer=score_with, tf=tf, progress=progress,
+                          total=total)  # fmt: skip
+            beat()  # deciding a source can be long: show the lock's holder is alive
+            parts = stream.decided_parts(settings.chunk_size)
+            if source == "drivers":
+                parts = found_driver_parts(parts, ws.all_pending(), ws.pending_pks())
+            new_links = _write(engine, result, source, parts, total, run_id=result.run_id,
+                               now=now, progress=progress, beat=beat)  # fmt: skip
+            ws.grow(new_links)
+            if source == "drivers" and result.merged:
+                stream.reset_registry()  # it still holds the retired keys
+    if resolver.model is not None:
+        result.model = {"id": resolver.model.id, "sha256": resolver.model.sha256,
+                        "trained_now": resolver.model_trained}  # fmt: skip
+    elif resolver.model_skipped:
+        result.model = {"skipped": resolver.model_skipped}
+
+
+class Resolver:
+    """Decide records against the registry of linked records; the caller writes the result.
+
+    The registry is loaded once, lazily (only when something is to be decided), and grows with
+    what the caller reports as written (``grow``), so sources resolved later see earlier links.
+    ``decide`` never writes: services (match, recover) persist decisions with ``write`` inside
+    their own transaction, together with their own bookkeeping.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        *,
+        now: dt.datetime | None = None,
+        scorer: ScorerFactory | None = None,
+    ) -> None:
+        self.engine = engine
+        # Scores the model's pairs: the stored model compiled to DuckDB SQL by default (the
+        # same probabilities as Splink's predict, without rebuilding its pipeline per chunk).
+        self.scorer_factory: ScorerFactory = scorer or BatchScorer
+        self.bands = Bands(settings.accept_threshold, settings.review_threshold, settings.margin)
+        self.window_days = settings.claim_window_days  # review deadlines, see write_decisions
+        self.use_model = settings.probabilistic
+        self.min_records = settings.model_min_records
+        self.model_skipped: str | None = None
+        self.now = now or clock.utcnow()
+        self.model: StoredModel | None = None
+        self.model_trained = False
+        self._registry: pa.Table | None = None
+        self._last_query: pa.Table | None = None
+
+    def registry(self) -> pa.Table:
+        if self._registry is None:
+            self._registry = load_registry(self.engine)
+        return self._registry
+
+    def decide(self, source: str, rows: Sequence[RecordRow]) -> list[dict[str, Any]]:
+        """One decision dict per record (rid, decision, person_key, rule, score, reason...).
+
+        An exception in the engine never escapes as a crash of the batch: every record of the
+        batch is decided ERROR with the exception's message (logged with its traceback).
+        """
+        query = prepare(canonical_frame((source, rid, data, None) for rid, _, data in rows))
+        pks = {rid: pk for rid, pk, _ in rows}
+        try:
+            if source == "drivers":
+                decisions = resolve(query, self.registry(), self.bands, DRIVER_RULES)
+                decided = found_drivers(decisions, query, pks)
+            else:
+                model = self.model_settings()
+                scorer = self.scorer_factory(model, None) if model else None
+                decided = resolve(query, self.registry(), self.bands, RULES, model,
+                                  scorer=scorer).to_pylist()  # fmt: skip
+        except Exception as exc:
+            log.exception("matching %s failed", source)
+            message = f"{type(exc).__name__}: {exc}"
+            decided = [error_decision(rid, message) for rid in pks]
+        self._last_query = query
+        return decided
+
+    def model_settings(self) -> dict[str, Any] | None:
+        """The stored model (trained first when there is none); None when the tier is off."""
+        if not self.use_model or self.model_skipped:
+            return None
+        if self.model is None:
+            self.model = current_model(self.engine)
+            if self.model is None:
+                try:
+                    self.model = train_model(self.engine, now=self.now,
+                                             min_records=self.min_records)  # fmt: skip
+                except TooLittleData as exc:
+                    self.model_skipped = str(exc)
+                    return None
+                self.model_trained = True
+        return self.model.settings
+
+    def reset_registry(self) -> None:
+        self._registry = None
+
+    def grow(self, new_links: dict[int, str]) -> None:
+        """Add records just linked (rid -> person_key, from the last ``decide``) to the registry."""
+        if new_links and self._registry is not None and self._last_query is not None:
+            self._registry = _grow(self._registry, self._last_query, new_links)
+
+
+def write_decisions(
+    session: Session,
+    decided: Sequence[dict[str, Any]],
+    *,
+    run_id: int | None,
+    now: dt.datetime,
+    window_days: int | None = None,
+) -> dict[int, str]:
+    """Persist decisions in the caller's transaction; return rid -> person_key of new links.
+
+    ``window_days`` (the claim window) dates the review items' deadlines. ``run_id`` is None
+    for a decision made outside a run (one lead posted to the API: its audit row says who).
+    """
+    persons = sorted({d["person_key"] for d in decided if d["decision"] == "found"})
+    links = [_link_row(d) for d in decided if d["decision"] in ("link", "found")]
+    unmatched = [_unmatched_row(d) for d in decided if d["decision"] not in ("link", "found")]
+    resolution.write_chunk(session, run_id=run_id, now=now, persons=persons, links=links,
+                           unmatched=unmatched)  # fmt: skip
+    # Review-band pairs become review items, and linked records close theirs, in this same
+    # transaction (imported here: this function is the review queue's only hook in this file).
+    from leadlink.pipeline.resolution.review import queue_decisions
+
+    queue_decisions(session, decided, run_id=run_id, now=now, window_days=window_days)
+    return {r["record_id"]: r["person_key"] for r in links}
+
+
+def _link_row(d: dict[str, Any]) -> dict[str, Any]:
+    return {"record_id": d["rid"], "person_key": d["person_key"], "rule": d["rule"],
+            "score": float(d["score"]), "confidence": d["confidence"],
+            "evidence": _with_candidates(d)}  # fmt: skip
+
+
+def _unmatched_row(d: dict[str, Any]) -> dict[str, Any]:
+    return {"record_id": d["rid"], "reason": d["reason"], "message": d.get("message"),
+            "candidates": _json(d["candidates"]), "band": d["band"]}  # fmt: skip
+
+
+def _json(value: Any) -> Any:
+    """The engine's JSON text as it is (it is JSON already); anything else for the store to
+    serialise."""
+    return JsonText(value) if isinstance(value, str) else value
+
+
+def load_registry(engine: Engine) -> pa.Table:
+    """Every linked record of the identity sources, normalised, with its person_key."""
+    with transaction(engine) as session:
+        linked = resolution.registry(session, IDENTITY_SOURCES)
+    return prepare(canonical_frame((s, rid, data, key) for rid, s, key, data in linked))
+
+
+def _write(
+    engine: Engine,
+    result: MatchResult,
+    source: str,
+    parts: Iterable[list[dict[str, Any]]],
+    total: int,
+    *,
+    run_id: int,
+    now: dt.datetime,
+    progress: ProgressFn | None,
+    beat: Callable[[], None],
+) -> dict[int, str]:
+    """Write decisions part by part, one transaction each; return rid -> person_key linked."""
+    counts: Counter[str] = Counter()
+    new_links: dict[int, str] = {}
+    done = 0
+    for part in parts:
+        with transaction(engine) as session:
+            if source == "drivers":  # a driver whose document two persons share joins them
+                part = _merge_persons(session, result, part, run_id=run_id, now=now)
+            new_links.update(write_decisions(session, part, run_id=run_id, now=now,
+                                             window_days=result.window_days))  # fmt: skip
+        for d in part:
+            if d["decision"] in ("link", "found"):
+                counts["linked"] += 1
+                result.by_rule[d["rule"]] += 1
+                result.new_persons += d["decision"] == "found"
+            else:
+                result.unmatched[d["reason"]] += 1
+                counts[d["reason"]] += 1
+                result.review += d["band"] == "review"
+        done += len(part)
+        beat()
+        if progress:
+            progress(f"match {source}", done, total)
+    result.processed += done
+    result.linked += counts["linked"]
+    result.by_source[source] = {"processed": done, **dict(counts)}
+    return new_links
+
+
+def _merge_persons(
+    session: Session,
+    result: MatchResult,
+    part: list[dict[str, Any]],
+    *,
+    run_id: int,
+    now: dt.datetime,
+) -> list[dict[str, Any]]:
+    """Merge the persons a driver's document proves to be one; decisions follow the survivor."""
+    pairs = merge.merges_from_decisions(part)
+    if not pairs:
+        return part
+    retired = merge.apply(session, pairs, run_id=run_id, now=now)
+    result.merged += len(retired)
+    return merge.redirect(part, retired, margin=result.margin)
+
+
+def _with_candidates(decision: dict[str, Any]) -> Any:
+    """A link's evidence keeps the candidates it beat, so `explain` can show them.
+
+    Spliced into the engine's JSON text when it has no candidates yet (the engine's evidence
+    never does): parsing and serialising a million evidences cost more than writing them."""
+    evidence, candidates = decision["evidence"], decision.get("candidates") or "[]"
+    if isinstance(evidence, str) and isinstance(candidates, str):
+        body = evidence.rstrip()
+        if body.endswith("}") and '"candidates"' not in body:
+            inner = body[:-1].rstrip()
+            glue = "" if inner.endswith("{") else ","
+            return JsonText(f'{inner}{glue}"candidates":{candidates}}}')
+    parsed: dict[str, Any] = json.loads(evidence) if isinstance(evidence, str) else dict(evidence)
+    parsed.setdefault("candidates", json.loads(candidates) if isinstance(candidates, str)
+                      else candidates)  # fmt: skip
+    return parsed
+
+
+def _grow(registry: pa.Table, query: pa.Table, new_links: dict[int, str]) -> pa.Table:
+    rids = query.column("rid").to_pylist()
+    mask = pa.array([rid in new_links for rid in rids])
+    added = query.filter(mask)
+    keys = pa.array([new_links[rid] for rid in added.column("rid").to_pylist()], pa.string())
+    added = added.set_column(added.schema.get_field_index("person_key"), "person_key", keys)
+    return pa.concat_tables([registry, added.cast(registry.schema)])

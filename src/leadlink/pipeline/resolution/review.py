@@ -1,0 +1,293 @@
+"""The review queue: review-band pairs wait for a person, who accepts or rejects them.
+
+``queue_decisions`` is called by ``resolve.write_decisions`` inside the caller's transaction,
+so an item is proposed (or closed) together with the verdict that produced it. ``list_items``,
+``accept`` and ``reject`` are the services behind ``leadlink review`` and the API; each
+decision is one transaction that also writes its ``audit_log`` row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from leadlink.errors import NotFoundError, UsageError
+from leadlink.matching import Reason
+from leadlink.pipeline.checking import CheckResult
+from leadlink.settings import Settings, default_settings
+from leadlink.store import audit
+from leadlink.store import review as store
+from leadlink.store.db import transaction
+from leadlink.store.models import ReviewItem, SourceRecord
+
+LINKED = ("link", "found")
+# How many of a candidate person's records `review list` shows.
+PERSON_RECORDS_SHOWN = 5
+
+
+# --------------------------------------------------------------------------- proposing
+
+
+def queue_decisions(
+    session: Session,
+    decided: Sequence[dict[str, Any]],
+    *,
+    run_id: int | None,
+    now: dt.datetime,
+    window_days: int | None = None,
+) -> None:
+    """Turn one chunk of decisions into review items, in the caller's transaction.
+
+    A review-band verdict proposes its best candidate; MULTIPLE_CANDIDATES also proposes every
+    candidate scoring at least the runner-up (the engine could not tell them apart, a person
+    can). Open items of records decided otherwise now (linked, or the pair no longer
+    proposed) are superseded. An ERROR verdict says nothing about the pairs: its items stay.
+    """
+    if window_days is None:
+        # write_decisions has no settings; the claim window is process configuration.
+        window_days = default_settings().claim_window_days
+    proposals = [p for d in decided for p in _proposals(d)]
+    dates = store.event_dates(session, [p["record_id"] for p in proposals])
+    for p in proposals:
+        day = dates.get(p["record_id"])
+        p["deadline"] = None if day is None else day + dt.timedelta(days=window_days)
+    store.propose(session, proposals, run_id=run_id, now=now)
+    judged = [d["rid"] for d in decided if d.get("reason") != Reason.ERROR.value]
+    keep = {(p["record_id"], p["person_key"]) for p in proposals}
+    store.supersede(session, judged, now=now, keep=keep)
+
+
+def _proposals(d: dict[str, Any]) -> list[dict[str, Any]]:
+    if d["decision"] in LINKED or d.get("band") != "review" or not d.get("person_key"):
+        return []
+    evidence = _as_json(d.get("evidence"), {})
+    candidates = _as_json(d.get("candidates"), [])
+    context = {"reason": d.get("reason"), "candidates": candidates}
+    out = [{"record_id": d["rid"], "person_key": d["person_key"], "rule": d["rule"],
+            "score": float(d["score"]), "evidence": {**evidence, **context}}]  # fmt: skip
+    if d.get("reason") == Reason.MULTIPLE_CANDIDATES.value and len(candidates) > 1:
+        runner_up = float(candidates[1]["score"])
+        for c in candidates[1:]:
+            if float(c["score"]) >= runner_up and c["person_key"] != d["person_key"]:
+                pair = {"rule": c["rule"], "score": c["score"], "candidate": c.get("cid")}
+                out.append({"record_id": d["rid"], "person_key": c["person_key"],
+                            "rule": c["rule"], "score": float(c["score"]),
+                            "evidence": {**pair, **context}})  # fmt: skip
+    return out
+
+
+def _as_json(value: Any, default: Any) -> Any:
+    if value is None or value == "":
+        return default
+    return json.loads(value) if isinstance(value, str) else value
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def list_items(
+    engine: Engine,
+    settings: Settings,
+    *,
+    status: str = "open",
+    limit: int = 50,
+    offset: int = 0,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """One page of the queue, nearest claim deadline first: ``{"items": [...], "total": n}``.
+
+    ``status`` is one of open, accepted, rejected, superseded, or ``all``.
+    """
+    if status != "all" and status not in store.STATUSES:
+        raise UsageError(f"unknown status {status!r}; one of: all, {', '.join(store.STATUSES)}")
+    if limit < 1 or offset < 0:
+        raise UsageError("limit must be at least 1 and offset at least 0")
+    today = (now or dt.datetime.now(dt.UTC)).date()
+    with transaction(engine) as session:
+        total, page = store.list_page(
+            session, status=None if status == "all" else status, limit=limit, offset=offset
+        )
+        persons = store.person_records(session, {item.person_key for item, _ in page})
+    items = []
+    for item, record in page:
+        row = item_dict(item, record, today)
+        records = persons.get(item.person_key, [])
+        row["person"] = {
+            "person_key": item.person_key,
+            "records": len(records),
+            "shown": [
+                {"source": s, "source_pk": pk, **summary(data)}
+                for s, pk, data in records[:PERSON_RECORDS_SHOWN]
+            ],
+        }
+        items.append(row)
+    return {"items": items, "total": total, "status": status, "limit": limit, "offset": offset}
+
+
+def summary(data: dict[str, Any]) -> dict[str, str | None]:
+    """Name, phone, plate and car of a record, whatever its source calls them."""
+
+    def pick(*keys: str) -> str | None:
+        values = [str(data.get(k) or "").strip() for k in keys]
+        text = " ".join(v for v in values if v)
+        return text or None
+
+    return {
+        "name": pick("first_name", "middle_name", "last_name") or pick("driver_name"),
+        "phone": pick("phone") or pick("driver_phone"),
+        "plate": pick("plate"),
+        "car": pick("car_brand", "car_model"),
+    }
+
+
+def item_dict(item: ReviewItem, record: SourceRecord, today: dt.date) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "status": item.status,
+        "record": {"id": record.id, "source": record.source, "source_pk": record.source_pk,
+                   "event_date": _iso(record.event_date), **summary(record.data)},
+        "person_key": item.person_key,
+        "rule": item.rule,
+        "score": item.score,
+        "deadline": _iso(item.deadline),
+        "days_left": None if item.deadline is None else (item.deadline - today).days,
+        "evidence": item.evidence,
+        "created_at": _iso(item.created_at),
+        "decided_at": _iso(item.decided_at),
+        "decided_by": item.decided_by,
+        "note": item.note,
+    }  # fmt: skip
+
+
+def _iso(value: dt.date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+# --------------------------------------------------------------------------- deciding
+
+
+def _open_item(session: Session, item_id: int) -> tuple[ReviewItem, SourceRecord]:
+    found = store.item_for_update(session, item_id)
+    if found is None:
+        raise NotFoundError(f"no review item {item_id}")
+    item, record = found
+    if item.status != "open":
+        by = f" by {item.decided_by}" if item.decided_by else ""
+        when = f" at {item.decided_at:%Y-%m-%d %H:%M}" if item.decided_at else ""
+        raise UsageError(f"review item {item_id} is already {item.status}{by}{when}")
+    return item, record
+
+
+def _need_actor(actor: str) -> str:
+    actor = actor.strip()
+    if not actor:
+        raise UsageError("a decision needs who made it (--by NAME)")
+    return actor
+
+
+def accept(
+    engine: Engine,
+    settings: Settings,
+    item_id: int,
+    *,
+    actor: str,
+    note: str | None = None,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """Link the item's record to its person, with origin and audit, in one transaction.
+
+    If the record got an active link since the item was proposed, the item is closed as
+    superseded (and audited) and a UsageError names the link it lost to.
+    """
+    actor = _need_actor(actor)
+    stale: str | None = None
+    result: dict[str, Any] = {}
+    with transaction(engine) as session:
+        item, record = _open_item(session, item_id)
+        detail: dict[str, Any] = {"record": f"{record.source}/{record.source_pk}",
+                                  "record_id": record.id, "person_key": item.person_key,
+                                  "rule": item.rule, "score": item.score, "note": note}  # fmt: skip
+        existing = store.active_link(session, record.id)
+        person_key = store.surviving_person(session, item.person_key)
+        if existing is not None or person_key is None:
+            stale = (
+                f"record {detail['record']} is already linked to person {existing.person_key} "
+                f"(rule {existing.rule})"
+                if existing is not None
+                else f"person {item.person_key} no longer exists"
+            )
+            store.close(session, item, status="superseded", actor=actor, note=note, now=now)
+            audit.record(session, actor=actor, action="review_stale",
+                        target=f"review_item:{item.id}", detail={**detail, "why": stale},
+                        now=now)  # fmt: skip
+        else:
+            evidence = {**item.evidence, "accepted_by": actor, "review_item": item.id}
+            if person_key != item.person_key:
+                evidence["proposed_person"] = item.person_key
+            link_id, origin_id = store.write_accepted_link(
+                session, item, person_key=person_key, evidence=evidence, actor=actor, now=now
+            )
+            store.close(session, item, status="accepted", actor=actor, note=note, now=now)
+            superseded = store.supersede_others(session, item, now)
+            detail.update(person_key=person_key, link_id=link_id, origin_id=origin_id,
+                          superseded=superseded)  # fmt: skip
+            audit.record(session, actor=actor, action="review_accept",
+                        target=f"review_item:{item.id}", detail=detail, now=now)  # fmt: skip
+            result = {
+                "item": item_dict(item, record, now.date()),
+                "link": {"id": link_id, "record": detail["record"], "person_key": person_key,
+                         "rule": store.ACCEPT_RULE, "score": item.score,
+                         "confidence": "medium"},
+                "origin_id": origin_id,
+                "superseded": superseded,
+            }  # fmt: skip
+    if stale is not None:
+        raise UsageError(f"review item {item_id} cannot be accepted: {stale}; "
+                         "it is now marked superseded")  # fmt: skip
+    return result
+
+
+def reject(
+    engine: Engine,
+    settings: Settings,
+    item_id: int,
+    *,
+    actor: str,
+    note: str | None = None,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """Mark the pair rejected for good (it is never proposed again), audited.
+
+    The record keeps its unmatched row and reason: it is still waiting for its person.
+    """
+    actor = _need_actor(actor)
+    with transaction(engine) as session:
+        item, record = _open_item(session, item_id)
+        store.close(session, item, status="rejected", actor=actor, note=note, now=now)
+        detail = {"record": f"{record.source}/{record.source_pk}", "record_id": record.id,
+                  "person_key": item.person_key, "rule": item.rule, "score": item.score,
+                  "note": note}  # fmt: skip
+        audit.record(session, actor=actor, action="review_reject",
+                    target=f"review_item:{item.id}", detail=detail, now=now)  # fmt: skip
+        return {"item": item_dict(item, record, now.date())}
+
+
+# --------------------------------------------------------------------------- invariant
+
+
+def check_review(engine: Engine, _: Settings) -> CheckResult:
+    """`check review`: no open item on a linked record, every accepted item has its
+    review_accept link, every accept/reject has its audit_log row, statuses are known."""
+
+    with transaction(engine) as session:
+        parts = store.invariant_violations(session)
+    total = sum(n for n, _ in parts)
+    examples = [e for _, ex in parts for e in ex][: store.EXAMPLES]
+    return CheckResult("review", total == 0,
+                       "review items consistent with links, decisions audited",
+                       total, examples)  # fmt: skip

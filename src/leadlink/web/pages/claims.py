@@ -1,0 +1,106 @@
+"""The claims page: claims and collection by milestone and by lead week, aging, payments.
+
+Its numbers are ``claims_report.report``'s, the report behind ``leadlink claims --json``. The
+page reads; it does not recompute claims (that is `leadlink claims` and the worker's job).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from leadlink.errors import UsageError
+from leadlink.pipeline.money.claims import MILESTONES, STATUSES
+from leadlink.pipeline.money.claims_report import AGING, report
+from leadlink.web import charts
+from leadlink.web.deps import EngineDep, NowDep, PageDep, SettingsDep, ViewerDep, paged
+from leadlink.web.i18n import Translator, format_date, format_soles
+from leadlink.web.pages.common import respond, svg
+
+router = APIRouter(include_in_schema=False)
+
+MILESTONE_NAMES = tuple(m for m, _ in MILESTONES)
+# Collected = paid; outstanding = generated and unpaid (claims_report's amount_outstanding).
+COLLECTED, OUTSTANDING = "paid", "generated"
+# Paid green, outstanding blue, expired red (money lost), the rest grey.
+STATUS_COLOURS = {"paid": "#1e7b34", "generated": "#0a5ea8", "expired": "#b3261e",
+                  "expected": "#9aa5b1", "rejected": "#5f6b7a"}  # fmt: skip
+
+
+def week_of(day: dt.date) -> dt.date:
+    """The Monday starting the ISO week of ``day``."""
+    return day - dt.timedelta(days=day.weekday())
+
+
+def by_week(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Claims per week of their lead's date (the cohort whose 14-day window they belong to):
+    count and amount per status, the amount claimed and the amount collected (paid)."""
+    weeks: dict[dt.date, dict[str, Any]] = defaultdict(
+        lambda: {"count": 0, "amount": 0.0, "by_status": {s: 0.0 for s in STATUSES}}
+    )
+    for r in rows:
+        w = weeks[week_of(r["lead_date"])]
+        w["count"] += 1
+        w["amount"] += r["amount"]
+        w["by_status"][r["status"]] += r["amount"]
+    return [
+        {"week": day.isoformat(), "iso_week": f"{day.isocalendar()[0]}-W{day.isocalendar()[1]:02d}",
+         "count": w["count"], "amount": round(w["amount"], 2),
+         "collected": round(w["by_status"][COLLECTED], 2),
+         "outstanding": round(w["by_status"][OUTSTANDING], 2),
+         "by_status": {s: round(v, 2) for s, v in w["by_status"].items()}}
+        for day, w in sorted(weeks.items())
+    ]  # fmt: skip
+
+
+@router.get("/claims")
+@router.get("/claims.json")
+def claims(
+    request: Request,
+    principal: ViewerDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    now: NowDep,
+    page: PageDep,
+    milestone: Annotated[str | None, Query(description="Only M1, M5 or M25.")] = None,
+    status: Annotated[str | None, Query(description="Only this claim status.")] = None,
+) -> Response:
+    def build() -> dict[str, Any]:
+        if milestone not in (None, "", *MILESTONE_NAMES):
+            raise UsageError(f"unknown milestone {milestone!r}; one of: "
+                             f"{', '.join(MILESTONE_NAMES)}")  # fmt: skip
+        if status not in (None, "", *STATUSES):
+            raise UsageError(f"unknown status {status!r}; one of: {', '.join(STATUSES)}")
+        data = report(engine, settings, now=now, milestone=milestone or None,
+                      status=status or None, with_rows=True)  # fmt: skip
+        rows = data.pop("rows")
+        data["by_week"] = by_week(rows)
+        data["rows"] = paged(rows[page.offset : page.offset + page.limit], len(rows), page)
+        data["filters"] = {"milestone": milestone or None, "status": status or None}
+        data["as_of"] = now.date().isoformat()
+        return data
+
+    def view(t: Translator, data: dict[str, Any]) -> dict[str, Any]:
+        per_milestone = data["claims"]["by_milestone"]
+        weeks = data["by_week"]
+        shown = [s for s in STATUSES if any(w["by_status"][s] for w in weeks)] or [COLLECTED]
+        milestone_chart = charts.bar_chart(
+            [(m, float(v["amount"])) for m, v in per_milestone.items()],
+            title=t("claims.chart_milestone"), y_label="S/", fmt=format_soles,
+        )  # fmt: skip
+        week_chart = charts.stacked_bar_chart(
+            [format_date(w["week"])[:5] for w in weeks],
+            {t.code("claim_status", s): [float(w["by_status"][s]) for w in weeks] for s in shown},
+            title=t("claims.chart_week"), y_label="S/", fmt=format_soles,
+            colours=[STATUS_COLOURS[s] for s in shown],
+        )  # fmt: skip
+        return {"milestone_chart": svg(milestone_chart), "week_chart": svg(week_chart),
+                "milestones": MILESTONE_NAMES, "statuses": STATUSES,
+                "aging_buckets": [label for label, _, _ in AGING]}  # fmt: skip
+
+    return respond(request, principal, "claims.html", build, json_path="/claims.json",
+                   view=view)  # fmt: skip

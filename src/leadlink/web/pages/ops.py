@@ -1,0 +1,193 @@
+"""Operations pages: overview (the funnel), the KPI-red backlog, gap analysis, jobs and alerts.
+
+Each page's dict comes from the services behind the CLI (``funnel``/``claims``, ``impact``,
+``queue status``, ``gap``, ``alerts``), so its JSON equals their ``--json`` numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from sqlalchemy import Engine
+
+from leadlink.pipeline.money.funnel import STAGES, funnel
+from leadlink.pipeline.money.gap import gap_report
+from leadlink.pipeline.money.recovery import impact, queue_status
+from leadlink.pipeline.operations import alerts as alerts_service
+from leadlink.pipeline.operations.freshness import job_freshness, run_dict
+from leadlink.store import gap as gap_store
+from leadlink.store import jobs as jobs_store
+from leadlink.web import charts
+from leadlink.web.deps import EngineDep, NowDep, PageDep, SettingsDep, ViewerDep, paged
+from leadlink.web.i18n import Translator, format_count, format_date
+from leadlink.web.pages.common import respond, svg
+
+router = APIRouter(include_in_schema=False)
+
+# The stylesheet's red / amber / grey: high risk reads as the alarm it is.
+RISK_COLOURS = {"high": "#b3261e", "medium": "#e69f00", "low": "#9aa5b1"}
+IMPACT_KEYS = ("since", "days_window", "backlog_before", "backlog_after", "delta",
+               "matched_out", "new_in", "top_fail_reason", "success")  # fmt: skip
+
+
+@router.get("/")
+@router.get("/overview.json")
+def overview(
+    request: Request, principal: ViewerDep, engine: EngineDep, settings: SettingsDep, now: NowDep
+) -> Response:
+    def build() -> dict[str, Any]:
+        week = impact(engine, settings, now=now, days=7)
+        return {
+            "as_of": now.isoformat(timespec="seconds"),
+            "funnel": funnel(engine, settings, now=now),
+            "kpi_red": week["backlog_after"],
+            "kpi_grace_days": settings.kpi_grace_days,
+            "impact": {k: week[k] for k in IMPACT_KEYS},
+            "open_alerts": len(alerts_service.open_now(engine)),
+        }
+
+    def view(t: Translator, data: dict[str, Any]) -> dict[str, Any]:
+        stages = data["funnel"]["stages"]
+        bars = [(t.code("stage", s), float(stages[s]["leads"])) for s in STAGES]
+        chart = charts.bar_chart(bars, title=t("overview.chart_leads"), y_label=t("common.leads"),
+                                 fmt=format_count)  # fmt: skip
+        return {"stages": STAGES, "chart": svg(chart)}
+
+    return respond(request, principal, "overview.html", build,
+                   json_path="/overview.json", view=view)  # fmt: skip
+
+
+def day_label(value: float) -> str:
+    """A day ordinal on a chart axis as dd/mm/yyyy (blank between whole days)."""
+    if not float(value).is_integer():
+        return ""
+    return format_date(dt.date.fromordinal(int(value)))
+
+
+@router.get("/backlog")
+@router.get("/backlog.json")
+def backlog(
+    request: Request,
+    principal: ViewerDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    now: NowDep,
+    days: Annotated[int, Query(ge=1, le=366, description="Days shown, today included.")] = 30,
+) -> Response:
+    def build() -> dict[str, Any]:
+        return {"impact": impact(engine, settings, now=now, days=days),
+                "queue": queue_status(engine, now=now), "days": days}  # fmt: skip
+
+    def view(t: Translator, data: dict[str, Any]) -> dict[str, Any]:
+        rows = data["impact"]["days"]
+        ordinal = [(dt.date.fromisoformat(r["day"]).toordinal(), r) for r in rows]
+        line = charts.line_chart(
+            {t("backlog.after"): [(float(o), float(r["backlog_after"])) for o, r in ordinal]},
+            title=t("backlog.chart_backlog"), x_label=t("backlog.day"),
+            y_label=t("common.leads"), x_format=day_label, y_format=format_count,
+        )  # fmt: skip
+        flow = charts.stacked_bar_chart(
+            [format_date(r["day"])[:5] for r in rows],
+            {t("backlog.new_in"): [float(r["new_in"]) for r in rows],
+             t("backlog.matched_out"): [float(r["matched_out"]) for r in rows]},
+            title=t("backlog.chart_flow"), y_label=t("common.leads"), stacked=False,
+            fmt=format_count,
+        )  # fmt: skip
+        return {"line_chart": svg(line), "flow_chart": svg(flow)}
+
+    return respond(request, principal, "backlog.html", build,
+                   json_path="/backlog.json", view=view)  # fmt: skip
+
+
+@router.get("/gap")
+@router.get("/gap.json")
+def gap(
+    request: Request,
+    principal: ViewerDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    now: NowDep,
+    page: PageDep,
+    reason: Annotated[list[str] | None, Query(description="Only these gap reasons.")] = None,
+    risk: Annotated[list[str] | None, Query(description="Only these risks.")] = None,
+) -> Response:
+    reasons, risks = reason or [], risk or []
+
+    def build() -> dict[str, Any]:
+        # gap_report has no offset: ask for the rows up to the page's end, keep the page.
+        report = gap_report(engine, settings, now=now, reasons=reasons, risks=risks,
+                            limit=page.offset + page.limit)  # fmt: skip
+        by_risk = report["summary"]["by_risk"]
+        total = sum(n for r, per in by_risk.items() if not reasons or r in reasons
+                    for k, n in per.items() if not risks or k in risks)  # fmt: skip
+        leads = paged(report["leads"][page.offset :], total, page)
+        return {"summary": report["summary"], "leads": leads,
+                "filters": {"reason": reasons, "risk": risks}}  # fmt: skip
+
+    def view(t: Translator, data: dict[str, Any]) -> dict[str, Any]:
+        by_risk = data["summary"]["by_risk"]
+        chart = charts.stacked_bar_chart(
+            [t.code("gap_reason", r) for r in gap_store.GAP_REASONS],
+            {t.code("risk", k): [float(by_risk.get(r, {}).get(k, 0))
+                                 for r in gap_store.GAP_REASONS] for k in gap_store.RISKS},
+            title=t("gap.chart"), y_label=t("common.leads"), fmt=format_count,
+            colours=[RISK_COLOURS[k] for k in gap_store.RISKS],
+        )  # fmt: skip
+        return {"chart": svg(chart), "reasons": gap_store.GAP_REASONS, "risks": gap_store.RISKS}
+
+    return respond(request, principal, "gap.html", build, json_path="/gap.json",
+                   view=view)  # fmt: skip
+
+
+def recover_runs(engine: Engine, limit: int) -> list[dict[str, Any]]:
+    return [run_dict(r) for r in jobs_store.last_runs(engine, "recover", limit=limit)]
+
+
+@router.get("/jobs")
+@router.get("/jobs.json")
+def jobs(
+    request: Request,
+    principal: ViewerDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    now: NowDep,
+    runs: Annotated[int, Query(ge=1, le=200, description="Recovery runs shown.")] = 20,
+) -> Response:
+    def build() -> dict[str, Any]:
+        return {
+            "as_of": now.isoformat(timespec="seconds"),
+            "stale_after_hours": settings.job_stale_hours,
+            "jobs": job_freshness(engine, settings, now),
+            "recover_runs": recover_runs(engine, runs),
+            "queue": queue_status(engine, now=now),
+        }
+
+    def view(t: Translator, data: dict[str, Any]) -> dict[str, Any]:
+        done = list(reversed(data["recover_runs"]))
+        chart = charts.stacked_bar_chart(
+            [f"#{r['id']}" for r in done],
+            {t(f"backlog.{k}"): [float(r["counts"].get(k, 0)) for r in done]
+             for k in ("matched", "unmatched", "failed")},
+            title=t("jobs.chart_runs"), y_label=t("common.leads"), fmt=format_count,
+            colours=["#1e7b34", "#9aa5b1", "#b3261e"],
+        )  # fmt: skip
+        return {"chart": svg(chart)}
+
+    return respond(request, principal, "jobs.html", build, json_path="/jobs.json",
+                   view=view)  # fmt: skip
+
+
+@router.get("/alerts")
+@router.get("/alerts.json")
+def alerts(request: Request, principal: ViewerDep, engine: EngineDep, now: NowDep) -> Response:
+    def build() -> dict[str, Any]:
+        evaluated = next((j for j in jobs_store.latest_by_kind(engine) if j["kind"] == "alerts"),
+                         None)  # fmt: skip
+        return {"open": alerts_service.open_now(engine),
+                "evaluated_at": run_dict(evaluated)["finished_at"] if evaluated else None,
+                "as_of": now.isoformat(timespec="seconds")}  # fmt: skip
+
+    return respond(request, principal, "alerts.html", build, json_path="/alerts.json")

@@ -1,0 +1,171 @@
+"""The review queue (accept / reject forms, each candidate's explanation side by side) and a
+person's page (every record, link and origin, and why each record is linked)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from leadlink.errors import LeadlinkError
+from leadlink.pipeline.operations.tokens import Principal
+from leadlink.pipeline.resolution import review as review_service
+from leadlink.pipeline.resolution.merge import show_person
+from leadlink.web.deps import EngineDep, NowDep, PageDep, SettingsDep, ViewerDep, paged
+from leadlink.web.i18n import Translator
+from leadlink.web.pages.common import (
+    FormWriterDep,
+    error_page,
+    flash,
+    local_url,
+    respond,
+    safe_next,
+    translator,
+)
+
+router = APIRouter(include_in_schema=False)
+
+# Evidence fields the rules compare, in the order a reviewer reads them.
+FIELDS = ("phone_eq", "id_eq", "plate_eq", "brand_model_eq", "driver_id_eq", "name_sim", "days")
+
+
+def explanation(evidence: dict[str, Any] | None) -> dict[str, Any]:
+    """What a pair's evidence says, ready for a table: the compared fields (agreements as
+    booleans, the name similarity, the days between dates) and the model's match weights
+    with their bar widths (% of the largest weight)."""
+    evidence = evidence or {}
+    fields = evidence.get("fields") or {}
+    rows = [{"field": f, "value": fields[f]} for f in FIELDS if f in fields]
+    waterfall = evidence.get("waterfall") or {}
+    top = max((abs(float(v.get("weight") or 0)) for v in waterfall.values()), default=0.0)
+    weights = [
+        {"field": name, "level": v.get("level"), "weight": float(v.get("weight") or 0),
+         "width": round(100 * abs(float(v.get("weight") or 0)) / top, 1) if top else 0.0}
+        for name, v in waterfall.items()
+    ]  # fmt: skip
+    return {"fields": rows, "weights": weights, "accepted_by": evidence.get("accepted_by"),
+            "merged_from": evidence.get("merged_from")}  # fmt: skip
+
+
+def grouped(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Items of one record together (a MULTIPLE_CANDIDATES record has one per candidate), in
+    the queue's order: the record once, its candidates side by side."""
+    groups: dict[int, dict[str, Any]] = {}
+    for item in items:
+        group = groups.setdefault(item["record"]["id"], {"record": item["record"], "items": []})
+        evidence = item.get("evidence") or {}
+        group["items"].append({**item, "explanation": explanation(evidence),
+                               "reason": evidence.get("reason"),
+                               "considered": evidence.get("candidates") or []})  # fmt: skip
+    return list(groups.values())
+
+
+@router.get("/review")
+@router.get("/review.json")
+def review(
+    request: Request,
+    principal: ViewerDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    now: NowDep,
+    page: PageDep,
+    status: Annotated[str, Query(description="open, accepted, rejected, superseded or all")] = (
+        "open"
+    ),
+) -> Response:
+    def build() -> dict[str, Any]:
+        return review_service.list_items(engine, settings, status=status, limit=page.limit,
+                                         offset=page.offset, now=now)  # fmt: skip
+
+    def view(t: Translator, data: dict[str, Any]) -> dict[str, Any]:
+        return {"groups": grouped(data["items"]), "statuses": ("open", "accepted", "rejected",
+                                                               "superseded", "all"),
+                "page": paged([], data["total"], page)}  # fmt: skip
+
+    return respond(request, principal, "review.html", build, json_path="/review.json",
+                   view=view)  # fmt: skip
+
+
+def _decide(
+    request: Request,
+    writer: Principal | str,
+    action: str,
+    item_id: int,
+    note: str | None,
+    back: str | None,
+    call: Callable[..., dict[str, Any]],
+) -> Response:
+    t = translator(request)
+    if isinstance(writer, str):  # a viewer, or no CSRF token: refused, as a page
+        return error_page(request, None, 403, writer)
+    try:
+        result = call(actor=writer.name, note=(note or "").strip() or None)
+    except LeadlinkError as exc:  # already decided, unknown item: say so on the queue
+        flash(request, "error", t("review.failed", id=item_id, error=str(exc)))
+    else:
+        if action == "accept":
+            link = result["link"]
+            flash(request, "ok", t("review.accepted", id=item_id, record=link["record"],
+                                   person=link["person_key"]))  # fmt: skip
+        else:
+            flash(request, "ok", t("review.rejected", id=item_id))
+    # Back to the queue page the form was on (its filters and offset); only the queue's own.
+    target = safe_next(back)
+    return RedirectResponse(target if target.startswith("/review") else "/review", 303)
+
+
+@router.post("/review/{item_id}/accept")
+def accept(
+    request: Request,
+    item_id: int,
+    writer: FormWriterDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    now: NowDep,
+    note: Annotated[str | None, Form()] = None,
+    back: Annotated[str | None, Form()] = None,
+) -> Response:
+    def call(**kw: Any) -> dict[str, Any]:
+        return review_service.accept(engine, settings, item_id, now=now, **kw)
+
+    return _decide(request, writer, "accept", item_id, note, back, call)
+
+
+@router.post("/review/{item_id}/reject")
+def reject(
+    request: Request,
+    item_id: int,
+    writer: FormWriterDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    now: NowDep,
+    note: Annotated[str | None, Form()] = None,
+    back: Annotated[str | None, Form()] = None,
+) -> Response:
+    def call(**kw: Any) -> dict[str, Any]:
+        return review_service.reject(engine, settings, item_id, now=now, **kw)
+
+    return _decide(request, writer, "reject", item_id, note, back, call)
+
+
+@router.get("/persons/{key}")
+def person(request: Request, key: str, principal: ViewerDep, engine: EngineDep) -> Response:
+    """``/persons/KEY`` (HTML) and ``/persons/KEY.json``: ``persons show --json`` plus, per
+    active record, why it is linked."""
+    key = key.removesuffix(".json")
+
+    def build() -> dict[str, Any]:
+        return show_person(engine, key)
+
+    def view(t: Translator, data: dict[str, Any]) -> dict[str, Any]:
+        active = [link for link in data["links"] if link["active"]]
+        why = [{**link, "summary": review_service.summary(link.get("data") or {}),
+                "explanation": explanation(link.get("evidence"))}
+               for link in sorted(active, key=lambda k: (k["source"], k["source_pk"]))]  # fmt: skip
+        return {"records": why, "past_links": [k for k in data["links"] if not k["active"]]}
+
+    json_path = local_url(f"/persons/{quote(key, safe='')}.json")
+    return respond(request, principal, "person.html", build, json_path=json_path, view=view)

@@ -1,0 +1,156 @@
+"""pipeline.merge: evidence from decisions, merges inside match's transaction, the persons
+check, and `leadlink persons merge|show` end to end, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from tests.merge_world import LATER, P1, P2, SETTINGS, World, add_evidence, world_fixture  # noqa: F401
+from typer.testing import CliRunner
+
+from leadlink.cli import app
+from leadlink.pipeline.operations.checks import CHECKS, run_checks
+from leadlink.pipeline.resolution import merge as pm
+from leadlink.pipeline.resolution.resolve import match
+from leadlink.store import resolution
+from leadlink.store.db import transaction
+
+A, B, C = "aaaa", "bbbb", "cccc"
+
+
+def _cand(key: str, rule: str = "document_exact", score: float = 0.98) -> dict[str, Any]:
+    return {"person_key": key, "cid": hash(key) % 100, "rule": rule, "score": score}
+
+
+def _multiple(*cands: dict[str, Any], as_text: bool = True) -> dict[str, Any]:
+    listed = list(cands)
+    return {"rid": 1, "decision": "unmatched", "reason": "MULTIPLE_CANDIDATES",
+            "candidates": json.dumps(listed) if as_text else listed}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("decisions", "pairs"),
+    [
+        ([_multiple(_cand(A), _cand(B))], [(A, B)]),
+        ([_multiple(_cand(A), _cand(B), as_text=False)], [(A, B)]),
+        ([_multiple(_cand(A), _cand(B), _cand(C))], [(A, B), (A, C)]),
+        # A phone shared by two persons proves nothing: families share phones.
+        ([_multiple(_cand(A), _cand(B, "phone_exact"))], []),
+        ([_multiple(_cand(A, "phone_exact"), _cand(B))], []),
+        ([_multiple(_cand(A), _cand(B), _cand(C, "plate_name"))], [(A, B)]),
+        ([{**_multiple(_cand(A), _cand(B)), "reason": "WEAK_MATCH_ONLY"}], []),
+        ([{"rid": 2, "decision": "link", "person_key": A, "reason": None}], []),
+        ([_multiple(_cand(A), _cand(B)), _multiple(_cand(A), _cand(B))], [(A, B)]),
+    ],
+)
+def test_merges_from_decisions(decisions: list[dict[str, Any]], pairs: list[Any]) -> None:
+    assert pm.merges_from_decisions(decisions) == pairs
+
+
+def test_redirect_relinks_to_survivors_and_settles_collapsed_ambiguity() -> None:
+    link = {"rid": 1, "decision": "link", "person_key": B, "rule": "phone_exact"}
+    collapsed = {**_multiple(_cand(A), _cand(B)), "rid": 2}
+    still = {**_multiple(_cand(A), _cand(B), _cand(C, "phone_exact", 0.97)), "rid": 3}
+    out = pm.redirect([link, collapsed, still], {B: A}, margin=0.05)
+    assert out[0] == {**link, "person_key": A}
+    assert (out[1]["decision"], out[1]["person_key"], out[1]["rule"]) == (
+        "link",
+        A,
+        "document_exact",
+    )
+    assert json.loads(out[1]["evidence"])["merged"] == [B]
+    assert out[2] == still
+    assert pm.redirect([link], {}, margin=0.05) == [link]
+
+
+def test_chain_problems_finds_loops_and_dead_ends() -> None:
+    assert pm.chain_problems({B: A, C: B}, {A, B}) == []
+    assert pm.chain_problems({A: B, B: A}, {A, B}) == [
+        f"retired chain from {A} loops back to {A}", f"retired chain from {B} loops back to {B}"
+    ]  # fmt: skip
+    assert pm.chain_problems({B: "ghost"}, {A}) == [f"retired chain from {B} ends in missing "
+                                                     "person ghost"]  # fmt: skip
+
+
+def test_a_driver_with_both_documents_merges_the_two_persons(world: World) -> None:
+    """match decides, merges the pairs, redirects and writes, all in one transaction."""
+    before = world.linked()
+    add_evidence(world)
+    result = match(world.engine, SETTINGS, now=LATER)
+    assert result.merged == 1
+    after = world.linked()
+    assert after == {**{k: P1 for k in before}, "drivers/D3": P1}
+    d3 = world.record_id("drivers", "D3")
+    assert world.rows("SELECT count(*) FROM unmatched WHERE record_id = :r", r=d3) == [(0,)]
+    assert world.rows("SELECT retired_into FROM person WHERE person_key = :k", k=P2) == [(P1,)]
+    results = run_checks(world.engine, SETTINGS, list(CHECKS))
+    assert [(r.name, r.examples) for r in results if not r.ok] == []
+    # The same evidence again is a no-op, through match and through apply.
+    assert match(world.engine, SETTINGS, now=LATER).processed == 0
+    dump = world.dump()
+    with transaction(world.engine) as session:
+        rows = resolution.pending(session, "drivers", include_unmatched=True)
+    assert rows == []
+    with transaction(world.engine) as session:
+        assert pm.apply(session, [(P1, P2)], run_id=None, now=LATER) == {}
+    assert world.dump() == dump
+
+
+def test_check_persons_passes_after_a_merge_and_fails_on_corruption(world: World) -> None:
+    pm.merge_persons(world.engine, P1, P2, now=LATER, actor="ops", reason="test")
+    assert _persons_check(world).ok
+    l1 = world.record_id("leads", "L1")
+    world.exec("UPDATE link SET person_key = :p WHERE record_id = :r AND active", p=P2, r=l1)
+    broken = _persons_check(world)
+    assert not broken.ok and broken.violations == 1
+    assert broken.examples[0].startswith("active link") and P2 in broken.examples[0]
+    world.exec("UPDATE link SET person_key = :p WHERE record_id = :r AND active", p=P1, r=l1)
+    world.exec("UPDATE origin SET person_key = :p WHERE record_id = :r", p=P2, r=l1)
+    assert _persons_check(world).examples[0].startswith("origin")
+    world.exec("UPDATE origin SET person_key = :p WHERE record_id = :r", p=P1, r=l1)
+    assert _persons_check(world).ok
+    world.exec("UPDATE person SET retired_into = :p WHERE person_key = :k", p=P2, k=P1)
+    loop = _persons_check(world)
+    assert not loop.ok and any("loops back" in e for e in loop.examples)
+
+
+def _persons_check(world: World) -> Any:
+    return CHECKS["persons"](world.engine, SETTINGS)
+
+
+runner = CliRunner()
+
+
+def _cli(db_url: str, *args: str, code: int = 0) -> str:
+    result = runner.invoke(app, ["--db", db_url, *args])
+    assert result.exit_code == code, (result.exit_code, result.output)
+    return result.output
+
+
+def test_persons_merge_and_show_on_the_command_line(world: World) -> None:
+    # The younger key is named as the one to keep: the older one survives anyway, and says so.
+    out = json.loads(_cli(world.url, "persons", "merge", P2, P1, "--reason", "same DNI", "--by",
+                          "maria", "--json"))  # fmt: skip
+    assert (out["status"], out["survivor"], out["retired"], out["swapped"]) == (
+        "merged", P1, P2, True)  # fmt: skip
+    assert "older" in out["note"] and out["links_moved"] == 3 and out["run_id"]
+    assert world.rows("SELECT actor, action FROM audit_log") == [("maria", "merge")]
+    assert world.rows("SELECT kind, status FROM job_run WHERE kind = 'merge'") == [("merge", "ok")]
+    again = json.loads(_cli(world.url, "persons", "merge", P1, P2, "--json"))
+    assert (again["status"], again["survivor"]) == ("already_merged", P1)
+    shown = json.loads(_cli(world.url, "persons", "show", P2, "--json"))
+    assert (shown["person_key"], shown["was_retired"], shown["retired_keys"]) == (P1, True, [P2])
+    assert [f"{r['source']}/{r['source_pk']}" for r in shown["records"]] == sorted(world.linked())
+    assert sum(not link["active"] for link in shown["links"]) == 3
+    assert all(o["person_key"] == P1 for o in shown["origins"])
+    text = " ".join(_cli(world.url, "persons", "show", P2).split())  # Rich wraps long lines
+    assert f"resolves to {P1}" in text
+    assert "itself" in _cli(world.url, "persons", "merge", P1, P1, code=2)
+    assert "no person" in _cli(world.url, "persons", "show", "nobody", code=2)
+
+
+def test_persons_merge_human_output_names_the_survivor(world: World) -> None:
+    text = _cli(world.url, "persons", "merge", P2, P1)
+    assert f"{P1} is the older key, so it survives" in " ".join(text.split())
