@@ -32,7 +32,7 @@ from leadlink.web.deps import (
 )
 from leadlink.web.i18n import Translator
 
-TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parents[1] / "templates")
 i18n.install(TEMPLATES.env)
 
 # (path, message key, testid): the navigation, in order.
