@@ -92,12 +92,6 @@ def max_run_id(session: Session) -> int:
     return int(session.scalar(select(func.max(JobRun.id))) or 0)
 
 
-def running_runs(session: Session) -> list[tuple[int, str]]:
-    return [(r[0], r[1]) for r in session.execute(
-        select(JobRun.id, JobRun.kind).where(JobRun.status == "running").order_by(JobRun.id)
-    )]  # fmt: skip
-
-
 def sample_lead_ids(session: Session, record_ids: Any, limit: int = 10) -> list[str]:
     """A few lead ids (oldest first) out of a query of record ids."""
     rows = session.scalars(

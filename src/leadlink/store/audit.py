@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from leadlink.store.models import AuditLog
@@ -18,8 +18,3 @@ def record(
     session.execute(
         insert(AuditLog).values(at=now, actor=actor, action=action, target=target, detail=detail)
     )
-
-
-def recent(session: Session, *, limit: int, offset: int = 0) -> list[AuditLog]:
-    stmt = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit).offset(offset)
-    return list(session.scalars(stmt))

@@ -22,8 +22,6 @@ from leadlink.store.db import transaction
 from leadlink.store.gap import GapCutoffs, gap_query
 from leadlink.store.models import Link, Person, ReviewItem, SourceRecord, Unmatched
 
-# A lead's state, in the order they are tested (mutually exclusive, together every lead).
-LEAD_STATUSES = ("linked", "review", "unmatched", "pending")
 NAME_FIELDS = ("first_name", "middle_name", "last_name", "driver_name")
 PHONE_FIELDS = ("phone", "driver_phone")
 DOCUMENT_FIELDS = ("document", "license", "driver_license")

@@ -24,13 +24,8 @@ from tests.pipeline.claims_world import (
 )
 
 from leadlink.pipeline.ingest.files import ingest_file
-from leadlink.pipeline.money.claims import (
-    advance,
-    check_claims,
-    compute_claims,
-    reached,
-    time_status,
-)
+from leadlink.pipeline.money.claim_facts import reached
+from leadlink.pipeline.money.claims import advance, check_claims, compute_claims, time_status
 from leadlink.pipeline.money.claims_report import aging_bucket
 
 D = dt.date

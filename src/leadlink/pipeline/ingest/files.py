@@ -24,9 +24,9 @@ from typing import Any
 from sqlalchemy import Engine
 
 from leadlink import clock
-from leadlink.cli.console import ProgressFn
 from leadlink.errors import UsageError
 from leadlink.pipeline.ingest.readers import check_encoding, read_table, validate
+from leadlink.pipeline.progress import ProgressFn
 from leadlink.sources import SOURCES
 from leadlink.store import records as store
 from leadlink.store.db import transaction

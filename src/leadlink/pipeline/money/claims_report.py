@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from leadlink.pipeline.money.claims import MILESTONES, STATUSES
+from leadlink.pipeline.money.claim_facts import MILESTONES, STATUSES
 from leadlink.pipeline.money.funnel import funnel
 from leadlink.settings import Settings
 from leadlink.store import claims as q

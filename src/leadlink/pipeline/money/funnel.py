@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from leadlink.pipeline.money.claims import load_facts
+from leadlink.pipeline.money.claim_facts import load_facts
 from leadlink.settings import Settings
 from leadlink.store import claims as q
 from leadlink.store import quarantine as quarantine_store

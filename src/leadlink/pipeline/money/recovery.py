@@ -24,9 +24,9 @@ from typing import Any
 from sqlalchemy import Engine
 
 from leadlink import clock
-from leadlink.cli.console import ProgressFn
 from leadlink.matching import Reason
 from leadlink.pipeline.checking import CheckResult
+from leadlink.pipeline.progress import ProgressFn
 from leadlink.pipeline.resolution.resolve import Resolver, write_decisions
 from leadlink.settings import Settings
 from leadlink.store import backlog, jobs, locks

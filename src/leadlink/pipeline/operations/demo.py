@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from leadlink.cli.console import ProgressFn
 from leadlink.pipeline.ingest.files import ingest_file
+from leadlink.pipeline.progress import ProgressFn
 from leadlink.pipeline.resolution.explain import evaluate
 from leadlink.pipeline.resolution.resolve import match
 from leadlink.settings import Settings

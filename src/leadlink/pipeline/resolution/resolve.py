@@ -20,9 +20,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from leadlink import clock
-from leadlink.cli.console import ProgressFn
 from leadlink.matching import DRIVER_RULES, RULES, Bands, Reason, prepare, resolve
 from leadlink.matching.compiled import BatchScorer
+from leadlink.pipeline.progress import ProgressFn
 from leadlink.pipeline.resolution import merge
 from leadlink.pipeline.resolution.canonical import canonical_frame
 from leadlink.pipeline.resolution.founding import error_decision, found_driver_parts, found_drivers

@@ -31,10 +31,10 @@ import pyarrow.compute as pc
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from leadlink.cli.console import ProgressFn
 from leadlink.matching import DRIVER_RULES, RULES, Bands, Reason, prepare, resolve
 from leadlink.matching.blocking import record_keys
 from leadlink.matching.engine import term_frequencies
+from leadlink.pipeline.progress import ProgressFn
 from leadlink.pipeline.resolution.canonical import canonical_frame
 from leadlink.pipeline.resolution.staging import PARALLEL_AFTER, Page, prepared_pages
 from leadlink.pipeline.resolution.workspace import Workspace

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from leadlink.errors import UsageError
-from leadlink.pipeline.money.claims import MILESTONES, STATUSES
+from leadlink.pipeline.money.claim_facts import MILESTONES, STATUSES
 from leadlink.pipeline.money.claims_report import AGING, report
 from leadlink.web import charts
 from leadlink.web.deps import EngineDep, NowDep, PageDep, SettingsDep, ViewerDep, paged
