@@ -332,7 +332,7 @@ def test_failure_while_writing_rolls_everything_back(
     def boom(*_: Any) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(ingest_mod.store, "forget_unmatched", boom)
+    monkeypatch.setattr(ingest_mod.records_store, "forget_unmatched", boom)
     rows = [dict(r, city="Cusco") for r in SAMPLES["leads"]] + [
         dict(SAMPLES["leads"][0], lead_id="L9")
     ]

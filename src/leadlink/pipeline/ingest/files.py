@@ -28,7 +28,7 @@ from leadlink.errors import UsageError
 from leadlink.pipeline.ingest.readers import check_encoding, read_table, validate
 from leadlink.pipeline.progress import ProgressFn
 from leadlink.sources import SOURCES
-from leadlink.store import records as store
+from leadlink.store import records as records_store
 from leadlink.store.db import transaction
 
 
@@ -68,7 +68,7 @@ def ingest_file(
 
     label = f"ingest {source}"
     with transaction(engine) as session:
-        existing = store.existing_hashes(session, source, [r.source_pk for r in rows])
+        existing = records_store.existing_hashes(session, source, [r.source_pk for r in rows])
         to_write = [r for r in rows if existing.get(r.source_pk) != r.content_hash]
         changed = [r.source_pk for r in to_write if r.source_pk in existing]
         total = len(to_write)
@@ -77,10 +77,10 @@ def ingest_file(
             if progress is not None:
                 progress(label, done, total)
 
-        store.upsert(session, source, to_write, now=stamp, on_chunk=on_chunk)
+        records_store.upsert(session, source, to_write, now=stamp, on_chunk=on_chunk)
         if changed:
-            store.forget_unmatched(session, source, changed)
-            store.forget_keys(session, source, changed)
+            records_store.forget_unmatched(session, source, changed)
+            records_store.forget_keys(session, source, changed)
     if progress is not None:
         progress(label, total, total)
     updated = len(changed)
@@ -96,14 +96,14 @@ def ingest_file(
 
 def content_hash(data: dict[str, str]) -> str:
     """SHA-256 (hex) of the canonical JSON of ``data``."""
-    return hashlib.sha256(store.canonical_json(data).encode("utf-8")).hexdigest()
+    return hashlib.sha256(records_store.canonical_json(data).encode("utf-8")).hexdigest()
 
 
 def _record_row(
     source_pk: str, data: dict[str, str], event_date: dt.date | None
-) -> store.RecordRow:
-    text = store.canonical_json(data)
-    return store.RecordRow(
+) -> records_store.RecordRow:
+    text = records_store.canonical_json(data)
+    return records_store.RecordRow(
         source_pk=source_pk,
         data=data,
         data_json=text,

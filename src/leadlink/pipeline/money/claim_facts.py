@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from leadlink.matching.payees import Payee
-from leadlink.store import claims as q
+from leadlink.store import claims as claims_store
 from leadlink.store import quarantine as quarantine_store
 
 MILESTONES: tuple[tuple[str, int], ...] = (("M1", 1), ("M5", 5), ("M25", 25))
@@ -59,18 +59,19 @@ def load_facts(session: Session, today: dt.date) -> Facts:
     """As of ``today``: trips dated later are not counted yet (as payments dated later)."""
     quarantined = quarantine_store.active_persons(session)
     anchors: dict[str, tuple[int, dt.date]] = {}
-    for person, rid, day in q.lead_dates(session):  # ordered: the first row is the earliest
+    # Ordered: the first row of a person is its earliest lead.
+    for person, rid, day in claims_store.lead_dates(session):
         if person not in quarantined:
             anchors.setdefault(person, (rid, day))
     driver_ids: dict[str, list[str]] = defaultdict(list)
     driver_person, payees = {}, []
-    for person, driver_id, first, last in q.person_drivers(session):
+    for person, driver_id, first, last in claims_store.person_drivers(session):
         driver_person[driver_id] = person
         if person not in quarantined:
             driver_ids[person].append(driver_id)
             payees.append(Payee(person, first, last))
     trips: dict[str, list[tuple[dt.date, int]]] = defaultdict(list)
-    for driver_id, day, n in q.trip_days(session, today):
+    for driver_id, day, n in claims_store.trip_days(session, today):
         trips[driver_id].append((day, n))
     return Facts(
         anchors,

@@ -34,7 +34,7 @@ from leadlink.pipeline.money import quarantine as quarantine_service
 from leadlink.pipeline.money.claim_facts import MILESTONES, STATUSES, Facts, load_facts
 from leadlink.pipeline.money.claims_report import report
 from leadlink.settings import Settings
-from leadlink.store import claims as q
+from leadlink.store import claims as claims_store
 from leadlink.store import jobs
 from leadlink.store.db import transaction
 
@@ -99,7 +99,7 @@ def _write_claims(
                 "reached_on": day,
                 "amount": amounts[milestone],
             }
-    existing = {(c["person_key"], c["milestone"]): c for c in q.load_claims(session)}
+    existing = {(c["person_key"], c["milestone"]): c for c in claims_store.load_claims(session)}
     new, changed, dropped = [], [], []
     for (person, milestone), want in sorted(desired.items()):
         have = existing.get((person, milestone))
@@ -119,9 +119,9 @@ def _write_claims(
     for key, have in existing.items():
         if key not in desired and have["status"] == "expected" and have["payment_id"] is None:
             dropped.append(have["id"])  # provisional, and the data no longer supports it
-    q.insert_claims(session, new, run_id, now)
-    q.update_claims(session, changed, run_id, now)
-    q.delete_claims(session, dropped)
+    claims_store.insert_claims(session, new, run_id, now)
+    claims_store.update_claims(session, changed, run_id, now)
+    claims_store.delete_claims(session, dropped)
     return {
         "claims_new": len(new),
         "claims_refreshed": len(changed),
@@ -138,12 +138,12 @@ def _reconcile(
     unpaid claim, and that set shrinks as payments are reconciled. Stopping at a pass that
     changed nothing makes the stored verdicts a fixed point, so a rerun decides the same.
     """
-    claims = q.load_claims(session)
+    claims = claims_store.load_claims(session)
     by_key = {(c["person_key"], c["milestone"]): c for c in claims}
-    stored = q.load_payments(session)
+    stored = claims_store.load_payments(session)
     todo = [
         (rid, payment_id, data, paid_at)
-        for rid, payment_id, data, paid_at in q.payment_records(session, now.date())
+        for rid, payment_id, data, paid_at in claims_store.payment_records(session, now.date())
         if rid not in stored or stored[rid]["status"] != "reconciled"  # reconciled is final
     ]
     taken: dict[str, set[str]] = defaultdict(set)  # milestone -> persons paid during this run
@@ -186,9 +186,9 @@ def _reconcile(
             new.append({"record_id": rid, **row})
         elif any(have[k] != v for k, v in row.items()):
             changed.append({"id": have["id"], **row})
-    q.insert_payments(session, new, run_id, now)
-    q.update_payments(session, changed, run_id, now)
-    ids = {rid: p["id"] for rid, p in q.load_payments(session).items()}
+    claims_store.insert_payments(session, new, run_id, now)
+    claims_store.update_payments(session, changed, run_id, now)
+    ids = {rid: p["id"] for rid, p in claims_store.load_payments(session).items()}
     today, window, expiry = now.date(), settings.claim_window_days, settings.claim_expiry_days
     moved = []
     for c in claims:
@@ -199,7 +199,7 @@ def _reconcile(
             status = advance(c["status"], time_status(c["lead_date"], today, window, expiry))
             if status != c["status"]:
                 moved.append({"id": c["id"], "status": status})
-    q.update_claims(session, moved, run_id, now)
+    claims_store.update_claims(session, moved, run_id, now)
     return {
         "payments_new": len(new),
         "payments_updated": len(changed),
@@ -279,7 +279,7 @@ def check_claims(engine: Engine, settings: Settings) -> CheckResult:
     """Claims keep their own rules: known status, reached inside the window, paid iff a payment."""
 
     with transaction(engine) as session:
-        n, examples = q.bad_claims(session, STATUSES, settings.claim_window_days)
+        n, examples = claims_store.bad_claims(session, STATUSES, settings.claim_window_days)
     return CheckResult(
         "claims", n == 0, "claims in their window, statuses backed by payments", n, examples
     )

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from leadlink.pipeline.money.claim_facts import MILESTONES, STATUSES
 from leadlink.pipeline.money.funnel import funnel
 from leadlink.settings import Settings
-from leadlink.store import claims as q
+from leadlink.store import claims as claims_store
 from leadlink.store import quarantine as quarantine_store
 from leadlink.store.db import transaction
 
@@ -38,10 +38,10 @@ def report(
 ) -> dict[str, Any]:
     """What `leadlink claims --json` shows: claims (filtered), payments, funnel, quarantine."""
     with transaction(engine) as session:
-        rows = q.claim_rows(session)
-        payments = q.payment_summary(session)
+        rows = claims_store.claim_rows(session)
+        payments = claims_store.payment_summary(session)
         quarantined = quarantine_store.count_active(session)
-        paid_by = q.payment_keys(session)
+        paid_by = claims_store.payment_keys(session)
     rows = [
         r
         for r in rows

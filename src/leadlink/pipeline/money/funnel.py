@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 
 from leadlink.pipeline.money.claim_facts import load_facts
 from leadlink.settings import Settings
-from leadlink.store import claims as q
+from leadlink.store import claims as claims_store
 from leadlink.store import quarantine as quarantine_store
 from leadlink.store.db import transaction
 
@@ -31,9 +31,9 @@ def funnel(engine: Engine, settings: Settings, *, now: dt.datetime) -> dict[str,
     """``{"leads", "stages": {STAGE: {"leads", "persons", "amount"}}, "quarantined", "as_of"}``."""
     with transaction(engine) as session:
         facts = load_facts(session, now.date())
-        leads = q.lead_persons(session)
+        leads = claims_store.lead_persons(session)
         claimed: dict[str, float] = {}
-        for c in q.load_claims(session):
+        for c in claims_store.load_claims(session):
             claimed[c["person_key"]] = claimed.get(c["person_key"], 0.0) + c["amount"]
         quarantined = quarantine_store.count_active(session)
     amounts = settings.claim_amounts()

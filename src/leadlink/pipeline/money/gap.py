@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from leadlink.errors import UsageError
 from leadlink.settings import Settings
-from leadlink.store import gap as q
+from leadlink.store import gap as gap_store
 from leadlink.store.db import transaction
 
 
@@ -28,23 +28,26 @@ def gap_report(
     limit: int | None = None,
 ) -> dict[str, Any]:
     """``{"summary": {reason: n, "high_risk": n, ...}, "leads": [{lead_id, gap_reason, ...}]}``."""
-    bad = [r for r in reasons if r not in q.GAP_REASONS] + [r for r in risks if r not in q.RISKS]
+    bad = [r for r in reasons if r not in gap_store.GAP_REASONS]
+    bad += [r for r in risks if r not in gap_store.RISKS]
     if bad:
         raise UsageError(
             f"unknown gap reason or risk {', '.join(bad)}: reasons are "
-            f"{', '.join(q.GAP_REASONS)}; risks are {', '.join(q.RISKS)}"
+            f"{', '.join(gap_store.GAP_REASONS)}; risks are {', '.join(gap_store.RISKS)}"
         )
-    cutoffs = q.GapCutoffs.at(now, settings.gap_medium_days, settings.gap_high_days)
+    cutoffs = gap_store.GapCutoffs.at(now, settings.gap_medium_days, settings.gap_high_days)
     with transaction(engine) as session:
-        by_reason = q.summary(session, cutoffs)
-        rows = q.leads(session, cutoffs, reasons=reasons, risks=risks, limit=limit)
+        by_reason = gap_store.summary(session, cutoffs)
+        rows = gap_store.leads(session, cutoffs, reasons=reasons, risks=risks, limit=limit)
     return {"summary": _summary(by_reason), "leads": [_lead(r, now.date()) for r in rows]}
 
 
 def _summary(by_reason: dict[str, dict[str, int]]) -> dict[str, Any]:
     total = sum(sum(risks.values()) for risks in by_reason.values())
-    out: dict[str, Any] = {reason: sum(by_reason[reason].values()) for reason in q.GAP_REASONS}
-    for risk in q.RISKS:
+    out: dict[str, Any] = {
+        reason: sum(by_reason[reason].values()) for reason in gap_store.GAP_REASONS
+    }
+    for risk in gap_store.RISKS:
         out[f"{risk}_risk"] = sum(risks.get(risk, 0) for risks in by_reason.values())
     unresolved = total - out["resolved"]
     out["total"] = total

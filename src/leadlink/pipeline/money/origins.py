@@ -19,7 +19,7 @@ from leadlink.errors import NotFoundError, UsageError
 from leadlink.pipeline.checking import CheckResult
 from leadlink.settings import Settings
 from leadlink.store import jobs
-from leadlink.store import origins as q
+from leadlink.store import origins as origins_store
 from leadlink.store.db import transaction
 
 
@@ -42,17 +42,17 @@ def backfill(engine: Engine, settings: Settings, *, now: dt.datetime) -> Backfil
         result = BackfillResult(run_id=run.id)
         run.counts = result.as_dict
         with transaction(engine) as session:
-            missing = q.links_missing_origin(session)
-            era_start = q.origins_era_start(session)
+            missing = origins_store.links_missing_origin(session)
+            era_start = origins_store.origins_era_start(session)
         for start in range(0, len(missing), settings.chunk_size):
             chunk = missing[start : start + settings.chunk_size]
             with transaction(engine) as session:
-                written = q.backfill_links(session, chunk, era_start=era_start, run_id=run.id,
-                                           now=now)  # fmt: skip
+                written = origins_store.backfill_links(session, chunk, era_start=era_start,
+                                                       run_id=run.id, now=now)  # fmt: skip
             result.by_status.update(written)
             result.backfilled += sum(written.values())
         with transaction(engine) as session:
-            result.journaled = q.journal_unjournaled(session, run_id=run.id, now=now)
+            result.journaled = origins_store.journal_unjournaled(session, run_id=run.id, now=now)
     return result
 
 
@@ -61,18 +61,19 @@ def decide(
     now: dt.datetime,
 ) -> dict[str, Any]:  # fmt: skip
     """Set an origin's status by hand (decided_by manual); the history keeps the old one."""
-    if status not in q.MANUAL_STATUSES:
-        raise UsageError(f"status must be one of {', '.join(q.MANUAL_STATUSES)}, not {status!r}")
+    if status not in origins_store.MANUAL_STATUSES:
+        allowed = ", ".join(origins_store.MANUAL_STATUSES)
+        raise UsageError(f"status must be one of {allowed}, not {status!r}")
     if not actor.strip():
         raise UsageError("say who decides: --by NAME")
     with transaction(engine) as session:
-        origin = q.get(session, origin_id)
+        origin = origins_store.get(session, origin_id)
         if origin is None:
             raise NotFoundError(f"no origin with id {origin_id}")
-        q.decide(session, origin, status=status, actor=actor, note=note, now=now)
+        origins_store.decide(session, origin, status=status, actor=actor, note=note, now=now)
     with transaction(engine) as session:
-        row = q.listing(session, person_key=origin.person_key)
-        history = q.history(session, origin_id)
+        row = origins_store.listing(session, person_key=origin.person_key)
+        history = origins_store.history(session, origin_id)
     current = next(r for r in row if r["id"] == origin_id)
     return {**current, "created_at": current["created_at"].isoformat(), "history": history}
 
@@ -80,11 +81,12 @@ def decide(
 def list_origins(
     engine: Engine, *, status: str | None, person_key: str | None, limit: int | None
 ) -> dict[str, Any]:
-    if status is not None and status not in q.STATUSES:
-        raise UsageError(f"status must be one of {', '.join(q.STATUSES)}, not {status!r}")
+    if status is not None and status not in origins_store.STATUSES:
+        allowed = ", ".join(origins_store.STATUSES)
+        raise UsageError(f"status must be one of {allowed}, not {status!r}")
     with transaction(engine) as session:
-        rows = q.listing(session, status=status, person_key=person_key, limit=limit)
-        by_status = q.counts_by_status(session)
+        rows = origins_store.listing(session, status=status, person_key=person_key, limit=limit)
+        by_status = origins_store.counts_by_status(session)
     for r in rows:
         r["created_at"] = r["created_at"].isoformat()
     return {"by_status": by_status, "origins": rows}
@@ -94,7 +96,7 @@ def check_origin_status(engine: Engine, _: Settings) -> Any:
     """`check origin-status`: every origin has a known status and decided_by."""
 
     with transaction(engine) as session:
-        n, examples = q.bad_status_or_decider(session)
+        n, examples = origins_store.bad_status_or_decider(session)
     return CheckResult("origin-status", n == 0,
-                       f"statuses {', '.join(q.STATUSES)}; decided_by system or manual",
+                       f"statuses {', '.join(origins_store.STATUSES)}; decided_by system or manual",
                        n, examples)  # fmt: skip

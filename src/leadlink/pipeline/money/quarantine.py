@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from leadlink.pipeline.checking import CheckResult
 from leadlink.settings import Settings
 from leadlink.store import jobs
-from leadlink.store import quarantine as q
+from leadlink.store import quarantine as quarantine_store
 from leadlink.store.db import transaction
 
 REASON_ORPHAN = "no lead, no origin, no trips"
@@ -69,9 +69,9 @@ def scan(engine: Engine, settings: Settings, *, now: dt.datetime) -> ScanResult:
         result = ScanResult(run.id)
         run.counts = result.as_dict
         with transaction(engine) as session:
-            drivers = q.driver_records(session)
+            drivers = quarantine_store.driver_records(session)
             facts = _facts(session, drivers)
-            existing = q.rows(session)
+            existing = quarantine_store.rows(session)
             new, again, released = [], [], []
             for rid, driver_id, person in drivers:
                 has = _has(person, driver_id, facts)
@@ -84,13 +84,13 @@ def scan(engine: Engine, settings: Settings, *, now: dt.datetime) -> ScanResult:
                         again.append({"id": row["id"], "person_key": person, "reason": reason})
                 elif row is not None and row["active"]:
                     released.append({"id": row["id"], "release_reason": "has " + ", ".join(has)})
-            q.add(session, new, now)
-            q.reactivate(session, again, now)
-            q.release(session, released, now)
+            quarantine_store.add(session, new, now)
+            quarantine_store.reactivate(session, again, now)
+            quarantine_store.release(session, released, now)
             result.scanned = len(drivers)
             result.quarantined = len(new) + len(again)
             result.released = len(released)
-            result.active = q.count_active(session)
+            result.active = quarantine_store.count_active(session)
     return result
 
 
@@ -99,9 +99,9 @@ def _facts(session: Session, drivers: list[tuple[int, str, str | None]]) -> dict
     for _rid, driver_id, person in drivers:
         ids_of_person[person].add(driver_id)
     return {
-        "leads": q.persons_with_lead(session),
-        "origins": q.persons_with_origin(session),
-        "trips": q.trip_driver_ids(session),
+        "leads": quarantine_store.persons_with_lead(session),
+        "origins": quarantine_store.persons_with_origin(session),
+        "trips": quarantine_store.trip_driver_ids(session),
         "ids_of_person": ids_of_person,
     }
 
@@ -109,16 +109,19 @@ def _facts(session: Session, drivers: list[tuple[int, str, str | None]]) -> dict
 def quarantined(engine: Engine) -> list[dict[str, Any]]:
     """Active quarantine rows: driver id, person, reason, since when."""
     with transaction(engine) as session:
-        return q.list_active(session)
+        return quarantine_store.list_active(session)
 
 
 def check_quarantine(engine: Engine, _: Settings) -> CheckResult:
     """Quarantined drivers appear in no claim and no reconciled payment."""
 
     with transaction(engine) as session:
-        parts = [q.claims_of_quarantined(session), q.payments_of_quarantined(session)]
+        parts = [
+            quarantine_store.claims_of_quarantined(session),
+            quarantine_store.payments_of_quarantined(session),
+        ]
     total = sum(n for n, _ in parts)
-    examples = [e for _, ex in parts for e in ex][: q.LIMIT]
+    examples = [e for _, ex in parts for e in ex][: quarantine_store.LIMIT]
     return CheckResult(
         "quarantine",
         total == 0,

@@ -27,9 +27,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from leadlink.settings import Settings
-from leadlink.store import alerts as q
+from leadlink.store import alerts as alerts_store
 from leadlink.store import backlog, jobs
-from leadlink.store import gap as gap_q
+from leadlink.store import gap as gap_store
 from leadlink.store.db import transaction
 
 KINDS = ("over_24h_no_identity", "over_7d_unresolved", "job_stale", "backlog_growing")
@@ -73,39 +73,39 @@ def evaluate(
         run.counts = result.counts
         with transaction(engine) as session:
             firing = firing_now(session, settings, now=now, job_kinds=kinds)
-            result.raised, result.resolved = q.apply(session, firing, KINDS, now)
-            result.open = q.open_alerts(session)
+            result.raised, result.resolved = alerts_store.apply(session, firing, KINDS, now)
+            result.open = alerts_store.open_alerts(session)
     return result
 
 
 def firing_now(
     session: Session, settings: Settings, *, now: dt.datetime, job_kinds: Sequence[str]
-) -> q.Firing:
-    firing: q.Firing = {}
+) -> alerts_store.Firing:
+    firing: alerts_store.Firing = {}
     red_ids = backlog.kpi_red_ids(now, settings.kpi_grace_days)
     red = backlog.count_kpi_red(session, now, settings.kpi_grace_days)
     if red:
         firing[("over_24h_no_identity", "leads")] = {
             "severity": "warning",
             "detail": {"leads": red, "grace_days": settings.kpi_grace_days,
-                       "oldest": q.sample_lead_ids(session, red_ids)},
+                       "oldest": alerts_store.sample_lead_ids(session, red_ids)},
         }  # fmt: skip
-    cutoffs = gap_q.GapCutoffs.at(now, settings.gap_medium_days, settings.gap_high_days)
-    old, sample = gap_q.count_unresolved_since(session, cutoffs)
+    cutoffs = gap_store.GapCutoffs.at(now, settings.gap_medium_days, settings.gap_high_days)
+    old, sample = gap_store.count_unresolved_since(session, cutoffs)
     if old:
         firing[("over_7d_unresolved", "leads")] = {
             "severity": "critical",
             "detail": {"leads": old, "days": settings.gap_high_days, "oldest": sample},
         }
     limit = now - dt.timedelta(hours=settings.job_stale_hours)
-    for kind, last in q.last_success(session, job_kinds).items():
+    for kind, last in alerts_store.last_success(session, job_kinds).items():
         if last is None or last < limit:
             firing[("job_stale", kind)] = {
                 "severity": "critical" if last is None else "warning",
                 "detail": {"last_success": last.isoformat() if last else None,
                            "stale_after_hours": settings.job_stale_hours},
             }  # fmt: skip
-    trend = q.backlog_trend(
+    trend = alerts_store.backlog_trend(
         session, now.date() - dt.timedelta(days=settings.backlog_growing_days - 1), now.date()
     )
     values = [v for _, v in trend]
@@ -122,4 +122,4 @@ def open_now(engine: Engine) -> list[dict[str, Any]]:
     """The open alerts as the last evaluation left them, oldest first (reads only: the
     dashboard shows them; ``evaluate`` is the worker's and `leadlink alerts`' job)."""
     with transaction(engine) as session:
-        return q.open_alerts(session)
+        return alerts_store.open_alerts(session)

@@ -17,14 +17,17 @@ from leadlink.pipeline.resolution.merge import check_persons
 from leadlink.pipeline.resolution.review import check_review
 from leadlink.settings import Settings
 from leadlink.sources import SOURCES
-from leadlink.store import checks as q
+from leadlink.store import checks as checks_store
 from leadlink.store.db import current_revision, heads, transaction
 
 
 def check_origins(engine: Engine, _: Settings) -> CheckResult:
     """A linked lead (scouting, migration) has its origin, and every origin its history."""
     with transaction(engine) as session:
-        parts = [q.links_without_origin(session), q.origins_without_history(session)]
+        parts = [
+            checks_store.links_without_origin(session),
+            checks_store.origins_without_history(session),
+        ]
     return combined("origins", "every linked origin record has an origin, journaled", parts)
 
 
@@ -32,9 +35,9 @@ def check_links(engine: Engine, _: Settings) -> CheckResult:
     """At most one active link per record; never linked and unmatched at once; no empty person."""
     with transaction(engine) as session:
         parts = [
-            q.records_with_two_active_links(session),
-            q.linked_and_unmatched(session),
-            q.persons_without_records(session),
+            checks_store.records_with_two_active_links(session),
+            checks_store.linked_and_unmatched(session),
+            checks_store.persons_without_records(session),
         ]
     return combined("links", "one active link per record, persons all have records", parts)
 
@@ -42,7 +45,7 @@ def check_links(engine: Engine, _: Settings) -> CheckResult:
 def check_unmatched(engine: Engine, _: Settings) -> CheckResult:
     """Every unmatched record has a reason from the list; an ERROR has its message."""
     with transaction(engine) as session:
-        parts = [q.bad_unmatched(session)]
+        parts = [checks_store.bad_unmatched(session)]
     return combined("unmatched", "every unmatched record has a valid reason", parts)
 
 
@@ -54,7 +57,7 @@ def check_source_pk(engine: Engine, _: Settings) -> CheckResult:
     bad: list[str] = []
     n = 0
     with transaction(engine) as session:
-        rows = q.records_for_keys(session)
+        rows = checks_store.records_for_keys(session)
     for source, pk, data in rows:
         spec = SOURCES.get(source)
         if spec is None:
@@ -67,7 +70,7 @@ def check_source_pk(engine: Engine, _: Settings) -> CheckResult:
             expected_ok = bool(HEX16.match(pk))
         if not expected_ok or not pk:
             n += 1
-            if len(bad) < q.LIMIT:
+            if len(bad) < checks_store.LIMIT:
                 bad.append(f"{source}/{pk}: key does not follow the {source} formula")
     return CheckResult("source-pk", n == 0, f"{len(rows)} keys checked", n, bad)
 
@@ -92,10 +95,10 @@ def check_idempotent(engine: Engine, settings: Settings) -> CheckResult:
     now = clock.utcnow()
     match(engine, settings, now=now)
     with transaction(engine) as session:
-        before = q.fingerprint(session)
+        before = checks_store.fingerprint(session)
     rerun = match(engine, settings, now=now)
     with transaction(engine) as session:
-        after = q.fingerprint(session)
+        after = checks_store.fingerprint(session)
     changed = [f"{k}: {before[k]} -> {after[k]}" for k in before if before[k] != after[k]]
     if rerun.processed:
         changed.append(f"the rerun processed {rerun.processed} records")

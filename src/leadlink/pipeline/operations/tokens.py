@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from leadlink.errors import NotFoundError, UsageError
 from leadlink.store import audit
-from leadlink.store import tokens as store
+from leadlink.store import tokens as tokens_store
 from leadlink.store.db import transaction
 
 ROLES = ("viewer", "operator")
@@ -50,9 +50,9 @@ def create(
     token = PREFIX + secrets.token_urlsafe(32)
     with transaction(engine) as session:
         name = name or f"{role}-{secrets.token_hex(3)}"
-        if store.by_name(session, name) is not None:
+        if tokens_store.by_name(session, name) is not None:
             raise UsageError(f"a token named {name!r} already exists (names are unique)")
-        row = store.add(session, name=name, role=role, token_hash=hash_token(token), now=now)
+        row = tokens_store.add(session, name=name, role=role, token_hash=hash_token(token), now=now)
         audit.record(session, actor=actor, action="token_create", target=f"token:{name}",
                      detail={"role": role}, now=now)  # fmt: skip
         listed = _listing(row)
@@ -61,16 +61,16 @@ def create(
 
 def list_tokens(engine: Engine) -> list[dict[str, Any]]:
     with transaction(engine) as session:
-        return [_listing(t) for t in store.all_tokens(session)]
+        return [_listing(t) for t in tokens_store.all_tokens(session)]
 
 
 def revoke(engine: Engine, name: str, *, now: dt.datetime, actor: str = "cli") -> dict[str, Any]:
     with transaction(engine) as session:
-        row = store.by_name(session, name)
+        row = tokens_store.by_name(session, name)
         if row is None:
             raise NotFoundError(f"no token named {name!r} (see `leadlink token list`)")
         if row.revoked_at is None:
-            store.revoke(session, row.id, now)
+            tokens_store.revoke(session, row.id, now)
             audit.record(session, actor=actor, action="token_revoke", target=f"token:{name}",
                          detail={}, now=now)  # fmt: skip
             row.revoked_at = now
@@ -82,19 +82,19 @@ def authenticate(engine: Engine, token: str, *, now: dt.datetime) -> Principal |
     if not token.startswith(PREFIX):
         return None
     with transaction(engine) as session:
-        row = store.active_by_hash(session, hash_token(token))
+        row = tokens_store.active_by_hash(session, hash_token(token))
         if row is None:
             return None
         # Last use to the minute: one write per minute per token, not one per request.
         if row.last_used_at is None or now - row.last_used_at > dt.timedelta(minutes=1):
-            store.touch(session, row.id, now)
+            tokens_store.touch(session, row.id, now)
         return Principal(row.id, row.name, row.role)
 
 
 def principal_by_id(engine: Engine, token_id: int) -> Principal | None:
     """The principal of a still-active token id (a dashboard session holds the id)."""
     with transaction(engine) as session:
-        row = store.by_id(session, token_id)
+        row = tokens_store.by_id(session, token_id)
         if row is None or row.revoked_at is not None:
             return None
         return Principal(row.id, row.name, row.role)

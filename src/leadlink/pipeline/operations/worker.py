@@ -28,7 +28,7 @@ from leadlink.clock import utcnow
 from leadlink.errors import BadInputError, LockBusyError, UsageError
 from leadlink.settings import Settings
 from leadlink.sources import RESOLVE_ORDER, SOURCES
-from leadlink.store import alerts as alert_q
+from leadlink.store import alerts as alerts_store
 from leadlink.store import jobs
 from leadlink.store.db import transaction
 
@@ -163,7 +163,7 @@ class Worker:
 
     def _run_locked(self, job: Job, start: dt.datetime) -> Outcome:
         with transaction(self.engine) as session:
-            marker = alert_q.max_run_id(session)
+            marker = alerts_store.max_run_id(session)
         run_id = None if job.records_itself else jobs.start(self.engine, job.kind, start)
         began = time.monotonic()
         counts: dict[str, Any] = {}
@@ -177,7 +177,7 @@ class Worker:
         end = max(self.clock(), start + dt.timedelta(seconds=duration))
         if run_id is None:
             with transaction(self.engine) as session:
-                run_id = alert_q.newest_run_of(session, job.kind, marker)
+                run_id = alerts_store.newest_run_of(session, job.kind, marker)
             if run_id is None:  # the service failed before recording itself
                 run_id = jobs.start(self.engine, job.kind, start)
         counts = {**counts, "duration_s": duration}
