@@ -1,6 +1,6 @@
 """The app factory: settings and engine in ``app.state``, middleware, error translation, routes.
 
-One exception root (``LeadlinkError``) becomes an HTTP status here and nowhere else.
+One exception root (``LeadlinkError``) becomes an HTTP status by one table (``web/errors.py``).
 """
 
 from __future__ import annotations
@@ -17,38 +17,16 @@ from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
 from leadlink import __version__
-from leadlink.errors import (
-    BadInputError,
-    CheckFailed,
-    ConfigError,
-    LeadlinkError,
-    LockBusyError,
-    NotFoundError,
-    UsageError,
-)
+from leadlink.errors import BadInputError, LeadlinkError
 from leadlink.settings import Settings, load_settings
-from leadlink.store.db import DatabaseError, make_engine
+from leadlink.store.db import make_engine
 from leadlink.web import observability
 from leadlink.web.deps import NotAuthenticated, ViewerDep
+from leadlink.web.errors import status_for
 from leadlink.web.routes import ROUTERS
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("leadlink.web")
-
-# Most specific first: the first class the error is an instance of gives the status.
-STATUS: tuple[tuple[type[LeadlinkError], int], ...] = (
-    (NotFoundError, 404),
-    (BadInputError, 422),
-    (UsageError, 422),
-    (LockBusyError, 409),
-    (CheckFailed, 409),
-    (DatabaseError, 503),
-    (ConfigError, 500),
-)
-
-
-def status_for(exc: LeadlinkError) -> int:
-    return next((code for cls, code in STATUS if isinstance(exc, cls)), 500)
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:

@@ -30,6 +30,7 @@ from leadlink.web.deps import (
     current_principal,
     require_operator,
 )
+from leadlink.web.errors import status_for
 from leadlink.web.i18n import Translator
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parents[1] / "templates")
@@ -145,8 +146,6 @@ def respond(
     except LeadlinkError as exc:
         if wants_json(request):
             raise
-        from leadlink.web.app import status_for  # the app imports the routes, not vice versa
-
         return error_page(request, principal, status_for(exc), str(exc))
     if wants_json(request):
         return json_response(data)
