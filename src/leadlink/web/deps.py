@@ -27,7 +27,6 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 NowDep = Annotated[dt.datetime, Depends(utcnow)]
@@ -40,9 +39,29 @@ class NotAuthenticated(HTTPException):
         super().__init__(401, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def current_principal(request: Request, engine: EngineDep, now: NowDep) -> Principal:
+async def cookie_write_csrf(request: Request) -> str | None:
+    """The CSRF token sent with a write the dashboard session authenticates (None for a
+    bearer call, a safe method or no session). Async only to await the form body: it touches
+    no database, so the authentication that checks it can run in the thread pool."""
+    if (
+        request.method in session.SAFE_METHODS
+        or request.headers.get("authorization") is not None
+        or session.token_id(request) is None
+    ):
+        return None
+    return await session.sent_csrf(request)
+
+
+CookieCsrfDep = Annotated[str | None, Depends(cookie_write_csrf)]
+
+
+def current_principal(
+    request: Request, engine: EngineDep, now: NowDep, csrf: CookieCsrfDep
+) -> Principal:
     """The caller: a bearer token, else the dashboard session; a cookie-authenticated write
-    must carry the session's CSRF token."""
+    must carry the session's CSRF token. A plain ``def``, run in the thread pool: the token's
+    ``last_used_at`` write may wait for SQLite's write lock (another process writing), and
+    must not stop the event loop, and every other request, while it waits."""
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, value = header.partition(" ")
@@ -58,7 +77,7 @@ async def current_principal(request: Request, engine: EngineDep, now: NowDep) ->
     if principal is None:
         session.end(request)
         raise NotAuthenticated("a token is required (Authorization: Bearer <token>, or log in)")
-    if request.method not in session.SAFE_METHODS and not await session.csrf_ok(request):
+    if request.method not in session.SAFE_METHODS and not session.csrf_matches(request, csrf):
         raise HTTPException(403, "missing or wrong CSRF token")
     request.state.actor = principal.name
     return principal

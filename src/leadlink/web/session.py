@@ -44,15 +44,29 @@ def csrf_token(request: Request) -> str:
     return token
 
 
-async def csrf_ok(request: Request) -> bool:
-    """The request carries the session's CSRF token (header, or form field)."""
-    expected = request.session.get("csrf")
-    if not isinstance(expected, str):
-        return False
+async def sent_csrf(request: Request) -> str | None:
+    """The CSRF token the request carries: the header, else the form field. Only the body is
+    awaited here (no database), and only for a form and when the session has a token to
+    compare with."""
+    if not isinstance(request.session.get("csrf"), str):
+        return None
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
     ):
         value = (await request.form()).get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
+    return sent
+
+
+def csrf_matches(request: Request, sent: str | None) -> bool:
+    """``sent`` (from ``sent_csrf``) is the session's CSRF token."""
+    expected = request.session.get("csrf")
+    if not isinstance(expected, str):
+        return False
     return sent is not None and hmac.compare_digest(sent, expected)
+
+
+async def csrf_ok(request: Request) -> bool:
+    """The request carries the session's CSRF token (header, or form field)."""
+    return csrf_matches(request, await sent_csrf(request))

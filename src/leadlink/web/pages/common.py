@@ -24,6 +24,7 @@ from leadlink.errors import LeadlinkError
 from leadlink.pipeline.operations.tokens import Principal
 from leadlink.web import i18n, session
 from leadlink.web.deps import (
+    CookieCsrfDep,
     EngineDep,
     NotAuthenticated,
     NowDep,
@@ -178,12 +179,15 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-async def form_writer(request: Request, engine: EngineDep, now: NowDep) -> Principal | str:
+def form_writer(
+    request: Request, engine: EngineDep, now: NowDep, csrf: CookieCsrfDep
+) -> Principal | str:
     """OperatorDep for dashboard forms: the operator, or why not (rendered as a 403 page,
     not the API's JSON). Not logged in stays the app's 401/redirect; CSRF is checked by
-    ``current_principal`` for a cookie session exactly as for the API."""
+    ``current_principal`` for a cookie session exactly as for the API. A plain ``def`` like
+    it (the thread pool)."""
     try:
-        return require_operator(await current_principal(request, engine, now))
+        return require_operator(current_principal(request, engine, now, csrf))
     except NotAuthenticated:
         raise
     except HTTPException as exc:
