@@ -19,7 +19,9 @@ from leadlink.pipeline.ingest.files import ingest_file
 from leadlink.pipeline.resolution.lead_post import validate_lead
 from leadlink.pipeline.resolution.resolve import Resolver, match, person_key_for
 from leadlink.settings import Settings
+from leadlink.sources import SOURCES
 from leadlink.synth import generate
+from leadlink.web.routes.api_lead_post import LeadIn
 
 ANA = {"first_name": "Ana Maria", "last_name": "Quispe Mamani", "phone": "987654321"}
 D1_KEY = person_key_for("drivers", "D1")
@@ -283,3 +285,15 @@ def test_validate_lead_is_the_csv_validation() -> None:
     row = validate_lead({"lead_id": " L7 ", "created_at": "20261001", "phone": None})
     assert row.source_pk == "L7" and row.event_date == dt.date(2026, 10, 1)
     assert row.data["created_at"] == "2026-10-01" and row.data["phone"] == ""
+
+
+def test_the_posted_fields_are_the_leads_sources_columns(app: FastAPI) -> None:
+    """LeadIn is written out (so the schema documents each field); this holds it equal to
+    sources.SOURCES["leads"]: every column a field, the not-null ones required."""
+    spec = SOURCES["leads"]
+    fields = LeadIn.model_fields
+    assert set(fields) == set(spec.columns)
+    assert {name for name, field in fields.items() if field.is_required()} == set(spec.not_null)
+    schema = app.openapi()["components"]["schemas"]["LeadIn"]
+    assert set(schema["properties"]) == set(spec.columns)
+    assert set(schema["required"]) == set(spec.not_null)

@@ -19,6 +19,9 @@ class LeadIn(BaseModel):
     """A `leads` row as JSON: the CSV's columns (absent ones are empty; extra ones are kept).
     Dates take every format a file may use (ISO, DD/MM/YYYY, YYYYMMDD)."""
 
+    # The columns of sources.SOURCES["leads"], written out so the schema documents each one;
+    # tests/web/test_api_lead_post.py holds them equal (the not-null ones required).
+
     model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
 
     lead_id: str = Field(description="The lead's id (the record's key).")
