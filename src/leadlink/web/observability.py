@@ -2,8 +2,9 @@
 
 Every response carries ``X-Request-ID`` (the caller's, when it sends one) and every request
 is logged as one JSON line with that id, the route, status, duration and actor. ``/metrics``
-is Prometheus text: request latency by route, and, read from the database at scrape time,
-the KPI-red backlog, records matched by the last match run and each job kind's last duration.
+is Prometheus text: request latency by method, route template and status (bounded labels),
+and, read from the database at scrape time, the KPI-red backlog, records matched by the last
+match run and each job kind's last duration.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -22,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
+from starlette.routing import BaseRoute, Mount
 
 from leadlink import clock
 from leadlink.settings import Settings
@@ -123,6 +125,40 @@ class Metrics:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
 
+# Label values must come from a closed set: every distinct value is a new time series kept
+# for the life of the process, so a client inventing methods or paths could grow /metrics
+# (and Prometheus) without end. Methods outside RFC 9110 and PATCH count as OTHER; a path is
+# named by the template of the route that matched it, and every path no route matched is
+# counted under UNMATCHED.
+KNOWN_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
+OTHER_METHOD = "OTHER"
+UNMATCHED = "unmatched"
+
+
+def method_label(method: str) -> str:
+    """The request's method when it is a standard one, else ``OTHER``."""
+    return method if method in KNOWN_METHODS else OTHER_METHOD
+
+
+def route_label(scope: Mapping[str, Any], routes: Sequence[BaseRoute]) -> str:
+    """The template of the route the router matched (``/api/persons/{person_key}``), the path
+    of the mount that served it (``/static``), or ``unmatched``: never the requested path."""
+    route = scope.get("route")
+    if isinstance(route, BaseRoute):
+        template = getattr(route, "path_format", None) or getattr(route, "path", None)
+        if isinstance(template, str) and template:
+            return template
+    # FastAPI's router does not set scope["route"] for a mount; the mount leaves its app as
+    # the scope's endpoint, which names it among the app's own routes.
+    endpoint = scope.get("endpoint")
+    for candidate in routes:
+        if isinstance(candidate, Mount) and endpoint is not None and candidate.app is endpoint:
+            return candidate.path
+    return UNMATCHED
+
+
 def install(app: FastAPI, metrics: Metrics) -> None:
     """The request-id/log/latency middleware."""
 
@@ -141,8 +177,10 @@ def install(app: FastAPI, metrics: Metrics) -> None:
             return response
         finally:
             elapsed = time.perf_counter() - started
-            route = getattr(request.scope.get("route"), "path", "unmatched")
-            metrics.latency.labels(request.method, route, str(status)).observe(elapsed)
+            route = route_label(request.scope, app.routes)
+            metrics.latency.labels(method_label(request.method), route, str(status)).observe(
+                elapsed
+            )
             log.info(
                 "request", extra={"request_id": request_id, "method": request.method,
                                   "path": request.url.path, "route": route, "status": status,
