@@ -13,7 +13,7 @@ from tests.factories import NOW, driver, lead, load
 from leadlink.errors import LockBusyError
 from leadlink.pipeline.money import recovery as rec
 from leadlink.pipeline.operations.checks import CHECKS
-from leadlink.pipeline.resolution import resolve as resolve_mod
+from leadlink.pipeline.resolution import decider
 from leadlink.pipeline.resolution.resolve import Resolver, match, person_key_for
 from leadlink.settings import Settings
 from leadlink.store import locks
@@ -179,7 +179,7 @@ def test_engine_error_is_a_failed_attempt_with_its_message(
     def broken(*_: Any, **__: Any) -> Any:
         raise TypeError("'UUID' object is not subscriptable")
 
-    monkeypatch.setattr(resolve_mod, "resolve", broken)  # inside the engine's own guard
+    monkeypatch.setattr(decider, "resolve", broken)  # inside the engine's own guard
     rec.seed(backlog, SETTINGS, now=NOW)
     result = rec.recover(backlog, SETTINGS, now=NOW, limit=5)
     assert (result.processed, result.matched, result.unmatched, result.failed) == (5, 0, 0, 5)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, text
 from tests.factories import NOW, driver, lead, load, migration, scouting
 
-from leadlink.pipeline.resolution import streaming
+from leadlink.pipeline.resolution import decider
 from leadlink.pipeline.resolution.resolve import match, person_key_for
 from leadlink.settings import Settings
 from leadlink.store import resolution
@@ -152,14 +152,14 @@ def test_rematch_reconsiders_unmatched_when_the_driver_arrives(
 def test_engine_failure_is_recorded_as_error_with_message(
     world: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = streaming.resolve
+    real = decider.resolve
 
     def failing(query: Any, registry: Any, bands: Any, rules: Any, *args: Any, **kw: Any) -> Any:
         if query.num_rows == 4:  # the leads batch
             raise ValueError("boom in the engine")
         return real(query, registry, bands, rules, *args, **kw)
 
-    monkeypatch.setattr(streaming, "resolve", failing)
+    monkeypatch.setattr(decider, "resolve", failing)
     result = match(world, SETTINGS, now=NOW)
     assert result.unmatched["ERROR"] == 4
     rows = _rows(world, "SELECT reason, message FROM unmatched")

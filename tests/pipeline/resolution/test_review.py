@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from leadlink.cli import app
 from leadlink.errors import NotFoundError, UsageError
 from leadlink.pipeline.operations.checks import CHECKS, run_checks
-from leadlink.pipeline.resolution import review, streaming
+from leadlink.pipeline.resolution import decider, review
 from leadlink.pipeline.resolution.resolve import match, person_key_for
 
 runner = CliRunner()
@@ -169,7 +169,7 @@ def test_engine_error_leaves_open_items_alone(
     def failing(*args: Any, **kwargs: Any) -> Any:
         raise ValueError("engine down")
 
-    monkeypatch.setattr(streaming, "resolve", failing)
+    monkeypatch.setattr(decider, "resolve", failing)
     match(world, SETTINGS, now=NOW, rematch=True)
     assert rows(world, "SELECT count(*) FROM unmatched WHERE reason = 'ERROR'")[0][0] == 3
     assert review.list_items(world, SETTINGS)["total"] == 4

@@ -22,11 +22,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from leadlink import clock
 from leadlink.matching import Reason
+from leadlink.matching.decision import Decision, error_decision
 from leadlink.pipeline.checking import CheckResult
 from leadlink.pipeline.progress import ProgressFn
+from leadlink.pipeline.resolution.decider import failure_message
 from leadlink.pipeline.resolution.resolve import Resolver, write_decisions
 from leadlink.settings import Settings
 from leadlink.store import backlog, jobs, locks
@@ -151,7 +154,7 @@ def recover(
                   heartbeat=heartbeat)  # fmt: skip
             _refresh_daily(engine, settings, result, now)
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            error = failure_message(exc)
             jobs.finish(engine, run_id, now, counts=result.as_dict(), error=error)
             raise
         jobs.finish(engine, run_id, now, counts=result.as_dict())
@@ -226,8 +229,7 @@ def _batch(
         if not ids:
             raise  # the claim itself failed: nothing was taken, nothing to account for
         log.exception("recover batch of %d items failed; recording them as failed", len(ids))
-        _fail_batch(engine, settings, result, ids, f"{type(exc).__name__}: {exc}", now,
-                    skip_locked)  # fmt: skip
+        _fail_batch(engine, settings, result, ids, failure_message(exc), now, skip_locked)
         return True
     result.add(outcomes, parked)
     resolver.grow(new_links)
@@ -235,7 +237,7 @@ def _batch(
 
 
 def _decide_and_write(
-    session: Any, resolver: Resolver, items: list[q.Item], run_id: int, now: dt.datetime
+    session: Session, resolver: Resolver, items: list[q.Item], run_id: int, now: dt.datetime
 ) -> tuple[list[q.Outcome], dict[int, str]]:
     """One decide call for the batch; persist links/unmatched; return outcomes per item."""
     todo = [it for it in items if it.linked_to is None]
@@ -243,12 +245,11 @@ def _decide_and_write(
         decided = resolver.decide("leads", [(it.record_id, it.source_pk, it.data) for it in todo])
     except Exception as exc:  # outside the engine's own guard (e.g. building the frame)
         log.exception("deciding a recovery batch failed")
-        message = f"{type(exc).__name__}: {exc}"
-        decided = [{"rid": it.record_id, "decision": "unmatched", "reason": Reason.ERROR.value,
-                    "message": message} for it in todo]  # fmt: skip
+        message = failure_message(exc)
+        decided = [error_decision(it.record_id, message) for it in todo]
     by_rid = {d["rid"]: d for d in decided}
     outcomes: list[q.Outcome] = []
-    writable: list[dict[str, Any]] = []
+    writable: list[Decision] = []
     for it in items:
         if it.linked_to is not None:  # linked meanwhile (e.g. by `match`): out of the backlog
             outcomes.append(q.Outcome(it, q.MATCHED, person_key=it.linked_to,
@@ -259,15 +260,13 @@ def _decide_and_write(
         outcomes.append(outcome)
         if outcome.outcome != q.FAILED and d is not None:
             writable.append(d)
-    new_links = (
-        write_decisions(session, writable, run_id=run_id, now=now,
-                        window_days=resolver.window_days)
-        if writable else {}
-    )  # fmt: skip
-    return outcomes, new_links
+    if not writable:
+        return outcomes, {}
+    return outcomes, write_decisions(session, writable, run_id=run_id, now=now,
+                                     window_days=resolver.window_days)  # fmt: skip
 
 
-def _outcome(item: q.Item, d: dict[str, Any] | None) -> q.Outcome:
+def _outcome(item: q.Item, d: Decision | None) -> q.Outcome:
     if d is None:
         return q.Outcome(item, q.FAILED, error="the engine returned no decision for this lead")
     if d["decision"] == "link":
@@ -280,7 +279,7 @@ def _outcome(item: q.Item, d: dict[str, Any] | None) -> q.Outcome:
 
 
 def _record(
-    session: Any,
+    session: Session,
     settings: Settings,
     outcomes: Sequence[q.Outcome],
     result: RecoverResult,

@@ -12,11 +12,12 @@ import json
 import logging
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pyarrow as pa
 
 from leadlink.matching import DRIVER_RULES, Reason, clusters
+from leadlink.matching.decision import Decision, error_decision, rows
+from leadlink.pipeline.resolution.decider import failure_message
 
 log = logging.getLogger(__name__)
 
@@ -32,25 +33,18 @@ def person_key_for(source: str, source_pk: str) -> str:
     return str(uuid.uuid5(PERSON_NAMESPACE, f"{source}:{source_pk}"))
 
 
-def error_decision(rid: int, message: str) -> dict[str, Any]:
-    return {"rid": rid, "decision": "unmatched", "reason": Reason.ERROR.value,
-            "message": message, "band": "reject", "candidates": "[]", "score": None}  # fmt: skip
-
-
-def found_drivers(
-    decisions: pa.Table, query: pa.Table, pks: dict[int, str]
-) -> list[dict[str, Any]]:
+def found_drivers(decisions: pa.Table, query: pa.Table, pks: dict[int, str]) -> list[Decision]:
     """A driver is a real registered person: link to a known person or found a new one.
 
     Two drivers of the same batch sharing a document are one person (a re-registration).
     Only an ambiguous document (two known persons) is left unmatched.
     """
-    return _founded(decisions.to_pylist(), clusters(query, DRIVER_RULES), pks)
+    return next(_found(iter([rows(decisions)]), query, pks))
 
 
 def found_driver_parts(
-    parts: Iterator[list[dict[str, Any]]], batch: pa.Table, pks: dict[int, str]
-) -> Iterator[list[dict[str, Any]]]:
+    parts: Iterator[list[Decision]], batch: pa.Table, pks: dict[int, str]
+) -> Iterator[list[Decision]]:
     """``found_drivers`` over staged decisions: clusters of the whole batch, then each part.
 
     The driver rule (same document, names compatible) only ever ties records sharing a
@@ -62,11 +56,20 @@ def found_driver_parts(
         batch = batch.set_column(batch.schema.get_field_index(name), name, pa.nulls(n, pa.string()))
     empty = pa.array([[]] * n, pa.list_(pa.string()))
     batch = batch.set_column(batch.schema.get_field_index("blocks"), "blocks", empty)
+    return _found(parts, batch, pks)
+
+
+def _found(
+    parts: Iterator[list[Decision]], batch: pa.Table, pks: dict[int, str]
+) -> Iterator[list[Decision]]:
+    """Each part founded against the clusters of ``batch``. Clustering is the engine too: if
+    it fails, every decision of the batch is ERROR with its message (logged with its
+    traceback), never a crash of the run."""
     try:
         roots = clusters(batch, DRIVER_RULES)
     except Exception as exc:
         log.exception("matching drivers failed")
-        message = f"{type(exc).__name__}: {exc}"
+        message = failure_message(exc)
         for part in parts:
             yield [error_decision(d["rid"], message) for d in part]
         return
@@ -75,9 +78,9 @@ def found_driver_parts(
 
 
 def _founded(
-    decisions: list[dict[str, Any]], roots: dict[int, int], pks: dict[int, str]
-) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
+    decisions: list[Decision], roots: dict[int, int], pks: dict[int, str]
+) -> list[Decision]:
+    out: list[Decision] = []
     for d in decisions:
         if d["decision"] == "link" or d["reason"] in _KEPT_REASONS:
             out.append(d)
@@ -88,20 +91,15 @@ def _founded(
         # written (in the founder's chunk) before any link to it.
         founder = root == d["rid"]
         rule_name = FOUNDED if founder else DRIVER_RULES[0].name
-        out.append(
-            {
-                "rid": d["rid"],
-                "decision": "found" if founder else "link",
-                "person_key": person_key_for("drivers", pks[root]),
-                "rule": rule_name,
-                "score": 1.0 if founder else DRIVER_RULES[0].score,
-                "confidence": "high",
-                # A dict: serialised once, when written (resolve._with_candidates).
-                "evidence": {
-                    "rule": rule_name,
-                    "founder": pks[root],
-                    "candidates": json.loads(d["candidates"]),
-                },
-            }
-        )
+        # A dict: serialised once, when written (resolve._with_candidates); the candidates
+        # it was founded over are in it already.
+        evidence = {"rule": rule_name, "founder": pks[root],
+                    "candidates": json.loads(d["candidates"])}  # fmt: skip
+        out.append(Decision(rid=d["rid"], decision="found" if founder else "link",
+                            person_key=person_key_for("drivers", pks[root]), cid=None,
+                            rule=rule_name,
+                            score=1.0 if founder else DRIVER_RULES[0].score,
+                            confidence="high", reason=None, band="accept",
+                            evidence=evidence, candidates=d["candidates"],
+                            message=None))  # fmt: skip
     return out

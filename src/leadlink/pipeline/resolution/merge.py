@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from leadlink.errors import NotFoundError, UsageError
 from leadlink.matching import Reason
+from leadlink.matching.decision import Decision
 from leadlink.pipeline.checking import CheckResult
 from leadlink.settings import Settings
 from leadlink.store import jobs, merges, persons
@@ -30,7 +31,7 @@ MERGE_RULE = "document_exact"
 SURVIVOR_NOTE = "the older person key survives, whatever the order of the arguments"
 
 
-def merges_from_decisions(decided: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
+def merges_from_decisions(decided: Iterable[Decision]) -> list[tuple[str, str]]:
     """Pairs of person keys that a MULTIPLE_CANDIDATES decision shows to be one person.
 
     Pure. Pass the decisions of the `drivers` source: the record's document agrees with its
@@ -47,7 +48,7 @@ def merges_from_decisions(decided: Iterable[dict[str, Any]]) -> list[tuple[str, 
     return sorted(pairs)
 
 
-def _document_candidates(decision: dict[str, Any]) -> list[str]:
+def _document_candidates(decision: Decision) -> list[str]:
     """Person keys of the leading run of document_exact candidates (best first)."""
     raw = decision.get("candidates") or "[]"
     candidates = json.loads(raw) if isinstance(raw, str) else list(raw)
@@ -90,8 +91,8 @@ def apply(
 
 
 def redirect(
-    decided: Sequence[dict[str, Any]], retired: dict[str, str], *, margin: float
-) -> list[dict[str, Any]]:
+    decided: Sequence[Decision], retired: dict[str, str], *, margin: float
+) -> list[Decision]:
     """Decisions rewritten for persons merged meanwhile (pure).
 
     A link to a retired key links to its survivor instead. A MULTIPLE_CANDIDATES decision
@@ -102,15 +103,16 @@ def redirect(
         return list(decided)
     out = []
     for d in decided:
-        if d.get("decision") in ("link", "found") and d.get("person_key") in retired:
-            d = {**d, "person_key": retired[d["person_key"]]}
+        key = d.get("person_key")
+        if d.get("decision") in ("link", "found") and key is not None and key in retired:
+            d = {**d, "person_key": retired[key]}
         elif d.get("reason") == Reason.MULTIPLE_CANDIDATES.value:
             d = _settled(d, retired, margin) or d
         out.append(d)
     return out
 
 
-def _settled(d: dict[str, Any], retired: dict[str, str], margin: float) -> dict[str, Any] | None:
+def _settled(d: Decision, retired: dict[str, str], margin: float) -> Decision | None:
     raw = d.get("candidates") or "[]"
     candidates = json.loads(raw) if isinstance(raw, str) else list(raw)
     if not candidates or candidates[0].get("rule") != MERGE_RULE:

@@ -14,13 +14,15 @@ registry; ``decide`` itself never writes.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 import pyarrow as pa
 from sqlalchemy import Engine
 
 from leadlink.matching import RULES, Bands, prepare
 from leadlink.matching.compiled import CompiledModel
+from leadlink.matching.decision import Decision
 from leadlink.matching.index import BlockIndex
 from leadlink.matching.single import resolve_one
 from leadlink.pipeline.resolution.canonical import canonical_frame
@@ -57,19 +59,20 @@ class OnlineMatcher:
         """``lead`` has the `leads` columns; the answer has DESIGN.md's POST /api/leads shape."""
         return self.answer(lead, self.decide_record(lead))
 
-    def decide_record(self, lead: dict[str, Any], rid: int = NEW_LEAD_RID) -> dict[str, Any]:
-        """The engine's decision for ``lead`` as record ``rid``: the dict ``match`` decides
+    def decide_record(self, lead: dict[str, Any], rid: int = NEW_LEAD_RID) -> Decision:
+        """The engine's decision for ``lead`` as record ``rid``: the decision ``match`` makes
         and ``resolve.write_decisions`` persists (evidence and candidates as JSON text)."""
         query = prepare(canonical_frame([("leads", rid, lead, None)]))
         self._last = (lead, query)  # grow() after a link reuses it: same lead, same frame
         candidates, frame = self.index.candidates(query)
         compiled = self.compiled
         scorer = (lambda q, r: compiled.score(q, r, frame)) if compiled is not None else None
-        return resolve_one(query, candidates, self.bands, RULES,
-                           self.model if scorer else None, scorer)  # fmt: skip
+        return _as_decision(resolve_one(query, candidates, self.bands, RULES,
+                                        self.model if scorer else None, scorer))  # fmt: skip
 
-    def answer(self, lead: dict[str, Any], d: dict[str, Any]) -> dict[str, Any]:
+    def answer(self, lead: dict[str, Any], d: Decision) -> dict[str, Any]:
         """A ``decide_record`` decision in DESIGN.md's POST /api/leads shape."""
+        evidence = d["evidence"]
         return {
             "lead_id": lead.get("lead_id"),
             "person_key": d["person_key"] if d["decision"] == "link" else None,
@@ -79,7 +82,7 @@ class OnlineMatcher:
             "score": d["score"],
             "reason": d["reason"],
             "candidates": json.loads(d["candidates"] or "[]"),
-            "evidence": json.loads(d["evidence"] or "{}"),
+            "evidence": json.loads(evidence or "{}") if isinstance(evidence, str) else evidence,
             "model_id": self.model_id,
         }
 
@@ -96,3 +99,9 @@ class OnlineMatcher:
             query = query.set_column(at, name, pa.array([value], query.schema.field(at).type))
         self.index.add(query)
         self.registry = self.index.registry
+
+
+def _as_decision(row: Mapping[str, Any]) -> Decision:
+    """``single.resolve_one``'s row (the batch engine's columns, no message: it decided) as a
+    ``Decision``. Once ``resolve_one`` is typed ``Decision`` itself, this goes."""
+    return cast(Decision, {**row, "message": row.get("message")})

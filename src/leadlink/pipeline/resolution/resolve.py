@@ -9,23 +9,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, overload
 
 import pyarrow as pa
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from leadlink import clock
-from leadlink.matching import DRIVER_RULES, RULES, Bands, Reason, prepare, resolve
+from leadlink.matching import Bands, Reason, prepare
 from leadlink.matching.compiled import BatchScorer
+from leadlink.matching.decision import Decision, rows
 from leadlink.pipeline.progress import ProgressFn
 from leadlink.pipeline.resolution import merge
 from leadlink.pipeline.resolution.canonical import canonical_frame
-from leadlink.pipeline.resolution.founding import error_decision, found_driver_parts, found_drivers
+from leadlink.pipeline.resolution.decider import Scorer, decide_chunk
+from leadlink.pipeline.resolution.founding import found_driver_parts, found_drivers
 from leadlink.pipeline.resolution.founding import person_key_for as person_key_for  # re-exported
 from leadlink.pipeline.resolution.model import StoredModel, TooLittleData
 from leadlink.pipeline.resolution.model import current as current_model
@@ -38,15 +39,10 @@ from leadlink.store import jobs, locks, resolution
 from leadlink.store.db import transaction
 from leadlink.store.resolution import JsonText, RecordRow
 
-# Scores model pairs: (query subset, registry) -> pairs with probabilities (engine.resolve).
-Scorer = Callable[[pa.Table, pa.Table], pa.Table]
 # Builds a Scorer for a stored model's Splink settings and the registry's term frequencies
 # (None: count them in the registry scored against): compiled.BatchScorer by default, the
 # Spark engine's otherwise (pipeline/resolution/spark.py).
 ScorerFactory = Callable[[dict[str, Any], dict[str, pa.Table] | None], Scorer]
-
-log = logging.getLogger(__name__)
-
 
 
 @dataclass
@@ -197,27 +193,22 @@ class Resolver:
             self._registry = load_registry(self.engine)
         return self._registry
 
-    def decide(self, source: str, rows: Sequence[RecordRow]) -> list[dict[str, Any]]:
-        """One decision dict per record (rid, decision, person_key, rule, score, reason...).
+    def decide(self, source: str, records: Sequence[RecordRow]) -> list[Decision]:
+        """One decision per record, decided as one chunk (``decider.decide_chunk``).
 
         An exception in the engine never escapes as a crash of the batch: every record of the
         batch is decided ERROR with the exception's message (logged with its traceback).
+        Loading the registry or training the model happens first, outside that guard: their
+        failure is the caller's (``recover`` records the batch's attempts as failed).
         """
-        query = prepare(canonical_frame((source, rid, data, None) for rid, _, data in rows))
-        pks = {rid: pk for rid, pk, _ in rows}
-        try:
-            if source == "drivers":
-                decisions = resolve(query, self.registry(), self.bands, DRIVER_RULES)
-                decided = found_drivers(decisions, query, pks)
-            else:
-                model = self.model_settings()
-                scorer = self.scorer_factory(model, None) if model else None
-                decided = resolve(query, self.registry(), self.bands, RULES, model,
-                                  scorer=scorer).to_pylist()  # fmt: skip
-        except Exception as exc:
-            log.exception("matching %s failed", source)
-            message = f"{type(exc).__name__}: {exc}"
-            decided = [error_decision(rid, message) for rid in pks]
+        query = prepare(canonical_frame((source, rid, data, None) for rid, _, data in records))
+        model = None if source == "drivers" else self.model_settings()
+        scorer = self.scorer_factory(model, None) if model else None
+        table = decide_chunk(source, query, self.registry(), self.bands, model, scorer=scorer)
+        if source == "drivers":
+            decided = found_drivers(table, query, {rid: pk for rid, pk, _ in records})
+        else:
+            decided = rows(table)
         self._last_query = query
         return decided
 
@@ -248,7 +239,7 @@ class Resolver:
 
 def write_decisions(
     session: Session,
-    decided: Sequence[dict[str, Any]],
+    decided: Sequence[Decision],
     *,
     run_id: int | None,
     now: dt.datetime,
@@ -259,7 +250,7 @@ def write_decisions(
     ``window_days`` (the claim window) dates the review items' deadlines. ``run_id`` is None
     for a decision made outside a run (one lead posted to the API: its audit row says who).
     """
-    persons = sorted({d["person_key"] for d in decided if d["decision"] == "found"})
+    persons = sorted({_given(d, "person_key") for d in decided if d["decision"] == "found"})
     links = [_link_row(d) for d in decided if d["decision"] in ("link", "found")]
     unmatched = [_unmatched_row(d) for d in decided if d["decision"] not in ("link", "found")]
     resolution.write_chunk(session, run_id=run_id, now=now, persons=persons, links=links,
@@ -272,15 +263,28 @@ def write_decisions(
     return {r["record_id"]: r["person_key"] for r in links}
 
 
-def _link_row(d: dict[str, Any]) -> dict[str, Any]:
+def _link_row(d: Decision) -> dict[str, Any]:
     return {"record_id": d["rid"], "person_key": d["person_key"], "rule": d["rule"],
-            "score": float(d["score"]), "confidence": d["confidence"],
+            "score": float(_given(d, "score")), "confidence": d["confidence"],
             "evidence": _with_candidates(d)}  # fmt: skip
 
 
-def _unmatched_row(d: dict[str, Any]) -> dict[str, Any]:
+def _unmatched_row(d: Decision) -> dict[str, Any]:
     return {"record_id": d["rid"], "reason": d["reason"], "message": d.get("message"),
             "candidates": _json(d["candidates"]), "band": d["band"]}  # fmt: skip
+
+
+@overload
+def _given(d: Decision, field: Literal["score"]) -> float: ...
+@overload
+def _given(d: Decision, field: Literal["person_key", "rule", "reason"]) -> str: ...
+def _given(d: Decision, field: Literal["person_key", "rule", "score", "reason"]) -> str | float:
+    """A field the decision's kind always sets (a link's person, rule and score; an unmatched
+    record's reason): the type cannot say so, a missing one is a bug of the engine."""
+    value: str | float | None = d[field]
+    if value is None:
+        raise ValueError(f"the {d['decision']} decision of record {d['rid']} has no {field}")
+    return value
 
 
 def _json(value: Any) -> Any:
@@ -300,7 +304,7 @@ def _write(
     engine: Engine,
     result: MatchResult,
     source: str,
-    parts: Iterable[list[dict[str, Any]]],
+    parts: Iterable[list[Decision]],
     total: int,
     *,
     run_id: int,
@@ -321,11 +325,12 @@ def _write(
         for d in part:
             if d["decision"] in ("link", "found"):
                 counts["linked"] += 1
-                result.by_rule[d["rule"]] += 1
+                result.by_rule[_given(d, "rule")] += 1
                 result.new_persons += d["decision"] == "found"
             else:
-                result.unmatched[d["reason"]] += 1
-                counts[d["reason"]] += 1
+                reason = _given(d, "reason")
+                result.unmatched[reason] += 1
+                counts[reason] += 1
                 result.review += d["band"] == "review"
         done += len(part)
         beat()
@@ -340,11 +345,11 @@ def _write(
 def _merge_persons(
     session: Session,
     result: MatchResult,
-    part: list[dict[str, Any]],
+    part: list[Decision],
     *,
     run_id: int,
     now: dt.datetime,
-) -> list[dict[str, Any]]:
+) -> list[Decision]:
     """Merge the persons a driver's document proves to be one; decisions follow the survivor."""
     pairs = merge.merges_from_decisions(part)
     if not pairs:
@@ -354,7 +359,7 @@ def _merge_persons(
     return merge.redirect(part, retired, margin=result.margin)
 
 
-def _with_candidates(decision: dict[str, Any]) -> Any:
+def _with_candidates(decision: Decision) -> Any:
     """A link's evidence keeps the candidates it beat, so `explain` can show them.
 
     Spliced into the engine's JSON text when it has no candidates yet (the engine's evidence

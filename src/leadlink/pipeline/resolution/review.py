@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from leadlink.errors import NotFoundError, UsageError
 from leadlink.matching import Reason
+from leadlink.matching.decision import Decision
 from leadlink.pipeline.checking import CheckResult
 from leadlink.settings import Settings, default_settings
 from leadlink.store import audit
@@ -35,7 +36,7 @@ PERSON_RECORDS_SHOWN = 5
 
 def queue_decisions(
     session: Session,
-    decided: Sequence[dict[str, Any]],
+    decided: Sequence[Decision],
     *,
     run_id: int | None,
     now: dt.datetime,
@@ -62,14 +63,17 @@ def queue_decisions(
     store.supersede(session, judged, now=now, keep=keep)
 
 
-def _proposals(d: dict[str, Any]) -> list[dict[str, Any]]:
+def _proposals(d: Decision) -> list[dict[str, Any]]:
     if d["decision"] in LINKED or d.get("band") != "review" or not d.get("person_key"):
         return []
+    score = d["score"]  # a review band is a score's band: never None there
+    if score is None:
+        raise ValueError(f"the review-band decision of record {d['rid']} has no score")
     evidence = _as_json(d.get("evidence"), {})
     candidates = _as_json(d.get("candidates"), [])
     context = {"reason": d.get("reason"), "candidates": candidates}
     out = [{"record_id": d["rid"], "person_key": d["person_key"], "rule": d["rule"],
-            "score": float(d["score"]), "evidence": {**evidence, **context}}]  # fmt: skip
+            "score": float(score), "evidence": {**evidence, **context}}]  # fmt: skip
     if d.get("reason") == Reason.MULTIPLE_CANDIDATES.value and len(candidates) > 1:
         runner_up = float(candidates[1]["score"])
         for c in candidates[1:]:

@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from leadlink.errors import UsageError
 from leadlink.matching import model as probabilistic
-from leadlink.pipeline.resolution.resolve import Scorer
+from leadlink.pipeline.resolution.decider import Scorer
 from leadlink.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -7,9 +7,9 @@ Per source (``resolve._run`` drives it):
    (``store.keys``), and keep the prepared page in the run's DuckDB workspace.
 2. ``decide``: for each chunk of the staged records, look up in SQL the linked records sharing a
    key with the chunk (``keys.registry_sharing``), load into the workspace the ones not loaded
-   yet, and decide the chunk against exactly those. Decisions are staged in the workspace.
-   Nothing is written while a source is decided, so every chunk sees the registry as it was
-   before the source, as deciding the source whole did.
+   yet, and decide the chunk against exactly those (``decider.decide_chunk``). Decisions are
+   staged in the workspace. Nothing is written while a source is decided, so every chunk sees
+   the registry as it was before the source, as deciding the source whole did.
 3. ``decided_parts``: the staged decisions, in id order, a write chunk at a time.
 
 A registry row is loaded (read, normalised) at most once per run; records linked by a source
@@ -20,8 +20,6 @@ score does not depend on the chunk it is decided in, nor on what else is pending
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -31,18 +29,17 @@ import pyarrow.compute as pc
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from leadlink.matching import DRIVER_RULES, RULES, Bands, Reason, prepare, resolve
+from leadlink.matching import Bands, decision, prepare
 from leadlink.matching.blocking import record_keys
 from leadlink.matching.engine import term_frequencies
 from leadlink.pipeline.progress import ProgressFn
 from leadlink.pipeline.resolution.canonical import canonical_frame
+from leadlink.pipeline.resolution.decider import Scorer, decide_chunk
 from leadlink.pipeline.resolution.staging import PARALLEL_AFTER, Page, prepared_pages
 from leadlink.pipeline.resolution.workspace import Workspace
 from leadlink.sources import IDENTITY_SOURCES
 from leadlink.store import keys, resolution
 from leadlink.store.db import transaction
-
-log = logging.getLogger(__name__)
 
 # Records decided per engine call. Bigger chunks amortise Splink's fixed cost per call (its SQL
 # pipeline is built each time) and share more registry rows; smaller ones bound memory.
@@ -53,14 +50,6 @@ PRELOAD_RATIO = 10
 # Rows per bulk insert when the gathered keys are stored (one transaction for all of them).
 KEY_WRITE_PART = 100_000
 
-DECISION_SCHEMA = pa.schema(
-    [("rid", pa.int64()), ("decision", pa.string()), ("person_key", pa.string()),
-     ("cid", pa.int64()), ("rule", pa.string()), ("score", pa.float64()),
-     ("confidence", pa.string()), ("reason", pa.string()), ("band", pa.string()),
-     ("evidence", pa.string()), ("candidates", pa.string()), ("message", pa.string())]
-)  # fmt: skip
-
-Scorer = Callable[[pa.Table, pa.Table], pa.Table]
 R = TypeVar("R", bound=tuple[Any, ...])
 
 
@@ -225,17 +214,8 @@ class Streamer:
             done += query.num_rows
             registry = self._registry_for(qkeys)
             self.stats.chunks += 1
-            try:
-                if source == "drivers":
-                    table = resolve(query, registry, self.bands, DRIVER_RULES)
-                else:
-                    table = resolve(query, registry, self.bands, RULES, model, scorer=scorer,
-                                    tf=tf)  # fmt: skip
-                table = _conform(table)
-            except Exception as exc:
-                log.exception("matching %s failed", source)
-                table = errors(query.column("rid").to_pylist(), f"{type(exc).__name__}: {exc}")
-            self.ws.add_decided(table)
+            self.ws.add_decided(decide_chunk(source, query, registry, self.bands, model,
+                                             scorer=scorer, tf=tf))  # fmt: skip
         if progress:
             progress(f"decide {source}", done, total)
 
@@ -254,40 +234,12 @@ class Streamer:
 
     # -- 3. write ------------------------------------------------------------------------
 
-    def decided_parts(self, size: int) -> Iterator[list[dict[str, Any]]]:
+    def decided_parts(self, size: int) -> Iterator[list[decision.Decision]]:
         for part in self.ws.decided_chunks(size):
-            yield part.to_pylist()
+            yield decision.rows(part)
 
 
 def _hashes(rows: list[tuple[int, str]]) -> pa.Table:
     """(rid, content_hash) of records as they were read."""
     return pa.table({"rid": pa.array([r[0] for r in rows], pa.int64()),
                      "content_hash": pa.array([r[1] for r in rows], pa.string())})  # fmt: skip
-
-
-def _conform(table: pa.Table) -> pa.Table:
-    """The engine's decisions in DECISION_SCHEMA (a message column, empty)."""
-    table = table.append_column("message", pa.nulls(table.num_rows, pa.string()))
-    return table.select(DECISION_SCHEMA.names).cast(DECISION_SCHEMA)
-
-
-def errors(rids: list[int], message: str) -> pa.Table:
-    """Every record of a chunk the engine failed on: unmatched ERROR with the message."""
-    n = len(rids)
-    return pa.table(
-        {
-            "rid": pa.array(rids, pa.int64()),
-            "decision": pa.array(["unmatched"] * n, pa.string()),
-            "person_key": pa.nulls(n, pa.string()),
-            "cid": pa.nulls(n, pa.int64()),
-            "rule": pa.nulls(n, pa.string()),
-            "score": pa.nulls(n, pa.float64()),
-            "confidence": pa.nulls(n, pa.string()),
-            "reason": pa.array([Reason.ERROR.value] * n, pa.string()),
-            "band": pa.array(["reject"] * n, pa.string()),
-            "evidence": pa.array([json.dumps({})] * n, pa.string()),
-            "candidates": pa.array(["[]"] * n, pa.string()),
-            "message": pa.array([message] * n, pa.string()),
-        },
-        schema=DECISION_SCHEMA,
-    )
