@@ -77,6 +77,21 @@ def test_list_is_ordered_by_claim_deadline(world: Engine) -> None:
         review.list_items(world, SETTINGS, status="closed")
 
 
+def test_deadlines_follow_the_runs_settings_not_the_environment(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim window comes from the Settings `match` was given; the process environment
+    (what a fallback would read) has no say."""
+    monkeypatch.setenv("LEADLINK_CLAIM_WINDOW_DAYS", "3")
+    review_world(engine, tmp_path)
+    match(engine, SETTINGS.model_copy(update={"claim_window_days": 30}), now=NOW)
+    page = review.list_items(engine, SETTINGS, now=NOW)
+    # The same leads as test_list_is_ordered_by_claim_deadline, 16 days later than 14 days.
+    got = [(i["record"]["source_pk"], i["deadline"]) for i in page["items"]]
+    assert got == [("L2", "2026-10-29"), ("L1", "2026-10-31"), ("L3", "2026-11-01"),
+                   ("L3", "2026-11-01")]  # fmt: skip
+
+
 def test_accept_links_with_origin_supersedes_the_rest_and_is_audited(world: Engine) -> None:
     chosen = item_id(world, "L3", "D4")
     out = review.accept(world, SETTINGS, chosen, actor="ana", note="same DNI on the call",

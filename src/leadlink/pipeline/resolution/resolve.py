@@ -243,7 +243,7 @@ def write_decisions(
     *,
     run_id: int | None,
     now: dt.datetime,
-    window_days: int | None = None,
+    window_days: int,
 ) -> dict[int, str]:
     """Persist decisions in the caller's transaction; return rid -> person_key of new links.
 

@@ -20,7 +20,7 @@ from leadlink.errors import NotFoundError, UsageError
 from leadlink.matching import Reason
 from leadlink.matching.decision import Decision
 from leadlink.pipeline.checking import CheckResult
-from leadlink.settings import Settings, default_settings
+from leadlink.settings import Settings
 from leadlink.store import audit
 from leadlink.store import review as store
 from leadlink.store.db import transaction
@@ -40,7 +40,7 @@ def queue_decisions(
     *,
     run_id: int | None,
     now: dt.datetime,
-    window_days: int | None = None,
+    window_days: int,
 ) -> None:
     """Turn one chunk of decisions into review items, in the caller's transaction.
 
@@ -48,10 +48,8 @@ def queue_decisions(
     candidate scoring at least the runner-up (the engine could not tell them apart, a person
     can). Open items of records decided otherwise now (linked, or the pair no longer
     proposed) are superseded. An ERROR verdict says nothing about the pairs: its items stay.
+    An item's deadline is its record's date plus ``window_days`` (the caller's claim window).
     """
-    if window_days is None:
-        # write_decisions has no settings; the claim window is process configuration.
-        window_days = default_settings().claim_window_days
     proposals = [p for d in decided for p in _proposals(d)]
     dates = store.event_dates(session, [p["record_id"] for p in proposals])
     for p in proposals:
