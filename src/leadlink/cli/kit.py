@@ -1,12 +1,13 @@
-"""What every command module shares: the Typer app, the lazily built engine and settings,
-the error translation (LeadlinkError -> message + exit code) and the common options."""
+"""What every command module shares: the lazily built engine and settings, the error
+translation (LeadlinkError -> message + exit code), the one ``--json`` output path and the
+common options."""
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
 from collections.abc import Callable
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.markup import escape
@@ -18,15 +19,9 @@ from leadlink.errors import LeadlinkError, UsageError
 from leadlink.settings import Settings, load_settings
 from leadlink.store.db import ensure_current, make_engine
 
-app = typer.Typer(
-    help="leadlink: who is behind every lead, and what it is worth.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
 P = ParamSpec("P")
 R = TypeVar("R")
+D = TypeVar("D")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -67,6 +62,16 @@ def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(exc.exit_code) from exc
 
     return wrapper
+
+
+def emit(data: D, render: Callable[[D], Any], json_out: bool) -> None:
+    """The one output path: ``--json`` prints exactly ``data``; otherwise ``render`` draws
+    the same data as tables. A command computes its data once and never tests --json itself,
+    so the tables can show nothing the JSON does not say."""
+    if json_out:
+        console.emit_json(data)
+    else:
+        render(data)
 
 
 def now() -> dt.datetime:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from leadlink.cli import console
-from leadlink.cli.kit import JsonOpt, app, handles_errors, now, state
+from leadlink.cli.kit import JsonOpt, emit, handles_errors, now, state
 
 token_app = typer.Typer(help="API tokens: create (shown once), list, revoke.", no_args_is_help=True)
-app.add_typer(token_app, name="token")
 
 
 @token_app.command("create")
@@ -24,11 +23,12 @@ def token_create(
     from leadlink.pipeline.operations.tokens import create
 
     token, row = create(state.engine(), role=role, name=name, now=now())
-    if json_out:
-        console.emit_json({**row, "token": token})
-        return
-    console.key_values("token", {"name": row["name"], "role": row["role"]})
-    console.out.print(token, highlight=False, markup=False, soft_wrap=True)
+    emit({**row, "token": token}, _print_created, json_out)
+
+
+def _print_created(data: dict[str, Any]) -> None:
+    console.key_values("token", {"name": data["name"], "role": data["role"]})
+    console.out.print(data["token"], highlight=False, markup=False, soft_wrap=True)
     console.err.print("Keep it now: it is not stored and cannot be shown again.")
 
 
@@ -38,10 +38,10 @@ def token_list(json_out: JsonOpt = False) -> None:
     """Every token: name, role, created, last used, revoked (never the token itself)."""
     from leadlink.pipeline.operations.tokens import list_tokens
 
-    rows = list_tokens(state.engine())
-    if json_out:
-        console.emit_json(rows)
-        return
+    emit(list_tokens(state.engine()), _print_tokens, json_out)
+
+
+def _print_tokens(rows: list[dict[str, Any]]) -> None:
     console.table("tokens", ["name", "role", "created", "last used", "revoked"],
                   [(r["name"], r["role"], r["created_at"], r["last_used_at"] or "",
                     r["revoked_at"] or "") for r in rows])  # fmt: skip
@@ -55,14 +55,11 @@ def token_revoke(
     """Revoke a token: its API calls and dashboard sessions stop at once."""
     from leadlink.pipeline.operations.tokens import revoke
 
-    row = revoke(state.engine(), name, now=now())
-    if json_out:
-        console.emit_json(row)
-        return
-    console.out.print(f"revoked {row['name']} ({row['role']}) at {row['revoked_at']}")
+    emit(revoke(state.engine(), name, now=now()),
+         lambda r: console.out.print(f"revoked {r['name']} ({r['role']}) at {r['revoked_at']}"),
+         json_out)  # fmt: skip
 
 
-@app.command("serve")
 @handles_errors
 def serve(
     host: Annotated[str, typer.Option("--host", help="Interface to listen on")] = "127.0.0.1",

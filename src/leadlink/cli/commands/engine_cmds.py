@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from leadlink.cli import console
-from leadlink.cli.kit import JsonOpt, app, handles_errors, need, state
+from leadlink.cli.commands.data import print_generated
+from leadlink.cli.kit import JsonOpt, emit, handles_errors, need, now, state
 
 # --- `leadlink model train|show` (the probabilistic tier's stored model) -----------------------
 
 model_app = typer.Typer(help="The probabilistic tier's trained model.", no_args_is_help=True)
-app.add_typer(model_app, name="model")
 
 
 def _print_model(data: dict[str, object], title: str) -> None:
@@ -38,14 +38,10 @@ def model_train(
     json_out: JsonOpt = False,
 ) -> None:
     """Train the model on the store (leads, scouting, migrations against drivers) and keep it."""
-    from leadlink.cli.kit import now
     from leadlink.pipeline.resolution.model import train
 
     data = train(state.engine(), now=now(), seed=seed).summary()
-    if json_out:
-        console.emit_json(data)
-    else:
-        _print_model(data, f"model {data['model_id']} trained")
+    emit(data, lambda d: _print_model(d, f"model {d['model_id']} trained"), json_out)
 
 
 @model_app.command("show")
@@ -60,16 +56,12 @@ def model_show(
     from leadlink.pipeline.resolution.model import show
 
     data = show(state.engine(), model_id).summary()
-    if json_out:
-        console.emit_json(data)
-    else:
-        _print_model(data, f"model {data['model_id']}")
+    emit(data, lambda d: _print_model(d, f"model {d['model_id']}"), json_out)
 
 
 # --- `leadlink link` and `leadlink generate-people` (docs/link.md) --------------------------
 
 
-@app.command("link")
 @handles_errors
 def link_cmd(
     left: Annotated[Path, typer.Argument(help="Left file (CSV or Parquet)")],
@@ -122,21 +114,20 @@ def link_cmd(
         right_fields=right_fields, bands=bands, encoding=encoding,
         bad_dates="blank" if bad_dates == "blank" else "error", seed=seed, truth=truth,
     )  # fmt: skip
-    data = result.as_dict()
-    if json_out:
-        console.emit_json(data)
-        return
-    console.key_values(
-        f"link {left} × {right} → {out}",
-        {k: data[k] for k in ("left_rows", "right_rows", "pairs")},
-    )
-    console.table("pairs by decision", ["decision", "pairs"], list(data["by_decision"].items()))
-    console.table("pairs by rule", ["rule", "pairs"], list(data["by_rule"].items()))
-    if "quality" in data:
-        console.key_values(f"'match' pairs against {truth}", data["quality"])
+
+    def render(data: dict[str, Any]) -> None:
+        console.key_values(
+            f"link {left} × {right} → {out}",
+            {k: data[k] for k in ("left_rows", "right_rows", "pairs")},
+        )
+        console.table("pairs by decision", ["decision", "pairs"], list(data["by_decision"].items()))
+        console.table("pairs by rule", ["rule", "pairs"], list(data["by_rule"].items()))
+        if "quality" in data:
+            console.key_values(f"'match' pairs against {truth}", data["quality"])
+
+    emit(result.as_dict(), render, json_out)
 
 
-@app.command("generate-people")
 @handles_errors
 def generate_people_cmd(
     out_dir: Annotated[Path, typer.Argument(help="Folder for left.csv, right.csv, truth.csv")],
@@ -148,7 +139,4 @@ def generate_people_cmd(
     from leadlink.synth.people import generate_people
 
     counts = generate_people(out_dir, people=people, seed=seed)
-    if json_out:
-        console.emit_json({"out_dir": str(out_dir), "rows": counts})
-    else:
-        console.table(f"generated into {out_dir}", ["file", "rows"], sorted(counts.items()))
+    emit({"out_dir": str(out_dir), "rows": counts}, print_generated, json_out)

@@ -7,13 +7,12 @@ from typing import Annotated, Any
 import typer
 
 from leadlink.cli import console
-from leadlink.cli.kit import JsonOpt, app, handles_errors, need, now, state
+from leadlink.cli.kit import JsonOpt, emit, handles_errors, need, now, state
 
 MILESTONE_NAMES = ("M1", "M5", "M25")
 STATUS_NAMES = ("expected", "generated", "paid", "rejected", "expired")
 
 
-@app.command("claims")
 @handles_errors
 def claims_cmd(
     milestone: Annotated[
@@ -58,10 +57,7 @@ def claims_cmd(
             person=person,
             with_rows=rows,
         )
-    if json_out:
-        console.emit_json(data)
-    else:
-        _print_claims(data)
+    emit(data, _print_claims, json_out)
 
 
 def _print_claims(data: dict[str, Any]) -> None:
@@ -134,7 +130,6 @@ def _print_claims(data: dict[str, Any]) -> None:
 quarantine_app = typer.Typer(
     help="Orphan drivers kept out of claims and payments.", no_args_is_help=True
 )
-app.add_typer(quarantine_app, name="quarantine")
 
 
 @quarantine_app.command("scan")
@@ -144,10 +139,7 @@ def quarantine_scan(json_out: JsonOpt = False) -> None:
     from leadlink.pipeline.money.quarantine import scan
 
     data = scan(state.engine(), state.settings(), now=now()).as_dict()
-    if json_out:
-        console.emit_json(data)
-    else:
-        console.key_values("quarantine scan", data)
+    emit(data, lambda d: console.key_values("quarantine scan", d), json_out)
 
 
 @quarantine_app.command("list")
@@ -156,12 +148,13 @@ def quarantine_list(json_out: JsonOpt = False) -> None:
     """Drivers in quarantine now: driver id, person, reason, since when."""
     from leadlink.pipeline.money.quarantine import quarantined
 
-    found = quarantined(state.engine())
-    if json_out:
-        console.emit_json({"quarantined": found})
-    else:
-        console.table(
-            f"{len(found)} drivers in quarantine",
-            ["driver_id", "person_key", "reason", "since"],
-            [(r["driver_id"], r["person_key"], r["reason"], r["quarantined_at"]) for r in found],
-        )
+    emit({"quarantined": quarantined(state.engine())}, _print_quarantined, json_out)
+
+
+def _print_quarantined(data: dict[str, Any]) -> None:
+    found = data["quarantined"]
+    console.table(
+        f"{len(found)} drivers in quarantine",
+        ["driver_id", "person_key", "reason", "since"],
+        [(r["driver_id"], r["person_key"], r["reason"], r["quarantined_at"]) for r in found],
+    )

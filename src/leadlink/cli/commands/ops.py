@@ -1,5 +1,6 @@
-"""`leadlink gap`, `leadlink backfill origins`, `leadlink origins list|decide`, `leadlink alerts`,
-`leadlink worker`: operating leadlink day to day (docs/operations.md)."""
+"""`leadlink check`, `leadlink gap`, `leadlink backfill origins`, `leadlink origins
+list|decide`, `leadlink alerts`, `leadlink worker`: operating leadlink day to day
+(docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -12,18 +13,49 @@ from typing import Annotated, Any
 import typer
 
 from leadlink.cli import console
-from leadlink.cli.kit import JsonOpt, app, handles_errors, need, now, state
+from leadlink.cli.kit import JsonOpt, emit, handles_errors, need, now, state
 
 backfill_app = typer.Typer(help="Repair data written before a feature existed.",
                            no_args_is_help=True)  # fmt: skip
-app.add_typer(backfill_app, name="backfill")
 origins_app = typer.Typer(help="Origins: why each person entered the funnel.", no_args_is_help=True)
-app.add_typer(origins_app, name="origins")
 
 TABLE_ROWS = 50
 
 
-@app.command()
+@handles_errors
+def check(
+    which: Annotated[str, typer.Argument(help="all, or one of the checks")] = "all",
+    n: Annotated[
+        int | None, typer.Option("--n", min=1, help="Sample size of sampling checks (drain).")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Check the invariants; exit 1 on a violation, naming what broke."""
+    from leadlink.pipeline.operations.checks import CHECKS, run_checks
+
+    names = list(CHECKS) if which == "all" else [which]
+    need(which == "all" or which in CHECKS,
+         f"unknown check {which!r}; one of: all, {', '.join(CHECKS)}")  # fmt: skip
+    settings = state.settings()
+    if n is not None:
+        settings = settings.model_copy(update={"check_sample": n})
+    results = run_checks(state.engine(), settings, names)
+    ok = all(r.ok for r in results)
+    emit({"ok": ok, "checks": {r.name: r.as_dict() for r in results}}, _print_checks, json_out)
+    if not ok:
+        raise typer.Exit(1)
+
+
+def _print_checks(data: dict[str, Any]) -> None:
+    checks = data["checks"]
+    console.table("checks", ["check", "ok", "violations", "detail"],
+                  [(name, "ok" if r["ok"] else "FAILED", r["violations"], r["detail"])
+                   for name, r in checks.items()])  # fmt: skip
+    for name, r in checks.items():
+        for example in r["examples"]:
+            console.err.print(f"[red]{name}[/]: {example}", highlight=False)
+
+
 @handles_errors
 def gap(
     reason: Annotated[
@@ -46,9 +78,10 @@ def gap(
 
     data = gap_report(state.engine(), state.settings(), now=now(), reasons=reason or (),
                       risks=risk or (), limit=limit)  # fmt: skip
-    if json_out:
-        console.emit_json(data)
-        return
+    emit(data, lambda d: _print_gap(d, limit), json_out)
+
+
+def _print_gap(data: dict[str, Any], limit: int | None) -> None:
     s = data["summary"]
     console.key_values("gap summary (all leads)", {k: v for k, v in s.items() if k != "by_risk"})
     rows = data["leads"][: limit or TABLE_ROWS]
@@ -66,10 +99,9 @@ def backfill_origins(json_out: JsonOpt = False) -> None:
     from leadlink.pipeline.money.origins import backfill
 
     data = backfill(state.engine(), state.settings(), now=now()).as_dict()
-    if json_out:
-        console.emit_json(data)
-    else:
-        console.key_values("backfill origins", {**data, "by_status": data["by_status"] or "-"})
+    emit(data, lambda d: console.key_values("backfill origins",
+                                            {**d, "by_status": d["by_status"] or "-"}),
+         json_out)  # fmt: skip
 
 
 @origins_app.command("list")
@@ -84,9 +116,10 @@ def origins_list(
     from leadlink.pipeline.money.origins import list_origins
 
     data = list_origins(state.engine(), status=status, person_key=person, limit=limit)
-    if json_out:
-        console.emit_json(data)
-        return
+    emit(data, _print_origins, json_out)
+
+
+def _print_origins(data: dict[str, Any]) -> None:
     console.table("origins by status", ["status", "origins"], sorted(data["by_status"].items()))
     console.table("origins", ["id", "person_key", "origin", "record", "status", "decided_by"],
                   [(o["id"], o["person_key"], o["origin"], f"{o['source']}/{o['source_pk']}",
@@ -112,24 +145,24 @@ def origins_decide(
     from leadlink.pipeline.money.origins import decide
 
     data = decide(state.engine(), origin_id, status=status, actor=by, note=note, now=now())
-    if json_out:
-        console.emit_json(data)
-        return
+    emit(data, lambda d: _print_decided(d, origin_id), json_out)
+
+
+def _print_decided(data: dict[str, Any], origin_id: int) -> None:
     console.key_values(f"origin {origin_id}", {k: v for k, v in data.items() if k != "history"})
     console.table("history", ["at", "event", "detail"],
                   [(h["at"], h["event"], h["detail"]) for h in data["history"]])  # fmt: skip
 
 
-@app.command()
 @handles_errors
 def alerts(json_out: JsonOpt = False) -> None:
     """Evaluate the alert rules now: raise new alerts, resolve the ones that cleared."""
     from leadlink.pipeline.operations.alerts import evaluate
 
-    data = evaluate(state.engine(), state.settings(), now=now()).as_dict()
-    if json_out:
-        console.emit_json(data)
-        return
+    emit(evaluate(state.engine(), state.settings(), now=now()).as_dict(), _print_alerts, json_out)
+
+
+def _print_alerts(data: dict[str, Any]) -> None:
     console.key_values("alerts", {"raised": data["raised"], "resolved": data["resolved"],
                                   "open": len(data["open"])})  # fmt: skip
     console.table("open alerts", ["kind", "subject", "severity", "since", "detail"],
@@ -137,7 +170,6 @@ def alerts(json_out: JsonOpt = False) -> None:
                    for a in data["open"]])  # fmt: skip
 
 
-@app.command()
 @handles_errors
 def worker(
     every: Annotated[
@@ -180,12 +212,7 @@ def worker(
 
     def report(outcomes: list[Outcome]) -> None:
         failed.extend(o.kind for o in outcomes if o.status == "failed")
-        if json_out:
-            console.emit_json({"jobs": [o.as_dict() for o in outcomes]})
-        else:
-            console.table("worker cycle", ["job", "status", "run", "seconds", "error"],
-                          [(o.kind, o.status, o.run_id, o.duration_s, o.error)
-                           for o in outcomes])  # fmt: skip
+        emit({"jobs": [o.as_dict() for o in outcomes]}, _print_cycle, json_out)
 
     try:
         runner.loop(seconds, once=once, on_cycle=report)
@@ -194,3 +221,9 @@ def worker(
             signal.signal(sig, handler)
     if once and failed:
         raise typer.Exit(1)
+
+
+def _print_cycle(data: dict[str, Any]) -> None:
+    console.table("worker cycle", ["job", "status", "run", "seconds", "error"],
+                  [(j["kind"], j["status"], j["run_id"], j["duration_s"], j["error"])
+                   for j in data["jobs"]])  # fmt: skip

@@ -8,10 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from leadlink.cli import console
-from leadlink.cli.kit import JsonOpt, app, handles_errors, now, state
+from leadlink.cli.kit import JsonOpt, emit, handles_errors, now, state
 
 persons_app = typer.Typer(help="Persons: show one, merge two.", no_args_is_help=True)
-app.add_typer(persons_app, name="persons")
 
 
 def _default_actor() -> str:
@@ -36,9 +35,10 @@ def merge_cmd(
 
     result = merge_persons(state.engine(), keep, retire, now=now(),
                            actor=by or _default_actor(), reason=reason)  # fmt: skip
-    if json_out:
-        console.emit_json(result)
-        return
+    emit(result, lambda r: _print_merge(r, keep, retire), json_out)
+
+
+def _print_merge(result: dict[str, Any], keep: str, retire: str) -> None:
     if result["status"] == "already_merged":
         console.out.print(f"{keep} and {retire} are already one person: {result['survivor']}")
         return
@@ -67,10 +67,10 @@ def show_cmd(
     """A person's records, links (active and past), origins and retired keys."""
     from leadlink.pipeline.resolution.merge import show_person
 
-    data = show_person(state.engine(), key)
-    if json_out:
-        console.emit_json(data)
-        return
+    emit(show_person(state.engine(), key), lambda d: _print_person(d, key), json_out)
+
+
+def _print_person(data: dict[str, Any], key: str) -> None:
     if data["was_retired"]:
         console.out.print(f"{key} was retired: it resolves to {data['person_key']}")
     retired = ", ".join(data["retired_keys"]) or "-"

@@ -7,10 +7,9 @@ from typing import Annotated, Any
 import typer
 
 from leadlink.cli import console
-from leadlink.cli.kit import JsonOpt, app, handles_errors, now, state
+from leadlink.cli.kit import JsonOpt, emit, handles_errors, now, state
 
 queue_app = typer.Typer(help="The recovery queue of KPI-red leads.", no_args_is_help=True)
-app.add_typer(queue_app, name="queue")
 
 
 @queue_app.command("seed")
@@ -20,10 +19,7 @@ def queue_seed(json_out: JsonOpt = False) -> None:
     from leadlink.pipeline.money.recovery import seed
 
     data = seed(state.engine(), state.settings(), now=now()).as_dict()
-    if json_out:
-        console.emit_json(data)
-    else:
-        console.key_values("queue seed", data)
+    emit(data, lambda d: console.key_values("queue seed", d), json_out)
 
 
 @queue_app.command("status")
@@ -32,10 +28,10 @@ def queue_status(json_out: JsonOpt = False) -> None:
     """Queue items per status, how many are due now, and the parked ones with their errors."""
     from leadlink.pipeline.money.recovery import queue_status as status
 
-    data = status(state.engine(), now=now())
-    if json_out:
-        console.emit_json(data)
-        return
+    emit(status(state.engine(), now=now()), _print_status, json_out)
+
+
+def _print_status(data: dict[str, Any]) -> None:
     console.key_values("recovery queue", data["counts"])
     parked = [(p["lead_id"], p["attempts"], p["last_error"]) for p in data["parked"]]
     console.table("parked (failed too often)", ["lead", "attempts", "last error"], parked)
@@ -57,13 +53,9 @@ def queue_retry(
 
     data = retry_parked(state.engine(), now=now(), lead_ids=lead_ids or None,
                         actor=by or getpass.getuser())  # fmt: skip
-    if json_out:
-        console.emit_json(data)
-    else:
-        console.key_values("queue retry", data)
+    emit(data, lambda d: console.key_values("queue retry", d), json_out)
 
 
-@app.command("recover")
 @handles_errors
 def recover_cmd(
     limit: Annotated[
@@ -84,10 +76,10 @@ def recover_cmd(
     with console.progress(not json_out) as report:
         result = recover(state.engine(), state.settings(), now=now(), limit=limit,
                          progress=report, wait=wait or False)  # fmt: skip
-    data = result.as_dict()
-    if json_out:
-        console.emit_json(data)
-        return
+    emit(result.as_dict(), _print_recover, json_out)
+
+
+def _print_recover(data: dict[str, Any]) -> None:
     keys = ("run_id", "processed", "matched", "unmatched", "failed", "parked", "batches",
             "already_linked", "backlog_before", "backlog_after")  # fmt: skip
     console.key_values("recover", {k: data[k] for k in keys})
@@ -97,7 +89,6 @@ def recover_cmd(
         console.table("failed by error", ["error", "leads"], list(data["failed_by_error"].items()))
 
 
-@app.command("impact")
 @handles_errors
 def impact_cmd(
     days: Annotated[int, typer.Option("--days", min=1, help="Window in days, today included.")] = 7,
@@ -107,9 +98,10 @@ def impact_cmd(
     from leadlink.pipeline.money.recovery import impact
 
     data = impact(state.engine(), state.settings(), now=now(), days=days)
-    if json_out:
-        console.emit_json(data)
-        return
+    emit(data, lambda d: _print_impact(d, days), json_out)
+
+
+def _print_impact(data: dict[str, Any], days: int) -> None:
     keys = ("since", "backlog_before", "backlog_after", "delta", "matched_out", "new_in",
             "top_fail_reason", "success")  # fmt: skip
     console.key_values(f"impact, last {days} days", {k: data[k] for k in keys})

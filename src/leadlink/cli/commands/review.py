@@ -8,13 +8,12 @@ from typing import Annotated, Any
 import typer
 
 from leadlink.cli import console
-from leadlink.cli.kit import JsonOpt, app, handles_errors, now, state
+from leadlink.cli.kit import JsonOpt, emit, handles_errors, now, state
 
 review_app = typer.Typer(
     help="The review band: pairs the engine will not link alone, decided by a person.",
     no_args_is_help=True,
 )
-app.add_typer(review_app, name="review")
 
 NoteOpt = Annotated[str | None, typer.Option("--note", help="Why (kept with the decision).")]
 ByOpt = Annotated[
@@ -41,9 +40,10 @@ def list_cmd(
 
     data = list_items(state.engine(), state.settings(), status=status, limit=limit,
                       offset=offset, now=now())  # fmt: skip
-    if json_out:
-        console.emit_json(data)
-        return
+    emit(data, lambda d: _print_items(d, status), json_out)
+
+
+def _print_items(data: dict[str, Any], status: str) -> None:
     console.table(
         f"review items ({status}): {len(data['items'])} of {data['total']}, nearest deadline first",
         ["id", "record", "candidate person", "rule / score", "deadline"],
@@ -87,9 +87,10 @@ def accept_cmd(
 
     data = accept(state.engine(), state.settings(), item_id, actor=_actor(by), note=note,
                   now=now())  # fmt: skip
-    if json_out:
-        console.emit_json(data)
-        return
+    emit(data, lambda d: _print_accepted(d, item_id), json_out)
+
+
+def _print_accepted(data: dict[str, Any], item_id: int) -> None:
     link = data["link"]
     console.key_values(f"review item {item_id} accepted", {
         "record": link["record"], "person_key": link["person_key"], "rule": link["rule"],
@@ -111,9 +112,10 @@ def reject_cmd(
 
     data = reject(state.engine(), state.settings(), item_id, actor=_actor(by), note=note,
                   now=now())  # fmt: skip
-    if json_out:
-        console.emit_json(data)
-        return
+    emit(data, lambda d: _print_rejected(d, item_id), json_out)
+
+
+def _print_rejected(data: dict[str, Any], item_id: int) -> None:
     item = data["item"]
     console.key_values(f"review item {item_id} rejected", {
         "record": f"{item['record']['source']}/{item['record']['source_pk']}",
