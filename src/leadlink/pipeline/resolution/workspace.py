@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from leadlink.matching.decision import DECISION_SCHEMA
 from leadlink.matching.frames import PREPARED_SCHEMA
 from leadlink.store.keys import TERM_COLUMNS
 
@@ -42,8 +43,8 @@ class Workspace:
         self._create("fresh_hash", hashes.empty_table())
         terms = pa.schema([("rid", pa.int64()), *((c, pa.string()) for c in TERM_COLUMNS)])
         self._create("fresh_term", terms.empty_table())
+        self._create("decided", DECISION_SCHEMA.empty_table())
         self.con.execute("ALTER TABLE pending ADD COLUMN source_pk VARCHAR")
-        self._decided: str | None = None
 
     def __enter__(self) -> Workspace:
         return self
@@ -77,9 +78,7 @@ class Workspace:
     def reset_pending(self) -> None:
         self.con.execute("DELETE FROM pending")
         self.con.execute("DELETE FROM pending_key")
-        if self._decided:
-            self.con.execute("DROP TABLE decided")
-            self._decided = None
+        self.con.execute("DELETE FROM decided")
 
     def add_pending(self, frame: pa.Table, source_pks: list[str], keys: pa.Table) -> None:
         self._append("pending", frame.append_column("source_pk", pa.array(source_pks, pa.string())))
@@ -216,14 +215,10 @@ class Workspace:
     # -- decisions --------------------------------------------------------------------------
 
     def add_decided(self, decisions: pa.Table) -> None:
-        if self._decided is None:
-            self._create("decided", decisions.schema.empty_table())
-            self._decided = "decided"
+        """A chunk's decisions (``DECISION_SCHEMA``), staged until the source is written."""
         self._append("decided", decisions)
 
     def decided_chunks(self, size: int) -> Iterator[pa.Table]:
-        if self._decided is None:
-            return
         after = -1
         while True:
             part = self._arrow(
