@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,8 @@ from sqlalchemy import Engine, text
 from tests.factories import NOW, driver, lead, load, migration, scouting
 
 from leadlink.pipeline.resolution import decider
-from leadlink.pipeline.resolution.resolve import match, person_key_for
+from leadlink.pipeline.resolution import resolve as resolve_module
+from leadlink.pipeline.resolution.resolve import Resolver, match, person_key_for
 from leadlink.settings import Settings
 from leadlink.store import resolution
 from leadlink.store.db import transaction
@@ -255,3 +257,39 @@ def test_link_evidence_keeps_its_candidates_however_it_is_built(
     expected = json.loads(evidence) if isinstance(evidence, str) else dict(evidence)
     expected.setdefault("candidates", json.loads(candidates or "[]"))
     assert json.loads(text) == expected
+
+
+DRIVER_ROWS = [
+    (1, "D1", driver("D1", first_name="Ana", last_name="Rojas Paz", phone="987111222",
+                     document="11223344")),
+    (2, "D2", driver("D2", first_name="Ana", last_name="Rojas Paz", phone="987111333",
+                     document="11223344")),
+]  # fmt: skip
+LEAD_ROWS = [(3, "L1", lead("L1", first_name="Ana", last_name="Rojas Paz", phone="987111222"))]
+
+
+def test_resolver_founds_drivers_of_one_document_as_one_person(engine: Engine) -> None:
+    resolver = Resolver(engine, Settings(db="sqlite://", probabilistic=False), now=NOW)
+    first, second = resolver.decide("drivers", DRIVER_ROWS)
+    assert (first["decision"], first["rule"]) == ("found", "new_person")
+    assert (second["decision"], second["person_key"]) == ("link", first["person_key"])
+    assert first["person_key"] == person_key_for("drivers", "D1")
+    assert isinstance(first["evidence"], dict) and first["evidence"]["founder"] == "D1"
+
+
+@pytest.mark.parametrize(("source", "records"), [("drivers", DRIVER_ROWS), ("leads", LEAD_ROWS)])
+def test_resolver_decides_a_batch_the_engine_fails_on_error(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, source: str, records: Any
+) -> None:
+    """Resolver.decide (recover's path) decides through the same chunk decider as `match`: a
+    registry the engine cannot read (no phone column) makes every record ERROR, with the
+    engine's message; drivers keep that ERROR rather than founding a person."""
+    broken = resolve_module.load_registry(engine).drop_columns(["phone"])
+    monkeypatch.setattr(resolve_module, "load_registry", lambda _: broken)
+    resolver = Resolver(engine, Settings(db="sqlite://", probabilistic=False), now=NOW)
+    decided = resolver.decide(source, records)
+    assert [d["rid"] for d in decided] == [r[0] for r in records]
+    assert {(d["decision"], d["reason"], d["band"]) for d in decided} == {
+        ("unmatched", "ERROR", "reject")}  # fmt: skip
+    (message,) = {d["message"] for d in decided}  # one failure, one message for the batch
+    assert re.fullmatch(r"\w+(Error|Exception): .+", str(message), re.DOTALL)
