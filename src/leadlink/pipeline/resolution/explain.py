@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from leadlink.errors import BadInputError, NotFoundError
 from leadlink.matching import rule_named
+from leadlink.pipeline.csv_cells import csv_writer, safe_cell
 from leadlink.sources import IDENTITY_SOURCES
 from leadlink.store import queries
 from leadlink.store.db import transaction
@@ -75,14 +76,17 @@ EXPORT_HEADER = ("source", "source_pk", "person_key", "rule", "score", "confiden
 
 
 def export_links(engine: Engine, out: Path) -> int:
-    """Write every active link, sorted; a rerun writes a byte-identical file."""
+    """Write every active link, sorted; a rerun writes a byte-identical file. A text cell a
+    spreadsheet would run as a formula is written as text (``csv_cells.safe_cell``)."""
     with transaction(engine) as session:
         rows = queries.export_links(session)
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csv_writer(buf)
     writer.writerow(EXPORT_HEADER)
     for source, pk, key, rule, score, conf in rows:
-        writer.writerow((source, pk, key, rule, f"{score:.4f}", conf))
+        # Text cells may come from data (a lead id is whatever the source file said).
+        cells = (safe_cell(source), safe_cell(pk), safe_cell(key), safe_cell(rule))
+        writer.writerow((*cells, f"{score:.4f}", safe_cell(conf)))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(buf.getvalue(), encoding="utf-8")
     return len(rows)

@@ -17,7 +17,6 @@ Steps, none of which touches the database:
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import os
 import tempfile
@@ -32,6 +31,7 @@ import pyarrow as pa
 from leadlink.dates import DateParseError, parse_timestamp
 from leadlink.errors import BadInputError, UsageError
 from leadlink.matching.engine import Bands
+from leadlink.pipeline.csv_cells import csv_writer, safe_cell
 from leadlink.pipeline.ingest.readers import PARQUET_SUFFIXES, RawTable, data_rows, read_table
 
 # DESIGN.md "Canonical fields for `link --field`".
@@ -203,7 +203,9 @@ def link_sides(left: Side, right: Side, bands: Bands, *, seed: int = 42) -> list
 
 
 def write_pairs(path: Path, rows: Sequence[Pair]) -> None:
-    """CSV (or Parquet for a .parquet/.pq name), via a temporary file renamed into place."""
+    """CSV (or Parquet for a .parquet/.pq name), via a temporary file renamed into place. In
+    the CSV, an id a spreadsheet would run as a formula is written as text
+    (``csv_cells.safe_cell``); Parquet keeps values as they are (no spreadsheet runs them)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -212,9 +214,13 @@ def write_pairs(path: Path, rows: Sequence[Pair]) -> None:
             _write_parquet(Path(tmp), rows)
         else:
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                writer = csv.writer(fh, lineterminator="\n")
+                writer = csv_writer(fh)
                 writer.writerow(OUTPUT_COLUMNS)
-                writer.writerows(rows)
+                # Ids come from the input files; the score is ours and stays a number.
+                writer.writerows(
+                    (safe_cell(left), safe_cell(right), score, safe_cell(decision), safe_cell(rule))
+                    for left, right, score, decision, rule in rows
+                )
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
