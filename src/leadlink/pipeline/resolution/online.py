@@ -14,8 +14,7 @@ registry; ``decide`` itself never writes.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 import pyarrow as pa
 from sqlalchemy import Engine
@@ -67,8 +66,8 @@ class OnlineMatcher:
         candidates, frame = self.index.candidates(query)
         compiled = self.compiled
         scorer = (lambda q, r: compiled.score(q, r, frame)) if compiled is not None else None
-        return _as_decision(resolve_one(query, candidates, self.bands, RULES,
-                                        self.model if scorer else None, scorer))  # fmt: skip
+        return resolve_one(query, candidates, self.bands, RULES,
+                           self.model if scorer else None, scorer)  # fmt: skip
 
     def answer(self, lead: dict[str, Any], d: Decision) -> dict[str, Any]:
         """A ``decide_record`` decision in DESIGN.md's POST /api/leads shape."""
@@ -99,9 +98,3 @@ class OnlineMatcher:
             query = query.set_column(at, name, pa.array([value], query.schema.field(at).type))
         self.index.add(query)
         self.registry = self.index.registry
-
-
-def _as_decision(row: Mapping[str, Any]) -> Decision:
-    """``single.resolve_one``'s row (the batch engine's columns, no message: it decided) as a
-    ``Decision``. Once ``resolve_one`` is typed ``Decision`` itself, this goes."""
-    return cast(Decision, {**row, "message": row.get("message")})
