@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import re
-import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -51,7 +51,6 @@ def parse_every(text: str) -> float:
         raise UsageError(f"--every takes a positive number and a unit s, m, h or d (e.g. 6h), "
                          f"not {text!r}")  # fmt: skip
     return float(int(found.group(1)) * _UNITS[found.group(2)])
-
 
 
 @dataclass(frozen=True)
@@ -211,42 +210,111 @@ def source_of(name: str) -> str | None:
     return max(matches, key=len) if matches else None
 
 
-def watched_files(folder: Path, settle_seconds: float) -> list[Path]:
-    """Files ready to ingest: CSV/Parquet, not hidden, unmodified for ``settle_seconds``."""
+@dataclass(frozen=True)
+class WatchedFolder:
+    """What a look at the watched folder found: files ready to ingest, and symbolic links
+    that would have been taken (a link may point anywhere: it is never read)."""
+
+    ready: list[Path]
+    symlinks: list[Path]
+
+
+def watched_files(folder: Path, settle_seconds: float) -> WatchedFolder:
+    """Regular files ready to ingest: CSV/Parquet, not hidden, unmodified for
+    ``settle_seconds``, identity sources first. Symbolic links are set apart, never followed:
+    one in the inbox could make the worker ingest any file it can read."""
     ready_before = time.time() - settle_seconds
-    files = [
-        p for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in SUFFIXES
-        and p.stat().st_mtime <= ready_before
-    ]  # fmt: skip
+    ready: list[Path] = []
+    symlinks: list[Path] = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith(".") or Path(entry.name).suffix.lower() not in SUFFIXES:
+                continue
+            if entry.is_symlink():
+                symlinks.append(Path(entry.path))
+            elif (entry.is_file(follow_symlinks=False)
+                  and entry.stat(follow_symlinks=False).st_mtime <= ready_before):  # fmt: skip
+                ready.append(Path(entry.path))
 
     def order(p: Path) -> tuple[int, str]:
         source = source_of(p.name)
         return (INGEST_ORDER.index(source) if source else -1, p.name)
 
-    return sorted(files, key=order)
+    return WatchedFolder(sorted(ready, key=order), sorted(symlinks))
+
+
+def check_destination(folder: Path) -> None:
+    """Refuse ``done/`` or ``failed/`` when it is a symbolic link (moving into it would put
+    inbox files wherever it points) or anything but a folder; missing is fine."""
+    if folder.is_symlink():
+        raise UsageError(f"{folder} is a symbolic link: the worker moves files only into a "
+                         f"real folder; replace it with one")  # fmt: skip
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{folder} is not a folder: the worker moves watched files there")
+
+
+def _free_target(folder: Path, path: Path, stamp: dt.datetime) -> Path:
+    """A name in ``folder`` under which neither the file nor its ``.error.txt`` exists, not
+    even as a (dangling) symbolic link: nothing of ours is ever written through one."""
+    candidates = [folder / path.name, folder / f"{path.stem}.{stamp:%Y%m%dT%H%M%S%f}{path.suffix}"]
+    candidates += [folder / f"{path.stem}.{stamp:%Y%m%dT%H%M%S%f}-{n}{path.suffix}"
+                   for n in range(1, 100)]  # fmt: skip
+    for target in candidates:
+        if not any(os.path.lexists(t) for t in (target, _error_file(target))):
+            return target
+    raise UsageError(f"{folder}: no free name left for {path.name}")
+
+
+def _error_file(moved: Path) -> Path:
+    return moved.with_name(moved.name + ".error.txt")
 
 
 def _move(path: Path, folder: Path, stamp: dt.datetime) -> Path:
+    """Rename ``path`` into ``folder`` under a free name (the same name twice keeps both).
+    ``os.rename`` never follows a link at the target; the folder is checked right before."""
+    check_destination(folder)
     folder.mkdir(exist_ok=True)
-    target = folder / path.name
-    if target.exists():  # the same name came in twice: keep both
-        target = folder / f"{path.stem}.{stamp:%Y%m%dT%H%M%S%f}{path.suffix}"
-    shutil.move(str(path), target)
+    target = _free_target(folder, path, stamp)
+    os.rename(path, target)
     return target
+
+
+def _write_error(moved: Path, message: str) -> None:
+    """The ``.error.txt`` beside a refused file, created new: O_EXCL and O_NOFOLLOW make the
+    open fail rather than write through a link planted under that name."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    fd = os.open(_error_file(moved), flags, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(f"{message}\n")
 
 
 def ingest_job(worker: Worker, now: dt.datetime) -> tuple[dict[str, Any], str | None]:
     """Ingest every ready file of the watched folder; done files go to done/, bad ones to
     failed/ next to a ``.error.txt`` saying why. A database error leaves the file in place for
-    the next cycle (it is not the file's fault) and fails the job."""
+    the next cycle (it is not the file's fault) and fails the job. A symbolic link is left
+    where it is, unread, and reported; done/ or failed/ being one fails the job, nothing
+    moved."""
     from leadlink.pipeline.ingest.files import ingest_file
 
     assert worker.watch is not None
+    done, failed = worker.watch / "done", worker.watch / "failed"
+    for folder in (done, failed):  # before any ingest: a refused folder must move nothing
+        check_destination(folder)
     counts: dict[str, Any] = {"files": 0, "ingested": 0, "failed": 0, "rows": 0,
-                              "inserted": 0, "updated": 0, "unchanged": 0}  # fmt: skip
+                              "inserted": 0, "updated": 0, "unchanged": 0,
+                              "symlinks": 0}  # fmt: skip
     errors: list[str] = []
-    for path in watched_files(worker.watch, worker.settings.watch_settle_seconds):
+    found = watched_files(worker.watch, worker.settings.watch_settle_seconds)
+    for link in found.symlinks:
+        log.error("watched file %s is a symbolic link: not ingested, left in place", link)
+        counts["symlinks"] += 1
+        errors.append(f"{link.name}: a symbolic link, not ingested (remove it)")
+    for path in found.ready:
+        if path.is_symlink():  # swapped for a link since the folder was listed
+            log.error("watched file %s became a symbolic link: not ingested", path)
+            counts["symlinks"] += 1
+            errors.append(f"{path.name}: a symbolic link, not ingested (remove it)")
+            continue
         counts["files"] += 1
         source = source_of(path.name)
         try:
@@ -256,16 +324,16 @@ def ingest_job(worker: Worker, now: dt.datetime) -> tuple[dict[str, Any], str | 
             result = ingest_file(worker.engine, source, path, now=now)
         except (BadInputError, UsageError) as exc:
             log.error("watched file %s refused: %s", path, exc)
-            moved = _move(path, worker.watch / "failed", now)
-            moved.with_name(moved.name + ".error.txt").write_text(f"{exc}\n", encoding="utf-8")
+            _write_error(_move(path, failed, now), str(exc))
             counts["failed"] += 1
             errors.append(f"{path.name}: {exc}")
             continue
-        _move(path, worker.watch / "done", now)
+        _move(path, done, now)
         counts["ingested"] += 1
         for key in ("rows", "inserted", "updated", "unchanged"):
             counts[key] += getattr(result, key)
-    error = f"{len(errors)} file(s) refused: " + "; ".join(errors) if errors else None
+    refused = counts["failed"] + counts["symlinks"]
+    error = f"{refused} file(s) refused: " + "; ".join(errors) if errors else None
     return counts, error
 
 
