@@ -1,12 +1,17 @@
-"""The docs are checked: every command the README shows exists, with every flag it uses."""
+"""The docs are held to the CLI both ways: every command the README shows exists, with every
+flag it uses; and every command and option the CLI has is documented."""
 
 from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer.main
 from typer.testing import CliRunner
 
 from leadlink.cli import app
@@ -47,6 +52,106 @@ def test_readme_command_exists_with_its_flags(argv: list[str]) -> None:
     help_text = CliRunner().invoke(app, [*path, "--help"]).output
     for flag in flags:
         assert flag in help_text, f"`leadlink {' '.join(path)}` has no {flag}"
+
+
+@dataclass(frozen=True)
+class Section:
+    """A Markdown section: its heading line and body, and the headings it sits under."""
+
+    page: str
+    heading: str
+    body: str
+    parents: tuple[str, ...]
+
+
+def page_sections(page: Path) -> list[Section]:
+    """A page cut at its headings (a `#` line inside a code fence is a shell comment)."""
+    sections: list[Section] = []
+    open_headings: list[tuple[int, str]] = []  # (level, heading line) enclosing the current one
+    heading, body, fenced = "", [], False
+    parents: tuple[str, ...] = ()
+    for line in page.read_text(encoding="utf-8").splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        level = len(line) - len(line.lstrip("#"))
+        if fenced or not level or line[level : level + 1] != " ":
+            body.append(line)
+            continue
+        sections.append(Section(page.name, heading, "\n".join(body), parents))
+        open_headings = [(lvl, text) for lvl, text in open_headings if lvl < level]
+        parents = tuple(text for _, text in open_headings)
+        open_headings.append((level, line))
+        heading, body = line, []
+    sections.append(Section(page.name, heading, "\n".join(body), parents))
+    return sections
+
+
+# Not where a command is looked up: the code map, and the log of where the contract was extended.
+NOT_REFERENCE = ("architecture.md", "contract-notes.md")
+PAGES = [ROOT / "README.md"] + [
+    p for p in sorted((ROOT / "docs").glob("*.md")) if p.name not in NOT_REFERENCE
+]
+
+
+def cli_commands() -> Iterator[tuple[str, Any]]:
+    """Every command path of the app (`review accept`, `export links`...) and its click command."""
+
+    def walk(command: Any, path: list[str]) -> Iterator[tuple[str, Any]]:
+        if hasattr(command, "commands"):
+            for name, sub in command.commands.items():
+                yield from walk(sub, [*path, name])
+        else:
+            yield " ".join(path), command
+
+    yield from walk(typer.main.get_command(app), [])
+
+
+def names_command(path: str, text: str) -> bool:
+    """`leadlink review accept` names `review accept`; so does `leadlink review list|accept`
+    (alternatives of the last word), never `leadlink generate-people` for `generate`."""
+    *group, last = path.split()
+    prefix = re.escape(" ".join(["leadlink", *group]) + " ")
+    return any(last in m.group(1).split("|") for m in re.finditer(prefix + r"([\w|-]+)", text))
+
+
+def names_option(option: str, text: str) -> bool:
+    return re.search(re.escape(option) + r"(?![\w-])", text) is not None
+
+
+SECTIONS = [section for page in PAGES for section in page_sections(page)]
+COMMANDS = list(cli_commands())
+# --json (every reporting command) and --help (every command) are said once, not per command.
+SHARED_OPTIONS = ("--json", "--help")
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[path for path, _ in COMMANDS])
+def test_every_command_and_option_is_documented(path: str, command: Any) -> None:
+    """Walk the CLI; each command path must be documented, with each of its options.
+
+    The command's doc is every section (heading to next heading) of README.md or a docs/
+    reference page (NOT_REFERENCE left out) that names it as `leadlink <path>`, in its heading
+    or body, together with the subsections under a heading that names it: a page titled
+    `# leadlink link` covers the whole page. The command must have such a section, and each
+    of its options (every alias, as ``--name``) must appear in one of them as a whole word;
+    an option written only on another command's page does not count. --json and --help are
+    shared by every command and documented once (test_the_shared_options_are_documented)."""
+    about = [
+        s
+        for s in SECTIONS
+        if names_command(path, f"{s.heading}\n{s.body}")
+        or any(names_command(path, parent) for parent in s.parents)
+    ]
+    assert about, f"`leadlink {path}` is documented nowhere (README.md, docs/)"
+    text = "\n".join(f"{s.heading}\n{s.body}" for s in about)
+    options = [o for p in command.params if p.param_type_name == "option" for o in p.opts]
+    missing = [o for o in options if o not in SHARED_OPTIONS and not names_option(o, text)]
+    pages = sorted({s.page for s in about})
+    assert not missing, f"`leadlink {path}`: {missing} not in its sections of {pages}"
+
+
+def test_the_shared_options_are_documented() -> None:
+    """The options every command shares, and the global --db, are in the README."""
+    assert names_option("--json", README) and names_option("--db", README)
 
 
 def test_the_two_commands_come_first() -> None:
