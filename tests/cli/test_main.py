@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -158,7 +159,13 @@ def test_invalid_settings_exit_2(db_url: str, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_unmigrated_database_is_refused_until_init(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'new.db'}"
+    path = tmp_path / "new.db"
+    url = f"sqlite:///{path}"
+    # No file: bad input (a misspelt path must not become a new store), and none is created.
+    result = runner.invoke(app, ["--db", url, "match"])
+    assert result.exit_code == 2 and "leadlink init" in result.output and not path.exists()
+    # A file with no schema: refused until init.
+    sqlite3.connect(path).close()
     result = runner.invoke(app, ["--db", url, "match"])
     assert result.exit_code == 1 and "leadlink init" in result.output
     cli(url, "init")
