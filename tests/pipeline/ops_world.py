@@ -65,7 +65,8 @@ def decide(engine: Engine, links: dict[str, str], unmatched: Sequence[str] = ())
                         "message": None, "band": "reject", "candidates": "[]"})  # fmt: skip
     run_id = jobs.start(engine, "match", NOW)
     with transaction(engine) as session:
-        write_decisions(session, decided, run_id=run_id, now=NOW)
+        write_decisions(session, decided, run_id=run_id, now=NOW,
+                        window_days=Settings().claim_window_days)  # fmt: skip
     jobs.finish(engine, run_id, NOW, counts={"processed": len(decided)})
     return run_id
 

@@ -23,7 +23,8 @@ from tests.web.api_world import (  # noqa: F401 - fixtures
 from typer.testing import CliRunner
 
 from leadlink.cli import app as cli_app
-from leadlink.pipeline.money.recovery import impact, queue_status
+from leadlink.pipeline.money.impact import impact
+from leadlink.pipeline.money.recovery import queue_status
 
 
 def test_runs_carry_their_counts_and_attempts(api: Get, engine: Engine) -> None:

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from leadlink.cli import app as cli_app
 from leadlink.clock import utcnow
-from leadlink.pipeline.money import claims_report, funnel, gap, recovery
+from leadlink.pipeline.money import claims_report, funnel, gap, impact, recovery
 from leadlink.pipeline.operations import alerts
 from leadlink.pipeline.resolution import review
 from leadlink.pipeline.resolution.merge import show_person
@@ -98,7 +98,7 @@ def test_overview_json_is_the_funnel_and_backlog_services(
     settings = web_settings
     got = data(viewer_client, "/overview.json")
     assert got["funnel"] == normal(funnel.funnel(engine, settings, now=NOW))
-    week = recovery.impact(engine, settings, now=NOW, days=7)
+    week = impact.impact(engine, settings, now=NOW, days=7)
     assert got["kpi_red"] == week["backlog_after"]
     assert got["impact"] == {k: week[k] for k in got["impact"]}
     assert got["open_alerts"] == len(alerts.open_now(engine)) > 0
@@ -118,7 +118,7 @@ def test_backlog_gap_jobs_and_alerts_json_are_their_services(
 ) -> None:
     settings = web_settings
     backlog = data(viewer_client, "/backlog.json", days=14)
-    assert backlog["impact"] == normal(recovery.impact(engine, settings, now=NOW, days=14))
+    assert backlog["impact"] == normal(impact.impact(engine, settings, now=NOW, days=14))
     assert backlog["queue"] == normal(recovery.queue_status(engine, now=NOW))
     assert backlog["impact"]["days"], "the world's recovery run wrote a daily row"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -12,11 +12,11 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from leadlink.pipeline.progress import ProgressFn
+
 out = Console()
 err = Console(stderr=True)
 
-ProgressFn = Callable[[str, int, int], None]
-"""Services report progress as (task label, done, total)."""
 
 
 def emit_json(data: Any) -> None:

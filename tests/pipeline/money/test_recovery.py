@@ -12,6 +12,7 @@ from tests.factories import NOW, driver, lead, load
 
 from leadlink.errors import LockBusyError
 from leadlink.pipeline.money import recovery as rec
+from leadlink.pipeline.money.impact import impact
 from leadlink.pipeline.operations.checks import CHECKS
 from leadlink.pipeline.resolution import decider
 from leadlink.pipeline.resolution.resolve import Resolver, match, person_key_for
@@ -357,7 +358,7 @@ def test_impact_reports_the_drain_per_day(backlog: Engine) -> None:
     rec.seed(backlog, SETTINGS, now=NOW)
     rec.recover(backlog, SETTINGS, now=NOW, limit=4)
     rec.recover(backlog, SETTINGS, now=NOW + dt.timedelta(hours=1))
-    data = rec.impact(backlog, SETTINGS, now=NOW + dt.timedelta(hours=2), days=3)
+    data = impact(backlog, SETTINGS, now=NOW + dt.timedelta(hours=2), days=3)
     expected = {
         "backlog_before": 12,
         "backlog_after": 6,
@@ -380,7 +381,7 @@ def test_impact_reports_the_drain_per_day(backlog: Engine) -> None:
     )
     rec.seed(backlog, SETTINGS, now=tomorrow)
     rec.recover(backlog, SETTINGS, now=tomorrow)
-    data = rec.impact(backlog, SETTINGS, now=tomorrow, days=2)
+    data = impact(backlog, SETTINGS, now=tomorrow, days=2)
     assert [(d["day"], d["matched_out"], d["new_in"], d["success"]) for d in data["days"]] == [
         ("2026-11-01", 6, 12, False),
         ("2026-11-02", 1, 0, True),

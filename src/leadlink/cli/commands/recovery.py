@@ -95,7 +95,7 @@ def impact_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """KPI-red backlog before/after/delta, matched out vs new in, top fail reason, per day."""
-    from leadlink.pipeline.money.recovery import impact
+    from leadlink.pipeline.money.impact import impact
 
     data = impact(state.engine(), state.settings(), now=now(), days=days)
     emit(data, lambda d: _print_impact(d, days), json_out)

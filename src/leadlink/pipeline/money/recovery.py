@@ -33,8 +33,9 @@ from leadlink.pipeline.resolution.decider import failure_message
 from leadlink.pipeline.resolution.resolve import Resolver, write_decisions
 from leadlink.settings import Settings
 from leadlink.store import backlog, jobs, locks
-from leadlink.store import recovery as q
+from leadlink.store import recovery as recovery_store
 from leadlink.store.db import transaction
+from leadlink.store.recovery import FAILED, MATCHED, UNMATCHED, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -71,14 +72,14 @@ class RecoverResult:
     by_reason: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
 
-    def add(self, outcomes: Sequence[q.Outcome], parked: int) -> None:
+    def add(self, outcomes: Sequence[recovery_store.Outcome], parked: int) -> None:
         """Count a committed batch."""
         for o in outcomes:
             self.processed += 1
-            if o.outcome == q.MATCHED:
+            if o.outcome == MATCHED:
                 self.matched += 1
                 self.already_linked += o.reason == ALREADY_LINKED
-            elif o.outcome == q.UNMATCHED:
+            elif o.outcome == UNMATCHED:
                 self.unmatched += 1
                 self.by_reason[o.reason or ""] += 1
             else:
@@ -105,9 +106,9 @@ def seed(engine: Engine, settings: Settings, *, now: dt.datetime) -> SeedResult:
     """
     grace = settings.kpi_grace_days
     with transaction(engine) as session:
-        rearmed = q.rearm(session, now, grace)
-        enqueued = q.enqueue(session, now, grace)
-        in_queue = q.count_queued_backlog(session, now, grace)
+        rearmed = recovery_store.rearm(session, now, grace)
+        enqueued = recovery_store.enqueue(session, now, grace)
+        in_queue = recovery_store.count_queued_backlog(session, now, grace)
         size = backlog.count_kpi_red(session, now, grace)
     return SeedResult(enqueued, rearmed, in_queue - enqueued - rearmed, size)
 
@@ -115,8 +116,8 @@ def seed(engine: Engine, settings: Settings, *, now: dt.datetime) -> SeedResult:
 def queue_status(engine: Engine, *, now: dt.datetime) -> dict[str, Any]:
     """Items per status, due now, and (some) parked items with their last error."""
     with transaction(engine) as session:
-        counts = q.status_counts(session, now)
-        parked = q.parked_items(session)
+        counts = recovery_store.status_counts(session, now)
+        parked = recovery_store.parked_items(session)
     return {"counts": counts, "parked": [{"lead_id": pk, "attempts": n, "last_error": err}
                                          for pk, n, err in parked]}  # fmt: skip
 
@@ -126,7 +127,7 @@ def retry_parked(
 ) -> dict[str, Any]:
     """Send parked items back to the queue (a person looked at their errors); audited."""
     with transaction(engine) as session:
-        sent = q.unpark(session, now, lead_ids, actor=actor)
+        sent = recovery_store.unpark(session, now, lead_ids, actor=actor)
     missing = sorted(set(lead_ids or ()) - set(sent))
     if missing:
         # Nothing was half-done: the transaction above only moved parked items that exist.
@@ -187,7 +188,7 @@ def _work(
     skip_locked = engine.dialect.name == "postgresql"
     with transaction(engine) as session:
         result.backlog_before = backlog.count_kpi_red(session, now, settings.kpi_grace_days)
-        total = limit if limit is not None else q.status_counts(session, now)["due"]
+        total = limit if limit is not None else recovery_store.status_counts(session, now)["due"]
     resolver = Resolver(engine, settings, now=now)
     while limit is None or result.processed < limit:
         size = (
@@ -219,7 +220,7 @@ def _batch(
     ids: list[int] = []
     try:
         with transaction(engine) as session:
-            items = q.claim(session, now, size, skip_locked=skip_locked)
+            items = recovery_store.claim(session, now, size, skip_locked=skip_locked)
             if not items:
                 return False
             ids = [it.queue_id for it in items]
@@ -237,8 +238,9 @@ def _batch(
 
 
 def _decide_and_write(
-    session: Session, resolver: Resolver, items: list[q.Item], run_id: int, now: dt.datetime
-) -> tuple[list[q.Outcome], dict[int, str]]:
+    session: Session, resolver: Resolver, items: list[recovery_store.Item], run_id: int,
+    now: dt.datetime,
+) -> tuple[list[recovery_store.Outcome], dict[int, str]]:
     """One decide call for the batch; persist links/unmatched; return outcomes per item."""
     todo = [it for it in items if it.linked_to is None]
     try:
@@ -248,17 +250,17 @@ def _decide_and_write(
         message = failure_message(exc)
         decided = [error_decision(it.record_id, message) for it in todo]
     by_rid = {d["rid"]: d for d in decided}
-    outcomes: list[q.Outcome] = []
+    outcomes: list[recovery_store.Outcome] = []
     writable: list[Decision] = []
     for it in items:
         if it.linked_to is not None:  # linked meanwhile (e.g. by `match`): out of the backlog
-            outcomes.append(q.Outcome(it, q.MATCHED, person_key=it.linked_to,
+            outcomes.append(Outcome(it, MATCHED, person_key=it.linked_to,
                                       reason=ALREADY_LINKED))  # fmt: skip
             continue
         d = by_rid.get(it.record_id)
         outcome = _outcome(it, d)
         outcomes.append(outcome)
-        if outcome.outcome != q.FAILED and d is not None:
+        if outcome.outcome != FAILED and d is not None:
             writable.append(d)
     if not writable:
         return outcomes, {}
@@ -266,26 +268,26 @@ def _decide_and_write(
                                      window_days=resolver.window_days)  # fmt: skip
 
 
-def _outcome(item: q.Item, d: Decision | None) -> q.Outcome:
+def _outcome(item: recovery_store.Item, d: Decision | None) -> Outcome:
     if d is None:
-        return q.Outcome(item, q.FAILED, error="the engine returned no decision for this lead")
+        return Outcome(item, FAILED, error="the engine returned no decision for this lead")
     if d["decision"] == "link":
-        return q.Outcome(item, q.MATCHED, person_key=d["person_key"])
+        return Outcome(item, MATCHED, person_key=d["person_key"])
     if d["decision"] == "found":
-        return q.Outcome(item, q.FAILED, error="the engine tried to found a person from a lead")
+        return Outcome(item, FAILED, error="the engine tried to found a person from a lead")
     if d["reason"] == Reason.ERROR.value:
-        return q.Outcome(item, q.FAILED, error=d.get("message") or "engine error without message")
-    return q.Outcome(item, q.UNMATCHED, reason=d["reason"])
+        return Outcome(item, FAILED, error=d.get("message") or "engine error without message")
+    return Outcome(item, UNMATCHED, reason=d["reason"])
 
 
 def _record(
     session: Session,
     settings: Settings,
-    outcomes: Sequence[q.Outcome],
+    outcomes: Sequence[recovery_store.Outcome],
     result: RecoverResult,
     now: dt.datetime,
 ) -> int:
-    return q.record_outcomes(
+    return recovery_store.record_outcomes(
         session, outcomes, run_id=result.run_id, now=now, worker=result.worker,
         max_failures=settings.recover_max_failures,
         backoff_seconds=settings.recover_backoff_seconds,
@@ -307,8 +309,8 @@ def _fail_batch(
     between, and those are its to process, so only re-claimed items are accounted here.
     """
     with transaction(engine) as session:
-        items = q.claim(session, now, len(ids), skip_locked=skip_locked, only_ids=ids)
-        outcomes = [q.Outcome(it, q.FAILED, error=error) for it in items]
+        items = recovery_store.claim(session, now, len(ids), skip_locked=skip_locked, only_ids=ids)
+        outcomes = [Outcome(it, FAILED, error=error) for it in items]
         parked = _record(session, settings, outcomes, result, now)
     result.add(outcomes, parked)
 
@@ -322,47 +324,16 @@ def _refresh_daily(
     """Upsert today's recovery_daily row (backlog_before stays the day's first run's)."""
     with transaction(engine) as session:
         result.backlog_after = backlog.count_kpi_red(session, now, settings.kpi_grace_days)
-        start, end = q.day_span(now.date())
-        totals = q.attempt_totals(session, start, end)
-        q.upsert_daily(session, {
+        start, end = recovery_store.day_span(now.date())
+        totals = recovery_store.attempt_totals(session, start, end)
+        recovery_store.upsert_daily(session, {
             "day": now.date(), "backlog_before": result.backlog_before,
-            "backlog_after": result.backlog_after, "matched_out": totals[q.MATCHED],
-            "new_in": q.new_in(session, now.date(), settings.kpi_grace_days),
-            "processed": totals["processed"], "failed": totals[q.FAILED],
-            "top_fail_reason": q.top_fail_reason(session, start, end), "updated_at": now,
+            "backlog_after": result.backlog_after, "matched_out": totals[MATCHED],
+            "new_in": recovery_store.new_in(session, now.date(), settings.kpi_grace_days),
+            "processed": totals["processed"], "failed": totals[FAILED],
+            "top_fail_reason": recovery_store.top_fail_reason(session, start, end),
+            "updated_at": now,
         })  # fmt: skip
-
-
-def impact(
-    engine: Engine, settings: Settings, *, now: dt.datetime, days: int = 7
-) -> dict[str, Any]:
-    """The backlog now against the start of the window, and the daily rows of the window.
-
-    ``delta`` = after - before (negative: the backlog fell). Success = matched out > new in.
-    """
-    since = now.date() - dt.timedelta(days=days - 1)
-    with transaction(engine) as session:
-        rows = q.daily_rows(session, since)
-        after = backlog.count_kpi_red(session, now, settings.kpi_grace_days)
-        top = q.top_fail_reason(session, q.day_span(since)[0], q.day_span(now.date())[1])
-        queue = q.status_counts(session, now)
-    before = rows[0].backlog_before if rows else after
-    matched_out = sum(r.matched_out for r in rows)
-    new_in = sum(r.new_in for r in rows)
-    return {
-        "since": since.isoformat(), "days_window": days,
-        "backlog_before": before, "backlog_after": after, "delta": after - before,
-        "matched_out": matched_out, "new_in": new_in, "top_fail_reason": top,
-        "success": matched_out > new_in, "queue": queue,
-        "days": [
-            {"day": r.day.isoformat(), "backlog_before": r.backlog_before,
-             "backlog_after": r.backlog_after, "delta": r.backlog_after - r.backlog_before,
-             "matched_out": r.matched_out, "new_in": r.new_in, "processed": r.processed,
-             "failed": r.failed, "top_fail_reason": r.top_fail_reason,
-             "success": r.matched_out > r.new_in}
-            for r in rows
-        ],
-    }  # fmt: skip
 
 
 # --- `leadlink check drain` -------------------------------------------------------------------
@@ -375,20 +346,20 @@ def check_drain(engine: Engine, settings: Settings) -> CheckResult:
     now = clock.utcnow()
     problems: list[str] = []
     with transaction(engine) as session:
-        sampled, red, examples = q.matched_still_red(
+        sampled, red, examples = recovery_store.matched_still_red(
             session, now, settings.kpi_grace_days, settings.check_sample
         )
-        runs = q.recover_run_counts(session)
-        attempts = q.attempts_by_run(session)
-        twice, twice_examples = q.twice_in_one_run(session)
+        runs = recovery_store.recover_run_counts(session)
+        attempts = recovery_store.attempts_by_run(session)
+        twice, twice_examples = recovery_store.twice_in_one_run(session)
     problems += examples
     bad_runs = 0
     for run_id, counts in runs:
         made = attempts.get(run_id, {})
-        said = {k: int(counts.get(k, 0)) for k in ("processed", q.MATCHED, q.UNMATCHED, q.FAILED)}
-        found = {k: made.get(k, 0) for k in (q.MATCHED, q.UNMATCHED, q.FAILED)}
+        said = {k: int(counts.get(k, 0)) for k in ("processed", MATCHED, UNMATCHED, FAILED)}
+        found = {k: made.get(k, 0) for k in (MATCHED, UNMATCHED, FAILED)}
         found["processed"] = sum(found.values())
-        adds_up = said["processed"] == said[q.MATCHED] + said[q.UNMATCHED] + said[q.FAILED]
+        adds_up = said["processed"] == said[MATCHED] + said[UNMATCHED] + said[FAILED]
         if not adds_up or said != found:
             bad_runs += 1
             problems.append(f"recover run {run_id}: reported {said}, attempts recorded {found}")
@@ -396,4 +367,5 @@ def check_drain(engine: Engine, settings: Settings) -> CheckResult:
     detail = (f"{sampled} matched leads sampled, {len(runs)} recover runs balanced, "
               "one attempt per item per run")  # fmt: skip
     violations = red + bad_runs + twice
-    return CheckResult("drain", violations == 0, detail, violations, problems[: q.LIMIT])
+    examples = problems[: recovery_store.LIMIT]
+    return CheckResult("drain", violations == 0, detail, violations, examples)

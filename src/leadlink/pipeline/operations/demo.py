@@ -40,7 +40,8 @@ def run_demo(
     # retries what may resolve later), then claims and payments, and the gap per lead.
     from leadlink.pipeline.money.claims import compute_claims
     from leadlink.pipeline.money.gap import gap_report
-    from leadlink.pipeline.money.recovery import impact, recover
+    from leadlink.pipeline.money.impact import impact
+    from leadlink.pipeline.money.recovery import recover
     from leadlink.pipeline.money.recovery import seed as queue_seed
 
     seeded = queue_seed(engine, settings, now=now)

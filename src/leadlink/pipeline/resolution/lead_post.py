@@ -44,7 +44,7 @@ from leadlink.pipeline.resolution.resolve import write_decisions
 from leadlink.settings import Settings
 from leadlink.sources import SOURCES
 from leadlink.store import audit, queries
-from leadlink.store import lead_post as store
+from leadlink.store import lead_post as lead_post_store
 from leadlink.store.db import transaction
 from leadlink.store.models import SourceRecord
 
@@ -124,7 +124,7 @@ class LeadPoster:
             try:
                 with transaction(self.engine) as session:
                     # The record's unique key refuses a lead id that exists: see below.
-                    rid = store.insert_record(
+                    rid = lead_post_store.insert_record(
                         session, source=SOURCE, source_pk=row.source_pk, data=row.data,
                         content_hash=digest, event_date=row.event_date, now=now,
                     )  # fmt: skip
@@ -153,7 +153,7 @@ class LeadPoster:
         """The loaded matcher, reloaded first when the store's registry moved under it."""
         known = self._known
         with transaction(self.engine) as session:
-            state = store.registry_state(session, known.link_id if known else None)
+            state = lead_post_store.registry_state(session, known.link_id if known else None)
         stale = (known is None or state.links_after != known.own_links
                  or state.newest_model != known.model_id)  # fmt: skip
         if stale:  # read before loading: what lands during the load is caught next time

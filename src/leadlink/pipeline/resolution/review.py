@@ -22,7 +22,7 @@ from leadlink.matching.decision import Decision
 from leadlink.pipeline.checking import CheckResult
 from leadlink.settings import Settings
 from leadlink.store import audit
-from leadlink.store import review as store
+from leadlink.store import review as review_store
 from leadlink.store.db import transaction
 from leadlink.store.models import ReviewItem, SourceRecord
 
@@ -51,14 +51,14 @@ def queue_decisions(
     An item's deadline is its record's date plus ``window_days`` (the caller's claim window).
     """
     proposals = [p for d in decided for p in _proposals(d)]
-    dates = store.event_dates(session, [p["record_id"] for p in proposals])
+    dates = review_store.event_dates(session, [p["record_id"] for p in proposals])
     for p in proposals:
         day = dates.get(p["record_id"])
         p["deadline"] = None if day is None else day + dt.timedelta(days=window_days)
-    store.propose(session, proposals, run_id=run_id, now=now)
+    review_store.propose(session, proposals, run_id=run_id, now=now)
     judged = [d["rid"] for d in decided if d.get("reason") != Reason.ERROR.value]
     keep = {(p["record_id"], p["person_key"]) for p in proposals}
-    store.supersede(session, judged, now=now, keep=keep)
+    review_store.supersede(session, judged, now=now, keep=keep)
 
 
 def _proposals(d: Decision) -> list[dict[str, Any]]:
@@ -105,16 +105,17 @@ def list_items(
 
     ``status`` is one of open, accepted, rejected, superseded, or ``all``.
     """
-    if status != "all" and status not in store.STATUSES:
-        raise UsageError(f"unknown status {status!r}; one of: all, {', '.join(store.STATUSES)}")
+    if status != "all" and status not in review_store.STATUSES:
+        known = ", ".join(review_store.STATUSES)
+        raise UsageError(f"unknown status {status!r}; one of: all, {known}")
     if limit < 1 or offset < 0:
         raise UsageError("limit must be at least 1 and offset at least 0")
     today = (now or dt.datetime.now(dt.UTC)).date()
     with transaction(engine) as session:
-        total, page = store.list_page(
+        total, page = review_store.list_page(
             session, status=None if status == "all" else status, limit=limit, offset=offset
         )
-        persons = store.person_records(session, {item.person_key for item, _ in page})
+        persons = review_store.person_records(session, {item.person_key for item, _ in page})
     items = []
     for item, record in page:
         row = item_dict(item, record, today)
@@ -174,7 +175,7 @@ def _iso(value: dt.date | None) -> str | None:
 
 
 def _open_item(session: Session, item_id: int) -> tuple[ReviewItem, SourceRecord]:
-    found = store.item_for_update(session, item_id)
+    found = review_store.item_for_update(session, item_id)
     if found is None:
         raise NotFoundError(f"no review item {item_id}")
     item, record = found
@@ -214,8 +215,8 @@ def accept(
         detail: dict[str, Any] = {"record": f"{record.source}/{record.source_pk}",
                                   "record_id": record.id, "person_key": item.person_key,
                                   "rule": item.rule, "score": item.score, "note": note}  # fmt: skip
-        existing = store.active_link(session, record.id)
-        person_key = store.surviving_person(session, item.person_key)
+        existing = review_store.active_link(session, record.id)
+        person_key = review_store.surviving_person(session, item.person_key)
         if existing is not None or person_key is None:
             stale = (
                 f"record {detail['record']} is already linked to person {existing.person_key} "
@@ -223,7 +224,7 @@ def accept(
                 if existing is not None
                 else f"person {item.person_key} no longer exists"
             )
-            store.close(session, item, status="superseded", actor=actor, note=note, now=now)
+            review_store.close(session, item, status="superseded", actor=actor, note=note, now=now)
             audit.record(session, actor=actor, action="review_stale",
                         target=f"review_item:{item.id}", detail={**detail, "why": stale},
                         now=now)  # fmt: skip
@@ -231,11 +232,11 @@ def accept(
             evidence = {**item.evidence, "accepted_by": actor, "review_item": item.id}
             if person_key != item.person_key:
                 evidence["proposed_person"] = item.person_key
-            link_id, origin_id = store.write_accepted_link(
+            link_id, origin_id = review_store.write_accepted_link(
                 session, item, person_key=person_key, evidence=evidence, actor=actor, now=now
             )
-            store.close(session, item, status="accepted", actor=actor, note=note, now=now)
-            superseded = store.supersede_others(session, item, now)
+            review_store.close(session, item, status="accepted", actor=actor, note=note, now=now)
+            superseded = review_store.supersede_others(session, item, now)
             detail.update(person_key=person_key, link_id=link_id, origin_id=origin_id,
                           superseded=superseded)  # fmt: skip
             audit.record(session, actor=actor, action="review_accept",
@@ -243,7 +244,7 @@ def accept(
             result = {
                 "item": item_dict(item, record, now.date()),
                 "link": {"id": link_id, "record": detail["record"], "person_key": person_key,
-                         "rule": store.ACCEPT_RULE, "score": item.score,
+                         "rule": review_store.ACCEPT_RULE, "score": item.score,
                          "confidence": "medium"},
                 "origin_id": origin_id,
                 "superseded": superseded,
@@ -270,7 +271,7 @@ def reject(
     actor = _need_actor(actor)
     with transaction(engine) as session:
         item, record = _open_item(session, item_id)
-        store.close(session, item, status="rejected", actor=actor, note=note, now=now)
+        review_store.close(session, item, status="rejected", actor=actor, note=note, now=now)
         detail = {"record": f"{record.source}/{record.source_pk}", "record_id": record.id,
                   "person_key": item.person_key, "rule": item.rule, "score": item.score,
                   "note": note}  # fmt: skip
@@ -287,9 +288,9 @@ def check_review(engine: Engine, _: Settings) -> CheckResult:
     review_accept link, every accept/reject has its audit_log row, statuses are known."""
 
     with transaction(engine) as session:
-        parts = store.invariant_violations(session)
+        parts = review_store.invariant_violations(session)
     total = sum(n for n, _ in parts)
-    examples = [e for _, ex in parts for e in ex][: store.EXAMPLES]
+    examples = [e for _, ex in parts for e in ex][: review_store.EXAMPLES]
     return CheckResult("review", total == 0,
                        "review items consistent with links, decisions audited",
                        total, examples)  # fmt: skip

@@ -15,7 +15,8 @@ from sqlalchemy import Engine
 
 from leadlink.pipeline.money.funnel import STAGES, funnel
 from leadlink.pipeline.money.gap import gap_report
-from leadlink.pipeline.money.recovery import impact, queue_status
+from leadlink.pipeline.money.impact import impact
+from leadlink.pipeline.money.recovery import queue_status
 from leadlink.pipeline.operations import alerts as alerts_service
 from leadlink.pipeline.operations.freshness import job_freshness, run_dict
 from leadlink.store import gap as gap_store
