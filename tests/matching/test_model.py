@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from leadlink.matching import RULES, Bands, prepare, resolve, training
 from leadlink.matching import model as probabilistic
 from leadlink.matching.compiled import BatchScorer, CompiledModel
 from leadlink.matching.engine import model_guard, term_frequencies
+from leadlink.matching.outcome import Guard, model_cap
 from leadlink.pipeline.resolution.canonical import canonical_frame
 from leadlink.synth import generate
 
@@ -91,8 +93,9 @@ def test_common_surnames_weigh_less_than_rare_ones(world: dict[str, Any]) -> Non
 
 def test_model_decisions_recover_leads_the_rules_leave_open(world: dict[str, Any]) -> None:
     rules_only = resolve(world["query"], world["reg"], Bands(), RULES).to_pylist()
-    with_model = resolve(world["query"], world["reg"], Bands(), RULES,
-                         world["model"].settings).to_pylist()  # fmt: skip
+    settings = world["model"].settings
+    with_model = resolve(world["query"], world["reg"], Bands(), RULES, settings,
+                         functools.partial(probabilistic.score, settings)).to_pylist()  # fmt: skip
     linked_rules = {d["rid"] for d in rules_only if d["decision"] == "link"}
     linked_model = {d["rid"]: d for d in with_model if d["decision"] == "link"}
     assert linked_rules <= set(linked_model)  # the model never undoes a rule's link
@@ -180,8 +183,9 @@ def test_batch_scorer_scores_exactly_like_splink_given_the_same_frequencies(
 
 def test_bands_and_reasons_with_the_model(world: dict[str, Any]) -> None:
     """Every band and reason the decision function gives, on model-scored data."""
-    decided = resolve(world["query"], world["reg"], Bands(), RULES,
-                      world["model"].settings).to_pylist()  # fmt: skip
+    settings = world["model"].settings
+    decided = resolve(world["query"], world["reg"], Bands(), RULES, settings,
+                      functools.partial(probabilistic.score, settings)).to_pylist()  # fmt: skip
     bands = {d["band"] for d in decided}
     reasons = {d["reason"] for d in decided}
     assert {"accept", "review", "reject"} <= bands
@@ -247,8 +251,6 @@ def test_guard_sql_and_python_agree(world: dict[str, Any], seed: int) -> None:
 
     import duckdb
 
-    from leadlink.matching.engine import Guard
-
     rng = random.Random(seed)
     names = [c["output_column_name"] for c in world["model"].settings["comparisons"]]
     waterfall = {n: {"level": rng.choice([-1, 0, 1, 2, 3]), "weight": 0.0} for n in names}
@@ -262,19 +264,13 @@ def test_guard_sql_and_python_agree(world: dict[str, Any], seed: int) -> None:
     ("accept", "review"), [(0.75, 0.5), (0.75, 0.745), (0.75, 0.75), (0.9, 0.2), (0.5, 0.0)]
 )
 def test_a_guarded_pair_never_reaches_the_accept_band(accept: float, review: float) -> None:
-    from leadlink.matching.engine import model_cap
-
     cap = model_cap(Bands(accept=accept, review=review))
     assert cap < accept
     assert cap >= min(review, accept - 1e-9)
 
 
-def test_small_model_frames_equal_the_duckdb_ones(world: dict[str, Any]) -> None:
-    """Under SMALL rows the frame is built in Python: the same rows as MODEL_FRAME_SQL."""
-    query = world["query"].slice(0, 200)
-    big = probabilistic.model_frame(query)
-    small = pa.concat_tables(
-        probabilistic.model_frame(query.slice(i, 40)) for i in range(0, 200, 40)
-    )
-    assert query.num_rows > probabilistic.SMALL >= 40
-    assert small.to_pylist() == big.to_pylist()
+def test_a_model_without_its_scorer_is_refused(world: dict[str, Any]) -> None:
+    """The engine never imports Splink: a model comes with the scorer that applies it."""
+    with pytest.raises(ValueError, match="scorer"):
+        resolve(world["query"].slice(0, 1), world["reg"], Bands(), RULES,
+                world["model"].settings)  # fmt: skip

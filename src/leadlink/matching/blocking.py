@@ -8,9 +8,15 @@ Arrow frames: no files, no database of ours.
 
 from __future__ import annotations
 
-from typing import Any
-
 import duckdb
+import pyarrow as pa
+
+from leadlink.matching.model_frame import (
+    MODEL_FRAME_SCHEMA,
+    PREDICT_BLOCKS,
+    TF_COLUMNS,
+    model_frame,
+)
 
 # Jaro-Winkler similarity at which two name tokens count as the same token (typos allowed).
 TOKEN_MATCH = 0.9
@@ -80,7 +86,7 @@ def connect() -> duckdb.DuckDBPyConnection:
 
 
 def build_features(
-    con: duckdb.DuckDBPyConnection, query: Any, registry: Any, *, self_join: bool = False
+    con: duckdb.DuckDBPyConnection, query: pa.Table, registry: pa.Table, *, self_join: bool = False
 ) -> int:
     """Create tables ``pairs`` and ``features`` from prepared frames; return the pair count.
 
@@ -100,7 +106,7 @@ def build_features(
 # -- keys a candidate pair shares (for finding a registry's candidates without loading it) --
 
 # Every way two records become a candidate pair, as a key each record carries: the rules'
-# joins (PAIRS_SQL) and the model's blocking rules (model.PREDICT_BLOCKS). Two records that
+# joins (PAIRS_SQL) and the model's blocking rules (PREDICT_BLOCKS). Two records that
 # form a pair share at least one key; sharing a key does not make a pair (the right side of a
 # lookup may be a superset, never a subset). So one key stands for several joins where that
 # is safe: the last 7 phone digits cover the whole phone, every document/licence covers the
@@ -117,8 +123,6 @@ UNION ALL SELECT rid, 'bk:' || k FROM (SELECT rid, unnest(blocks) AS k FROM src)
 
 
 def _model_keys_sql() -> str:
-    from leadlink.matching.model import PREDICT_BLOCKS
-
     parts = []
     for cols in PREDICT_BLOCKS:
         if cols in _COVERED:
@@ -133,20 +137,17 @@ def _model_keys_sql() -> str:
     return "\nUNION ALL ".join(parts)
 
 
-def record_keys(prepared: Any) -> Any:
+def record_keys(prepared: pa.Table) -> pa.Table:
     """``(rid, key)`` of a prepared frame: the keys above, each hashed to a stable int64.
 
     The hash is the upper 63 bits of MD5 (stable across DuckDB versions, unlike ``hash()``:
     keys are stored). A collision only adds a record to a lookup's superset.
     """
-    import pyarrow as pa
-
-    from leadlink.matching.model import model_frame
-
     con = connect()
     try:
-        # The model frame first: model_frame borrows (and drops) the name "src".
-        con.register("mf", model_frame(prepared, con) if prepared.num_rows else _empty_mf())
+        # An empty frame may lack the prepared columns (a registry nobody loaded yet).
+        empty = MODEL_FRAME_SCHEMA.empty_table()
+        con.register("mf", model_frame(prepared) if prepared.num_rows else empty)
         con.register("src", prepared)
         sql = f"""
         SELECT DISTINCT rid::BIGINT AS rid, (md5_number_upper(k) >> 1)::BIGINT AS key
@@ -158,16 +159,8 @@ def record_keys(prepared: Any) -> Any:
         con.close()
 
 
-def _empty_mf() -> Any:
-    from leadlink.matching.model import MODEL_FRAME_SCHEMA
-
-    return MODEL_FRAME_SCHEMA.empty_table()
-
-
-def record_terms(prepared: Any) -> Any:
+def record_terms(prepared: pa.Table) -> pa.Table:
     """``(rid, given, family1, family2, brand_model, city)``: the values the model weighs by
-    their frequency (model.TF_COLUMNS), so frequencies can be counted in the store."""
-    from leadlink.matching.model import TF_COLUMNS, model_frame
-
+    their frequency (model_frame.TF_COLUMNS), so frequencies can be counted in the store."""
     frame = model_frame(prepared)
     return frame.select(["unique_id", *TF_COLUMNS]).rename_columns(["rid", *TF_COLUMNS])

@@ -21,9 +21,24 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from splink.internals.comparison_level import _default_m_values
 
-from leadlink.matching import model as probabilistic
+from leadlink.matching.model_frame import (
+    FIELDS,
+    MODEL_FRAME_SCHEMA,
+    PREDICT_BLOCKS,
+    SCORE_THRESHOLD,
+    SCORED_SCHEMA,
+    TF_COLUMNS,
+    model_frame,
+)
+
+
+def default_m_values(levels: int) -> list[float]:
+    """The m probabilities Splink gives the non-null levels of a comparison EM never
+    estimated, from the lowest level (else) to the highest: 0.95 on the top level, the rest
+    split evenly over the others (Splink 5's own defaults, tested equal to them)."""
+    exact = 0.95
+    return [(1 - exact) / (levels - 1)] * (levels - 1) + [exact]
 
 
 def _log2(x: float) -> float:
@@ -84,7 +99,7 @@ def compile_model(settings: dict[str, Any], tf_columns: set[str]) -> Compiled:
             level_cases.append(f"WHEN {nulls[0]['sql_condition']} THEN -1")
             weight_cases.append(f"WHEN {nulls[0]['sql_condition']} THEN 0.0")
         # Levels EM never saw keep no m; Splink then uses its defaults, and so do we.
-        defaults = _default_m_values(len(levels))[::-1] if len(levels) > 1 else [0.95]
+        defaults = default_m_values(len(levels))[::-1] if len(levels) > 1 else [0.95]
         for i, lv in enumerate(levels):
             gamma = len(levels) - 1 - i
             raw = lv["sql_condition"]
@@ -112,7 +127,7 @@ def compile_model(settings: dict[str, Any], tf_columns: set[str]) -> Compiled:
     return Compiled(parts, names, tf_joins, _log2(prior / (1 - prior)))
 
 
-_COLS = (*probabilistic.FIELDS, "phone7", "unique_id")
+_COLS = (*FIELDS, "phone7", "unique_id")
 _PAIR_COLUMNS = ", ".join(
     [*(f"q.{c} AS {c}_l" for c in _COLS), *(f"r.{c} AS {c}_r" for c in _COLS)]
 )
@@ -137,25 +152,25 @@ class CompiledModel:
         settings: dict[str, Any],
         registry: pa.Table,
         *,
-        threshold: float = probabilistic.SCORE_THRESHOLD,
+        threshold: float = SCORE_THRESHOLD,
         frame: pa.Table | None = None,
     ) -> None:
         """``threshold``: pairs under this probability are dropped, as ``model.score`` does.
-        ``frame``: the registry's ``model.model_frame``, when the caller has it already."""
+        ``frame``: the registry's ``model_frame.model_frame``, when the caller has it already."""
         self.settings = settings
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET threads TO 1")
         if frame is None:
-            frame = probabilistic.model_frame(registry, self.con)
-        self.present = {f for f in probabilistic.FIELDS
+            frame = model_frame(registry)
+        self.present = {f for f in FIELDS
                         if frame.column(f).null_count < frame.num_rows}  # fmt: skip
         # Term frequencies over the whole registry, kept: scoring sees a few rows at a time.
-        tf_columns = {c for c in probabilistic.TF_COLUMNS if c in self.present}
+        tf_columns = {c for c in TF_COLUMNS if c in self.present}
         for col in tf_columns:
             _tf_table(self.con, col, frame)
         # Query and candidates go into two fixed tables, so the compiled query is prepared once:
         # parsing and planning it is most of what a call would otherwise cost.
-        empty = frame.schema.empty_table().cast(probabilistic.MODEL_FRAME_SCHEMA)
+        empty = frame.schema.empty_table().cast(MODEL_FRAME_SCHEMA)
         self.con.register("empty", empty)
         self.con.execute("CREATE TEMP TABLE q AS SELECT * FROM empty")
         self.con.execute("CREATE TEMP TABLE r AS SELECT * FROM empty")
@@ -163,7 +178,7 @@ class CompiledModel:
         blocks = (
             " OR ".join(
                 "(" + " AND ".join(f"q.{c} = r.{c}" for c in cols) + ")"
-                for cols in probabilistic.PREDICT_BLOCKS
+                for cols in PREDICT_BLOCKS
                 if set(cols) <= self.present | {"phone7"}
             )
             or "FALSE"
@@ -180,9 +195,9 @@ class CompiledModel:
         Meant for a few query records against their candidates (``index.BlockIndex``): the
         blocking join here is a plain OR of the model's rules, fine on tens of rows.
         """
-        self.con.register("q_in", probabilistic.model_frame(query, self.con))
+        self.con.register("q_in", model_frame(query))
         if registry_frame is None:
-            registry_frame = probabilistic.model_frame(registry, self.con)
+            registry_frame = model_frame(registry)
         self.con.register("r_in", registry_frame)
         try:
             self.con.execute("DELETE FROM q; DELETE FROM r; INSERT INTO q SELECT * FROM q_in; "
@@ -191,7 +206,7 @@ class CompiledModel:
         finally:
             self.con.unregister("q_in")
             self.con.unregister("r_in")
-        return table.cast(probabilistic.SCORED_SCHEMA)
+        return table.cast(SCORED_SCHEMA)
 
 
 class BatchScorer:
@@ -210,14 +225,14 @@ class BatchScorer:
         settings: dict[str, Any],
         tf: dict[str, pa.Table] | None = None,
         *,
-        threshold: float = probabilistic.SCORE_THRESHOLD,
+        threshold: float = SCORE_THRESHOLD,
         threads: int = 2,
     ) -> None:
         self.settings = settings
         self.tf = tf
         self.con = duckdb.connect(":memory:")
         self.con.execute(f"SET threads TO {int(threads)}")
-        tf_columns = set(tf) if tf is not None else set(probabilistic.TF_COLUMNS)
+        tf_columns = set(tf) if tf is not None else set(TF_COLUMNS)
         for col, lookup in (tf or {}).items():
             # Column names come from the model module's constants, never from data.
             self.con.register("lookup", lookup)
@@ -228,7 +243,7 @@ class BatchScorer:
         union = "\nUNION\n".join(
             "SELECT q.unique_id AS l, r.unique_id AS r FROM q JOIN r ON "  # noqa: S608
             + " AND ".join(f"q.{c} = r.{c}" for c in cols)
-            for cols in probabilistic.PREDICT_BLOCKS
+            for cols in PREDICT_BLOCKS
         )
         pairs = (
             f"(SELECT {_PAIR_COLUMNS} FROM ({union}) c "  # noqa: S608
@@ -238,16 +253,16 @@ class BatchScorer:
 
     def __call__(self, query: pa.Table, registry: pa.Table) -> pa.Table:
         if query.num_rows == 0 or registry.num_rows == 0:
-            return probabilistic.SCORED_SCHEMA.empty_table()
+            return SCORED_SCHEMA.empty_table()
         con = self.con
-        frame = probabilistic.model_frame(registry, con)
+        frame = model_frame(registry)
         if self.tf is None:
-            for col in probabilistic.TF_COLUMNS:
+            for col in TF_COLUMNS:
                 _tf_table(con, col, frame)
-        con.register("q", probabilistic.model_frame(query, con))
+        con.register("q", model_frame(query))
         con.register("r", frame)
         try:
-            return con.sql(self.sql).to_arrow_table().cast(probabilistic.SCORED_SCHEMA)
+            return con.sql(self.sql).to_arrow_table().cast(SCORED_SCHEMA)
         finally:
             con.unregister("q")
             con.unregister("r")

@@ -7,50 +7,50 @@ score, confidence, reason, band, evidence (JSON), candidates (JSON)``.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from leadlink.matching import blocking
-from leadlink.matching import model as probabilistic
-from leadlink.matching.reasons import Band, Reason
-from leadlink.matching.rules import CONFLICT, EXTRA_SUPPORT, RULES, WEAK, Rule
+from leadlink.matching.outcome import (
+    BAND,
+    DECISION,
+    MODEL_CONFIDENCE,
+    OPEN,
+    REASON,
+    USABLE,
+    Bands,
+    Guard,
+    model_cap,
+    model_score,
+)  # fmt: skip
+from leadlink.matching.reasons import Reason
+from leadlink.matching.rules import RULES, Rule, first_rule, rule_confidence, rule_score
 
-
-@dataclass(frozen=True)
-class Bands:
-    accept: float = 0.75
-    review: float = 0.5
-    margin: float = 0.05
+Scorer = Callable[[pa.Table, pa.Table], pa.Table]
 
 
 def _scored_sql(rules: Sequence[Rule]) -> str:
-    """SQL giving each pair its first holding rule, score, confidence and label."""
-    ordered = (*rules, CONFLICT)
-    name = " ".join(f"WHEN {r.sql} THEN '{r.name}'" for r in ordered)
-    base = " ".join(f"WHEN '{r.name}' THEN {r.score}" for r in ordered)
-    conf = " ".join(f"WHEN '{r.name}' THEN '{r.confidence}'" for r in ordered)
-    # Rule SQL is code from rules.py, never data: nothing user-supplied reaches this string.
+    """SQL giving each pair its first holding rule, score and confidence (rules.py)."""
+    # Rendered from rules.py's expressions, code never data: nothing user-supplied gets here.
     return f"""
 CREATE OR REPLACE TEMP TABLE scored AS
 WITH named AS (
-  SELECT f.*, CASE {name} ELSE '{WEAK.name}' END AS rule FROM features f
+  SELECT f.*, {first_rule(rules).sql("f.")} AS rule FROM features f
 )
 SELECT named.*,
-  least(1.0::DOUBLE, CASE rule {base} ELSE {WEAK.score} END + {EXTRA_SUPPORT} * (
-    phone_eq::INT + id_eq::INT + plate_eq::INT + brand_model_eq::INT + (name_sim >= 0.9)::INT
-  ))::DOUBLE AS score,
-  CASE rule {conf} ELSE '{WEAK.confidence}' END AS confidence,
+  ({rule_score(rules).sql()})::DOUBLE AS score,
+  {rule_confidence(rules).sql()} AS confidence,
   NULL::VARCHAR AS waterfall
 FROM named
 """  # noqa: S608
 
 
-DECIDE_SQL = """
+# The decision of each record from its best two persons (outcome.REASON); the ranking is
+# written here and in single.decide (tests hold them equal on ties).
+DECIDE_SQL = f"""
 CREATE OR REPLACE TEMP TABLE decisions AS
 WITH per_person AS (
   -- The best pair of each candidate person; ties go to the smallest record id, so the
@@ -81,50 +81,38 @@ top AS (
                  ORDER BY rn) FILTER (WHERE rn <= 3)) AS candidates
   FROM ranked GROUP BY rid
 )
-SELECT q.rid,
-  CASE
-    WHEN t.rid IS NULL AND NOT q.usable THEN 'MISSING_IDENTIFIERS'
-    WHEN t.rid IS NULL THEN 'NO_CANDIDATES'
-    WHEN t.score >= $review AND t.second_score IS NOT NULL
-         AND t.score - t.second_score < $margin THEN 'MULTIPLE_CANDIDATES'
-    WHEN t.score >= $accept THEN NULL
-    WHEN t.rule = 'conflict' OR (t.any_conflict AND t.score < $review)
-      THEN 'CONFLICTING_EVIDENCE'
-    ELSE 'WEAK_MATCH_ONLY'
-  END AS reason,
-  t.person_key, t.cid, t.score, t.rule, t.confidence, t.second_key, t.second_score,
-  t.fields, t.waterfall, coalesce(t.candidates, '[]') AS candidates
-FROM (SELECT rid, (phone IS NOT NULL OR len(ids) > 0 OR plate IS NOT NULL
-                   OR driver_id IS NOT NULL OR len(tokens) >= 2) AS usable FROM q) q
-LEFT JOIN top t ON t.rid = q.rid
-"""
+SELECT d.rid, {REASON.sql("d.")} AS reason,
+  d.person_key, d.cid, d.score, d.rule, d.confidence, d.second_key, d.second_score,
+  d.fields, d.waterfall, coalesce(d.candidates, '[]') AS candidates
+FROM (
+  SELECT q.rid, q.usable, t.rid IS NOT NULL AS has_candidates, t.person_key, t.cid, t.score,
+    t.rule, t.confidence, t.second_key, t.second_score, t.any_conflict, t.fields, t.waterfall,
+    t.candidates
+  FROM (SELECT rid, {USABLE.sql()} AS usable FROM q) q
+  LEFT JOIN top t ON t.rid = q.rid
+) d
+"""  # noqa: S608 - rendered from outcome.py's expressions, no data
 
-RESULT_SQL = """
+RESULT_SQL = f"""
 SELECT rid,
-  CASE WHEN reason IS NULL THEN 'link' ELSE 'unmatched' END AS decision,
+  {DECISION.sql()} AS decision,
   person_key, cid, rule, score, confidence, reason,
-  CASE WHEN reason IS NULL THEN 'accept'
-       WHEN score >= $review THEN 'review' ELSE 'reject' END AS band,
+  {BAND.sql()} AS band,
   to_json(struct_pack(rule, score := round(score, 4), candidate := cid, fields,
                       runner_up := second_key, runner_up_score := round(second_score, 4),
                       waterfall := waterfall::JSON))
     AS evidence,
   candidates
 FROM decisions ORDER BY rid
-"""
+"""  # noqa: S608 - rendered from outcome.py's expressions, no data
 
-
-# Records the rules left open that the model may still settle (never MISSING_IDENTIFIERS:
-# nothing to compare; never CONFLICTING_EVIDENCE: a strong key already says no).
-OPEN_SQL = """
-SELECT rid FROM decisions
-WHERE reason IN ('NO_CANDIDATES', 'WEAK_MATCH_ONLY', 'MULTIPLE_CANDIDATES')
-"""
+# Records the rules left open that the model may still settle (outcome.OPEN).
+OPEN_SQL = "SELECT rid FROM decisions WHERE list_contains($open, reason)"
 
 # Model pairs join the rule pairs as rule 'model'. A pair a rule found conflicting stays
-# conflicting. What the model alone may link is guarded (see model_guard); the rest is capped
+# conflicting. What the model alone may link is guarded (outcome.Guard); the rest is capped
 # under the accept band, so it can be proposed for review but never linked.
-MODEL_PAIRS_SQL = """
+MODEL_PAIRS_SQL = f"""
 INSERT INTO scored BY NAME
 SELECT m.rid, m.cid, r.person_key,
   coalesce(f.phone_eq, FALSE) AS phone_eq, coalesce(f.id_eq, FALSE) AS id_eq,
@@ -133,95 +121,18 @@ SELECT m.rid, m.cid, r.person_key,
   coalesce(f.driver_id_eq, FALSE) AS driver_id_eq,
   coalesce(f.name_sim, 0.0) AS name_sim, f.days,
   'model' AS rule,
-  CASE WHEN {guard} THEN m.probability ELSE least(m.probability, $cap) END AS score,
-  CASE WHEN m.probability >= 0.99 THEN 'high' WHEN m.probability >= $accept THEN 'medium'
-       ELSE 'low' END AS confidence,
+  {{score}} AS score,
+  {MODEL_CONFIDENCE.sql("m.")} AS confidence,
   m.waterfall
 FROM mscored m JOIN r ON r.rid = m.cid
 LEFT JOIN rule_pairs f ON f.rid = m.rid AND f.cid = m.cid
 WHERE f.rule IS DISTINCT FROM 'conflict'
-"""
-
-
-# Fields whose agreement identifies a person; names only find candidates (homonyms).
-STRONG_FIELDS = ("phone", "doc", "plate", "email", "birth_date")
-# Fields that corroborate a full name (both family names) when no strong key is known.
-SUPPORT_FIELDS = ("brand_model", "address", "postcode")
-
-
-@dataclass(frozen=True)
-class Guard:
-    """May the model link a pair without a person's review? Judged on its waterfall.
-
-    Measured on 20 k demo leads (benchmarks/RESULTS.md): the model's wrong links were names
-    alone (homonyms), or a shared phone with different given names (relatives), or a scouting
-    record whose full name cannot be compared. So the model links only when the given name and
-    a family name agree, and either a strong key agrees or the whole name (both family names)
-    agrees together with the car (or, on other data, the address or postcode). A birth date
-    with an address, postcode, e-mail or phone identifies a person even through a nickname or
-    swapped names (`leadlink link` data; our sources have no birth date). Everything else is
-    capped under the accept band: proposed for review, never linked. Fields the model does not
-    have are not required.
-
-    The guard is a disjunction of conjunctions of "field agrees" (level > 0), over the model's
-    own comparison names; ``sql`` and ``holds`` read the same structure.
-    """
-
-    any_of: tuple[tuple[tuple[str, ...], ...], ...]  # OR of (AND of (OR of fields))
-
-    @classmethod
-    def of(cls, model: dict[str, Any]) -> Guard:
-        have = {c["output_column_name"] for c in model.get("comparisons", [])}
-
-        def some(*names: str) -> tuple[str, ...]:
-            return tuple(n for n in names if n in have)
-
-        # Names: the given name and the first family name agree, or (full names) the bag.
-        name_options = [[(n,) for n in some("given", "family1")]]
-        if "name_bag" in have:
-            name_options.append([("name_bag",)])
-        # Corroboration: a strong key, or the second family name with the car/address/postcode.
-        paths: list[list[tuple[str, ...]]] = []
-        if strong := some(*STRONG_FIELDS):
-            paths.append([strong])
-        if (support := some(*SUPPORT_FIELDS)) and "family2" in have:
-            paths.append([("family2",), support])
-        alternatives = [(*names, *path) for names in name_options for path in (paths or [[]])]
-        dated, others = some("birth_date"), some("address", "postcode", "email", "phone")
-        if dated and others:
-            alternatives.append((dated, others))
-        return cls(tuple(alternatives))
-
-    def holds(self, waterfall: dict[str, Any]) -> bool:
-        def agrees(name: str) -> bool:
-            return int((waterfall.get(name) or {}).get("level", -1) or 0) > 0
-
-        return not self.any_of or any(
-            all(any(agrees(n) for n in group) for group in conj) for conj in self.any_of
-        )
-
-    def sql(self) -> str:
-        # Field names come from the model's own comparisons (our code), never from data.
-        def agrees(name: str) -> str:
-            return f"coalesce(json_extract(m.waterfall, '$.{name}.level')::INT, -1) > 0"
-
-        if not self.any_of:
-            return "TRUE"
-        conjs = [
-            " AND ".join("(" + " OR ".join(agrees(n) for n in group) + ")" for group in conj)
-            or "TRUE"
-            for conj in self.any_of
-        ]
-        return " OR ".join(f"({c})" for c in conjs)
+"""  # noqa: S608 - rendered from outcome.py's expressions, no data
 
 
 def model_guard(model: dict[str, Any]) -> str:
+    """The guard of a trained model as SQL over the model pairs ``m`` (outcome.Guard)."""
     return Guard.of(model).sql()
-
-
-def model_cap(bands: Bands) -> float:
-    """Where a pair the guard stops is capped: in the review band, always under accept."""
-    return min(bands.accept - 1e-9, max(bands.review, bands.accept - 0.01))
 
 
 def resolve(
@@ -230,36 +141,38 @@ def resolve(
     bands: Bands | None = None,
     rules: Sequence[Rule] = RULES,
     model: dict[str, Any] | None = None,
-    scorer: Callable[[pa.Table, pa.Table], pa.Table] | None = None,
+    scorer: Scorer | None = None,
     tf: dict[str, pa.Table] | None = None,
 ) -> pa.Table:
     """One decision per query record against the registry (both prepared frames).
 
-    With a ``model`` (trained settings, see ``model.train``), records the rules did not settle
-    are scored by the probabilistic tier too, and decided again by the same bands and margin.
-    ``scorer`` replaces Splink's own scoring of those pairs (the online path passes the compiled
-    model, see ``compiled.CompiledModel``); it must return ``model.SCORED_SCHEMA``. ``tf``: the
-    term frequencies Splink's scoring uses (``term_frequencies``); by default it counts them in
-    query + registry.
+    With a ``model`` (trained settings, see ``training.train``), records the rules did not
+    settle are scored by the probabilistic tier too, and decided again by the same bands and
+    margin. ``scorer`` scores those pairs and must come with the model: Splink's
+    ``functools.partial(model.score, settings, tf=...)``, or ``compiled.BatchScorer`` /
+    ``CompiledModel``; it returns ``model_frame.SCORED_SCHEMA``. The engine never imports
+    Splink itself. ``tf`` is not read here: the scorer carries its term frequencies (callers
+    still passing it can drop it).
     """
+    if model is not None and scorer is None:
+        raise ValueError("a model needs its scorer (e.g. functools.partial(model.score, ...))")
     bands = bands or Bands()
-    params = {"accept": bands.accept, "review": bands.review, "margin": bands.margin}
+    params = bands.params()
     con = blocking.connect()
     try:
         blocking.build_features(con, query, registry)
         con.execute(_scored_sql(rules))
         con.execute(DECIDE_SQL, params)
-        if model is not None:
-            open_rids = con.sql(OPEN_SQL).to_arrow_table().column("rid")
+        if model is not None and scorer is not None:
+            open_rids = con.sql(OPEN_SQL, params={"open": list(OPEN)}).to_arrow_table()
+            open_rids = open_rids.column("rid")
             if len(open_rids):
                 subset = query.filter(pc.is_in(query.column("rid"), value_set=open_rids))
-                default = functools.partial(probabilistic.score, model, tf=tf)
-                scored = (scorer or default)(subset, registry)
-                con.register("mscored", scored)
+                con.register("mscored", scorer(subset, registry))
                 con.execute("CREATE OR REPLACE TEMP TABLE rule_pairs AS SELECT * FROM scored")
-                cap = model_cap(bands)
-                sql = MODEL_PAIRS_SQL.replace("{guard}", model_guard(model))
-                con.execute(sql, {"cap": cap, "accept": bands.accept})
+                score = model_score(Guard.of(model)).sql("m.")
+                sql = MODEL_PAIRS_SQL.replace("{score}", score)
+                con.execute(sql, {"cap": model_cap(bands), "accept": bands.accept})
                 con.execute(DECIDE_SQL, params)
         return con.sql(RESULT_SQL, params={"review": bands.review}).to_arrow_table()
     finally:
@@ -307,4 +220,5 @@ def clusters(frame: pa.Table, rules: Sequence[Rule]) -> dict[int, int]:
     return {rid: find(rid) for rid in parent}
 
 
-__all__ = ["Band", "Bands", "Reason", "clusters", "resolve", "term_frequencies"]
+__all__ = ["Bands", "Reason", "Scorer", "clusters", "model_cap", "model_guard", "resolve",
+           "term_frequencies"]

@@ -2,7 +2,7 @@
 
 Batch matching joins whole frames in DuckDB; one lead at a time that join would scan the
 registry on every call. ``BlockIndex`` maps every blocking key the rules and the model use
-(``blocking.PAIRS_SQL`` and ``model.PREDICT_BLOCKS``) to the registry rows carrying it, and
+(``blocking.PAIRS_SQL`` and ``model_frame.PREDICT_BLOCKS``) to the registry rows carrying it, and
 returns the few rows a query shares a key with: the same candidates the batch would find.
 """
 
@@ -13,7 +13,10 @@ from collections.abc import Iterable
 
 import pyarrow as pa
 
-from leadlink.matching import model as probabilistic
+from leadlink.matching.model_frame import (
+    PREDICT_BLOCKS,
+    model_frame,
+)
 
 Key = tuple[str, str]
 
@@ -22,7 +25,7 @@ def _keys(prepared: pa.Table, frame: pa.Table) -> list[set[Key]]:
     """Per row: (kind, value) keys of the rules' blocking and of the model's blocking rules."""
     cols = {name: prepared.column(name).to_pylist()
             for name in ("phone", "plate", "driver_id", "ids", "blocks")}  # fmt: skip
-    used = {c for rule in probabilistic.PREDICT_BLOCKS for c in rule}
+    used = {c for rule in PREDICT_BLOCKS for c in rule}
     model_cols = {name: frame.column(name).to_pylist() for name in used}
     out: list[set[Key]] = []
     for i in range(prepared.num_rows):
@@ -32,7 +35,7 @@ def _keys(prepared: pa.Table, frame: pa.Table) -> list[set[Key]]:
                 keys.add((name, cols[name][i]))
         keys.update(("id", v) for v in cols["ids"][i] or ())
         keys.update(("block", v) for v in cols["blocks"][i] or ())
-        for rule in probabilistic.PREDICT_BLOCKS:
+        for rule in PREDICT_BLOCKS:
             values = [model_cols[c][i] for c in rule]
             if all(v is not None for v in values):
                 keys.add(("|".join(rule), "|".join(str(v) for v in values)))
@@ -51,7 +54,7 @@ class BlockIndex:
         self._base = registry.combine_chunks()
         self._rows: dict[Key, list[int]] = defaultdict(list)
         # The model's columns of every registry row, kept: scoring takes the candidates' rows.
-        self._base_frame = frame = probabilistic.model_frame(self._base).combine_chunks()
+        self._base_frame = frame = model_frame(self._base).combine_chunks()
         self._tail: pa.Table | None = None
         self._tail_frame: pa.Table | None = None
         for row, keys in enumerate(_keys(self._base, frame)):
@@ -69,7 +72,7 @@ class BlockIndex:
     def add(self, rows: pa.Table) -> None:
         """Index more registry rows (prepared, with their person_key): records linked since."""
         start = self._base.num_rows + (self._tail.num_rows if self._tail is not None else 0)
-        frame = probabilistic.model_frame(rows)
+        frame = model_frame(rows)
         for offset, keys in enumerate(_keys(rows, frame)):
             for key in keys:
                 self._rows[key].append(start + offset)
@@ -88,7 +91,7 @@ class BlockIndex:
     def candidates(self, query: pa.Table) -> tuple[pa.Table, pa.Table]:
         """Registry rows sharing a blocking key with any query record: prepared, model frame."""
         rows: set[int] = set()
-        for keys in _keys(query, probabilistic.model_frame(query)):
+        for keys in _keys(query, model_frame(query)):
             rows.update(self._lookup(keys))
         ordered = sorted(rows)
         n = self._base.num_rows

@@ -8,12 +8,13 @@ own person, so a decision names one right record.
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leadlink.matching import training
+from leadlink.matching import model, training
 from leadlink.matching.engine import Bands, resolve
 from leadlink.matching.frames import prepare
 from leadlink.matching.rules import RULES
@@ -40,7 +41,8 @@ def link_frames(
         registry.schema.get_field_index("person_key"), "person_key", keys
     )
     trained = training.train(query, registry, seed=seed)
-    decisions = resolve(query, registry, bands, RULES, trained.settings)
+    scorer = functools.partial(model.score, trained.settings)
+    decisions = resolve(query, registry, bands, RULES, trained.settings, scorer)
     rows: list[tuple[int, int, float, str, str]] = []
     for d in decisions.to_pylist():
         if d["decision"] == "link":

@@ -28,79 +28,24 @@ from splink import Linker, block_on
 from splink.backends.duckdb import DuckDBAPI
 from splink.internals.comparison_level_creator import ComparisonLevelCreator
 
-# Bumped when the model frame or the comparisons change: a stored model of another version is
-# retrained rather than applied to columns it was not trained on.
-MODEL_VERSION = "leadlink-fs-1"
+# The model's inputs live in a Splink-free module; they are named here too for the callers
+# that reach the whole tier through this module.
+from leadlink.matching.model_frame import (
+    FIELDS,
+    MODEL_FRAME_SCHEMA,
+    MODEL_VERSION,
+    PREDICT_BLOCKS,
+    SCORE_THRESHOLD,
+    SCORED_SCHEMA,
+    TF_COLUMNS,
+    model_frame,
+)
 
-# Prepared frame -> the columns the model compares.
-MODEL_FRAME_SQL = """
-SELECT rid AS unique_id,
-  given, family[1] AS family1, family[2] AS family2,
-  CASE WHEN len(family) = 0 AND len(tokens) > 0 THEN tokens END AS name_bag,
-  phone, right(phone, 7) AS phone7, ids[1] AS doc, plate, brand_model, date,
-  birth_date, postcode, city, state, address, street_number, email
-FROM src
-"""
-
-FIELDS = (
-    "given", "family1", "family2", "name_bag", "phone", "doc", "plate", "brand_model", "date",
-    "birth_date", "postcode", "city", "state", "address", "street_number", "email",
-)  # fmt: skip
-
-TF_COLUMNS = ("given", "family1", "family2", "brand_model", "city")
-
-
-MODEL_FRAME_SCHEMA = pa.schema(
-    [("unique_id", pa.int64()), ("given", pa.string()), ("family1", pa.string()),
-     ("family2", pa.string()), ("name_bag", pa.list_(pa.string())), ("phone", pa.string()),
-     ("phone7", pa.string()), ("doc", pa.string()), ("plate", pa.string()),
-     ("brand_model", pa.string()), ("date", pa.date32()),
-     *((name, pa.string()) for name in ("birth_date", "postcode", "city", "state", "address",
-                                        "street_number", "email"))]
-)  # fmt: skip
-
-# Under this many rows the frame is built in Python: a DuckDB round trip costs more.
-SMALL = 64
-
-
-def model_frame(prepared: pa.Table, con: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
-    """The model's columns of a prepared frame (in ``con`` when given: saves a connection)."""
-    if prepared.num_rows <= SMALL:
-        return _model_frame_small(prepared)
-    own = con is None
-    con = con or duckdb.connect(":memory:")
-    try:
-        con.register("src", prepared)
-        return con.sql(MODEL_FRAME_SQL).to_arrow_table().cast(MODEL_FRAME_SCHEMA)
-    finally:
-        con.unregister("src")
-        if own:
-            con.close()
-
-
-def _model_frame_small(prepared: pa.Table) -> pa.Table:
-    """MODEL_FRAME_SQL, row by row (tested equal to it)."""
-    out: dict[str, list[Any]] = {name: [] for name in MODEL_FRAME_SCHEMA.names}
-    for row in prepared.to_pylist():
-        family, tokens, phone, ids = (
-            row["family"] or [],
-            row["tokens"] or [],
-            row["phone"],
-            row["ids"],
-        )
-        out["unique_id"].append(row["rid"])
-        out["given"].append(row["given"])
-        out["family1"].append(family[0] if family else None)
-        out["family2"].append(family[1] if len(family) > 1 else None)
-        out["name_bag"].append(tokens if not family and tokens else None)
-        out["phone"].append(phone)
-        out["phone7"].append(phone[-7:] if phone is not None else None)
-        out["doc"].append(ids[0] if ids else None)
-        for name in ("plate", "brand_model", "date", "birth_date", "postcode", "city", "state",
-                     "address", "street_number", "email"):  # fmt: skip
-            out[name].append(row[name])
-    return pa.table(out, schema=MODEL_FRAME_SCHEMA)
-
+__all__ = [
+    "FIELDS", "MODEL_FRAME_SCHEMA", "MODEL_VERSION", "PREDICT_BLOCKS", "SCORED_SCHEMA",
+    "SCORE_THRESHOLD", "TF_COLUMNS", "blocks_for", "comparisons_for", "in_dialect",
+    "model_frame", "predict", "present_fields", "quiet", "score", "scored",
+]  # fmt: skip
 
 def present_fields(*frames: pa.Table) -> set[str]:
     """Fields with at least one value on every side (a comparison needs both sides)."""
@@ -174,27 +119,8 @@ def comparisons_for(present: set[str]) -> list[Any]:
     return out
 
 
-# Blocking rules for predictions: each holds only if its columns exist (see present_fields).
-# Names alone never block: common surnames make two-name blocks explode (at 1 M leads x 500 k
-# drivers, family1 + given is 84 M pairs and family1 + family2 274 M; the whole name is 2.2 M,
-# a given and a family name with the car 3-4 M). What the model may link alone needs a strong
-# key or the car anyway (engine.Guard); a name-only pair could at most be proposed for review.
-PREDICT_BLOCKS: tuple[tuple[str, ...], ...] = (
-    ("phone",),
-    ("phone7",),
-    ("doc",),
-    ("plate",),
-    ("email",),
-    ("family1", "family2", "given"),
-    ("family1", "given", "brand_model"),
-    ("given", "family2", "brand_model"),
-    ("birth_date", "family1"),
-    ("birth_date", "given"),
-    ("postcode", "family1"),
-)
-
-
 def blocks_for(present: set[str]) -> list[Any]:
+    """Splink's blocking rules of predictions: those of PREDICT_BLOCKS the fields allow."""
     have = present | ({"phone7"} if "phone" in present else set())
     return [block_on(*cols) for cols in PREDICT_BLOCKS if set(cols) <= have]
 
@@ -209,16 +135,6 @@ def quiet() -> Iterator[None]:
         yield
     finally:
         logger.setLevel(level)
-
-
-SCORED_SCHEMA = pa.schema(
-    [("rid", pa.int64()), ("cid", pa.int64()), ("probability", pa.float64()),
-     ("weight", pa.float64()), ("waterfall", pa.string())]
-)  # fmt: skip
-
-
-# Pairs under this match probability are dropped by every scorer: never a candidate worth keeping.
-SCORE_THRESHOLD = 0.05
 
 
 def score(

@@ -13,8 +13,3 @@ class Reason(StrEnum):
     CONFLICTING_EVIDENCE = "CONFLICTING_EVIDENCE"
     ERROR = "ERROR"
 
-
-class Band(StrEnum):
-    ACCEPT = "accept"
-    REVIEW = "review"
-    REJECT = "reject"

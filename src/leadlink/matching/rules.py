@@ -1,19 +1,28 @@
-"""Deterministic rules. Each carries its own SQL over pair features and a human label.
+"""Deterministic rules. Each carries its condition over pair features and a human label.
 
-Pair features (computed in ``blocking.pair_features``), prefix ``f.``:
+Pair features (computed in ``blocking.pair_features``), prefix ``f.`` in the batch SQL:
   phone_eq, id_eq, id_conflict, plate_eq, brand_model_eq, driver_id_eq (booleans),
   name_sim (0-1: share of the shorter name's tokens found, fuzzily, in the other),
   days (candidate date minus record date, in days; NULL when either is missing).
 Rules are tried in order; the first that holds for a pair decides its rule and score.
+A rule's condition is one expression (``expr``): the batch renders it as SQL (``rule.sql``),
+the online path evaluates it (``rule.holds``), so the two cannot drift apart.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from leadlink.matching.expr import TRUE, Case, Const, CountTrue, Expr, Field, Least, Not, Or
+
 Features = dict[str, Any]
+
+phone_eq, id_eq, id_conflict = Field("phone_eq"), Field("id_eq"), Field("id_conflict")
+plate_eq, brand_model_eq = Field("plate_eq"), Field("brand_model_eq")
+driver_id_eq, name_sim, days = Field("driver_id_eq"), Field("name_sim"), Field("days")
 
 
 @dataclass(frozen=True)
@@ -22,15 +31,17 @@ class Rule:
     label: str
     score: float
     confidence: str
-    sql: str
+    condition: Expr
     # Fields whose agreement is the rule's own evidence (the rest count as extra support).
     keys: tuple[str, ...]
-    # The same condition in Python, for the online path (``single``); tests hold them equal.
-    check: Callable[[Features], bool]
 
+    @property
+    def sql(self) -> str:
+        """The condition over the features table ``f``."""
+        return self.condition.sql("f.")
 
-def _within(f: Features, lo: int, hi: int) -> bool:
-    return f["days"] is not None and lo <= f["days"] <= hi
+    def holds(self, features: Features) -> bool:
+        return self.condition.holds(features)
 
 
 RULES: tuple[Rule, ...] = (
@@ -39,40 +50,32 @@ RULES: tuple[Rule, ...] = (
         label="the record names the driver's id",
         score=1.0,
         confidence="high",
-        sql="f.driver_id_eq",
+        condition=driver_id_eq,
         keys=("driver_id",),
-        check=lambda f: f["driver_id_eq"],
     ),
     Rule(
         name="document_exact",
         label="same DNI/licence number, names compatible",
         score=0.97,
         confidence="high",
-        sql="f.id_eq AND f.name_sim >= 0.5",
+        condition=id_eq & (name_sim >= 0.5),
         keys=("id", "name"),
-        check=lambda f: f["id_eq"] and f["name_sim"] >= 0.5,
     ),
     Rule(
         name="phone_exact",
         label="same phone, names agree, no document contradicts",
         score=0.95,
         confidence="high",
-        sql="f.phone_eq AND f.name_sim >= 0.6 AND NOT f.id_conflict",
+        condition=phone_eq & (name_sim >= 0.6) & Not(id_conflict),
         keys=("phone", "name"),
-        check=lambda f: f["phone_eq"] and f["name_sim"] >= 0.6 and not f["id_conflict"],
     ),
     Rule(
         name="plate_name",
         label="same plate, similar name, hired within -90/+30 days of the record",
         score=0.88,
         confidence="medium",
-        sql=(
-            "f.plate_eq AND f.name_sim >= 0.75 AND NOT f.id_conflict AND f.days BETWEEN -90 AND 30"
-        ),
+        condition=plate_eq & (name_sim >= 0.75) & Not(id_conflict) & days.between(-90, 30),
         keys=("plate", "name", "days"),
-        check=lambda f: (
-            f["plate_eq"] and f["name_sim"] >= 0.75 and not f["id_conflict"] and _within(f, -90, 30)
-        ),  # fmt: skip
     ),
     # Same car and same name is what homonyms look like: at 50 k leads half of these pairs were
     # the wrong person (benchmarks/RESULTS.md), so the rule proposes for review, never links.
@@ -81,17 +84,8 @@ RULES: tuple[Rule, ...] = (
         label="same car brand and model, same name, hired within -30/+7 days",
         score=0.6,
         confidence="low",
-        sql=(
-            "f.brand_model_eq AND f.name_sim >= 0.9 AND NOT f.id_conflict "
-            "AND f.days BETWEEN -30 AND 7"
-        ),
+        condition=brand_model_eq & (name_sim >= 0.9) & Not(id_conflict) & days.between(-30, 7),
         keys=("brand_model", "name", "days"),
-        check=lambda f: (
-            f["brand_model_eq"]
-            and f["name_sim"] >= 0.9
-            and not f["id_conflict"]
-            and _within(f, -30, 7)
-        ),  # fmt: skip
     ),
 )
 
@@ -101,14 +95,14 @@ WEAK = Rule(
     label="some agreement, below every rule",
     score=0.3,
     confidence="low",
-    sql="TRUE",
+    condition=TRUE,
     keys=(),
-    check=lambda f: True,
 )
 
 # Support beyond a rule's own keys nudges its score, so that among candidates of one rule the
 # better supported wins; never enough to cross the margin on a single field.
 EXTRA_SUPPORT = 0.01
+SUPPORT = CountTrue(phone_eq, id_eq, plate_eq, brand_model_eq, name_sim >= 0.9)
 
 # A strong key agrees while another strong key (the document) disagrees. Tried after the
 # rules, before falling back to WEAK.
@@ -117,9 +111,8 @@ CONFLICT = Rule(
     label="a phone or plate agrees but the documents disagree",
     score=0.2,
     confidence="low",
-    sql="(f.phone_eq OR f.plate_eq) AND f.id_conflict",
+    condition=Or(phone_eq, plate_eq) & id_conflict,
     keys=(),
-    check=lambda f: (f["phone_eq"] or f["plate_eq"]) and f["id_conflict"],
 )
 
 # For drivers only documents found a shared person: a phone or plate may belong to the family
@@ -132,3 +125,41 @@ def rule_named(name: str) -> Rule:
         if rule.name == name:
             return rule
     raise KeyError(name)
+
+
+# The three expressions below are built once per rule set (the online path evaluates them on
+# every pair): callers pass RULES or DRIVER_RULES, so the cache stays tiny.
+def first_rule(rules: Sequence[Rule]) -> Expr:
+    """The name of the first rule (then CONFLICT) that holds for a pair, else WEAK's."""
+    return _first_rule(tuple(rules))
+
+
+def rule_score(rules: Sequence[Rule]) -> Expr:
+    """A pair's score from its ``rule`` column: the rule's own, plus EXTRA_SUPPORT for each
+    of phone, document, plate, car and name (>= 0.9) that agrees, at most 1.0."""
+    return _rule_score(tuple(rules))
+
+
+def rule_confidence(rules: Sequence[Rule]) -> Expr:
+    return _rule_confidence(tuple(rules))
+
+
+@functools.cache
+def _first_rule(rules: tuple[Rule, ...]) -> Expr:
+    return Case(tuple((r.condition, Const(r.name)) for r in (*rules, CONFLICT)),
+                Const(WEAK.name))  # fmt: skip
+
+
+@functools.cache
+def _rule_score(rules: tuple[Rule, ...]) -> Expr:
+    rule = Field("rule")
+    base = Case(tuple((rule.eq(r.name), Const(r.score)) for r in (*rules, CONFLICT)),
+                Const(WEAK.score))  # fmt: skip
+    return Least(Const(1.0), base + Const(EXTRA_SUPPORT) * SUPPORT)
+
+
+@functools.cache
+def _rule_confidence(rules: tuple[Rule, ...]) -> Expr:
+    rule = Field("rule")
+    return Case(tuple((rule.eq(r.name), Const(r.confidence)) for r in (*rules, CONFLICT)),
+                Const(WEAK.confidence))  # fmt: skip

@@ -2,9 +2,10 @@
 
 The batch engine decides in DuckDB (``engine.resolve``): right for thousands of records, and
 about 40 ms of fixed cost per call, too slow for one lead at a time. This module computes the
-same features, applies the same rules (their ``check`` twins of ``sql``), the same model guard
-and the same decision (bands, margin, reasons) on a few candidate rows. Tests compare it with
-``engine.resolve`` on generated data, decision by decision, so the two cannot drift apart.
+same features and evaluates, on a few candidate rows, the very expressions the batch renders
+as SQL: the rules (rules.py), the model guard, score and confidence, and the decision (reason,
+band: outcome.py). Tests compare it with ``engine.resolve`` on generated data, decision by
+decision, so the two cannot drift apart.
 The model's own scores still come from DuckDB (``compiled.CompiledModel``): its comparison
 levels are SQL written by Splink.
 """
@@ -19,13 +20,22 @@ import pyarrow as pa
 from rapidfuzz.distance import JaroWinkler
 
 from leadlink.matching.blocking import TOKEN_MATCH
-from leadlink.matching.engine import Bands, Guard, model_cap
-from leadlink.matching.reasons import Reason
-from leadlink.matching.rules import CONFLICT, EXTRA_SUPPORT, RULES, WEAK, Rule
+from leadlink.matching.decision import Decision
+from leadlink.matching.outcome import (
+    BAND,
+    DECISION,
+    MODEL_CONFIDENCE,
+    OPEN,
+    REASON,
+    USABLE,
+    Bands,
+    Guard,
+    model_cap,
+    model_score,
+)  # fmt: skip
+from leadlink.matching.rules import RULES, Rule, first_rule, rule_confidence, rule_score
 
 Row = dict[str, Any]
-OPEN = {Reason.NO_CANDIDATES.value, Reason.WEAK_MATCH_ONLY.value,
-        Reason.MULTIPLE_CANDIDATES.value}  # fmt: skip
 NO_FEATURES: Row = {"phone_eq": False, "id_eq": False, "id_conflict": False, "plate_eq": False,
                     "brand_model_eq": False, "driver_id_eq": False, "name_sim": 0.0,
                     "days": None}  # fmt: skip
@@ -83,37 +93,27 @@ def _eq(a: Any, b: Any) -> bool:
 
 def score_pair(f: Row, rules: Sequence[Rule]) -> Row:
     """engine._scored_sql for one pair: first holding rule, its score plus support, confidence."""
-    rule = next((r for r in (*rules, CONFLICT) if r.check(f)), WEAK)
-    support = sum((f["phone_eq"], f["id_eq"], f["plate_eq"], f["brand_model_eq"],
-                   f["name_sim"] >= 0.9))  # fmt: skip
-    return {**f, "rule": rule.name, "score": min(1.0, rule.score + EXTRA_SUPPORT * support),
-            "confidence": rule.confidence, "waterfall": None}  # fmt: skip
+    named = {**f, "rule": first_rule(rules).eval(f)}
+    return {**named, "score": rule_score(rules).eval(named),
+            "confidence": rule_confidence(rules).eval(named), "waterfall": None}  # fmt: skip
 
 
-def decide(query: Row, scored: list[Row], bands: Bands) -> Row:
+def decide(query: Row, scored: list[Row], bands: Bands) -> Decision:
     """engine.DECIDE_SQL + RESULT_SQL for one record."""
+    params = bands.params()
     best: dict[str, Row] = {}
     for p in sorted(scored, key=lambda p: (-p["score"], p["cid"])):
         best.setdefault(p["person_key"], p)
     ranked = sorted(best.values(), key=lambda p: (-p["score"], p["person_key"]))
-    usable = bool(query["phone"] or query["ids"] or query["plate"] or query["driver_id"]
-                  or len(query["tokens"] or ()) >= 2)  # fmt: skip
     top = ranked[0] if ranked else None
     second = ranked[1] if len(ranked) > 1 else None
-    if top is None:
-        reason: str | None = (Reason.NO_CANDIDATES if usable else Reason.MISSING_IDENTIFIERS).value
-    elif top["score"] >= bands.review and second and top["score"] - second["score"] < bands.margin:
-        reason = Reason.MULTIPLE_CANDIDATES.value
-    elif top["score"] >= bands.accept:
-        reason = None
-    elif top["rule"] == "conflict" or (
-        any(p["rule"] == "conflict" for p in ranked) and top["score"] < bands.review
-    ):
-        reason = Reason.CONFLICTING_EVIDENCE.value
-    else:
-        reason = Reason.WEAK_MATCH_ONLY.value
-    band = "accept" if reason is None else (
-        "review" if top and top["score"] >= bands.review else "reject")  # fmt: skip
+    reason = REASON.eval({
+        "usable": USABLE.eval(query), "has_candidates": top is not None,
+        "score": top and top["score"], "rule": top and top["rule"],
+        "second_score": second and second["score"],
+        "any_conflict": top and any(p["rule"] == "conflict" for p in ranked),
+    }, params)  # fmt: skip
+    outcome = {"reason": reason, "score": top and top["score"]}
     fields = None if top is None else {
         k: top[k] for k in ("phone_eq", "id_eq", "plate_eq", "brand_model_eq", "driver_id_eq")
     } | {"name_sim": round(top["name_sim"], 3), "days": top["days"]}  # fmt: skip
@@ -126,13 +126,14 @@ def decide(query: Row, scored: list[Row], bands: Bands) -> Row:
     }  # fmt: skip
     candidates = [{"person_key": p["person_key"], "cid": p["cid"], "rule": p["rule"],
                    "score": round(p["score"], 4)} for p in ranked[:3]]  # fmt: skip
-    return {
-        "rid": query["rid"], "decision": "link" if reason is None else "unmatched",
-        "person_key": top and top["person_key"], "cid": top and top["cid"],
-        "rule": top and top["rule"], "score": top and top["score"],
-        "confidence": top and top["confidence"], "reason": reason, "band": band,
-        "evidence": json.dumps(evidence), "candidates": json.dumps(candidates),
-    }  # fmt: skip
+    best_pair: Row = top or {}
+    return Decision(
+        rid=query["rid"], decision=DECISION.eval(outcome),
+        person_key=best_pair.get("person_key"), cid=best_pair.get("cid"),
+        rule=best_pair.get("rule"), score=best_pair.get("score"),
+        confidence=best_pair.get("confidence"), reason=reason, band=BAND.eval(outcome, params),
+        evidence=json.dumps(evidence), candidates=json.dumps(candidates), message=None,
+    )  # fmt: skip
 
 
 def resolve_one(
@@ -142,7 +143,7 @@ def resolve_one(
     rules: Sequence[Rule] = RULES,
     model: dict[str, Any] | None = None,
     scorer: Callable[[pa.Table, pa.Table], pa.Table] | None = None,
-) -> Row:
+) -> Decision:
     """``engine.resolve`` for a one-row query against its candidate rows (see ``index``)."""
     (q,) = query.to_pylist()
     regs = candidates.to_pylist()
@@ -151,8 +152,8 @@ def resolve_one(
     decision = decide(q, rule_pairs, bands)
     if model is None or scorer is None or decision["reason"] not in OPEN:
         return decision
-    guard = Guard.of(model)
-    cap = model_cap(bands)
+    score = model_score(Guard.of(model))
+    params = {**bands.params(), "cap": model_cap(bands)}
     by_cid = {p["cid"]: p for p in rule_pairs}
     by_rid = {r["rid"]: r for r in regs}
     model_pairs = []
@@ -167,12 +168,9 @@ def resolve_one(
             "person_key": by_rid[m["cid"]]["person_key"],
             **NO_FEATURES,
         }
-        p = m["probability"]
-        waterfall = json.loads(m["waterfall"])
+        pair = {"probability": m["probability"], "waterfall": json.loads(m["waterfall"])}
         model_pairs.append({
-            **base, "rule": "model",
-            "score": p if guard.holds(waterfall) else min(p, cap),
-            "confidence": "high" if p >= 0.99 else "medium" if p >= bands.accept else "low",
-            "waterfall": m["waterfall"],
+            **base, "rule": "model", "score": score.eval(pair, params),
+            "confidence": MODEL_CONFIDENCE.eval(pair, params), "waterfall": m["waterfall"],
         })  # fmt: skip
     return decide(q, rule_pairs + model_pairs, bands)

@@ -18,14 +18,8 @@ import pyarrow as pa
 from splink import Linker, SettingsCreator, block_on
 from splink.backends.duckdb import DuckDBAPI
 
-from leadlink.matching.model import (
-    MODEL_VERSION,
-    blocks_for,
-    comparisons_for,
-    model_frame,
-    present_fields,
-    quiet,
-)
+from leadlink.matching.model import blocks_for, comparisons_for, present_fields, quiet
+from leadlink.matching.model_frame import MODEL_VERSION, model_frame
 
 
 @dataclass(frozen=True)
