@@ -44,3 +44,16 @@ def test_0004_empties_the_derived_keys_so_match_rekeys_every_record(engine: Engi
                   for t in ("record_key", "record_term")]  # fmt: skip
     assert counts == [0, 0]
     assert current_revision(engine) in heads(engine)
+
+
+def test_0005_adds_sessions_and_job_owner_and_downgrades_cleanly(engine: Engine) -> None:
+    columns = {c["name"] for c in inspect(engine).get_columns("job_run")}
+    assert "owner" in columns
+    assert "web_session" in inspect(engine).get_table_names()
+    cfg = alembic_config(engine)
+    command.downgrade(cfg, "0004_model_name_blocks")
+    after = inspect(engine)
+    assert "web_session" not in after.get_table_names()
+    assert "owner" not in {c["name"] for c in after.get_columns("job_run")}
+    command.upgrade(cfg, "head")
+    assert current_revision(engine) in heads(engine)

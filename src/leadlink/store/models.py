@@ -144,6 +144,9 @@ class JobRun(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     counts: Mapped[dict[str, Any]] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # host:pid:uuid of the process that runs it (store/locks.py new_owner): a ``running`` row
+    # whose owner is a dead process of this host is marked ``aborted`` at the next start.
+    owner: Mapped[str | None] = mapped_column(String(120), nullable=True)
 
 
 class AuditLog(Base):
@@ -367,3 +370,18 @@ class ApiToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class WebSession(Base):
+    """A dashboard login, server side: the signed cookie carries only a random session id, whose
+    SHA-256 is the key here. Logout (or revoking the token) sets ``ended_at``; a cookie whose row
+    is ended, expired or missing is no session at all."""
+
+    __tablename__ = "web_session"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_token.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
