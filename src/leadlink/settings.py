@@ -83,6 +83,13 @@ class Settings(BaseSettings):
     # Send the session cookie over HTTPS only (set it behind a TLS proxy).
     session_https_only: bool = False
     session_max_age_hours: float = Field(default=12.0, gt=0)
+    # Hardening (docs/security.md). A request body larger than this is refused with 413 before it
+    # is parsed or its token checked; a client that sends its body slower than
+    # body_timeout_seconds in all is cut off with 408.
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Failed dashboard logins allowed per client address (the `limits` library's syntax).
+    login_rate_limit: str = "5/minute"
 
     @field_validator("db")
     @classmethod
