@@ -231,3 +231,17 @@ def _first(db_url: str, sql: str) -> Any:
             return conn.execute(text(sql)).scalar()
     finally:
         engine.dispose()
+
+
+def test_version_is_the_packages_one_and_needs_no_database(tmp_path: Path) -> None:
+    """`leadlink --version` prints the version the package metadata has (pyproject.toml takes it
+    from leadlink.__version__), before any database is opened."""
+    from importlib.metadata import version
+
+    import leadlink
+
+    result = runner.invoke(app, ["--db", f"sqlite:///{tmp_path / 'none.db'}", "--version"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"leadlink {leadlink.__version__}"
+    assert version("leadlink") == leadlink.__version__
+    assert not (tmp_path / "none.db").exists()

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from leadlink import __version__
 from leadlink.cli.commands import (
     console_cmds,
     data,
@@ -31,12 +32,24 @@ app = typer.Typer(
 )
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"leadlink {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _global(
     db: Annotated[
         str | None,
         typer.Option("--db", help="Database URL (env LEADLINK_DB; default sqlite:///leadlink.db)."),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_show_version, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     state.db = db
     state._settings = None

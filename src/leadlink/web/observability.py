@@ -25,7 +25,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 from starlette.routing import BaseRoute, Mount
 
-from leadlink import clock
+from leadlink import __version__, clock
 from leadlink.settings import Settings
 from leadlink.store import backlog, jobs
 from leadlink.store.db import current_revision, heads, transaction
@@ -216,6 +216,7 @@ def routes(app: FastAPI, metrics: Metrics) -> None:
         now = clock.utcnow()
         status, body = health(request.app.state.engine, now)
         body["status"] = "ok" if status == 200 else "unhealthy"
+        body["version"] = __version__
         return JSONResponse(body, status_code=status)
 
     @app.get("/metrics", tags=["observability"], response_class=PlainTextResponse,
