@@ -14,7 +14,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 Row = Mapping[str, Any]
 Params = Mapping[str, Any]
@@ -180,47 +180,39 @@ class Arithmetic(Expr):
 
 
 @dataclass(frozen=True, eq=False, init=False)
-class And(Expr):
+class _Junction(Expr):
+    """AND / OR over any number of terms, with SQL's three-valued logic: the dominant value
+    (false for AND, true for OR) wins over unknown, and unknown over the other."""
+
     terms: tuple[Expr, ...]
+    keyword: ClassVar[str]
+    dominant: ClassVar[bool]
 
     def __init__(self, *terms: Expr) -> None:
         object.__setattr__(self, "terms", terms)
 
     def sql(self, prefix: str = "") -> str:
-        return "(" + " AND ".join(t.sql(prefix) for t in self.terms) + ")"
+        return "(" + f" {self.keyword} ".join(t.sql(prefix) for t in self.terms) + ")"
 
     def eval(self, row: Row, params: Params = NO_PARAMS) -> Any:
-        # False wins over unknown; unknown over true.
         unknown = False
         for term in self.terms:
             v = term.eval(row, params)
             if v is None:
                 unknown = True
-            elif not v:
-                return False
-        return None if unknown else True
+            elif bool(v) is self.dominant:
+                return self.dominant
+        return None if unknown else not self.dominant
 
 
-@dataclass(frozen=True, eq=False, init=False)
-class Or(Expr):
-    terms: tuple[Expr, ...]
+class And(_Junction):
+    keyword = "AND"
+    dominant = False
 
-    def __init__(self, *terms: Expr) -> None:
-        object.__setattr__(self, "terms", terms)
 
-    def sql(self, prefix: str = "") -> str:
-        return "(" + " OR ".join(t.sql(prefix) for t in self.terms) + ")"
-
-    def eval(self, row: Row, params: Params = NO_PARAMS) -> Any:
-        # True wins over unknown; unknown over false.
-        unknown = False
-        for term in self.terms:
-            v = term.eval(row, params)
-            if v is None:
-                unknown = True
-            elif v:
-                return True
-        return None if unknown else False
+class Or(_Junction):
+    keyword = "OR"
+    dominant = True
 
 
 @dataclass(frozen=True, eq=False)
