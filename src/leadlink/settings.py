@@ -80,8 +80,9 @@ class Settings(BaseSettings):
     # The console (`leadlink serve`). The dashboard's session cookie is signed with secret_key;
     # unset, each server process makes a random one (sessions end when it restarts).
     secret_key: str | None = Field(default=None, min_length=16)
-    # Send the session cookie over HTTPS only (set it behind a TLS proxy).
-    session_https_only: bool = False
+    # The session cookie is Secure: browsers send it over HTTPS only (and to http://localhost
+    # or 127.0.0.1, which they trust). Set false only to serve plain HTTP to other hosts.
+    session_https_only: bool = True
     session_max_age_hours: float = Field(default=12.0, gt=0)
     # Hardening (docs/security.md). A request body larger than this is refused with 413 before it
     # is parsed or its token checked; a client that sends its body slower than

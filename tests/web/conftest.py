@@ -18,7 +18,10 @@ from leadlink.web import create_app
 
 @pytest.fixture
 def web_settings(db_url: str) -> Settings:
-    return Settings(db=db_url, secret_key="test-secret-key-0123456789")
+    # TestClient speaks http://testserver, where httpx (like a browser on a non-local host)
+    # never sends a Secure cookie back. The default (Secure) is tested with an https client in
+    # test_sessions.py and, over http://127.0.0.1, by the browser tests.
+    return Settings(db=db_url, secret_key="test-secret-key-0123456789", session_https_only=False)
 
 
 @pytest.fixture

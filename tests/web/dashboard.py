@@ -12,8 +12,12 @@ HTML = {"accept": "text/html,application/xhtml+xml"}
 
 
 def login(client: TestClient, token: str, next_: str | None = None) -> Response:
-    """POST the login form (the token pasted); the response is not followed."""
-    data = {"token": token} | ({"next": next_} if next_ is not None else {})
+    """Open the login form and POST it (the token pasted, the form's CSRF token with it) as a
+    browser would; the response is not followed."""
+    form = client.get("/login", headers=HTML)
+    assert form.status_code == 200, form.text[:2000]
+    data = {"token": token, "csrf_token": csrf(form.text)}
+    data |= {"next": next_} if next_ is not None else {}
     return client.post("/login", data=data, headers=HTML, follow_redirects=False)
 
 

@@ -250,7 +250,9 @@ def test_a_bearer_token_reads_the_json_too(client: TestClient, viewer: dict[str,
 def test_stale_jobs_turn_red_after_the_configured_hours(
     web_settings: Settings, engine: Engine, make_token: TokenMaker
 ) -> None:
-    later = create_app(web_settings.model_copy(update={"job_stale_hours": 24.0}), engine)
+    # The clock moves 25 h: the session (server side, on the same clock) must outlive it.
+    hours = {"job_stale_hours": 24.0, "session_max_age_hours": 48.0}
+    later = create_app(web_settings.model_copy(update=hours), engine)
     clock: dict[str, Any] = {"now": NOW + dt.timedelta(hours=1)}
     later.dependency_overrides[utcnow] = lambda: clock["now"]
     with TestClient(later) as c:

@@ -1,6 +1,9 @@
 """The app factory: settings and engine in ``app.state``, middleware, error translation, routes.
 
 One exception root (``LeadlinkError``) becomes an HTTP status by one table (``web/errors.py``).
+The body cap and the security headers (``web/security.py``) wrap the whole stack, Starlette's
+own error middleware included: they act before anything reads a body or checks a token, and
+every response, a 500 too, carries the headers.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp
 
 from leadlink import __version__
 from leadlink.errors import BadInputError, LeadlinkError
@@ -24,14 +28,27 @@ from leadlink.web import observability
 from leadlink.web.deps import NotAuthenticated, ViewerDep
 from leadlink.web.errors import status_for
 from leadlink.web.routes import ROUTERS
+from leadlink.web.security import BodyLimit, SecurityHeaders
+from leadlink.web.throttle import LoginThrottle
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("leadlink.web")
 
 
+class _Console(FastAPI):
+    """FastAPI with the outer guards around its whole middleware stack (``add_middleware``
+    can only add layers inside Starlette's error middleware)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        settings: Settings = self.state.settings
+        inner = BodyLimit(super().build_middleware_stack(), max_bytes=settings.max_body_bytes,
+                          timeout=settings.body_timeout_seconds)  # fmt: skip
+        return SecurityHeaders(inner)
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or load_settings()
-    app = FastAPI(
+    app = _Console(
         title="leadlink",
         version=__version__,
         description="Who is behind every lead, and what it is worth: the operations console.",
@@ -43,6 +60,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.db)
+    app.state.login_throttle = LoginThrottle(settings.login_rate_limit)  # per server process
     if settings.secret_key is None:
         log.warning("LEADLINK_SECRET_KEY is not set: dashboard sessions end when the server stops")
     app.add_middleware(
@@ -65,6 +83,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
 
 def _docs(app: FastAPI) -> None:
+    from leadlink.web.openapi import install  # every status the API answers (web/openapi.py)
+
+    install(app)
+
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(_: ViewerDep) -> JSONResponse:
         return JSONResponse(app.openapi())

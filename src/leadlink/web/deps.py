@@ -46,7 +46,7 @@ async def cookie_write_csrf(request: Request) -> str | None:
     if (
         request.method in session.SAFE_METHODS
         or request.headers.get("authorization") is not None
-        or session.token_id(request) is None
+        or session.session_id(request) is None
     ):
         return None
     return await session.sent_csrf(request)
@@ -58,10 +58,11 @@ CookieCsrfDep = Annotated[str | None, Depends(cookie_write_csrf)]
 def current_principal(
     request: Request, engine: EngineDep, now: NowDep, csrf: CookieCsrfDep
 ) -> Principal:
-    """The caller: a bearer token, else the dashboard session; a cookie-authenticated write
-    must carry the session's CSRF token. A plain ``def``, run in the thread pool: the token's
-    ``last_used_at`` write may wait for SQLite's write lock (another process writing), and
-    must not stop the event loop, and every other request, while it waits."""
+    """The caller: a bearer token, else the dashboard session (its ``web_session`` row); a
+    cookie-authenticated write must carry the session's CSRF token. A plain ``def``, run in
+    the thread pool: the token's ``last_used_at`` (a session's ``last_seen_at``) write may
+    wait for SQLite's write lock (another process writing), and must not stop the event
+    loop, and every other request, while it waits."""
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, value = header.partition(" ")
@@ -72,8 +73,10 @@ def current_principal(
             raise NotAuthenticated("unknown or revoked token")
         request.state.actor = principal.name
         return principal
-    token_id = session.token_id(request)
-    principal = tokens.principal_by_id(engine, token_id) if token_id is not None else None
+    # The server-side session, not the cookie alone: ended (logout, revoked token), expired or
+    # unknown is no session, whatever copy of the cookie is presented.
+    session_id = session.session_id(request)
+    principal = tokens.session_principal(engine, session_id, now=now) if session_id else None
     if principal is None:
         session.end(request)
         raise NotAuthenticated("a token is required (Authorization: Bearer <token>, or log in)")

@@ -42,6 +42,7 @@ EN: dict[str, str] = {
     "login.bad_token": "Unknown or revoked token.",
     "login.welcome": "Welcome, {name}.",
     "login.logged_out": "You are logged out.",
+    "login.throttled": "Too many failed logins from here: try again in {seconds} s.",
     "error.back": "Back to the overview",
     "error.csrf": "The form's CSRF token is missing or not your session's: reload the page.",
     "error.401": "Not authenticated",

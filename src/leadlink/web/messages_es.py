@@ -42,6 +42,7 @@ ES: dict[str, str] = {
     "login.bad_token": "Token desconocido o revocado.",
     "login.welcome": "Hola, {name}.",
     "login.logged_out": "Cerraste sesión.",
+    "login.throttled": "Demasiados intentos fallidos desde aquí: vuelve a intentar en {seconds} s.",
     "error.back": "Volver al resumen",
     "error.csrf": "Falta el token CSRF del formulario o no es el de tu sesión: recarga la página.",
     "error.401": "No autenticado",

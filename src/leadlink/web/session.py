@@ -1,9 +1,13 @@
 """The dashboard's login session and its CSRF token.
 
-The session lives in a signed, HttpOnly cookie (Starlette's SessionMiddleware, itsdangerous);
-it holds the token's id, never the token, and each request re-checks that the token is still
-active, so revoking a token ends its sessions at once. Every form carries the session's CSRF
-token; a write authenticated by the cookie without it is refused (403).
+The cookie is signed and HttpOnly (Starlette's SessionMiddleware, itsdangerous), Secure by
+default (``session_https_only``). It carries a random session id, never the token; the server
+keeps the session (``web_session``, see ``pipeline/operations/tokens.py``) and every request
+by cookie checks it is neither ended (logout, token revoked) nor expired, so a saved copy of
+the cookie dies with the session. The cookie also carries the CSRF token, the language and
+flash messages. Every form carries the CSRF token, the login form too (before any session:
+an anonymous cookie holds it), so another site can neither write with someone's session nor
+log them in as someone else; a write authenticated by the cookie without it is refused (403).
 """
 
 from __future__ import annotations
@@ -13,16 +17,16 @@ import secrets
 
 from fastapi import Request
 
-from leadlink.pipeline.operations.tokens import Principal
-
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 
 
-def start(request: Request, principal: Principal) -> None:
+def start(request: Request, session_id: str) -> None:
+    """A fresh cookie for a new server-side session: nothing of the anonymous one survives
+    (not its CSRF token either: a token planted before login is worthless after)."""
     request.session.clear()
-    request.session["token_id"] = principal.token_id
+    request.session["sid"] = session_id
     request.session["csrf"] = secrets.token_urlsafe(32)
 
 
@@ -30,9 +34,9 @@ def end(request: Request) -> None:
     request.session.clear()
 
 
-def token_id(request: Request) -> int | None:
-    value = request.session.get("token_id")
-    return value if isinstance(value, int) else None
+def session_id(request: Request) -> str | None:
+    value = request.session.get("sid")
+    return value if isinstance(value, str) and value else None
 
 
 def csrf_token(request: Request) -> str:

@@ -110,6 +110,7 @@ def render(
     principal: Principal | None,
     status_code: int = 200,
     json_path: str | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
     t = translator(request)
     base: dict[str, Any] = {
@@ -124,7 +125,7 @@ def render(
         "url": local_url,
     }
     return TEMPLATES.TemplateResponse(
-        request, template, {**base, **context}, status_code=status_code
+        request, template, {**base, **context}, status_code=status_code, headers=headers
     )
 
 
