@@ -1,4 +1,12 @@
-"""job_run bookkeeping: every run of every command that does work is recorded."""
+"""job_run bookkeeping: every run of every command that does work is recorded.
+
+A run records its owner (``host:pid:uuid``, store/locks.py). A process killed with SIGKILL
+cannot finish its row, so every ``start`` first marks ``aborted`` the ``running`` rows whose
+owner is a process of this host that no longer exists, and the ``running`` rows of the jobs
+that hold a lock for their whole run (match, recover) whose owner holds no lock any more (its
+lock was taken over as stale: a dead process of another host). Other hosts' rows of other jobs
+are left alone: a pid means nothing elsewhere. Statuses: running, ok, failed, aborted.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +19,52 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select, update
 
+from leadlink.store import locks
 from leadlink.store.db import transaction
-from leadlink.store.models import JobRun
+from leadlink.store.models import JobLock, JobRun
+
+STATUSES = ("running", "ok", "failed", "aborted")
+OWNER_CHARS = 120  # job_run.owner
+LOCKED_KINDS = ("match", "recover")  # hold a job lock from before start until after finish
 
 
-def start(engine: Engine, kind: str, now: dt.datetime) -> int:
+def start(engine: Engine, kind: str, now: dt.datetime, *, owner: str | None = None) -> int:
+    """A ``running`` row for a new run (after marking the dead ones ``aborted``)."""
+    owner = (owner or locks.new_owner())[:OWNER_CHARS]
+    abort_dead(engine, now)
     with transaction(engine) as session:
-        run = JobRun(kind=kind, status="running", started_at=now, counts={})
+        run = JobRun(kind=kind, status="running", started_at=now, counts={}, owner=owner)
         session.add(run)
         session.flush()
         return run.id
+
+
+def abort_dead(engine: Engine, now: dt.datetime) -> list[int]:
+    """Mark ``aborted`` the running rows of dead processes of this host; return their ids.
+
+    The update is conditional on the row still running, so a run that finishes meanwhile
+    keeps its own status."""
+    with transaction(engine) as session:
+        running = session.execute(
+            select(JobRun.id, JobRun.kind, JobRun.owner).where(JobRun.status == "running")
+        ).all()
+        holders = {o[:OWNER_CHARS] for o in session.scalars(select(JobLock.owner))}
+        dead = [(rid, who) for rid, kind, who in running if who and _dead(kind, who, holders)]
+        for rid, who in dead:
+            session.execute(
+                update(JobRun)
+                .where(JobRun.id == rid, JobRun.status == "running")
+                .values(status="aborted", finished_at=now,
+                        error=f"aborted: its process ({who}) died without finishing the run")
+            )  # fmt: skip
+    return [rid for rid, _ in dead]
+
+
+def _dead(kind: str, owner: str, lock_owners: set[str]) -> bool:
+    if locks.dead_local_owner(owner):
+        return True
+    # match and recover take their locks before their row and drop them after finishing it.
+    return kind in LOCKED_KINDS and owner not in lock_owners and not locks.live_local_owner(owner)
 
 
 def finish(
@@ -47,12 +91,14 @@ class Run:
 
 
 @contextmanager
-def recorded(engine: Engine, kind: str, now: dt.datetime) -> Iterator[Run]:
+def recorded(
+    engine: Engine, kind: str, now: dt.datetime, *, owner: str | None = None
+) -> Iterator[Run]:
     """One job_run row around a block: ok, or failed with the exception's type and message.
 
     The exception is re-raised: a failure is recorded, never swallowed.
     """
-    run = Run(start(engine, kind, now))
+    run = Run(start(engine, kind, now, owner=owner))
     began = time.monotonic()
 
     def finished_at() -> dt.datetime:

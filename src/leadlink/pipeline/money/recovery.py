@@ -5,7 +5,9 @@ call, then writes in ONE transaction: the decisions (links + origins, unmatched 
 ``recovery_attempt`` per item and the queue updates. The claim belongs to that transaction
 (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so a process killed mid-batch loses nothing and
 does nothing twice: its batch rolls back and its items are claimed again by the next run.
-On SQLite, where rows cannot be locked, one ``recover`` at a time holds the job lock.
+On SQLite, where rows cannot be locked, one ``recover`` at a time holds the job lock. On both,
+``recover`` holds the linking lock shared (store/locks.py): no ``recover`` while a ``match``
+runs, and no ``match`` while a ``recover`` does.
 
 Every claimed item ends in exactly one attempt: matched, unmatched (reason) or failed (error
 message), so processed = matched + unmatched + failed by construction.
@@ -148,7 +150,7 @@ def recover(
     """Process exactly ``limit`` due items (all due items when None); record the run."""
     worker = worker or locks.new_owner()
     with _exclusive(engine, settings, worker, now, wait) as heartbeat:
-        run_id = jobs.start(engine, JOB_KIND, now)
+        run_id = jobs.start(engine, JOB_KIND, now, owner=worker)
         result = RecoverResult(run_id=run_id, worker=worker)
         try:
             _work(engine, settings, result, now=now, limit=limit, progress=progress,
@@ -165,14 +167,28 @@ def recover(
 @contextmanager
 def _exclusive(
     engine: Engine, settings: Settings, worker: str, now: dt.datetime, wait: float | bool
-) -> Iterator[locks.Lock | None]:
-    """PostgreSQL: nothing (rows are claimed with SKIP LOCKED). SQLite: the job lock."""
-    if engine.dialect.name == "postgresql":
-        yield None
-        return
+) -> Iterator[locks.Lock | _Both]:
+    """The linking lock, shared; on SQLite also the job lock (PostgreSQL claims rows with SKIP
+    LOCKED, so its workers run side by side). Yields the lock to heartbeat."""
     stale = dt.timedelta(seconds=settings.lock_stale_seconds)
-    with locks.hold(engine, JOB_KIND, worker, now, wait=wait, stale_after=stale) as lock:
-        yield lock
+    with locks.hold_linking(engine, JOB_KIND, worker, now, shared=True, wait=wait,
+                            stale_after=stale) as linking:  # fmt: skip
+        if engine.dialect.name == "postgresql":
+            yield linking
+            return
+        with locks.hold(engine, JOB_KIND, worker, now, wait=wait, stale_after=stale) as lock:
+            yield _Both(lock, linking)
+
+
+class _Both:
+    """Heartbeats the job lock and the linking lock together."""
+
+    def __init__(self, *held: locks.Lock) -> None:
+        self.held = held
+
+    def heartbeat(self, now: dt.datetime | None = None) -> None:
+        for lock in self.held:
+            lock.heartbeat(now)
 
 
 def _work(
@@ -183,7 +199,7 @@ def _work(
     now: dt.datetime,
     limit: int | None,
     progress: ProgressFn | None,
-    heartbeat: locks.Lock | None,
+    heartbeat: locks.Lock | _Both | None,
 ) -> None:
     skip_locked = engine.dialect.name == "postgresql"
     with transaction(engine) as session:

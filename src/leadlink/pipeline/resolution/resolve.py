@@ -16,6 +16,7 @@ from typing import Any, Literal, overload
 
 import pyarrow as pa
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from leadlink import clock
@@ -23,7 +24,7 @@ from leadlink.matching import Bands, Reason, prepare
 from leadlink.matching.compiled import BatchScorer
 from leadlink.matching.decision import Decision, rows
 from leadlink.pipeline.progress import ProgressFn
-from leadlink.pipeline.resolution import merge
+from leadlink.pipeline.resolution import meanwhile, merge
 from leadlink.pipeline.resolution.canonical import canonical_frame
 from leadlink.pipeline.resolution.decider import Scorer, decide_chunk
 from leadlink.pipeline.resolution.founding import found_driver_parts, found_drivers
@@ -57,6 +58,7 @@ class MatchResult:
     by_source: dict[str, dict[str, int]] = field(default_factory=dict)
     model: dict[str, Any] | None = None
     merged: int = 0
+    linked_meanwhile: int = 0  # read pending, then linked by another path before written
     margin: float = 0.05
     window_days: int = 14
     stream: StreamStats = field(default_factory=StreamStats)
@@ -73,6 +75,7 @@ class MatchResult:
             "by_source": self.by_source,
             "model": self.model,
             "merged": self.merged,
+            "linked_meanwhile": self.linked_meanwhile,
             "stream": self.stream.as_dict(),
         }
 
@@ -91,15 +94,18 @@ def match(
 ) -> MatchResult:
     """Resolve pending records of every identity source; record the run in job_run.
 
-    One `match` at a time: it holds the `match` job lock (LockBusyError, exit 1, names the
-    holder), so two runs never decide the same pending records. The worker passes its own
-    ``owner`` (it already holds the lock); ``wait`` polls for up to that many seconds.
+    One `match` at a time, and none while another job links records: it holds the `match`
+    job lock and the linking lock exclusively (store/locks.py; LockBusyError, exit 1, names
+    the holder), so no two runs decide the same pending records. The worker passes its own
+    ``owner`` (it already holds the `match` lock); ``wait`` polls for up to that many seconds.
     ``scorer`` builds what replaces the DuckDB scoring of model pairs (``--engine spark``).
     """
     stale = dt.timedelta(seconds=settings.lock_stale_seconds)
+    owner = owner or locks.new_owner()
     with (
-        locks.hold(engine, "match", owner, now, wait=wait, stale_after=stale) as lock,
-        jobs.recorded(engine, "match", now) as run,
+        locks.hold(engine, "match", owner, now, wait=wait, stale_after=stale),
+        locks.hold_linking(engine, "match", owner, now, wait=wait, stale_after=stale) as lock,
+        jobs.recorded(engine, "match", now, owner=owner) as run,
     ):
         result = MatchResult(run_id=run.id)
         run.counts = result.as_dict
@@ -312,16 +318,32 @@ def _write(
     progress: ProgressFn | None,
     beat: Callable[[], None],
 ) -> dict[int, str]:
-    """Write decisions part by part, one transaction each; return rid -> person_key linked."""
+    """Write decisions part by part, one transaction each; return rid -> person_key linked.
+
+    Records another path linked since they were read are left out (``meanwhile``); if one is
+    linked between that recheck and the insert (PostgreSQL), the part is retried once."""
     counts: Counter[str] = Counter()
     new_links: dict[int, str] = {}
     done = 0
-    for part in parts:
-        with transaction(engine) as session:
-            if source == "drivers":  # a driver whose document two persons share joins them
-                part = _merge_persons(session, result, part, run_id=run_id, now=now)
-            new_links.update(write_decisions(session, part, run_id=run_id, now=now,
-                                             window_days=result.window_days))  # fmt: skip
+    for decided in parts:
+        merged = result.merged
+        for attempt in (1, 2):
+            try:
+                with transaction(engine) as session:
+                    part, skipped = meanwhile.drop_linked(session, decided)
+                    if source == "drivers":  # a driver whose document two persons share
+                        part = _merge_persons(session, result, part, run_id=run_id, now=now)
+                    linked = write_decisions(session, part, run_id=run_id, now=now,
+                                             window_days=result.window_days)  # fmt: skip
+                break
+            except IntegrityError:
+                result.merged = merged  # the merges rolled back with the part
+                if attempt == 2:
+                    raise
+        new_links.update(linked)
+        if skipped:
+            result.linked_meanwhile += len(skipped)
+            counts["linked_meanwhile"] += len(skipped)
         for d in part:
             if d["decision"] in ("link", "found"):
                 counts["linked"] += 1

@@ -22,6 +22,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -29,8 +30,11 @@ import pyarrow as pa
 
 from leadlink.errors import UsageError
 from leadlink.matching import model as probabilistic
+from leadlink.pipeline.resolution import workspace
 from leadlink.pipeline.resolution.decider import Scorer
 from leadlink.settings import Settings
+
+SPARK_PREFIX = "leadlink-spark-"  # its scratch folder in the temporary folder
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +119,11 @@ class SparkEngine:
                 f"LEADLINK_SPARK_CHECKPOINT_DIR must be set for master {self.master!r}: a folder "
                 "every executor can write and the driver can read (hdfs://..., s3a://...)"
             )
-        # Spark's log configuration, and the checkpoints when no folder is configured.
-        self._tmp: str | None = tempfile.mkdtemp(prefix="leadlink-spark-")
+        # Spark's log configuration, and the checkpoints when no folder is configured. Marked
+        # with its owner: a killed run's folder is removed by the next one (workspace.sweep).
+        workspace.sweep(SPARK_PREFIX)
+        self._tmp: str | None = tempfile.mkdtemp(prefix=SPARK_PREFIX)
+        workspace.mark(Path(self._tmp))
         base = settings.spark_checkpoint_dir or self._tmp
         # Our own folder under the configured one: stop() deletes exactly what we wrote.
         self.checkpoint_root = f"{base.rstrip('/')}/leadlink-{uuid.uuid4().hex[:12]}"

@@ -9,11 +9,20 @@ second (it imports the matching core), which a small run would only lose.
 
 Pages come back in the order they were read, and what is computed for a page does not depend
 on where it is computed: the same records are staged with the same keys either way (tested).
+
+Helpers die with their parent: a SIGKILLed `match` used to leave them running (re-parented,
+about 215 MiB each). On Linux the kernel kills them (``PR_SET_PDEATHSIG``); everywhere, a
+thread in each helper exits it when its parent process changes.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
+import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -38,6 +47,9 @@ PARALLEL_AFTER = 4
 # main process waiting for it (40 s of 110 s at 1 M leads).
 HELPERS = 2
 READ_AHEAD = 3
+# How often a helper checks that its parent is still there (the portable fallback).
+PARENT_POLL_SECONDS = 0.5
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def prepare_page(rows: list[Row]) -> Prepared:
@@ -65,7 +77,11 @@ def prepared_pages(
         return
     # spawn, not fork: the parent holds DuckDB and database connections and their threads.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=HELPERS, mp_context=context) as pool:
+    # The pool starts its helpers from this thread, which lives until the pool is shut down:
+    # PR_SET_PDEATHSIG fires when the creating thread ends, so it never fires early.
+    helpers = ProcessPoolExecutor(max_workers=HELPERS, mp_context=context,
+                                  initializer=die_with_parent, initargs=(os.getpid(),))  # fmt: skip
+    with helpers as pool:
         queued: deque[tuple[P, Future[Prepared]]] = deque()
         page: P | None = first
         while page is not None or queued:
@@ -74,3 +90,24 @@ def prepared_pages(
                 page = next(it, None)
             done, future = queued.popleft()
             yield done, future.result()
+
+
+def die_with_parent(parent: int) -> None:
+    """A helper's initializer: exit when ``parent`` (the `match` process) is gone."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl (an odd libc): the thread below remains
+            pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), name="watch-parent",
+                     daemon=True).start()  # fmt: skip
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        threading.Event().wait(PARENT_POLL_SECONDS)
+        if os.getppid() != parent:  # re-parented: nobody will ever read our results
+            os._exit(1)

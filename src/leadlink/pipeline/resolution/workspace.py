@@ -4,10 +4,20 @@ It holds the prepared pending records of the source being decided (and their can
 the registry rows loaded so far (and theirs), and the decisions staged before they are written.
 DuckDB keeps it on disk under a private temporary directory, within ``memory_limit``, spilling
 joins to ``temp_directory``; the directory is removed when the run ends.
+
+It holds plain names and phones, so a run killed before it could remove it must not leave it
+for good: the directory carries an ``owner`` marker (host:pid:uuid of the run), and every new
+workspace first removes the ``leadlink-match-*`` directories of the temporary folder whose
+marker names a dead process of this host (``sweep``). A live run's directory, another host's,
+another user's, or a directory without our marker is never touched.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,16 +29,23 @@ import pyarrow as pa
 
 from leadlink.matching.decision import DECISION_SCHEMA
 from leadlink.matching.frames import PREPARED_SCHEMA
+from leadlink.store import locks
 from leadlink.store.keys import TERM_COLUMNS
 
+log = logging.getLogger(__name__)
+
+PREFIX = "leadlink-match-"
+MARKER = "owner"  # the file naming the process that made the directory
 KEY_SCHEMA = pa.schema([("rid", pa.int64()), ("key", pa.int64())])
 _COLUMNS = ", ".join(PREPARED_SCHEMA.names)
 
 
 class Workspace:
     def __init__(self, *, memory_limit: str = "1GB", threads: int = 2) -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="leadlink-match-")
+        sweep(PREFIX)
+        self._dir = tempfile.TemporaryDirectory(prefix=PREFIX)
         root = Path(self._dir.name)
+        mark(root)
         self.con = duckdb.connect(str(root / "workspace.duckdb"))
         # Settings are our constants, not data (DuckDB's SET takes no parameters).
         self.con.execute(f"SET memory_limit = '{memory_limit}'")
@@ -45,6 +62,10 @@ class Workspace:
         self._create("fresh_term", terms.empty_table())
         self._create("decided", DECISION_SCHEMA.empty_table())
         self.con.execute("ALTER TABLE pending ADD COLUMN source_pk VARCHAR")
+
+    @property
+    def root(self) -> Path:
+        return Path(self._dir.name)
 
     def __enter__(self) -> Workspace:
         return self
@@ -229,3 +250,38 @@ class Workspace:
                 return
             yield part
             after = part.column("rid")[-1].as_py()
+
+
+def mark(root: Path) -> None:
+    """Write the owner marker of a scratch directory this process made."""
+    (root / MARKER).write_text(locks.new_owner(), encoding="utf-8")
+
+
+def sweep(prefix: str, folder: Path | None = None) -> list[Path]:
+    """Remove the scratch directories ``prefix*`` of dead processes of this host.
+
+    Only a real directory (not a link) of this user whose marker names a process of this host
+    that no longer exists: never a live run's, never anything we did not make. Failures are
+    logged, never fatal (the run goes on; the next one tries again)."""
+    removed: list[Path] = []
+    base = folder or Path(tempfile.gettempdir())
+    try:
+        candidates = sorted(base.glob(f"{prefix}*"))
+    except OSError:
+        return removed
+    for path in candidates:
+        try:
+            info = path.lstat()
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+                continue
+            owner = (path / MARKER).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeError):
+            continue  # no marker (not ours, or one being made this instant), unreadable
+        if owner and locks.dead_local_owner(owner):
+            shutil.rmtree(path, ignore_errors=True)
+            if path.exists():
+                log.warning("could not remove the stale scratch directory %s", path)
+            else:
+                log.info("removed the scratch directory %s of a dead run (%s)", path, owner)
+                removed.append(path)
+    return removed
