@@ -144,7 +144,6 @@ def test_the_same_lead_again_answers_its_decision_another_is_409(
         (lead("", phone="987654321"), "lead_id"),
         (lead("L1", created_at=""), "created_at"),
         (lead("L1", first_name="Ana\x00"), "first_name"),
-        (lead("L" + "1" * 200), "lead_id"),
         ({**lead("L1"), "campaign": ["a", "b"]}, "campaign"),
     ],
 )
@@ -162,12 +161,18 @@ def test_a_bad_field_is_422_naming_it(
     ({"lead_id": "L1"}, ["body", "created_at"]),
     ({"created_at": "2026-10-01"}, ["body", "lead_id"]),
     ({**lead("L1"), "phone": {"n": 1}}, ["body", "phone"]),
+    # Bounded before the ingest rules see it: a 20 MiB lead is no longer stored.
+    (lead("L" + "1" * 200), ["body", "lead_id"]),
+    (lead("L1", first_name="A" * 201), ["body", "first_name"]),
+    (lead("L1", first_name="Ana\ud800"), ["body", "first_name"]),
 ])  # fmt: skip
 def test_a_missing_or_mistyped_field_is_422_naming_it(
     client: TestClient, world: Engine, operator: dict[str, str], body: dict[str, Any],
     loc: list[str],
 ) -> None:  # fmt: skip
-    got = client.post("/api/leads", headers=operator, json=body)
+    # json.dumps escapes a lone surrogate as \ud800, which httpx's own encoder cannot send.
+    got = client.post("/api/leads", headers={**operator, "content-type": "application/json"},
+                      content=json.dumps(body))  # fmt: skip
     assert got.status_code == 422 and got.json()["detail"][0]["loc"] == loc
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
@@ -26,7 +27,7 @@ from leadlink.settings import Settings, load_settings
 from leadlink.store.db import make_engine
 from leadlink.web import observability
 from leadlink.web.deps import NotAuthenticated, ViewerDep
-from leadlink.web.errors import status_for
+from leadlink.web.errors import status_for, validation_error
 from leadlink.web.routes import ROUTERS
 from leadlink.web.security import BodyLimit, SecurityHeaders
 from leadlink.web.throttle import LoginThrottle
@@ -100,6 +101,8 @@ def _wants_html(request: Request) -> bool:
 
 
 def _errors(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, validation_error)
+
     @app.exception_handler(NotAuthenticated)
     async def not_authenticated(request: Request, exc: NotAuthenticated) -> Response:
         if _wants_html(request) and request.method == "GET":

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from leadlink import clock
-from leadlink.errors import UsageError
+from leadlink.errors import BadInputError, UsageError
 from leadlink.pipeline.ingest.readers import check_encoding, read_table, validate
 from leadlink.pipeline.progress import ProgressFn
 from leadlink.sources import SOURCES
@@ -63,27 +64,15 @@ def ingest_file(
     stamp = _naive_utc(now)
     with _gc_paused():
         valid = validate(read_table(path, encoding=encoding), spec)
-        rows = [_record_row(v.source_pk, v.data, v.event_date) for v in valid]
+        rows = [record_row(v.source_pk, v.data, v.event_date) for v in valid]
         del valid
 
     label = f"ingest {source}"
     with transaction(engine) as session:
-        existing = records_store.existing_hashes(session, source, [r.source_pk for r in rows])
-        to_write = [r for r in rows if existing.get(r.source_pk) != r.content_hash]
-        changed = [r.source_pk for r in to_write if r.source_pk in existing]
-        total = len(to_write)
-
-        def on_chunk(done: int) -> None:
-            if progress is not None:
-                progress(label, done, total)
-
-        records_store.upsert(session, source, to_write, now=stamp, on_chunk=on_chunk)
-        if changed:
-            records_store.forget_unmatched(session, source, changed)
-            records_store.forget_keys(session, source, changed)
+        total, updated = write_rows(session, source, rows, now=stamp, progress=progress,
+                                    label=label)  # fmt: skip
     if progress is not None:
         progress(label, total, total)
-    updated = len(changed)
     return IngestResult(
         source=source,
         file=str(path),
@@ -94,12 +83,68 @@ def ingest_file(
     )
 
 
-def content_hash(data: dict[str, str]) -> str:
-    """SHA-256 (hex) of the canonical JSON of ``data``."""
-    return hashlib.sha256(records_store.canonical_json(data).encode("utf-8")).hexdigest()
+def write_rows(
+    session: Session,
+    source: str,
+    rows: list[records_store.RecordRow],
+    *,
+    now: dt.datetime,
+    progress: ProgressFn | None = None,
+    label: str = "",
+    done_before: int = 0,
+) -> tuple[int, int]:
+    """Upsert ``rows`` in the caller's transaction: (rows written, of which updated).
+
+    Identical rows are skipped; a changed one loses its unmatched verdict and its match keys,
+    so the next ``match`` looks at it again. Every source (a file, a query's pages) writes
+    through here.
+    """
+    existing = records_store.existing_hashes(session, source, [r.source_pk for r in rows])
+    to_write = [r for r in rows if existing.get(r.source_pk) != r.content_hash]
+    changed = [r.source_pk for r in to_write if r.source_pk in existing]
+    total = len(to_write)
+
+    def on_chunk(done: int) -> None:
+        if progress is not None:
+            progress(label, done_before + done, done_before + total)
+
+    records_store.upsert(session, source, to_write, now=now, on_chunk=on_chunk)
+    if changed:
+        records_store.forget_unmatched(session, source, changed)
+        records_store.forget_keys(session, source, changed)
+    return total, len(changed)
 
 
-def _record_row(
+def content_hash(data: dict[str, str], *, file: str = "record") -> str:
+    """SHA-256 (hex) of the canonical JSON of ``data``, encoded strictly as UTF-8.
+
+    A value holding a lone surrogate (valid in a Python str, in no UTF-8 text) is a
+    BadInputError naming its column, not a UnicodeEncodeError from the encoder: a file read
+    as UTF-8 cannot hold one, but a value from elsewhere (a JSON body's ``"\\ud800"``) can.
+    """
+    return _digest(records_store.canonical_json(data), data, file)
+
+
+def _digest(text: str, data: dict[str, str], file: str) -> str:
+    try:
+        encoded = text.encode("utf-8")
+    except UnicodeEncodeError:
+        column = next((k for k, v in data.items() if not _encodes(k) or not _encodes(v)), None)
+        raise BadInputError(
+            file, "holds a lone surrogate: not valid Unicode text", column=column
+        ) from None
+    return hashlib.sha256(encoded).hexdigest()
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def record_row(
     source_pk: str, data: dict[str, str], event_date: dt.date | None
 ) -> records_store.RecordRow:
     text = records_store.canonical_json(data)
@@ -107,7 +152,7 @@ def _record_row(
         source_pk=source_pk,
         data=data,
         data_json=text,
-        content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        content_hash=_digest(text, data, "record"),
         event_date=event_date,
     )
 

@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 
 from leadlink.store import listing_ops
-from leadlink.web.deps import EngineDep, PageDep, current_principal, paged
-from leadlink.web.routes.api_common import Item, Page, text_filter, window
+from leadlink.web.deps import EngineDep, current_principal, paged
+from leadlink.web.routes.api_common import Item, Page, PageDep, text_filter, window
 
 # Every route reads: a viewer token (or a dashboard session) is enough.
 router = APIRouter(prefix="/api/alerts", tags=["alerts"], dependencies=[Depends(current_principal)])

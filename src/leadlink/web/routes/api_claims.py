@@ -12,12 +12,11 @@ from leadlink.store import listing_ops
 from leadlink.web.deps import (
     EngineDep,
     NowDep,
-    PageDep,
     SettingsDep,
     current_principal,
     paged,
 )
-from leadlink.web.routes.api_common import Item, Page, WeekParam, text_filter, window
+from leadlink.web.routes.api_common import Item, Page, PageDep, WeekParam, text_filter, window
 
 # Every route reads: a viewer token (or a dashboard session) is enough.
 router = APIRouter(prefix="/api/claims", tags=["claims"], dependencies=[Depends(current_principal)])

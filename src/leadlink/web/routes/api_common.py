@@ -1,17 +1,32 @@
-"""What the read API's routers share: the page model of every list, the query parameter types
-whose validation gives a 422 naming the parameter, and the page -> store window conversion."""
+"""What the API's routers share: the page model of every list, the query parameter types
+whose validation gives a 422 naming the parameter, the page -> store window conversion, and the
+edge's guards on what a client sends (integer bounds, lone surrogates, bodies that are not
+UTF-8): out-of-range or unencodable input is a 422 naming the field, never a 500 from the
+database driver or an encoder deep inside."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Query
+from fastapi import Depends, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 from leadlink.store.listing import Window
 from leadlink.web.deps import Page as PageParams
+
+# The largest id a path or query parameter takes: a 64-bit signed integer, what SQLite's
+# INTEGER and PostgreSQL's bigint hold (a bigger Python int makes the SQLite driver raise
+# OverflowError). Within it an unknown id is a 404; beyond it a 422 naming the parameter.
+MAX_ID = 2**63 - 1
+# Rows per page, and rows to skip at most: 2**53 - 1 is the largest integer a JSON client
+# (JavaScript's Number) holds exactly, and offset + limit stays far inside 64 bits.
+MAX_LIMIT = 500
+MAX_OFFSET = 2**53 - 1
 
 T = TypeVar("T")
 
@@ -29,6 +44,42 @@ class Item(BaseModel):
     """A list row: the fields below are documented; rows may carry more (kept, not dropped)."""
 
     model_config = ConfigDict(extra="allow")
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")] = 50,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip (at most 2^53 - 1).")
+    ] = 0,
+) -> PageParams:
+    """``deps.page_params`` with an upper bound on ``offset`` (deps.py is shared with the
+    dashboard pages; the API's routes take this one)."""
+    return PageParams(limit, offset)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+def no_surrogates(value: Any) -> Any:
+    """Refuse a lone surrogate (``"\\ud800"`` is valid JSON, but no UTF-8 text holds it: it
+    would fail later, in the content hash or the database driver). Looks into lists and
+    dicts, so it guards a whole body's extra fields too."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"contains a lone surrogate (U+{ord(value[exc.start]):04X}) at character "
+                f"{exc.start}: text must be valid Unicode"
+            ) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            no_surrogates(key)
+            no_surrogates(item)
+    elif isinstance(value, list):
+        for item in value:
+            no_surrogates(item)
+    return value
 
 
 def window(page: PageParams) -> Window:
@@ -78,7 +129,72 @@ def _document(value: str | None) -> str | None:
 
 
 def text_filter(description: str, max_length: int = 100) -> Any:
-    return Query(description=description, max_length=max_length)
+    """A text query parameter: bounded, and valid Unicode (the validator rides on the field's
+    metadata, as ``Annotated[..., AfterValidator]`` would)."""
+    info = Query(description=description, max_length=max_length)
+    info.metadata.append(AfterValidator(no_surrogates))
+    return info
+
+
+def id_path(description: str) -> Any:
+    """An integer id in the path, 1 to :data:`MAX_ID`."""
+    return Path(ge=1, le=MAX_ID, description=description)
+
+
+def id_query(description: str) -> Any:
+    """An optional integer id in the query, 1 to :data:`MAX_ID`."""
+    return Query(ge=1, le=MAX_ID, description=description)
+
+
+def key_path(description: str, max_length: int = 200) -> Any:
+    """A text key in the path (a lead id, a person key), bounded like a record key."""
+    info = Path(description=description, max_length=max_length)
+    info.metadata.append(AfterValidator(no_surrogates))
+    return info
+
+
+def _json_typed(content_type: str | None) -> bool:
+    """Whether FastAPI would parse the body as JSON (none given, or ``application/*json``)."""
+    if not content_type:
+        return True
+    mime = content_type.partition(";")[0].strip().lower()
+    return mime.startswith("application/") and (mime.endswith("/json") or mime.endswith("+json"))
+
+
+def not_found(what: str) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route that looks ``what`` up: 404 when there is none."""
+    return {404: {"description": f"No such {what}."}}
+
+
+class JsonBodyRoute(APIRoute):
+    """A route whose JSON body that is not UTF-8 is a 422 like any other unparsable JSON.
+
+    FastAPI answers a JSON syntax error with a 422 (``json_invalid``) but bytes that do not
+    decode as UTF-8 with an undocumented 400 ("There was an error parsing the body": its
+    ``json.loads`` raises UnicodeDecodeError, not JSONDecodeError). JSON is UTF-8 (RFC 8259
+    section 8.1), so invalid UTF-8 is invalid JSON: the same 422, the status the schema
+    documents, naming the byte. The body is read here once; FastAPI reuses the cached bytes.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if self.body_field is None:
+            return handler
+
+        async def route(request: Request) -> Response:
+            if _json_typed(request.headers.get("content-type")):
+                body = await request.body()
+                try:
+                    body.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise RequestValidationError([{
+                        "type": "json_invalid", "loc": ("body", exc.start),
+                        "msg": "JSON decode error",
+                        "input": {}, "ctx": {"error": f"not UTF-8: {exc.reason}"},
+                    }]) from None  # fmt: skip
+            return await handler(request)
+
+        return route
 
 
 WeekParam = Annotated[

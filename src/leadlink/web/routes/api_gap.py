@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Query
 
 from leadlink.pipeline.money.funnel import funnel
 from leadlink.pipeline.money.gap import gap_report
-from leadlink.web.deps import EngineDep, NowDep, PageDep, SettingsDep, current_principal
+from leadlink.web.deps import EngineDep, NowDep, SettingsDep, current_principal
+from leadlink.web.routes.api_common import PageDep
 
 # Every route reads: a viewer token (or a dashboard session) is enough.
 router = APIRouter(prefix="/api", tags=["gap"], dependencies=[Depends(current_principal)])

@@ -11,8 +11,8 @@ from fastapi import APIRouter, Depends, Query
 
 from leadlink.pipeline.operations.freshness import job_freshness
 from leadlink.store import listing_ops
-from leadlink.web.deps import EngineDep, NowDep, PageDep, SettingsDep, current_principal, paged
-from leadlink.web.routes.api_common import Item, Page, text_filter, window
+from leadlink.web.deps import EngineDep, NowDep, SettingsDep, current_principal, paged
+from leadlink.web.routes.api_common import Item, Page, PageDep, text_filter, window
 
 # Every route reads: a viewer token (or a dashboard session) is enough.
 router = APIRouter(prefix="/api/jobs", tags=["jobs"], dependencies=[Depends(current_principal)])

@@ -3,41 +3,80 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from leadlink.pipeline.resolution.lead_post import LeadExists, LeadPoster
 from leadlink.web.deps import NowDep, OperatorDep
+from leadlink.web.routes.api_common import JsonBodyRoute, no_surrogates
 
-router = APIRouter(prefix="/api", tags=["leads"])
+router = APIRouter(prefix="/api", tags=["leads"], route_class=JsonBodyRoute)
 _creating = threading.Lock()
+
+
+# Sane sizes of a lead (a CSV row may be bigger: 1 MiB a value): a longer value, more extra
+# fields, or a longer extra name is a 422 naming it, so a post stays a few kilobytes.
+MAX_TEXT = 200  # names, ids, park: a record key is at most 200 characters too
+MAX_SHORT = 40  # phone, plate, date, status
+MAX_EXTRA_FIELDS = 50
+MAX_EXTRA_NAME = 64
+MAX_EXTRA_VALUE = 1000
+
+
+def _extra_value(value: Any) -> Any:
+    no_surrogates(value)
+    if isinstance(value, str) and len(value) > MAX_EXTRA_VALUE:
+        raise ValueError(f"an extra field holds at most {MAX_EXTRA_VALUE} characters")
+    return value  # a non-scalar is refused by validate_lead, naming the field
+
+
+def _text(max_length: int, description: str | None = None) -> Any:
+    return Field(default=None, max_length=max_length, description=description)
+
+
+Text = Annotated[str, AfterValidator(no_surrogates)]
 
 
 class LeadIn(BaseModel):
     """A `leads` row as JSON: the CSV's columns (absent ones are empty; extra ones are kept).
-    Dates take every format a file may use (ISO, DD/MM/YYYY, YYYYMMDD)."""
+    Dates take every format a file may use (ISO, DD/MM/YYYY, YYYYMMDD). Values are valid
+    Unicode and bounded: 200 characters for names and ids, 40 for phone, plate, dates and
+    status; at most 50 extra fields, each named in at most 64 characters and holding at most
+    1000."""
 
     # The columns of sources.SOURCES["leads"], written out so the schema documents each one;
     # tests/web/test_api_lead_post.py holds them equal (the not-null ones required).
 
     model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
+    __pydantic_extra__: dict[str, Annotated[Any, AfterValidator(_extra_value)]] = Field(init=False)
 
-    lead_id: str = Field(description="The lead's id (the record's key).")
-    created_at: str = Field(description="When the lead came in.")
-    external_id: str | None = None
-    first_name: str | None = None
-    middle_name: str | None = None
-    last_name: str | None = None
-    phone: str | None = None
-    plate: str | None = None
-    car_brand: str | None = None
-    car_model: str | None = None
-    car_color: str | None = None
-    status: str | None = None
-    park_name: str | None = None
-    city: str | None = None
+    lead_id: Text = Field(max_length=MAX_TEXT, description="The lead's id (the record's key).")
+    created_at: Text = Field(max_length=MAX_SHORT, description="When the lead came in.")
+    external_id: Text | None = _text(MAX_TEXT)
+    first_name: Text | None = _text(MAX_TEXT)
+    middle_name: Text | None = _text(MAX_TEXT)
+    last_name: Text | None = _text(MAX_TEXT)
+    phone: Text | None = _text(MAX_SHORT)
+    plate: Text | None = _text(MAX_SHORT)
+    car_brand: Text | None = _text(MAX_TEXT)
+    car_model: Text | None = _text(MAX_TEXT)
+    car_color: Text | None = _text(MAX_TEXT)
+    status: Text | None = _text(MAX_SHORT)
+    park_name: Text | None = _text(MAX_TEXT)
+    city: Text | None = _text(MAX_TEXT)
+
+    @model_validator(mode="after")
+    def _bounded_extras(self) -> LeadIn:
+        extra = self.__pydantic_extra__ or {}
+        if len(extra) > MAX_EXTRA_FIELDS:
+            raise ValueError(f"at most {MAX_EXTRA_FIELDS} extra fields ({len(extra)} sent)")
+        for name in extra:
+            no_surrogates(name)
+            if len(name) > MAX_EXTRA_NAME:
+                raise ValueError(f"an extra field's name is at most {MAX_EXTRA_NAME} characters")
+        return self
 
 
 def poster_of(app: FastAPI) -> LeadPoster:

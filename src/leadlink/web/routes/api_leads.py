@@ -13,8 +13,16 @@ from fastapi import APIRouter, Depends, Query
 from leadlink.matching.reasons import Reason
 from leadlink.pipeline.resolution.explain import explain
 from leadlink.store import listing
-from leadlink.web.deps import EngineDep, PageDep, current_principal, paged
-from leadlink.web.routes.api_common import Item, Page, text_filter, window
+from leadlink.web.deps import EngineDep, current_principal, paged
+from leadlink.web.routes.api_common import (
+    Item,
+    Page,
+    PageDep,
+    key_path,
+    not_found,
+    text_filter,
+    window,
+)
 
 # Every route reads: a viewer token (or a dashboard session) is enough.
 router = APIRouter(prefix="/api/leads", tags=["leads"], dependencies=[Depends(current_principal)])
@@ -74,8 +82,14 @@ def list_leads(
     return paged(list(rows), total, page)
 
 
-@router.get("/{lead_id}", summary="One lead: its decision, person, origin and explanation")
-def get_lead(engine: EngineDep, lead_id: str) -> dict[str, Any]:
+@router.get(
+    "/{lead_id}",
+    summary="One lead: its decision, person, origin and explanation",
+    responses=not_found("lead"),
+)
+def get_lead(
+    engine: EngineDep, lead_id: Annotated[str, key_path("The lead's id.")]
+) -> dict[str, Any]:
     """``{"lead_id", "person_key", "decision", "rule", "score", "reason"}`` (the shape
     ``POST /api/leads`` answers) plus ``status``, ``band``, ``lead_date``, ``lead`` (the lead's
     fields as ingested), ``person`` (its key and every record linked to it), ``origin`` (the

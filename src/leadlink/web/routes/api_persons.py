@@ -10,12 +10,15 @@ from leadlink.pipeline.resolution.explain import rule_label
 from leadlink.pipeline.resolution.merge import show_person
 from leadlink.pipeline.resolution.review import summary
 from leadlink.store import listing, listing_ops
-from leadlink.web.deps import EngineDep, PageDep, current_principal, paged
+from leadlink.web.deps import EngineDep, current_principal, paged
 from leadlink.web.routes.api_common import (
     DocumentParam,
     Item,
     Page,
+    PageDep,
     PhoneParam,
+    key_path,
+    not_found,
     text_filter,
     window,
 )
@@ -75,8 +78,14 @@ def _display(records: list[dict[str, Any]]) -> dict[str, str | None]:
     return {**summary(data), "document": document or None}
 
 
-@router.get("/{person_key}", summary="One person: every record, link, origin and explanation")
-def get_person(engine: EngineDep, person_key: str) -> dict[str, Any]:
+@router.get(
+    "/{person_key}",
+    summary="One person: every record, link, origin and explanation",
+    responses=not_found("person"),
+)
+def get_person(
+    engine: EngineDep, person_key: Annotated[str, key_path("A person key (a retired one too).", 36)]
+) -> dict[str, Any]:
     """The person (``leadlink persons show KEY --json``) with, per active record, its fields,
     its link and why it is linked; every link ever (``links``, active or not, merged ones
     included), every origin with its history, and the person's claims.

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Query
 
 from leadlink.pipeline.money.recovery import JOB_KIND, queue_status
 from leadlink.store import listing_ops
-from leadlink.web.deps import EngineDep, NowDep, PageDep, current_principal, paged
-from leadlink.web.routes.api_common import Item, Page, text_filter, window
+from leadlink.web.deps import EngineDep, NowDep, current_principal, paged
+from leadlink.web.routes.api_common import Item, Page, PageDep, id_query, text_filter, window
 
 # Every route reads: a viewer token (or a dashboard session) is enough.
 router = APIRouter(
@@ -82,7 +82,7 @@ def list_runs(
 def list_attempts(
     engine: EngineDep,
     page: PageDep,
-    run_id: Annotated[int | None, Query(ge=1, description="Only this recover run.")] = None,
+    run_id: Annotated[int | None, id_query("Only this recover run.")] = None,
     outcome: Annotated[Outcome | None, Query(description="Attempt outcome.")] = None,
     lead_id: Annotated[str | None, text_filter("Only this lead.")] = None,
 ) -> dict[str, object]:

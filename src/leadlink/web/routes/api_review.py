@@ -12,8 +12,8 @@ from leadlink.errors import NotFoundError
 from leadlink.pipeline.resolution import review
 from leadlink.pipeline.resolution.explain import explain, rule_label
 from leadlink.store import listing_ops
-from leadlink.web.deps import EngineDep, NowDep, PageDep, SettingsDep, current_principal
-from leadlink.web.routes.api_common import Item, Page
+from leadlink.web.deps import EngineDep, NowDep, SettingsDep, current_principal
+from leadlink.web.routes.api_common import Item, Page, PageDep, id_path, not_found
 
 # Every route reads: a viewer token (or a dashboard session) is enough.
 router = APIRouter(prefix="/api/review", tags=["review"], dependencies=[Depends(current_principal)])
@@ -59,8 +59,14 @@ def list_review(
     return found
 
 
-@router.get("/{item_id}", summary="One review item, its candidates and its record explained")
-def get_review_item(engine: EngineDep, now: NowDep, item_id: int) -> dict[str, Any]:
+@router.get(
+    "/{item_id}",
+    summary="One review item, its candidates and its record explained",
+    responses=not_found("review item"),
+)
+def get_review_item(
+    engine: EngineDep, now: NowDep, item_id: Annotated[int, id_path("Review item id.")]
+) -> dict[str, Any]:
     """The item as in the list, plus ``explanation``: what ``leadlink explain`` says of its
     record (unmatched reason, candidates, every review item). 404 if unknown."""
     found = listing_ops.review_item(engine, item_id)

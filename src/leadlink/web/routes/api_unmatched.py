@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Query
 from leadlink.matching.reasons import Reason
 from leadlink.store import listing
 from leadlink.store.gap import GapCutoffs
-from leadlink.web.deps import EngineDep, NowDep, PageDep, SettingsDep, current_principal, paged
-from leadlink.web.routes.api_common import AgeDays, Item, Page, window
+from leadlink.web.deps import EngineDep, NowDep, SettingsDep, current_principal, paged
+from leadlink.web.routes.api_common import AgeDays, Item, Page, PageDep, window
 
 # Every route reads: a viewer token (or a dashboard session) is enough.
 router = APIRouter(

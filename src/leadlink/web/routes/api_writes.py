@@ -10,28 +10,32 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Path, Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Body, HTTPException, Response
+from pydantic import AfterValidator, BaseModel, Field
 
 from leadlink.errors import UsageError
 from leadlink.pipeline.operations import job_start
 from leadlink.pipeline.resolution import review
 from leadlink.web.deps import EngineDep, NowDep, OperatorDep, SettingsDep
+from leadlink.web.routes.api_common import JsonBodyRoute, id_path, no_surrogates, not_found
 
-router = APIRouter(prefix="/api", tags=["writes"])
+router = APIRouter(prefix="/api", tags=["writes"], route_class=JsonBodyRoute)
 
 # How long POST /api/jobs/{kind} waits for the job before answering 202 (it goes on running).
 JOB_WAIT_SECONDS = 2.0
 
 
 class Decision(BaseModel):
-    note: str | None = Field(default=None, max_length=2000, description="Why, for the audit log.")
+    note: Annotated[str, AfterValidator(no_surrogates)] | None = Field(
+        default=None, max_length=2000, description="Why, for the audit log."
+    )
 
 
 NoteBody = Annotated[Decision | None, Body(description="Optional note.")]
-ItemId = Annotated[int, Path(ge=1, description="Review item id (GET /api/review).")]
+ItemId = Annotated[int, id_path("Review item id (GET /api/review).")]
 CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {"description": "The item was decided already (or its record got a link)."}
+    **not_found("review item"),
+    409: {"description": "The item was decided already (or its record got a link)."},
 }
 
 
