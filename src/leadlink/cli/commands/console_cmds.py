@@ -9,6 +9,11 @@ import typer
 from leadlink.cli import console
 from leadlink.cli.kit import JsonOpt, emit, handles_errors, now, state
 
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+MAX_HEADER_BYTES = 16 * 1024
+KEEP_ALIVE_SECONDS = 5
+LIMIT_CONCURRENCY = 256
+
 token_app = typer.Typer(help="API tokens: create (shown once), list, revoke.", no_args_is_help=True)
 
 
@@ -72,6 +77,17 @@ def serve(
     from leadlink.web.observability import configure_logging
 
     configure_logging()
-    web_app = create_app(state.settings(), state.engine())
+    settings = state.settings()
+    web_app = create_app(settings, state.engine())
     console.err.print(f"leadlink console on http://{host}:{port}/ (API schema at /openapi.json)")
-    uvicorn.run(web_app, host=host, port=port, log_level="warning", access_log=False)
+    if settings.session_https_only and host not in LOOPBACK:
+        console.err.print("The dashboard's session cookie is Secure: browsers keep it only over "
+                          "HTTPS (serve behind a TLS proxy), or set "
+                          "LEADLINK_SESSION_HTTPS_ONLY=false on a trusted network.")  # fmt: skip
+    # uvicorn's own limits, beside the app's body cap and slow-body timeout (web/security.py):
+    # request line and headers at most 16 KiB, idle keep-alive connections closed after 5 s,
+    # and past LIMIT_CONCURRENCY open connections or requests new ones get 503 at once.
+    uvicorn.run(web_app, host=host, port=port, log_level="warning", access_log=False,
+                http="h11", h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+                timeout_keep_alive=KEEP_ALIVE_SECONDS, limit_concurrency=LIMIT_CONCURRENCY,
+                timeout_graceful_shutdown=10)  # fmt: skip
