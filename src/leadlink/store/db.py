@@ -57,9 +57,10 @@ class ReadOnlyDatabaseError(DatabaseError):
     exit_code = 2
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, search_path: str | None = None) -> Engine:
     """An engine for ``url``. It may create a SQLite file on first connect: only ``migrate``
-    should be the first to connect to a new path (``ensure_current`` refuses a missing file)."""
+    should be the first to connect to a new path (``ensure_current`` refuses a missing file).
+    ``search_path`` (PostgreSQL): the one schema its connections use (``store/snapshot.py``)."""
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError) as exc:
@@ -69,7 +70,8 @@ def make_engine(url: str) -> Engine:
             engine = create_engine(sqlite_open_url(parsed), connect_args={"timeout": 30})
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
-            engine = create_engine(parsed, pool_pre_ping=True)
+            options = {"options": f"-csearch_path={search_path}"} if search_path else {}
+            engine = create_engine(parsed, pool_pre_ping=True, connect_args=options)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise ConfigError(
             f"cannot use database URL {describe(parsed)}: {redact(str(exc), parsed)}"

@@ -140,3 +140,36 @@ def test_idempotent_fails_when_a_rerun_redoes_work(
     result = _run(matched, "idempotent")
     assert not result.ok
     assert any("rerun processed" in e for e in result.examples)
+
+
+def _every_row(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table (and alembic_version): the store, byte for byte."""
+    from sqlalchemy import inspect
+
+    rows = {}
+    with engine.connect() as conn:
+        for table in sorted(inspect(engine).get_table_names()):
+            got = conn.execute(text(f"SELECT * FROM {table}")).all()  # noqa: S608 - our tables
+            rows[table] = sorted(tuple(str(v) for v in r) for r in got)
+    return rows
+
+
+def test_idempotent_and_check_all_never_write_to_the_live_store(
+    matched: Engine, tmp_path: Path
+) -> None:
+    """It used to run match on the store itself: after a crash it quietly decided 174 k
+    records. Now pending records are settled on a scratch copy; the store stays as it was."""
+    load(matched, tmp_path, "leads", [lead("L9", first_name="Ana", last_name="Torres Vega",
+                                           phone="987000111")])  # fmt: skip
+    before = _every_row(matched)
+    result = _run(matched, "idempotent")
+    assert result.ok and "1 pending records settled first" in result.detail
+    assert _every_row(matched) == before  # no link, no unmatched, no job_run row
+    checks.run_checks(matched, SETTINGS, list(checks.CHECKS))
+    assert _every_row(matched) == before
+    if matched.dialect.name == "postgresql":
+        with matched.connect() as conn:
+            left = conn.execute(text(
+                "SELECT count(*) FROM information_schema.schemata "
+                "WHERE schema_name LIKE 'leadlink_check_%'")).scalar_one()  # fmt: skip
+        assert left == 0  # the scratch schema is dropped

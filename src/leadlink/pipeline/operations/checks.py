@@ -18,6 +18,7 @@ from leadlink.pipeline.resolution.review import check_review
 from leadlink.settings import Settings
 from leadlink.sources import SOURCES
 from leadlink.store import checks as checks_store
+from leadlink.store import snapshot
 from leadlink.store.db import current_revision, heads, transaction
 
 
@@ -89,20 +90,25 @@ def check_heads(engine: Engine, _: Settings) -> CheckResult:
 
 
 def check_idempotent(engine: Engine, settings: Settings) -> CheckResult:
-    """Rerunning `match` changes nothing: settle pending records once, then rerun and compare."""
+    """Rerunning `match` changes nothing, proved on a scratch copy of the store (never the
+    store itself: a check is read-only). The copy settles pending records once, then reruns
+    and is compared table by table."""
     from leadlink.pipeline.resolution.resolve import match
 
     now = clock.utcnow()
-    match(engine, settings, now=now)
-    with transaction(engine) as session:
-        before = checks_store.fingerprint(session)
-    rerun = match(engine, settings, now=now)
-    with transaction(engine) as session:
-        after = checks_store.fingerprint(session)
+    with snapshot.scratch_copy(engine) as copy:
+        first = match(copy, settings, now=now)
+        with transaction(copy) as session:
+            before = checks_store.fingerprint(session)
+        rerun = match(copy, settings, now=now)
+        with transaction(copy) as session:
+            after = checks_store.fingerprint(session)
     changed = [f"{k}: {before[k]} -> {after[k]}" for k in before if before[k] != after[k]]
     if rerun.processed:
         changed.append(f"the rerun processed {rerun.processed} records")
-    return CheckResult("idempotent", not changed, "match rerun compared table by table",
+    settled = f"; {first.processed} pending records settled first" if first.processed else ""
+    return CheckResult("idempotent", not changed,
+                       f"match rerun on a scratch copy, compared table by table{settled}",
                        len(changed), changed)  # fmt: skip
 
 
