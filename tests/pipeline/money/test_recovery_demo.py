@@ -192,7 +192,8 @@ def test_sigkill_mid_batch_loses_nothing_and_repeats_nothing(
     killed_run = [r for r in per_run if r != second["run_id"]]
     assert len(killed_run) == 1 and per_run[killed_run[0]] == killed_done
     status = _rows(engine, f"SELECT status FROM job_run WHERE id = {killed_run[0]}")  # noqa: S608
-    assert status == [("running",)]  # the killed run never finished: its row says so
+    # The killed run never finished; the restart, finding its process gone, marked it aborted.
+    assert status == [("aborted",)]
     for name in ("drain", "links", "origins"):
         assert CHECKS[name](engine, SETTINGS).ok, name
 

@@ -19,10 +19,11 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 from leadlink.store.listing import Window
 from leadlink.web.deps import Page as PageParams
 
-# The largest id a path or query parameter takes: a 64-bit signed integer, what SQLite's
-# INTEGER and PostgreSQL's bigint hold (a bigger Python int makes the SQLite driver raise
-# OverflowError). Within it an unknown id is a 404; beyond it a 422 naming the parameter.
-MAX_ID = 2**63 - 1
+# The largest id a path or query parameter takes: what every id column holds on both stores.
+# They are INTEGER columns: 32-bit on PostgreSQL (a bigger value is a NumericValueOutOfRange
+# there, found by Schemathesis on PostgreSQL) and 64-bit on SQLite (beyond which its driver
+# raises OverflowError). Within it an unknown id is a 404; beyond it a 422 naming the field.
+MAX_ID = 2**31 - 1
 # Rows per page, and rows to skip at most: 2**53 - 1 is the largest integer a JSON client
 # (JavaScript's Number) holds exactly, and offset + limit stays far inside 64 bits.
 MAX_LIMIT = 500
