@@ -153,6 +153,7 @@ EN: dict[str, str] = {
     "job_status.ok": "ok",
     "job_status.failed": "failed",
     "job_status.running": "running",
+    "job_status.aborted": "aborted (process died)",
     "claims.title": "Claims and collection",
     "claims.count": "Claims",
     "claims.amount": "Amount",

@@ -157,6 +157,7 @@ ES: dict[str, str] = {
     "job_status.ok": "correcto",
     "job_status.failed": "falló",
     "job_status.running": "en curso",
+    "job_status.aborted": "abortado (el proceso murió)",
     "claims.title": "Cobros y recaudación",
     "claims.count": "Cobros",
     "claims.amount": "Monto",

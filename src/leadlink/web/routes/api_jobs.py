@@ -17,7 +17,7 @@ from leadlink.web.routes.api_common import Item, Page, PageDep, text_filter, win
 # Every route reads: a viewer token (or a dashboard session) is enough.
 router = APIRouter(prefix="/api/jobs", tags=["jobs"], dependencies=[Depends(current_principal)])
 
-RunStatus = Literal["ok", "failed", "running"]
+RunStatus = Literal["ok", "failed", "running", "aborted"]
 
 
 class RunItem(Item):

@@ -17,7 +17,7 @@ router = APIRouter(
     prefix="/api/recovery", tags=["recovery"], dependencies=[Depends(current_principal)]
 )
 
-RunStatus = Literal["ok", "failed", "running"]
+RunStatus = Literal["ok", "failed", "running", "aborted"]
 Outcome = Literal["matched", "unmatched", "failed"]
 
 
