@@ -43,6 +43,11 @@ def match_cmd(
             help="What scores the model's pairs: Splink on DuckDB, or on Spark (docs/spark.md).",
         ),
     ] = ScoringEngine.duckdb,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", min=0, help="Seconds to wait for another linking job (match, "
+                     "recover) to end (0: exit 1 at once, naming it)."),
+    ] = 0,
     json_out: JsonOpt = False,
 ) -> None:
     """Resolve every pending record; print counts per decision and reason."""
@@ -58,7 +63,7 @@ def match_cmd(
         spark = SparkEngine(settings)
     with spark or nullcontext(), console.progress(not json_out) as report:
         result = match(state.engine(), settings, now=now(), progress=report,
-                       rematch=rematch, scorer=spark)  # fmt: skip
+                       rematch=rematch, scorer=spark, wait=wait or False)  # fmt: skip
     data = result.as_dict()
     data["engine"] = {"name": scoring.value, **(spark.stats.as_dict() if spark else {})}
 
