@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -71,14 +72,16 @@ def serve_process(db_url: str, **settings: str) -> Iterator[Process]:
     env.setdefault("LEADLINK_SECRET_KEY", "process-test-secret-0123456789")
     command = [str(Path(sys.executable).with_name("leadlink")), "--db", db_url, "serve",
                "--port", str(port)]  # fmt: skip
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The log goes to a file: a pipe nobody reads would stop the server once full.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
-                err = proc.stderr.read().decode() if proc.stderr else ""
-                pytest.fail(f"leadlink serve exited with {proc.returncode}: {err}")
+                log.seek(0)
+                pytest.fail(f"leadlink serve exited with {proc.returncode}: {log.read()!r}")
             try:
                 httpx.get(url + "/healthz", timeout=2)
                 break
@@ -94,3 +97,4 @@ def serve_process(db_url: str, **settings: str) -> Iterator[Process]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log.close()
