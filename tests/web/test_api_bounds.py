@@ -57,3 +57,20 @@ def test_the_claims_filters_schemathesis_found(client: TestClient, viewer: dict[
         "person_key": "[Filtered]", "status": "generated", "sort": "-reached_on",
         "week": "2026-11-02", "limit": 155, "offset": 1600502})  # fmt: skip
     assert got.status_code == 200, got.text
+
+
+@pytest.mark.parametrize(
+    ("route", "param"),
+    [("/api/claims", "person_key"), ("/api/leads", "q"), ("/api/unmatched", "source")],
+)
+def test_a_nul_in_a_filter_is_422_not_a_driver_error(
+    client: TestClient, viewer: dict[str, str], route: str, param: str
+) -> None:
+    """PostgreSQL text holds no NUL: its driver raised, a 500 (Schemathesis on PostgreSQL)."""
+    got = client.get(route, params={param: "ab\x00c"}, headers=viewer)
+    assert got.status_code == 422, got.text
+    assert got.json()["detail"][0]["loc"] == ["query", param]
+
+
+def test_a_nul_in_a_path_key_is_422(client: TestClient, viewer: dict[str, str]) -> None:
+    assert client.get("/api/persons/ab%00c", headers=viewer).status_code == 422
