@@ -27,18 +27,55 @@ def ingest(
     source: Annotated[
         str, typer.Argument(help="leads, scouting, migrations, drivers, trips, payments")
     ],
-    file: Annotated[Path, typer.Argument(help="CSV or Parquet file")],
+    file: Annotated[
+        Path | None, typer.Argument(help="CSV or Parquet file (or --from and --query)")
+    ] = None,
     encoding: Annotated[
         str | None, typer.Option(help="Text encoding of a CSV, e.g. cp1252 for Excel exports.")
     ] = None,
+    from_url: Annotated[
+        str | None,
+        typer.Option("--from", help="Database URL to read the source from (with --query); "
+                     "its password is never printed."),
+    ] = None,
+    query: Annotated[
+        str | None, typer.Option("--query", help="The SELECT returning the source's rows.")
+    ] = None,
+    maps: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="COL=SRC: our column COL is the query's column SRC "
+                     "(repeatable)."),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Load a CSV or Parquet file into a source; upsert by source_pk (all or nothing)."""
-    from leadlink.pipeline.ingest.files import ingest_file
+    """Load a CSV or Parquet file, or a database query, into a source; upsert by source_pk
+    (all or nothing)."""
+    from leadlink.errors import UsageError
+    from leadlink.pipeline.ingest.files import IngestResult, ingest_file
 
-    with console.progress(not json_out) as report:
-        result = ingest_file(state.engine(), source, file, encoding=encoding, progress=report)
-    emit(result.as_dict(), lambda d: console.key_values(f"ingest {source} ← {file}", d), json_out)
+    result: IngestResult
+    if from_url is None:
+        if query is not None or maps:
+            raise UsageError("--query and --map go with --from URL (a database source)")
+        if file is None:
+            raise UsageError("give a FILE, or --from URL --query SELECT")
+        with console.progress(not json_out) as report:
+            result = ingest_file(state.engine(), source, file, encoding=encoding,
+                                 progress=report)  # fmt: skip
+        shown = str(file)
+    else:
+        from leadlink.pipeline.ingest.query import ingest_query, parse_map
+
+        if file is not None or encoding is not None:
+            raise UsageError("--from reads a database: give no FILE and no --encoding")
+        if query is None:
+            raise UsageError("--from needs --query \"SELECT ...\" (the source's rows)")
+        mapping = parse_map(maps or [])
+        with console.progress(not json_out) as report:
+            result = ingest_query(state.engine(), source, from_url, query, mapping=mapping,
+                                  progress=report)  # fmt: skip
+        shown = result.file
+    emit(result.as_dict(), lambda d: console.key_values(f"ingest {source} ← {shown}", d), json_out)
 
 
 @handles_errors

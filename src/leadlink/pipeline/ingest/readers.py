@@ -28,8 +28,9 @@ import decimal
 import io
 import math
 import re
+import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -58,7 +59,7 @@ class RawTable:
     file: str
     columns: tuple[str, ...]
     rows: list[tuple[int, list[str]]]
-    header_line: int = 1
+    header_line: int | None = 1  # None: no header line (a database query's columns)
     # CSV only; a row may have more or fewer values than the header: validate() says so.
     delimiter: str | None = None
 
@@ -228,6 +229,20 @@ def _read_parquet(path: Path, file: str) -> RawTable:
 
 def _parquet_text(value: object, file: str, column: str, index: int) -> str:
     """A Parquet cell as text: the same text a CSV export of it would hold."""
+    try:
+        return cell_text(value)
+    except CellError as exc:
+        raise BadInputError(file, str(exc), line=index + 2, column=column) from None
+
+
+class CellError(ValueError):
+    """A typed value (Parquet, a database query) that has no text form we accept."""
+
+
+def cell_text(value: object) -> str:
+    """A typed cell (from Parquet or a database) as the stripped text a CSV export would hold:
+    NULL and NaN are empty, whole-number floats integers, timestamps ``YYYY-MM-DD HH:MM:SS``.
+    :class:`CellError` for what has no such text (lists, binary that is not UTF-8, NUL)."""
     text: str
     if value is None:
         return ""
@@ -242,27 +257,29 @@ def _parquet_text(value: object, file: str, column: str, index: int) -> str:
             return ""
         text = str(int(value)) if value.is_integer() else repr(value)
     elif isinstance(value, decimal.Decimal):
+        if value.is_nan():
+            return ""
         text = format(value, "f")
     elif isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            raise CellError("a timestamp with a time zone: give local times "
+                            "(in SQL: col AT TIME ZONE 'America/Lima')")  # fmt: skip
         text = value.isoformat(sep=" ")
     elif isinstance(value, dt.date | dt.time):
         text = value.isoformat()
-    elif isinstance(value, bytes):
+    elif isinstance(value, uuid.UUID):
+        text = str(value)
+    elif isinstance(value, bytes | bytearray | memoryview):
         try:
-            text = value.decode("utf-8")
+            text = bytes(value).decode("utf-8")
         except UnicodeDecodeError:
-            raise BadInputError(
-                file, "binary value that is not UTF-8 text", line=index + 2, column=column
-            ) from None
+            raise CellError("binary value that is not UTF-8 text") from None
     else:
-        raise BadInputError(
-            file,
-            f"unsupported Parquet value of type {type(value).__name__}: use text, numbers or dates",
-            line=index + 2,
-            column=column,
+        raise CellError(
+            f"unsupported value of type {type(value).__name__}: use text, numbers or dates"
         )
     if "\x00" in text:
-        raise BadInputError(file, "value contains a NUL character", line=index + 2, column=column)
+        raise CellError("value contains a NUL character")
     return text.strip()
 
 
@@ -287,60 +304,91 @@ def data_rows(table: RawTable) -> Iterator[tuple[int, list[str]]]:
 
 def validate(table: RawTable, spec: SourceSpec) -> list[ValidRow]:
     """Check header and rows against ``spec``; the rows in file order, or BadInputError."""
-    file, columns = table.file, table.columns
-    _check_header(table, spec)
-    index = {name: i for i, name in enumerate(columns)}
-    not_null = [(index[c], c) for c in spec.not_null]
-    typed = [(index[c], c, kind) for c, kind in spec.kinds.items()]
-    hashed = not spec.key_columns  # scouting: the key hashes the raw values
-    key_label = _key_label(spec, index)
-    seen: dict[str, int] = {}
-    dates: dict[str, tuple[str, dt.date]] = {}  # the same few days repeat a lot
-    out: list[ValidRow] = []
-    for line, values in data_rows(table):
-        for i, name in not_null:
-            if not values[i]:
-                raise BadInputError(file, "this value may not be empty", line=line, column=name)
-        data = dict(zip(columns, values, strict=True))
-        raw_key = spec.source_pk(data) if hashed else None
-        event_date: dt.date | None = None
-        for i, name, kind in typed:
-            value = values[i]
-            if not value:
-                continue
-            if kind is Kind.DATE:
-                parsed = dates.get(value)
-                if parsed is None:
-                    try:
-                        stamp = parse_timestamp(value)
-                    except DateParseError as exc:
-                        raise BadInputError(file, str(exc), line=line, column=name) from None
-                    day = stamp.date() if isinstance(stamp, dt.datetime) else stamp
-                    parsed = dates[value] = (to_iso(stamp), day)
-                data[name] = parsed[0]
-                if name == spec.date_column:
-                    event_date = parsed[1]
-            else:
-                _check_value(kind, value, file, line, name)
-        key = raw_key if raw_key is not None else spec.source_pk(data)
+    validator = Validator(table.file, table.columns, spec, header_line=table.header_line,
+                          delimiter=table.delimiter)  # fmt: skip
+    return validator.page(data_rows(table))
+
+
+class Validator:
+    """The checks of :func:`validate`, fed page by page (a database query streams its rows):
+    the header once, then each page's rows. Keys are remembered across pages, so a duplicate
+    in a later page is found too; that map is the only thing that grows with the input."""
+
+    def __init__(self, file: str, columns: tuple[str, ...], spec: SourceSpec, *,
+                 header_line: int | None = 1, delimiter: str | None = None,
+                 row_word: str = "lines") -> None:  # fmt: skip
+        self.file, self.columns, self.spec, self.row_word = file, columns, spec, row_word
+        _check_header(RawTable(file, columns, [], header_line, delimiter), spec)
+        index = {name: i for i, name in enumerate(columns)}
+        self.delimiter = delimiter
+        self.not_null = [(index[c], c) for c in spec.not_null]
+        self.typed = [(index[c], c, kind) for c, kind in spec.kinds.items()]
+        self.hashed = not spec.key_columns  # scouting: the key hashes the raw values
+        self.key_label = _key_label(spec, index)
+        self.key_what = _key_what(spec, index)
+        self.seen: dict[str, int] = {}
+        self.dates: dict[str, tuple[str, dt.date]] = {}  # the same few days repeat a lot
+
+    def page(self, rows: Iterable[tuple[int, list[str]]]) -> list[ValidRow]:
+        """These rows validated, in order; BadInputError at the first problem."""
+        file, columns, spec, dates = self.file, self.columns, self.spec, self.dates
+        width = len(columns)
+        out: list[ValidRow] = []
+        for line, values in rows:
+            if len(values) != width:
+                raise BadInputError(
+                    file,
+                    f"this row has {len(values)} values but the header has {width} "
+                    f"(delimiter {self.delimiter!r})",
+                    line=line,
+                )
+            for i, name in self.not_null:
+                if not values[i]:
+                    raise BadInputError(file, "this value may not be empty", line=line,
+                                        column=name)  # fmt: skip
+            data = dict(zip(columns, values, strict=True))
+            raw_key = spec.source_pk(data) if self.hashed else None
+            event_date: dt.date | None = None
+            for i, name, kind in self.typed:
+                value = values[i]
+                if not value:
+                    continue
+                if kind is Kind.DATE:
+                    parsed = dates.get(value)
+                    if parsed is None:
+                        try:
+                            stamp = parse_timestamp(value)
+                        except DateParseError as exc:
+                            raise BadInputError(file, str(exc), line=line, column=name) from None
+                        day = stamp.date() if isinstance(stamp, dt.datetime) else stamp
+                        parsed = dates[value] = (to_iso(stamp), day)
+                    data[name] = parsed[0]
+                    if name == spec.date_column:
+                        event_date = parsed[1]
+                else:
+                    _check_value(kind, value, file, line, name)
+            key = raw_key if raw_key is not None else spec.source_pk(data)
+            self._check_key(key, line)
+            out.append(ValidRow(line=line, source_pk=key, data=data, event_date=event_date))
+        return out
+
+    def _check_key(self, key: str, line: int) -> None:
         if len(key) > MAX_KEY_CHARS:
             raise BadInputError(
-                file,
+                self.file,
                 f"the record key is {len(key)} characters long (at most {MAX_KEY_CHARS})",
                 line=line,
-                column=key_label,
+                column=self.key_label,
             )
-        if key in seen:
+        first = self.seen.setdefault(key, line)
+        if first != line:
             raise BadInputError(
-                file,
-                f"duplicate record key {_shown(key)} ({_key_what(spec, index)}): "
-                f"lines {seen[key]} and {line}",
+                self.file,
+                f"duplicate record key {_shown(key)} ({self.key_what}): "
+                f"{self.row_word} {first} and {line}",
                 line=line,
-                column=key_label,
+                column=self.key_label,
             )
-        seen[key] = line
-        out.append(ValidRow(line=line, source_pk=key, data=data, event_date=event_date))
-    return out
 
 
 def _check_header(table: RawTable, spec: SourceSpec) -> None:
