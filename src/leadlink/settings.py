@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     # must sit unmodified before it is taken (so a half-copied file is not read).
     watch_dir: str | None = None
     watch_settle_seconds: float = Field(default=5.0, ge=0)
+    # Worker: a TOML file naming the partner's databases to read, per source, each on its own
+    # schedule (pipeline/operations/db_sources.py, docs/operations.md). None: no such job.
+    sources_file: str | None = None
 
     # Recovery queue: a failed attempt is retried after backoff * 4^(failures-1) seconds;
     # after this many consecutive failures the item is parked with its last error.

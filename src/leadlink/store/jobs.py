@@ -141,3 +141,12 @@ def latest_by_kind(engine: Engine) -> list[dict[str, Any]]:
              "last_ok_at": ok.get(r.kind)}  # fmt: skip
             for r in runs
         ]
+
+
+def last_ok_start(engine: Engine, kind: str) -> dt.datetime | None:
+    """When the newest successful run of ``kind`` started (None: it never succeeded). A
+    schedule counts from starts, so a run that took a while does not push the next one late."""
+    with transaction(engine) as session:
+        return session.scalar(
+            select(func.max(JobRun.started_at)).where(JobRun.kind == kind, JobRun.status == "ok")
+        )

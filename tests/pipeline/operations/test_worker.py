@@ -16,7 +16,8 @@ from tests.factories import NOW, driver, lead, write_csv
 from tests.pipeline.ops_world import SETTINGS, rows
 
 from leadlink.errors import UsageError
-from leadlink.pipeline.operations.worker import Job, Worker, alerts_job, parse_every, source_of
+from leadlink.pipeline.operations.schedule import parse_every
+from leadlink.pipeline.operations.worker import Job, Worker, alerts_job, source_of
 from leadlink.store import locks
 from leadlink.store.db import make_engine
 

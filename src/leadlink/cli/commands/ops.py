@@ -183,21 +183,33 @@ def worker(
             "env LEADLINK_WATCH_DIR.",
         ),
     ] = None,
+    sources: Annotated[
+        Path | None,
+        typer.Option(
+            "--sources",
+            help="TOML file of the partner's databases to read, per source, each on its own "
+            "schedule (docs/operations.md); env LEADLINK_SOURCES_FILE.",
+        ),
+    ] = None,
     once: Annotated[
         bool, typer.Option("--once", help="Run one cycle and exit (1 if a job failed).")
     ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """The scheduler: ingest, match, queue seed, recover, claims, alerts; runs in job_run.
+    """The scheduler: ingest (folder, databases), match, queue seed, recover, claims, alerts.
 
     SIGTERM or Ctrl-C lets the current job finish, then exits 0.
     """
-    from leadlink.pipeline.operations.worker import Outcome, Worker, parse_every
+    from leadlink.pipeline.operations import db_sources
+    from leadlink.pipeline.operations.schedule import parse_every
+    from leadlink.pipeline.operations.worker import Outcome, Worker
 
     seconds = parse_every(every)
     settings = state.settings()
     folder = watch or (Path(settings.watch_dir) if settings.watch_dir else None)
     need(folder is None or folder.is_dir(), f"--watch {folder}: no such folder")
+    sources_file = sources or (Path(settings.sources_file) if settings.sources_file else None)
+    databases = db_sources.load(sources_file) if sources_file else []
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     stop = threading.Event()
@@ -207,7 +219,7 @@ def worker(
         stop.set()
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    runner = Worker(state.engine(), settings, watch=folder, stop=stop)
+    runner = Worker(state.engine(), settings, watch=folder, stop=stop, db_sources=databases)
     failed: list[str] = []
 
     def report(outcomes: list[Outcome]) -> None:

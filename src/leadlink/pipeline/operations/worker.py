@@ -1,8 +1,8 @@
 """`leadlink worker`: the scheduler. Every cycle runs, in order: ingest of the watched folder,
-match, queue seed, recover, claims, alerts. One job per kind at a time (``store/locks``), every
-run recorded in ``job_run`` (kind, counts, duration, error). A failing job is recorded and the
-cycle goes on; a stop request (SIGTERM/SIGINT) lets the current job finish, then the worker
-exits.
+the database sources that are due (``db_sources``), match, queue seed, recover, claims, alerts.
+One job per kind at a time (``store/locks``), every run recorded in ``job_run`` (kind, counts,
+duration, error). A failing job is recorded and the cycle goes on; a stop request
+(SIGTERM/SIGINT) lets the current job finish, then the worker exits.
 
 Services that record their own ``job_run`` (``match``, ``alerts``...) keep that row: the worker
 finishes it with the real end time, so its duration is the job's wall time, and adds
@@ -14,10 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from sqlalchemy import Engine
 
 from leadlink.clock import utcnow
 from leadlink.errors import BadInputError, LockBusyError, UsageError
+from leadlink.pipeline.operations.db_sources import DbSource
 from leadlink.settings import Settings
 from leadlink.sources import RESOLVE_ORDER, SOURCES
 from leadlink.store import alerts as alerts_store
@@ -37,20 +37,11 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
 JobFn = Callable[["Worker", dt.datetime], tuple[dict[str, Any], str | None]]
 """A job: (worker, now) -> (counts, error message or None). Raising is a failure too."""
+DueFn = Callable[["Worker", dt.datetime], bool]
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # Ingest order: identity sources in the order match resolves them, then activity.
 INGEST_ORDER = [*RESOLVE_ORDER, *(s for s in SOURCES if s not in RESOLVE_ORDER)]
 SUFFIXES = (".csv", ".parquet")
-
-
-def parse_every(text: str) -> float:
-    """`30s`, `15m`, `6h`, `1d` -> seconds."""
-    found = re.fullmatch(r"\s*(\d+)\s*([smhd])\s*", text.lower())
-    if not found or int(found.group(1)) == 0:
-        raise UsageError(f"--every takes a positive number and a unit s, m, h or d (e.g. 6h), "
-                         f"not {text!r}")  # fmt: skip
-    return float(int(found.group(1)) * _UNITS[found.group(2)])
 
 
 @dataclass(frozen=True)
@@ -59,12 +50,14 @@ class Job:
     run: JobFn
     # The service writes its own job_run of this kind; the worker finishes that row.
     records_itself: bool = False
+    # A job on a schedule of its own (a database source's ``every``): not due, not run.
+    due: DueFn | None = None
 
 
 @dataclass
 class Outcome:
     kind: str
-    status: str  # ok | failed | skipped (lock busy)
+    status: str  # ok | failed | skipped (lock busy) | not_due (its own schedule)
     run_id: int | None = None
     duration_s: float = 0.0
     counts: dict[str, Any] = field(default_factory=dict)
@@ -86,6 +79,7 @@ class Worker:
         clock: Clock = utcnow,
         stop: threading.Event | None = None,
         owner: str | None = None,
+        db_sources: Sequence[DbSource] = (),
     ) -> None:
         from leadlink.store import locks
 
@@ -95,9 +89,11 @@ class Worker:
         self.clock = clock
         self.stop = stop or threading.Event()
         self.owner = owner or locks.new_owner()
+        self.db_sources = list(db_sources)
 
     def jobs(self) -> list[Job]:
         jobs_ = [] if self.watch is None else [Job("ingest", ingest_job)]
+        jobs_ += [Job(s.kind, s.run, due=s.due) for s in self.db_sources]
         return jobs_ + [
             Job("match", match_job, records_itself=True),
             Job("queue_seed", seed_job),
@@ -113,6 +109,9 @@ class Worker:
             if self.stop.is_set():
                 break
             try:
+                if job.due is not None and not job.due(self, self.clock()):
+                    outcomes.append(Outcome(job.kind, "not_due"))
+                    continue
                 outcomes.append(self.run_job(job))
             except Exception as exc:  # the bookkeeping itself failed (database down...)
                 log.exception("job %s could not be run or recorded", job.kind)
@@ -366,5 +365,6 @@ def alerts_job(worker: Worker, now: dt.datetime) -> tuple[dict[str, Any], str | 
     from leadlink.pipeline.operations.alerts import evaluate, stale_kinds
 
     kinds = stale_kinds(worker.settings, watching=worker.watch is not None)
+    kinds += [s.kind for s in worker.db_sources]
     result = evaluate(worker.engine, worker.settings, now=now, job_kinds=kinds)
     return result.counts(), None
