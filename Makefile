@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-match clean
+.PHONY: demo test lint catalogs bench bench-match clean
 
 # The spark extra (match --engine spark, docs/spark.md) is installed only where java runs.
 $(STAMP): pyproject.toml
@@ -24,6 +24,17 @@ lint: $(STAMP)
 
 test: lint
 	bash scripts/test.sh
+
+# The dashboard's gettext catalogs (docs/dashboard.md, "Languages and formats"): extract every
+# message from the code and templates (babel.cfg) into the template, merge it into each
+# language's catalog, compile the .mo files the server reads. Commit all three.
+LOCALE := src/leadlink/web/locale
+catalogs: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg --no-default-keywords -k t --no-location --sort-output \
+	  --project leadlink --copyright-holder "leadlink contributors" -o $(LOCALE)/messages.pot .
+	$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) --no-fuzzy-matching \
+	  --ignore-pot-creation-date --width 100
+	$(BIN)/pybabel compile -d $(LOCALE) --statistics
 
 # The size sweep (benchmarks/RESULTS.md "Size sweep", benchmarks/scale.svg):
 #   make bench SIZES=10000,100000 DBS=sqlite,postgresql [PG_URL=postgresql+psycopg://...]

@@ -153,6 +153,8 @@ def test_the_wheel_installs_alone_and_runs_init_demo_and_serve(tmp_path: Path) -
         status, page = _get(f"{base}/", token)
         assert status == 200, page[:500]
         assert "<html" in page.lower() and "/static/leadlink.css" in page
+        # The words come from the wheel's compiled catalogs (web/locale/*/LC_MESSAGES/*.mo).
+        assert "Embudo de leads" in page and 'data-testid="lang-en"' in page, page[:2000]
         status, css = _get(f"{base}/static/leadlink.css")
         assert status == 200 and re.search(r"[{};]", css)
     finally:

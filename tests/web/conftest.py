@@ -3,9 +3,14 @@ through Starlette's TestClient (in-process HTTP, no mock), with real tokens."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import write_po
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -13,7 +18,7 @@ from sqlalchemy import Engine
 from leadlink.clock import utcnow
 from leadlink.pipeline.operations import tokens
 from leadlink.settings import Settings
-from leadlink.web import create_app
+from leadlink.web import create_app, i18n
 
 
 @pytest.fixture
@@ -59,3 +64,20 @@ def viewer(make_token: TokenMaker) -> dict[str, str]:
 def operator(make_token: TokenMaker) -> dict[str, str]:
     """Authorization headers of an operator token named 'otto'."""
     return {"Authorization": f"Bearer {make_token('operator', 'otto')}"}
+
+
+@pytest.fixture
+def portuguese(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The shipped catalogs plus a Portuguese one that translates a single message."""
+    locale = shutil.copytree(i18n.LOCALE_DIR, tmp_path / "locale")
+    catalog = Catalog(locale="pt", domain="messages")
+    catalog.add("lang.name", "Português")
+    catalog.add("review.days_left", "faltam {n} dias")
+    target = locale / "pt" / "LC_MESSAGES"
+    target.mkdir(parents=True)
+    with (target / "messages.po").open("wb") as f:
+        write_po(f, catalog)
+    with (target / "messages.mo").open("wb") as f:
+        write_mo(f, catalog)
+    monkeypatch.setattr(i18n, "LOCALE_DIR", locale)
+    yield locale

@@ -1,58 +1,123 @@
-"""The dashboard's languages and formats: one key set in both languages, every key the
-templates use exists, soles, Peruvian dates and Lima time."""
+"""The dashboard's languages and formats: gettext catalogs that hold every message the code and
+the templates use (a missing one fails here), compiled and current; a new language is only a
+catalog; soles, dates and numbers are Babel's per locale, times in Lima."""
 
 from __future__ import annotations
 
 import datetime as dt
-import re
+import shutil
 import string
 from pathlib import Path
 
 import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
 
-from leadlink.matching.reasons import Reason
-from leadlink.pipeline.money.funnel import STAGES
-from leadlink.store.gap import GAP_REASONS, RISKS
 from leadlink.web import i18n
+from leadlink.web.codes import CODE_GROUPS, code_keys
 from leadlink.web.i18n import (
-    MESSAGES,
     Translator,
     format_count,
     format_date,
     format_datetime,
+    format_locale,
+    format_percent,
     format_soles,
+    languages,
 )
 
-WEB = Path(i18n.__file__).parent
-USED = re.compile(r"""\bt\(\s*['"]([a-z_]+\.[a-zA-Z0-9_.]+)['"]""")
-CODES = re.compile(r"""\bt\.code\(\s*['"]([a-z_]+)['"]""")
+ROOT = Path(__file__).resolve().parents[2]
+POT = i18n.LOCALE_DIR / "messages.pot"
+SPANISH, ENGLISH = format_locale("es"), format_locale("en")
 
 
-def test_both_languages_have_the_same_keys_and_placeholders() -> None:
-    es, en = MESSAGES["es"], MESSAGES["en"]
-    assert set(es) == set(en)
-    fields = string.Formatter()
-    for key in es:
-        assert {f for _, f, _, _ in fields.parse(es[key]) if f} == {
-            f for _, f, _, _ in fields.parse(en[key]) if f
-        }, key
-        assert es[key].strip() and en[key].strip(), key
+def extracted() -> set[str]:
+    """What ``make catalogs`` extracts: babel.cfg over the checkout, keyword ``t``."""
+    with (ROOT / "babel.cfg").open(encoding="utf-8") as cfg:
+        method_map, options_map = parse_mapping_cfg(cfg)
+    found = extract_from_dir(str(ROOT), method_map, options_map, keywords={"t": None})
+    return {str(message) for _, _, message, _, _ in found}
 
 
-def test_every_key_the_templates_and_pages_use_exists() -> None:
-    sources = [*WEB.glob("templates/*.html"), *WEB.glob("pages*.py")]
-    used = {k for path in sources for k in USED.findall(path.read_text(encoding="utf-8"))}
-    assert len(used) > 100
-    missing = sorted(used - set(MESSAGES["es"]))
-    assert not missing, missing
-    # Keys built at render time: per stage, gap reason, risk, reason, status code.
-    built = [f"stage.{s}" for s in STAGES] + [f"stage_help.{s}" for s in STAGES]
-    built += [f"gap_reason.{r}" for r in GAP_REASONS] + [f"gap_help.{r}" for r in GAP_REASONS]
-    built += [f"risk.{r}" for r in RISKS] + [f"reason.{r.value}" for r in Reason]
-    built += [f"error.{code}" for code in (401, 403, 404, 409, 422, 500, 503)]
-    assert not [k for k in built if k not in MESSAGES["es"]]
-    groups = {g for path in sources for g in CODES.findall(path.read_text(encoding="utf-8"))}
-    assert groups and all(any(k.startswith(f"{g}.") for k in MESSAGES["es"]) for g in groups)
+def po_messages(path: Path) -> dict[str, str]:
+    with path.open("rb") as f:
+        catalog = read_po(f)
+    return {str(m.id): str(m.string) for m in catalog if m.id}
+
+
+def placeholders(text: str) -> set[str]:
+    return {field for _, field, _, _ in string.Formatter().parse(text) if field}
+
+
+def catalog_problems(locale_dir: Path, wanted: set[str]) -> list[str]:
+    """Each way a language's catalog falls short of what the dashboard says: a message missing
+    or empty, one nobody uses, a placeholder not the Spanish one's."""
+    spanish = po_messages(locale_dir / "es" / "LC_MESSAGES" / "messages.po")
+    problems = []
+    for po in sorted(locale_dir.glob("*/LC_MESSAGES/messages.po")):
+        lang, messages = po.parent.parent.name, po_messages(po)
+        problems += [f"{lang}: {key} missing" for key in sorted(wanted - set(messages))]
+        problems += [f"{lang}: {key} empty" for key in sorted(wanted) if messages.get(key) == ""]
+        problems += [f"{lang}: {key} unused" for key in sorted(set(messages) - wanted)]
+        problems += [f"{lang}: {key} has other placeholders" for key, text in messages.items()
+                     if placeholders(text) != placeholders(spanish.get(key, text))]  # fmt: skip
+    return problems
+
+
+@pytest.fixture(scope="module")
+def wanted() -> set[str]:
+    return extracted()
+
+
+def test_extraction_finds_the_literal_and_the_built_keys(wanted: set[str]) -> None:
+    assert len(wanted) > 250
+    assert {"nav.overview", "review.days_left", "common.showing"} <= wanted
+    assert set(code_keys()) <= wanted  # from web/codes.py's own extractor
+    assert "stage.NO_IDENTITY" in wanted and "error.404" in wanted
+
+
+def test_every_catalog_holds_every_message_and_no_other(wanted: set[str]) -> None:
+    assert set(languages()) >= {"es", "en"}
+    assert catalog_problems(i18n.LOCALE_DIR, wanted) == []
+
+
+def test_a_catalog_missing_a_message_is_caught(tmp_path: Path, wanted: set[str]) -> None:
+    locale = shutil.copytree(i18n.LOCALE_DIR, tmp_path / "locale")
+    po = locale / "en" / "LC_MESSAGES" / "messages.po"
+    text = po.read_text(encoding="utf-8")
+    po.write_text(text.replace('msgid "review.days_left"\nmsgstr "{n} days left"\n', ""),
+                  encoding="utf-8")  # fmt: skip
+    assert catalog_problems(locale, wanted) == ["en: review.days_left missing"]
+    po.write_text(text.replace('msgstr "{n} days left"', 'msgstr "{days} days left"'),
+                  encoding="utf-8")  # fmt: skip
+    assert catalog_problems(locale, wanted) == ["en: review.days_left has other placeholders"]
+
+
+def test_the_template_and_the_compiled_catalogs_are_current(wanted: set[str]) -> None:
+    assert set(po_messages(POT)) == wanted, "run `make catalogs`"
+    for po in i18n.LOCALE_DIR.glob("*/LC_MESSAGES/messages.po"):
+        with po.with_suffix(".mo").open("rb") as f:
+            compiled = {str(m.id): str(m.string) for m in read_mo(f) if m.id}
+        assert compiled == po_messages(po), f"{po.with_suffix('.mo')} is stale: make catalogs"
+
+
+def test_every_code_group_is_labelled_in_spanish() -> None:
+    spanish = po_messages(i18n.LOCALE_DIR / "es" / "LC_MESSAGES" / "messages.po")
+    for group, codes in CODE_GROUPS.items():
+        assert codes, group
+        assert [c for c in codes if f"{group}.{c}" not in spanish] == [], group
+
+
+def test_a_third_language_is_a_catalog(portuguese: Path) -> None:
+    assert languages() == ("es", "en", "pt")
+    pt = Translator("pt")
+    assert pt.lang == "pt" and pt("review.days_left", n=3) == "faltam 3 dias"
+    assert pt("nav.overview") == "Resumen"  # what it lacks, Spanish says
+    assert ("pt", "Português") in Translator("es").others()
+    assert [code for code, _ in pt.others()] == ["es", "en"]
+    assert pt.formatter("soles")(1234.5) == "PEN\N{NO-BREAK SPACE}1.234,50"  # Babel's pt
 
 
 def test_translator_formats_and_falls_back_to_the_code() -> None:
@@ -63,47 +128,64 @@ def test_translator_formats_and_falls_back_to_the_code() -> None:
     assert en.code("stage", "NO_IDENTITY") == "No identity"
     assert es.code("stage", "SOMETHING_NEW") == "SOMETHING_NEW"  # shown, never hidden
     assert es.code("stage", None) == "—"
-    assert (es.other, en.other) == ("en", "es")
+    assert es.others() == [("en", "English")] and en.others() == [("es", "Español")]
     assert Translator("fr").lang == "es"
+    assert (es.currency_symbol, en.currency_symbol) == ("S/", "PEN")
 
 
 @pytest.mark.parametrize(
-    ("value", "shown"),
+    ("value", "spanish", "english"),
     [
-        (1234, "S/ 1,234.00"),
-        (25, "S/ 25.00"),
-        (0, "S/ 0.00"),
-        (1234567.891, "S/ 1,234,567.89"),
-        (-35.5, "-S/ 35.50"),
-        ("100", "S/ 100.00"),
-        (None, "—"),
-        ("n/a", "—"),
+        (1234, "S/ 1,234.00", "PEN1,234.00"),
+        (25, "S/ 25.00", "PEN25.00"),
+        (0, "S/ 0.00", "PEN0.00"),
+        (1234567.891, "S/ 1,234,567.89", "PEN1,234,567.89"),
+        (-35.5, "-S/ 35.50", "-PEN35.50"),
+        ("100", "S/ 100.00", "PEN100.00"),
+        (None, "—", "—"),
+        ("n/a", "—", "—"),
     ],
 )
-def test_soles(value: object, shown: str) -> None:
-    assert format_soles(value) == shown
+def test_soles(value: object, spanish: str, english: str) -> None:
+    # Babel keeps the symbol to its amount with a no-break space.
+    assert format_soles(value).replace("\N{NO-BREAK SPACE}", " ") == spanish  # es_PE: default
+    assert format_soles(value, ENGLISH) == english
 
 
-def test_counts() -> None:
+def test_counts_and_percentages() -> None:
     assert format_count(12345) == "12,345"
     assert format_count(2.5) == "2.50"
     assert format_count(None) == "—"
+    assert format_percent(12.34) == "12.3 %"
 
 
-def test_dates_are_day_month_year() -> None:
-    assert format_date(dt.date(2026, 11, 1)) == "01/11/2026"
-    assert format_date("2026-10-13") == "13/10/2026"
-    assert format_date(None) == "—"
-    assert format_date("not a date") == "not a date"
+@pytest.mark.parametrize(
+    ("value", "spanish", "english"),
+    [
+        (dt.date(2026, 11, 1), "1/11/2026", "11/1/2026"),
+        ("2026-10-13", "13/10/2026", "10/13/2026"),
+        (dt.datetime(2026, 11, 1, 2, 0), "31/10/2026", "10/31/2026"),  # the Lima day
+        (None, "—", "—"),
+        ("not a date", "not a date", "not a date"),
+    ],
+)
+def test_dates_follow_the_locale(value: object, spanish: str, english: str) -> None:
+    assert format_date(value, SPANISH) == spanish
+    assert format_date(value, ENGLISH) == english
+
+
+def test_a_chart_label_has_no_year() -> None:
+    assert format_date("2026-10-13", SPANISH, year=False) == "13/10"
+    assert format_date("2026-10-13", ENGLISH, year=False) == "10/13"
 
 
 def test_times_are_shown_in_lima() -> None:
     # 03:30 UTC is 22:30 the evening before in Lima (UTC-5, all year).
-    assert format_datetime(dt.datetime(2026, 11, 1, 3, 30)) == "31/10/2026 22:30"
-    assert format_datetime("2026-11-01T03:30:00") == "31/10/2026 22:30"
-    assert format_datetime(dt.datetime(2026, 7, 1, 17, 0)) == "01/07/2026 12:00"  # no DST
-    assert format_datetime(dt.datetime(2026, 11, 1, 3, 30, tzinfo=dt.UTC)) == "31/10/2026 22:30"
-    assert format_date(dt.datetime(2026, 11, 1, 2, 0)) == "31/10/2026"
+    assert format_datetime(dt.datetime(2026, 11, 1, 3, 30)) == "31/10/2026, 22:30"
+    assert format_datetime("2026-11-01T03:30:00") == "31/10/2026, 22:30"
+    assert format_datetime(dt.datetime(2026, 7, 1, 17, 0)) == "1/7/2026, 12:00"  # no DST
+    assert format_datetime(dt.datetime(2026, 11, 1, 3, 30, tzinfo=dt.UTC)) == "31/10/2026, 22:30"
+    assert format_datetime(dt.datetime(2026, 11, 1, 3, 30), ENGLISH) == "10/31/2026, 22:30"
     assert format_datetime(None) == "—"
     assert format_datetime("2026-10-13") == "13/10/2026"
 

@@ -9,6 +9,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,14 +32,15 @@ from leadlink.pipeline.resolution.resolve import person_key_for
 from leadlink.settings import Settings
 from leadlink.store import jobs
 from leadlink.web import create_app
-from leadlink.web.messages_es import ES
+from leadlink.web.i18n import Translator
 
+ES = Translator("es")
 PAGES = ("/", "/backlog", "/gap", "/jobs", "/claims", "/review", "/alerts")
 JSON_OF = {"/": "/overview.json", "/backlog": "/backlog.json", "/gap": "/gap.json",
            "/jobs": "/jobs.json", "/claims": "/claims.json", "/review": "/review.json",
            "/alerts": "/alerts.json"}  # fmt: skip
 RD1 = person_key_for("drivers", "RD1")
-DATE = re.compile(r"\b\d{2}/\d{2}/20\d{2}\b")
+DATE = re.compile(r"\b\d{1,2}/\d{2}/20\d{2}\b")  # es_PE: d/MM/y
 
 
 @pytest.fixture
@@ -80,6 +82,19 @@ def test_pages_are_spanish_by_default_with_soles_and_peruvian_dates(
     assert not re.search(r"\b20\d{2}-\d{2}-\d{2}\b", text_of(claims, "claims-by-week"))
 
 
+def test_a_third_language_is_offered_once_its_catalog_is_there(
+    viewer_client: TestClient, portuguese: Path
+) -> None:
+    spanish = page(viewer_client, "/")
+    assert "Português" in element(spanish, "lang-pt")
+    html = page(viewer_client, "/claims", lang="pt")
+    assert '<html lang="pt">' in html
+    assert "Cobros" in html  # what the Portuguese catalog lacks, Spanish says
+    assert text_of(html, "claims-paid").startswith("PEN") and "," in text_of(html, "claims-paid")
+    offered = re.findall(r'data-testid="lang-(\w+)"', element(html, "lang-switch"))
+    assert offered == ["switch", "es", "en"]  # the switch, then one link per language
+
+
 def test_english_on_request_and_kept_for_the_session(viewer_client: TestClient) -> None:
     html = page(viewer_client, "/", lang="en")
     assert '<html lang="en">' in html and "Lead funnel" in html
@@ -87,7 +102,7 @@ def test_english_on_request_and_kept_for_the_session(viewer_client: TestClient) 
     # The choice sticks: the next page, with no parameter, is English too.
     gap_html = page(viewer_client, "/gap")
     assert "Gap analysis" in gap_html and "Análisis de brechas" not in gap_html
-    assert "S/ " in text_of(page(viewer_client, "/claims"), "claims-paid")
+    assert text_of(page(viewer_client, "/claims"), "claims-paid").startswith("PEN")  # Babel's en
     assert "Embudo de leads" in page(viewer_client, "/", lang="es")
     assert '<html lang="es">' in page(viewer_client, "/backlog")
 
@@ -214,12 +229,12 @@ def test_person_page_shows_every_record_and_why(viewer_client: TestClient, engin
     # Why LA1 is linked: its rule, in words, and the evidence its link kept.
     link = next(k for k in got["links"] if k["source_pk"] == "LA1" and k["active"])
     lead = element(html, "person-record-leads-LA1")
-    assert ES[f"rule.{link['rule']}"] in lead
+    assert ES(f"rule.{link['rule']}") in lead
     fields = link["evidence"]["fields"]
     assert any(v is True for v in fields.values())
     for field, value in fields.items():
         if value is True:
-            assert re.search(rf"{ES['field.' + field]}</th>\s*<td class=\"agree\">", lead)
+            assert re.search(rf"{ES('field.' + field)}</th>\s*<td class=\"agree\">", lead)
     assert element(html, "person-origins")
     page(viewer_client, "/persons/no-such-person", status=404)
     data(viewer_client, "/persons/no-such-person.json", status=404)

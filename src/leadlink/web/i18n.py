@@ -1,29 +1,52 @@
-"""The dashboard's words and formats: Spanish by default, English on request; soles, Peruvian
-dates and Lima time.
+"""The dashboard's words and formats: Spanish by default, and every other language that has a
+catalog; soles, dates and numbers in the language's own way, times in Lima.
 
-One dict of messages per language with one key set (a test holds them equal). The language
-comes from ``?lang=es|en`` and is kept in the session, so it sticks across pages; without
-either it is Spanish. Amounts are ``S/ 1,234.00``; dates ``dd/mm/yyyy``; times are stored as
+The words are gettext catalogs (``web/locale/<lang>/LC_MESSAGES/messages.po``, compiled to
+``.mo`` by ``make catalogs``), keyed by message id (``nav.overview``), so a translator works
+with standard tools and a new language is a new catalog: the languages offered are the
+catalogs found. The language comes from ``?lang=`` and is kept in the session, so it sticks
+across pages; without either it is Spanish. A message a catalog lacks falls back to Spanish.
+
+Amounts, counts and dates are Babel's, per locale: the language in Peru where CLDR knows it
+(``es_PE``: ``S/ 1,234.00``, ``1/11/2026``), else the language alone. Times are stored as
 naive UTC and shown in America/Lima (UTC-5 all year: Peru has no daylight saving time).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_skeleton, get_datetime_format
+from babel.numbers import format_currency, format_decimal, get_currency_symbol
+from babel.numbers import format_percent as babel_percent
+from babel.support import NullTranslations, Translations
 from fastapi import Request
-from jinja2 import Environment
+from jinja2 import Environment, pass_context
+from jinja2.runtime import Context
 
-from leadlink.web.messages_en import EN
-from leadlink.web.messages_es import ES
-
-LANGUAGES = ("es", "en")
+LOCALE_DIR = Path(__file__).parent / "locale"
+DOMAIN = "messages"
 DEFAULT_LANGUAGE = "es"
-MESSAGES: dict[str, dict[str, str]] = {"es": ES, "en": EN}
+COUNTRY = "PE"
+CURRENCY = "PEN"
 NONE = "—"
+
+
+def languages() -> tuple[str, ...]:
+    """The languages with a compiled catalog, Spanish first."""
+    return _languages(LOCALE_DIR)
+
+
+@functools.lru_cache(maxsize=8)
+def _languages(directory: Path) -> tuple[str, ...]:
+    found = sorted(p.parent.parent.name for p in directory.glob(f"*/LC_MESSAGES/{DOMAIN}.mo"))
+    return (DEFAULT_LANGUAGE, *(code for code in found if code != DEFAULT_LANGUAGE))
 
 
 def _lima() -> dt.tzinfo:
@@ -39,12 +62,32 @@ LIMA = _lima()
 def language(request: Request) -> str:
     """``?lang=`` if it names a language (remembered in the session), else the session's,
     else Spanish."""
+    offered = languages()
     asked = request.query_params.get("lang")
-    if asked in LANGUAGES:
+    if asked in offered:
         request.session["lang"] = asked
         return asked
     kept = request.session.get("lang") if "session" in request.scope else None
-    return kept if kept in LANGUAGES else DEFAULT_LANGUAGE
+    return kept if kept in offered else DEFAULT_LANGUAGE
+
+
+def format_locale(lang: str) -> Locale:
+    """The Babel locale amounts and dates follow: the language in Peru if CLDR has it."""
+    try:
+        return Locale.parse(f"{lang}_{COUNTRY}")
+    except (UnknownLocaleError, ValueError):
+        return Locale.parse(lang)
+
+
+@functools.lru_cache(maxsize=32)
+def _catalog(directory: Path, lang: str) -> NullTranslations:
+    """The language's catalog over Spanish's (what one lacks the other says), read once."""
+    spanish = Translations.load(str(directory), [DEFAULT_LANGUAGE], DOMAIN)
+    if lang == DEFAULT_LANGUAGE:
+        return spanish
+    own = Translations.load(str(directory), [lang], DOMAIN)
+    own.add_fallback(spanish)
+    return own
 
 
 class Translator:
@@ -55,22 +98,42 @@ class Translator:
     """
 
     def __init__(self, lang: str) -> None:
-        self.lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
-        self.messages = MESSAGES[self.lang]
+        self.lang = lang if lang in languages() else DEFAULT_LANGUAGE
+        self.catalog = _catalog(LOCALE_DIR, self.lang)
+        self.locale = format_locale(self.lang)
 
     def __call__(self, key: str, **args: Any) -> str:
-        text = self.messages[key]
+        text = self.catalog.gettext(key)
         return text.format(**args) if args else text
 
     def code(self, group: str, value: object) -> str:
         if value is None:
             return NONE
-        return self.messages.get(f"{group}.{value}", str(value))
+        key = f"{group}.{value}"
+        text = self.catalog.gettext(key)
+        return str(value) if text == key else text
 
     @property
-    def other(self) -> str:
-        """The language the switch link offers."""
-        return "en" if self.lang == "es" else "es"
+    def currency_symbol(self) -> str:
+        """The sol's symbol in the language (``S/`` in ``es_PE``), for a chart's axis."""
+        return get_currency_symbol(CURRENCY, locale=self.locale)
+
+    def formatter(self, name: str) -> Callable[[object], str]:
+        """One of ``FORMATS`` in this language, for code that formats outside a template."""
+        fmt = FORMATS[name]
+        return lambda value: fmt(value, self.locale)
+
+    def others(self) -> list[tuple[str, str]]:
+        """The languages the switch offers, each named in itself: ``[("en", "English")]``."""
+        named = []
+        for code in languages():
+            if code != self.lang:
+                t = Translator(code)
+                named.append((code, t("lang.name")))
+        return named
+
+
+SPANISH_PERU = format_locale(DEFAULT_LANGUAGE)
 
 
 def _number(value: object) -> float | None:
@@ -82,21 +145,19 @@ def _number(value: object) -> float | None:
         return None
 
 
-def format_soles(x: object) -> str:
-    """``S/ 1,234.00`` (a minus sign before the symbol for a negative amount)."""
+def format_soles(x: object, locale: Locale = SPANISH_PERU) -> str:
+    """An amount in soles, Babel's way for the locale: ``S/ 1,234.00`` in ``es_PE``."""
+    value = _number(x)
+    return NONE if value is None else format_currency(value, CURRENCY, locale=locale)
+
+
+def format_count(x: object, locale: Locale = SPANISH_PERU) -> str:
+    """A whole number with the locale's grouping (``12,345``); a fraction to two places."""
     value = _number(x)
     if value is None:
         return NONE
-    sign = "-" if value < 0 else ""
-    return f"{sign}S/ {abs(value):,.2f}"
-
-
-def format_count(x: object) -> str:
-    """A whole number with thousands separated by commas, like the amounts."""
-    value = _number(x)
-    if value is None:
-        return NONE
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+    pattern = "#,##0" if value.is_integer() else "#,##0.00"
+    return format_decimal(value, format=pattern, locale=locale)
 
 
 def _as_datetime(value: object) -> dt.datetime | None:
@@ -116,41 +177,53 @@ def to_lima(utc: dt.datetime) -> dt.datetime:
     return aware.astimezone(LIMA)
 
 
-def format_date(d: object) -> str:
-    """``dd/mm/yyyy``. A date (or ISO date string) is shown as it is; a time is first taken
-    to Lima, so a lead stamped 02:00 UTC shows the Lima day it happened."""
+def _as_day(d: object) -> dt.date | None:
     when = _as_datetime(d)
     if when is not None:
-        return to_lima(when).strftime("%d/%m/%Y")
+        return to_lima(when).date()
     if isinstance(d, dt.date):
-        return d.strftime("%d/%m/%Y")
+        return d
     if isinstance(d, str):
         try:
-            return dt.date.fromisoformat(d.strip()).strftime("%d/%m/%Y")
+            return dt.date.fromisoformat(d.strip())
         except ValueError:
-            return d
-    return NONE
+            return None
+    return None
 
 
-def format_datetime(utc_naive: object) -> str:
-    """``dd/mm/yyyy HH:MM`` in Lima time, from a naive UTC datetime (or its ISO string)."""
+def format_date(d: object, locale: Locale = SPANISH_PERU, *, year: bool = True) -> str:
+    """The locale's numeric date (``1/11/2026`` in ``es_PE``; ``1/11`` without the year). A
+    date (or ISO date string) is shown as it is; a time is first taken to Lima, so a lead
+    stamped 02:00 UTC shows the Lima day it happened. Text that is no date is shown as is."""
+    day = _as_day(d)
+    if day is None:
+        return d if isinstance(d, str) else NONE
+    return format_skeleton("yMd" if year else "Md", day, locale=locale)
+
+
+def format_datetime(utc_naive: object, locale: Locale = SPANISH_PERU) -> str:
+    """The date and the 24-hour time in Lima, joined the locale's way, from a naive UTC
+    datetime (or its ISO string)."""
     when = _as_datetime(utc_naive)
     if when is None:
-        return format_date(utc_naive) if isinstance(utc_naive, dt.date | str) else NONE
-    return to_lima(when).strftime("%d/%m/%Y %H:%M")
+        return format_date(utc_naive, locale) if isinstance(utc_naive, dt.date | str) else NONE
+    lima = to_lima(when)
+    time = format_skeleton("Hm", lima, locale=locale)
+    return str(get_datetime_format("short", locale=locale)).format(time, format_date(lima, locale))
 
 
-def format_percent(x: object) -> str:
+def format_percent(x: object, locale: Locale = SPANISH_PERU) -> str:
+    """A percentage given as a number of percent (``12.3`` is ``12.3 %``)."""
     value = _number(x)
-    return NONE if value is None else f"{value:,.1f} %"
+    return NONE if value is None else babel_percent(value / 100, "#,##0.0 %", locale=locale)
 
 
-def format_score(x: object) -> str:
+def format_score(x: object, locale: Locale = SPANISH_PERU) -> str:
     value = _number(x)
-    return NONE if value is None else f"{value:.2f}"
+    return NONE if value is None else format_decimal(value, format="0.00", locale=locale)
 
 
-FILTERS: dict[str, Callable[[object], str]] = {
+FORMATS: dict[str, Callable[..., str]] = {
     "soles": format_soles,
     "num": format_count,
     "date": format_date,
@@ -160,6 +233,17 @@ FILTERS: dict[str, Callable[[object], str]] = {
 }
 
 
+def _filter(fmt: Callable[..., str]) -> Callable[[Context, object], str]:
+    """A Jinja filter in the page's language (its ``t``), Spanish where a page has none."""
+
+    @pass_context
+    def apply(context: Context, value: object) -> str:
+        t = context.get("t")
+        return fmt(value, t.locale if isinstance(t, Translator) else SPANISH_PERU)
+
+    return apply
+
+
 def install(env: Environment) -> None:
     """Register the formats as Jinja filters: ``{{ amount|soles }}``, ``{{ day|date }}``."""
-    env.filters.update(FILTERS)
+    env.filters.update({name: _filter(fmt) for name, fmt in FORMATS.items()})

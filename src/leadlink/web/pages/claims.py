@@ -18,7 +18,7 @@ from leadlink.pipeline.money.claim_facts import MILESTONES, STATUSES
 from leadlink.pipeline.money.claims_report import AGING, report
 from leadlink.web import charts
 from leadlink.web.deps import EngineDep, NowDep, PageDep, SettingsDep, ViewerDep, paged
-from leadlink.web.i18n import Translator, format_date, format_soles
+from leadlink.web.i18n import Translator, format_date
 from leadlink.web.pages.common import respond, svg
 
 router = APIRouter(include_in_schema=False)
@@ -90,12 +90,12 @@ def claims(
         shown = [s for s in STATUSES if any(w["by_status"][s] for w in weeks)] or [COLLECTED]
         milestone_chart = charts.bar_chart(
             [(m, float(v["amount"])) for m, v in per_milestone.items()],
-            title=t("claims.chart_milestone"), y_label="S/", fmt=format_soles,
+            title=t("claims.chart_milestone"), y_label=t.currency_symbol, fmt=t.formatter("soles"),
         )  # fmt: skip
         week_chart = charts.stacked_bar_chart(
-            [format_date(w["week"])[:5] for w in weeks],
+            [format_date(w["week"], t.locale, year=False) for w in weeks],
             {t.code("claim_status", s): [float(w["by_status"][s]) for w in weeks] for s in shown},
-            title=t("claims.chart_week"), y_label="S/", fmt=format_soles,
+            title=t("claims.chart_week"), y_label=t.currency_symbol, fmt=t.formatter("soles"),
             colours=[STATUS_COLOURS[s] for s in shown],
         )  # fmt: skip
         return {"milestone_chart": svg(milestone_chart), "week_chart": svg(week_chart),

@@ -87,7 +87,7 @@ def json_url(request: Request, json_path: str) -> str:
 
 
 def switch_url(request: Request, lang: str) -> str:
-    """This page in the other language (the choice is then kept in the session)."""
+    """This page in another language (the choice is then kept in the session)."""
     return local_url(request.url.path, {**_query_without(request, "lang"), "lang": lang})
 
 
@@ -120,7 +120,7 @@ def render(
         "flashes": _pop_flash(request),
         "nav": NAV,
         "path": request.url.path,
-        "switch_url": switch_url(request, t.other),
+        "languages": [(code, name, switch_url(request, code)) for code, name in t.others()],
         "json_url": json_url(request, json_path) if json_path else None,
         "url": local_url,
     }

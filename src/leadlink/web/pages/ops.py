@@ -7,6 +7,7 @@ Each page's dict comes from the services behind the CLI (``funnel``/``claims``, 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -23,7 +24,7 @@ from leadlink.store import gap as gap_store
 from leadlink.store import jobs as jobs_store
 from leadlink.web import charts
 from leadlink.web.deps import EngineDep, NowDep, PageDep, SettingsDep, ViewerDep, paged
-from leadlink.web.i18n import Translator, format_count, format_date
+from leadlink.web.i18n import Translator, format_date
 from leadlink.web.pages.common import respond, svg
 
 router = APIRouter(include_in_schema=False)
@@ -54,18 +55,22 @@ def overview(
         stages = data["funnel"]["stages"]
         bars = [(t.code("stage", s), float(stages[s]["leads"])) for s in STAGES]
         chart = charts.bar_chart(bars, title=t("overview.chart_leads"), y_label=t("common.leads"),
-                                 fmt=format_count)  # fmt: skip
+                                 fmt=t.formatter("num"))  # fmt: skip
         return {"stages": STAGES, "chart": svg(chart)}
 
     return respond(request, principal, "overview.html", build,
                    json_path="/overview.json", view=view)  # fmt: skip
 
 
-def day_label(value: float) -> str:
-    """A day ordinal on a chart axis as dd/mm/yyyy (blank between whole days)."""
-    if not float(value).is_integer():
-        return ""
-    return format_date(dt.date.fromordinal(int(value)))
+def day_labels(t: Translator) -> Callable[[float], str]:
+    """Day ordinals on a chart axis as dates in the language (blank between whole days)."""
+
+    def label(value: float) -> str:
+        if not float(value).is_integer():
+            return ""
+        return format_date(dt.date.fromordinal(int(value)), t.locale)
+
+    return label
 
 
 @router.get("/backlog")
@@ -88,14 +93,14 @@ def backlog(
         line = charts.line_chart(
             {t("backlog.after"): [(float(o), float(r["backlog_after"])) for o, r in ordinal]},
             title=t("backlog.chart_backlog"), x_label=t("backlog.day"),
-            y_label=t("common.leads"), x_format=day_label, y_format=format_count,
+            y_label=t("common.leads"), x_format=day_labels(t), y_format=t.formatter("num"),
         )  # fmt: skip
         flow = charts.stacked_bar_chart(
-            [format_date(r["day"])[:5] for r in rows],
+            [format_date(r["day"], t.locale, year=False) for r in rows],
             {t("backlog.new_in"): [float(r["new_in"]) for r in rows],
              t("backlog.matched_out"): [float(r["matched_out"]) for r in rows]},
             title=t("backlog.chart_flow"), y_label=t("common.leads"), stacked=False,
-            fmt=format_count,
+            fmt=t.formatter("num"),
         )  # fmt: skip
         return {"line_chart": svg(line), "flow_chart": svg(flow)}
 
@@ -134,7 +139,7 @@ def gap(
             [t.code("gap_reason", r) for r in gap_store.GAP_REASONS],
             {t.code("risk", k): [float(by_risk.get(r, {}).get(k, 0))
                                  for r in gap_store.GAP_REASONS] for k in gap_store.RISKS},
-            title=t("gap.chart"), y_label=t("common.leads"), fmt=format_count,
+            title=t("gap.chart"), y_label=t("common.leads"), fmt=t.formatter("num"),
             colours=[RISK_COLOURS[k] for k in gap_store.RISKS],
         )  # fmt: skip
         return {"chart": svg(chart), "reasons": gap_store.GAP_REASONS, "risks": gap_store.RISKS}
@@ -170,9 +175,9 @@ def jobs(
         done = list(reversed(data["recover_runs"]))
         chart = charts.stacked_bar_chart(
             [f"#{r['id']}" for r in done],
-            {t(f"backlog.{k}"): [float(r["counts"].get(k, 0)) for r in done]
+            {t.code("backlog", k): [float(r["counts"].get(k, 0)) for r in done]
              for k in ("matched", "unmatched", "failed")},
-            title=t("jobs.chart_runs"), y_label=t("common.leads"), fmt=format_count,
+            title=t("jobs.chart_runs"), y_label=t("common.leads"), fmt=t.formatter("num"),
             colours=["#1e7b34", "#9aa5b1", "#b3261e"],
         )  # fmt: skip
         return {"chart": svg(chart)}
