@@ -21,6 +21,7 @@ from tests.web.api_world import (  # noqa: F401 - fixtures
     rows,
     world_db_url,
 )
+from tests.web.dashboard import login, page, text_of
 from typer.testing import CliRunner
 
 from leadlink.cli import app as cli_app
@@ -150,3 +151,18 @@ def test_a_retired_key_answers_its_survivor(world: World) -> None:  # noqa: F811
     assert {("leads", "L2"), ("scouting", "S1"), ("drivers", "D2")} <= set(records)
     assert records[("leads", "L2")]["link"]["merged_from"] == P2
     assert P2 not in {i["person_key"] for i in listed["items"]}
+
+
+def test_a_retired_keys_page_names_its_survivor(world: World) -> None:  # noqa: F811
+    # The page's message takes an argument named ``key``: it once clashed with the translator's
+    # own parameter and the page answered 500.
+    add_evidence(world)
+    match(world.engine, Settings(db="sqlite://", probabilistic=False), now=LATER)
+    settings = Settings(db=world.url or "sqlite://", secret_key="k" * 20,
+                        session_https_only=False)  # http://testserver: see web/conftest.py
+    app = create_app(settings, world.engine)
+    token, _ = tokens.create(world.engine, role="viewer", name="vera", now=LATER)
+    with TestClient(app) as client:
+        assert login(client, token).status_code == 303
+        html = page(client, f"/persons/{P2}")
+    assert P2 in text_of(html, "person-retired") and P1 in html

@@ -124,6 +124,7 @@ def test_translator_formats_and_falls_back_to_the_code() -> None:
     es, en = Translator("es"), Translator("en")
     assert es("review.days_left", n=3) == "quedan 3 días"
     assert en("review.days_left", n=3) == "3 days left"
+    assert "abc123" in es("person.was_retired", key="abc123")  # an argument may be named key
     assert es.code("stage", "NO_IDENTITY") == "Sin identidad"
     assert en.code("stage", "NO_IDENTITY") == "No identity"
     assert es.code("stage", "SOMETHING_NEW") == "SOMETHING_NEW"  # shown, never hidden

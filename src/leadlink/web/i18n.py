@@ -102,8 +102,9 @@ class Translator:
         self.catalog = _catalog(LOCALE_DIR, self.lang)
         self.locale = format_locale(self.lang)
 
-    def __call__(self, key: str, **args: Any) -> str:
-        text = self.catalog.gettext(key)
+    def __call__(self, message: str, /, **args: Any) -> str:
+        # Positional-only: a message may take an argument named like the parameter (``key``).
+        text = self.catalog.gettext(message)
         return text.format(**args) if args else text
 
     def code(self, group: str, value: object) -> str:
