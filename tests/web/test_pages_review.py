@@ -166,7 +166,7 @@ def test_a_model_proposal_shows_its_match_weights_on_the_queue(
     client: TestClient, make_token: TokenMaker, engine: Engine
 ) -> None:
     item = item_id(engine, "RL1", "RD1")
-    weights = {"surname": {"level": 3, "weight": 6.5}, "phone": {"level": 0, "weight": -3.25}}
+    weights = {"family1": {"level": 3, "weight": 6.5}, "phone": {"level": 0, "weight": -3.25}}
     with engine.begin() as conn:  # as a model proposal stores it (matching/engine.py)
         evidence = conn.execute(
             text("SELECT evidence FROM review_item WHERE id = :i"), {"i": item}
@@ -181,7 +181,9 @@ def test_a_model_proposal_shows_its_match_weights_on_the_queue(
     card = element(html, f"review-item-{item}")
     table = element(card, "waterfall")
     assert "Model match weights" in table
-    assert "surname" in table and "+6.50" in table and "-3.25" in table
+    assert "+6.50" in table and "-3.25" in table
+    # The model's field names in the page's language, not the frame's column names.
+    assert "First surname" in table and "Phone" in table and "family1" not in table
     # The bars are SVG: a style="" attribute is refused by the Content-Security-Policy.
     svg = '<svg class="bar {}" viewBox="0 0 100 1" preserveAspectRatio="none" aria-hidden="true">'
     assert svg.format("pos") + '<rect width="100.0" height="1"/></svg>' in table

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import IO, Any, get_args
 
 from leadlink.matching.decision import Confidence
+from leadlink.matching.model_frame import FIELDS as MODEL_FIELDS
 from leadlink.matching.reasons import Reason
 from leadlink.matching.rules import CONFLICT, RULES, WEAK
 from leadlink.pipeline.money.claim_facts import STATUSES as CLAIM_STATUSES
@@ -52,6 +53,7 @@ CODE_GROUPS: dict[str, tuple[object, ...]] = {
     "rule": (*(r.name for r in RULES), WEAK.name, CONFLICT.name, *LINK_RULES),
     "confidence": get_args(Confidence),
     "field": FIELDS,
+    "model_field": MODEL_FIELDS,
     "job": JOB_KINDS,
     "job_status": ("never", *get_args(RunStatus)),
     "queue": QUEUE_STATES,
