@@ -320,3 +320,24 @@ def test_pages_equal_the_cli_json_on_the_real_clock(
         assert impact == cli_json("impact", "--days", "7")
         assert data(c, "/backlog.json")["queue"] == cli_json("queue", "status")
         assert data(c, f"/persons/{RD1}.json") == cli_json("persons", "show", RD1)
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "names"),
+    [
+        ("/gap", {"limit": 100000}, "limit"),
+        ("/claims", {"offset": -1, "limit": 0}, "limit, offset"),
+        ("/backlog", {"days": 0}, "days"),
+    ],
+)
+def test_a_page_with_a_bad_parameter_is_an_error_page_naming_it(
+    viewer_client: TestClient, path: str, params: dict[str, Any], names: str
+) -> None:
+    html = page(viewer_client, path, status=422, params=params)
+    assert text_of(html, "error-status") == "422 · Solicitud no válida"
+    assert text_of(html, "error-detail") == (
+        f"Parámetros no válidos en la dirección: {names}. Corríjalos y vuelva a intentarlo."
+    )
+    # The API keeps FastAPI's 422 body, naming the same parameters.
+    api = viewer_client.get(f"{path}.json", params=params)
+    assert api.status_code == 422 and names.split(", ")[0] in api.text

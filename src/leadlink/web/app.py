@@ -28,6 +28,7 @@ from leadlink.store.db import make_engine
 from leadlink.web import observability
 from leadlink.web.deps import NotAuthenticated, ViewerDep
 from leadlink.web.errors import status_for, validation_error
+from leadlink.web.pages.common import error_page, translator
 from leadlink.web.routes import ROUTERS
 from leadlink.web.security import BodyLimit, SecurityHeaders
 from leadlink.web.throttle import LoginThrottle
@@ -101,7 +102,15 @@ def _wants_html(request: Request) -> bool:
 
 
 def _errors(app: FastAPI) -> None:
-    app.add_exception_handler(RequestValidationError, validation_error)
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        # A page asked with a bad parameter (a hand-edited ?limit=) gets the error page in its
+        # language, naming the parameters; API callers keep FastAPI's 422 body.
+        if not _wants_html(request):
+            return await validation_error(request, exc)
+        names = sorted({str(e["loc"][-1]) for e in exc.errors() if e.get("loc")})
+        t = translator(request)
+        return error_page(request, None, 422, t("error.invalid_parameters", names=", ".join(names)))
 
     @app.exception_handler(NotAuthenticated)
     async def not_authenticated(request: Request, exc: NotAuthenticated) -> Response:
