@@ -13,7 +13,7 @@ import secrets
 from pathlib import Path
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -30,6 +30,7 @@ from leadlink.web.deps import NotAuthenticated, ViewerDep
 from leadlink.web.errors import status_for, validation_error
 from leadlink.web.pages.common import error_page, translator
 from leadlink.web.routes import ROUTERS
+from leadlink.web.routes.api_common import known_query_only
 from leadlink.web.security import BodyLimit, SecurityHeaders
 from leadlink.web.throttle import LoginThrottle
 
@@ -80,7 +81,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     _docs(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in ROUTERS:
-        app.include_router(router)
+        # The API refuses a query parameter it does not know; pages ignore one (?lang, ?format).
+        strict = [Depends(known_query_only)] if router.prefix.startswith("/api") else []
+        app.include_router(router, dependencies=strict)
     return app
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Path, Query, Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
@@ -59,6 +60,31 @@ def page_params(
 
 
 PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    """The query parameters a route takes, its dependencies' included."""
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def known_query_only(request: Request) -> None:
+    """Refuse a query parameter the route does not take (``?stauts=open`` would otherwise
+    answer every row, as if unfiltered): a 422 naming it, in FastAPI's own error shape."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    known = _query_names(route.dependant)
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise RequestValidationError([
+            {"type": "extra_forbidden", "loc": ("query", name), "input": request.query_params[name],
+             "msg": f"Unknown query parameter: {route.path} takes "
+                    f"{', '.join(sorted(known)) or 'none'}"}
+            for name in unknown
+        ])  # fmt: skip
 
 
 def no_surrogates(value: Any) -> Any:
