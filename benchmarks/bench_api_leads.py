@@ -46,6 +46,7 @@ from fastapi import FastAPI
 
 from leadlink.pipeline.operations import tokens
 from leadlink.settings import load_settings
+from leadlink.sources import SOURCES
 from leadlink.store.db import make_engine
 from leadlink.web import create_app
 
@@ -107,6 +108,13 @@ def _wait(url: str, alive: Callable[[], bool]) -> None:
     raise SystemExit(f"the server at {url} did not come up")
 
 
+def as_post(row: dict[str, str]) -> dict[str, Any]:
+    """A leads.csv row as POST /api/leads takes it: the source's columns, the rest in extra."""
+    columns = SOURCES["leads"].columns
+    extra = {k: v for k, v in row.items() if k not in columns}
+    return {**{k: v for k, v in row.items() if k in columns}, **({"extra": extra} if extra else {})}
+
+
 def post_all(db_url: str, leads: list[dict[str, str]], mode: str, log: Path) -> dict[str, Any]:
     """Serve the app on ``db_url`` and post ``leads`` (the first one loads the matcher)."""
     engine = make_engine(db_url)
@@ -122,12 +130,12 @@ def post_all(db_url: str, leads: list[dict[str, str]], mode: str, log: Path) -> 
                      headers={"Authorization": f"Bearer {token}"}) as client,
     ):  # fmt: skip
         t0 = time.perf_counter()
-        first = client.post("/api/leads", json=leads[0])
+        first = client.post("/api/leads", json=as_post(leads[0]))
         first_s = time.perf_counter() - t0
         first.raise_for_status()
         for lead in leads[1:]:
             t = time.perf_counter()
-            got = client.post("/api/leads", json=lead)
+            got = client.post("/api/leads", json=as_post(lead))
             times.append((time.perf_counter() - t) * 1000)
             statuses[got.status_code] += 1
             if got.status_code < 300:

@@ -144,7 +144,10 @@ def test_the_same_lead_again_answers_its_decision_another_is_409(
         (lead("", phone="987654321"), "lead_id"),
         (lead("L1", created_at=""), "created_at"),
         (lead("L1", first_name="Ana\x00"), "first_name"),
-        ({**lead("L1"), "campaign": ["a", "b"]}, "campaign"),
+        ({**lead("L1"), "extra": {"campaign": ["a", "b"]}}, "campaign"),
+        (lead("L1", phone="abc"), "phone"),
+        (lead("L1", phone="12"), "phone"),
+        (lead("L1", created_at="2030-01-01"), "created_at"),
     ],
 )
 def test_a_bad_field_is_422_naming_it(
@@ -161,6 +164,9 @@ def test_a_bad_field_is_422_naming_it(
     ({"lead_id": "L1"}, ["body", "created_at"]),
     ({"created_at": "2026-10-01"}, ["body", "lead_id"]),
     ({**lead("L1"), "phone": {"n": 1}}, ["body", "phone"]),
+    ({**lead("L1"), "phnoe": "987654321"}, ["body", "phnoe"]),  # a misspelt field
+    ({**lead("L1"), "campaign": "x"}, ["body", "campaign"]),  # extra columns go under extra
+    ({**lead("L1"), "extra": {"phone": "987654321"}}, ["body"]),  # not a field of the lead
     # Bounded before the ingest rules see it: a 20 MiB lead is no longer stored.
     (lead("L" + "1" * 200), ["body", "lead_id"]),
     (lead("L1", first_name="A" * 201), ["body", "first_name"]),
@@ -180,7 +186,8 @@ def test_numbers_are_taken_as_text_and_extra_columns_are_kept(
     client: TestClient, world: Engine, operator: dict[str, str]
 ) -> None:
     got = client.post("/api/leads", headers=operator,
-                      json={**lead("L5", **ANA), "phone": 987654321, "campaign": 7})  # fmt: skip
+                      json={**lead("L5", **ANA), "phone": 987654321,
+                            "extra": {"campaign": 7}})  # fmt: skip
     assert got.status_code == 201 and got.json()["person_key"] == D1_KEY
     data = rows(world, "SELECT data FROM source_record WHERE source_pk = 'L5'")[0][0]
     data = data if isinstance(data, dict) else json.loads(data)
@@ -294,11 +301,13 @@ def test_validate_lead_is_the_csv_validation() -> None:
 
 def test_the_posted_fields_are_the_leads_sources_columns(app: FastAPI) -> None:
     """LeadIn is written out (so the schema documents each field); this holds it equal to
-    sources.SOURCES["leads"]: every column a field, the not-null ones required."""
+    sources.SOURCES["leads"]: every column a field, the not-null ones required; plus `extra`
+    for the partner's own columns, and no other field (additionalProperties false)."""
     spec = SOURCES["leads"]
     fields = LeadIn.model_fields
-    assert set(fields) == set(spec.columns)
+    assert set(fields) == {*spec.columns, "extra"}
     assert {name for name, field in fields.items() if field.is_required()} == set(spec.not_null)
     schema = app.openapi()["components"]["schemas"]["LeadIn"]
-    assert set(schema["properties"]) == set(spec.columns)
+    assert set(schema["properties"]) == {*spec.columns, "extra"}
+    assert schema["additionalProperties"] is False
     assert set(schema["required"]) == set(spec.not_null)

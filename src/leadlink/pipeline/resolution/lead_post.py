@@ -37,6 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from leadlink.errors import BadInputError, UsageError
+from leadlink.matching import normalise
 from leadlink.pipeline.ingest.files import content_hash
 from leadlink.pipeline.ingest.readers import MAX_FIELD_CHARS, RawTable, ValidRow, validate
 from leadlink.pipeline.resolution.online import OnlineMatcher
@@ -70,6 +71,20 @@ def validate_lead(fields: Mapping[str, Any]) -> ValidRow:
     except BadInputError as exc:  # a body has fields, not lines
         raise BadInputError(BODY, exc.detail, column=exc.column) from None
     return row
+
+
+def plausible(row: ValidRow, now: dt.datetime) -> None:
+    """What a post must be beyond a file's row: a lead that came in (not dated after
+    tomorrow: a day of slack for the client's time zone) and, if it has a phone, one the
+    matcher can read (a file's unreadable phone is only a missing one; a client can fix it)."""
+    latest = now.date() + dt.timedelta(days=1)
+    if row.event_date is not None and row.event_date > latest:
+        raise BadInputError(BODY, f"{row.event_date} is in the future (today is {now.date()})",
+                            column="created_at")  # fmt: skip
+    given = row.data.get("phone", "")
+    if given and normalise.phone(given) is None:
+        raise BadInputError(BODY, f"{given!r} is not a phone number (e.g. 987654321 or "
+                            "+51 987 654 321)", column="phone")  # fmt: skip
 
 
 def _text(name: str, value: Any) -> str:
@@ -117,6 +132,7 @@ class LeadPoster:
 
     def post(self, fields: Mapping[str, Any], *, actor: str, now: dt.datetime) -> Posted:
         row = validate_lead(fields)
+        plausible(row, now)
         digest = content_hash(row.data)
         with self._lock:
             matcher = self._fresh_matcher()

@@ -40,7 +40,8 @@ Text = Annotated[str, AfterValidator(no_surrogates)]
 
 
 class LeadIn(BaseModel):
-    """A `leads` row as JSON: the CSV's columns (absent ones are empty; extra ones are kept).
+    """A `leads` row as JSON: the CSV's columns (absent ones are empty; the partner's own
+    columns go under `extra`, any other field is a 422).
     Dates take every format a file may use (ISO, DD/MM/YYYY, YYYYMMDD). Values are valid
     Unicode and bounded: 200 characters for names and ids, 40 for phone, plate, dates and
     status; at most 50 extra fields, each named in at most 64 characters and holding at most
@@ -49,8 +50,9 @@ class LeadIn(BaseModel):
     # The columns of sources.SOURCES["leads"], written out so the schema documents each one;
     # tests/web/test_api_lead_post.py holds them equal (the not-null ones required).
 
-    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
-    __pydantic_extra__: dict[str, Annotated[Any, AfterValidator(_extra_value)]] = Field(init=False)
+    # A field the schema does not name is a 422 (a misspelt "phnoe" was kept as an extra
+    # column and the lead went in without its phone); extra columns go under "extra".
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
     lead_id: Text = Field(max_length=MAX_TEXT, description="The lead's id (the record's key).")
     created_at: Text = Field(max_length=MAX_SHORT, description="When the lead came in.")
@@ -66,10 +68,21 @@ class LeadIn(BaseModel):
     status: Text | None = _text(MAX_SHORT)
     park_name: Text | None = _text(MAX_TEXT)
     city: Text | None = _text(MAX_TEXT)
+    extra: dict[str, Annotated[Any, AfterValidator(_extra_value)]] | None = Field(
+        default=None,
+        description="Columns of the partner's own, kept with the lead as ingest keeps a file's "
+        "extra columns (text or numbers; not one of the fields above).",
+    )
+
+    def as_row(self) -> dict[str, Any]:
+        """The lead as a `leads` row: its columns, then its extra ones."""
+        return {**self.model_dump(exclude={"extra"}), **(self.extra or {})}
 
     @model_validator(mode="after")
     def _bounded_extras(self) -> LeadIn:
-        extra = self.__pydantic_extra__ or {}
+        extra = self.extra or {}
+        if taken := sorted(set(extra) & set(type(self).model_fields)):
+            raise ValueError(f"extra holds {', '.join(taken)}: a field of the lead itself")
         if len(extra) > MAX_EXTRA_FIELDS:
             raise ValueError(f"at most {MAX_EXTRA_FIELDS} extra fields ({len(extra)} sent)")
         for name in extra:
@@ -104,7 +117,7 @@ def post_lead(
     (with `reason`; `band` review also opens `review_items`), with rule, score, candidates
     and evidence, as `leadlink match` would decide it. Audited as `lead_post`."""
     try:
-        posted = poster_of(request.app).post(lead.model_dump(), actor=principal.name, now=now)
+        posted = poster_of(request.app).post(lead.as_row(), actor=principal.name, now=now)
     except LeadExists as exc:
         raise HTTPException(409, str(exc)) from None
     if not posted.created:
