@@ -23,9 +23,9 @@ from tests.web.api_world import (  # noqa: F401 - fixtures
 from leadlink.pipeline.operations.alerts import evaluate
 
 # What the world's alerts evaluation raised at NOW: the backlog, the old unresolved leads, and
-# queue_seed, a worker job that never ran as a job (the world seeds the queue by hand).
+# ingest, a worker job that never ran as a job (the world loads its files by hand).
 RAISED = {("over_24h_no_identity", "leads", "warning"), ("over_7d_unresolved", "leads", "critical"),
-          ("job_stale", "queue_seed", "critical")}  # fmt: skip
+          ("job_stale", "ingest", "critical")}  # fmt: skip
 
 
 def kinds(items: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
@@ -45,7 +45,7 @@ def test_states_after_an_alert_cleared(api: Get, engine: Engine) -> None:
     later = NOW + dt.timedelta(hours=1)
     result = evaluate(engine, SETTINGS, now=later, job_kinds=[])
     assert result.resolved == 1
-    assert kinds(all_items(api, "/api/alerts")) == RAISED - {("job_stale", "queue_seed",
+    assert kinds(all_items(api, "/api/alerts")) == RAISED - {("job_stale", "ingest",
                                                               "critical")}  # fmt: skip
     resolved = all_items(api, "/api/alerts", state="resolved")
     assert [(i["kind"], i["resolved_at"], i["open"]) for i in resolved] == [
@@ -57,7 +57,7 @@ def test_states_after_an_alert_cleared(api: Get, engine: Engine) -> None:
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
-        ({"kind": "job_stale"}, {("job_stale", "queue_seed", "critical")}),
+        ({"kind": "job_stale"}, {("job_stale", "ingest", "critical")}),
         ({"severity": "critical"}, {k for k in RAISED if k[2] == "critical"}),
         ({"severity": "warning", "kind": "over_24h_no_identity"},
          {("over_24h_no_identity", "leads", "warning")}),

@@ -9,15 +9,20 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 from tests.factories import NOW, driver, lead, load
+from typer.testing import CliRunner
 
+from leadlink.cli import app as cli_app
 from leadlink.errors import LockBusyError
 from leadlink.pipeline.money import recovery as rec
 from leadlink.pipeline.money.impact import impact
+from leadlink.pipeline.operations.alerts import evaluate
 from leadlink.pipeline.operations.checks import CHECKS
+from leadlink.pipeline.operations.worker import Worker
 from leadlink.pipeline.resolution import decider
 from leadlink.pipeline.resolution.resolve import Resolver, match, person_key_for
 from leadlink.settings import Settings
-from leadlink.store import locks
+from leadlink.store import jobs, locks
+from leadlink.store.db import make_engine
 
 SETTINGS = Settings(db="sqlite://", chunk_size=4)
 # Leads with a driver behind them (matchable by phone or document) and leads without one.
@@ -398,3 +403,24 @@ def test_sqlite_refuses_a_second_recover_naming_the_holder(backlog: Engine) -> N
         assert "held by otherhost:4242:abc since 2026-11-01 12:00:00 UTC" in str(info.value)
         assert rec.queue_status(backlog, now=NOW)["counts"]["pending"] == 12  # nothing touched
     assert rec.recover(backlog, SETTINGS, now=NOW).processed == 12
+
+
+def test_a_seed_records_its_run_however_it_is_started(tmp_path: Path) -> None:
+    # A seed from the CLI once left no job_run, so `alerts` right after raised a critical
+    # job_stale for queue_seed; now it records itself, and the worker's run is that one row.
+    url = f"sqlite:///{tmp_path / 'leadlink.db'}"
+    assert CliRunner().invoke(cli_app, ["--db", url, "init"]).exit_code == 0
+    got = CliRunner().invoke(cli_app, ["--db", url, "queue", "seed", "--json"])
+    assert got.exit_code == 0, got.output
+    engine = make_engine(url)
+    (run,) = jobs.last_runs(engine, "queue_seed")
+    assert run.status == "ok" and run.counts is not None and "enqueued" in run.counts
+    result = evaluate(engine, Settings(db=url), now=run.started_at)
+    assert not [a for a in result.open if a["subject"] == "queue_seed"]
+    worker = Worker(engine, Settings(db=url), owner="test")
+    outcome = worker.run_job(next(j for j in worker.jobs() if j.kind == "queue_seed"))
+    assert outcome.status == "ok"
+    runs = jobs.last_runs(engine, "queue_seed")
+    assert len(runs) == 2 and runs[0].id == outcome.run_id
+    assert runs[0].counts is not None and "duration_s" in runs[0].counts
+    engine.dispose()

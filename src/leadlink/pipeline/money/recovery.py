@@ -42,6 +42,7 @@ from leadlink.store.recovery import FAILED, MATCHED, UNMATCHED, Outcome
 log = logging.getLogger(__name__)
 
 JOB_KIND = "recover"
+SEED_KIND = "queue_seed"
 # A matched attempt's note when the lead was linked by something else since it was enqueued.
 ALREADY_LINKED = "ALREADY_LINKED"
 
@@ -105,14 +106,19 @@ def seed(engine: Engine, settings: Settings, *, now: dt.datetime) -> SeedResult:
     """Enqueue every KPI-red lead not queued yet and re-arm finished items that may now resolve.
 
     Idempotent: a second seed with nothing changed in between adds and re-arms nothing.
+    Recorded in ``job_run`` (kind ``queue_seed``) however it is started: a seed from the CLI
+    counts for the job's freshness (and its ``job_stale`` alert) as the worker's does.
     """
     grace = settings.kpi_grace_days
-    with transaction(engine) as session:
-        rearmed = recovery_store.rearm(session, now, grace)
-        enqueued = recovery_store.enqueue(session, now, grace)
-        in_queue = recovery_store.count_queued_backlog(session, now, grace)
-        size = backlog.count_kpi_red(session, now, grace)
-    return SeedResult(enqueued, rearmed, in_queue - enqueued - rearmed, size)
+    with jobs.recorded(engine, SEED_KIND, now) as run:
+        with transaction(engine) as session:
+            rearmed = recovery_store.rearm(session, now, grace)
+            enqueued = recovery_store.enqueue(session, now, grace)
+            in_queue = recovery_store.count_queued_backlog(session, now, grace)
+            size = backlog.count_kpi_red(session, now, grace)
+        result = SeedResult(enqueued, rearmed, in_queue - enqueued - rearmed, size)
+        run.counts = result.as_dict
+    return result
 
 
 def queue_status(engine: Engine, *, now: dt.datetime) -> dict[str, Any]:

@@ -96,7 +96,7 @@ class Worker:
         jobs_ += [Job(s.kind, s.run, due=s.due) for s in self.db_sources]
         return jobs_ + [
             Job("match", match_job, records_itself=True),
-            Job("queue_seed", seed_job),
+            Job("queue_seed", seed_job, records_itself=True),
             Job("recover", recover_job, records_itself=True),
             Job("claims", claims_job, records_itself=True),
             Job("alerts", alerts_job, records_itself=True),
