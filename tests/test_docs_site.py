@@ -1,16 +1,19 @@
-"""The docs site (mkdocs.yml): it builds in strict mode, its nav has every page, and the
-generated reference pages (scripts/docs_reference.py) are those the code gives today."""
+"""The docs site (mkdocs.yml): it builds in strict mode, its nav has every page, the
+generated reference pages (scripts/docs_reference.py) are those the code gives today, and
+its screenshots exist and are pages the browser tests take (scripts/docs_screenshots.py)."""
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
-from scripts import docs_reference
+from scripts import docs_reference, docs_screenshots
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -68,3 +71,45 @@ def test_the_site_builds_in_strict_mode(tmp_path: Path) -> None:
         html = page.read_text(encoding="utf-8")
         for needle in ('src="http', 'src="//', "fonts.googleapis", 'rel="stylesheet" href="http'):
             assert needle not in html, (page.name, needle)
+
+
+IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def referenced_images() -> set[Path]:
+    """Every image a docs page or the README shows, as a resolved path."""
+    pages = [ROOT / "README.md", *DOCS.rglob("*.md")]
+    return {(page.parent / src).resolve() for page in pages
+            for src in IMAGE.findall(page.read_text(encoding="utf-8"))}  # fmt: skip
+
+
+def test_every_image_the_docs_show_exists_and_every_image_is_shown() -> None:
+    shown = referenced_images()
+    assert [p for p in shown if not p.is_file()] == []
+    assert sorted(p.name for p in (DOCS / "img").glob("*.png") if p not in shown) == []
+
+
+def browser_shot_names() -> set[str]:
+    """The names the browser tests save pages under: `tab.shot("login")`, and the keys of
+    their PAGES dict for the loop `for name, path in PAGES.items(): ... tab.shot(name)`."""
+    names: set[str] = set()
+    for module in (ROOT / "tests" / "web" / "browser").glob("test_*.py"):
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "shot":
+                arg = node.args[0]
+                if isinstance(arg, ast.Constant):
+                    names.add(arg.value)
+            if isinstance(node, ast.Assign) and any(
+                    isinstance(t, ast.Name) and t.id == "PAGES" for t in node.targets):
+                names |= set(ast.literal_eval(node.value))
+    return names
+
+
+def test_every_screenshot_is_one_the_browser_tests_take() -> None:
+    """docs/img/<name>.png is a shot of scripts/docs_screenshots.py's SHOTS, and each of
+    those is still taken by the browser tests: a renamed or dropped shot fails here."""
+    images = {p.stem for p in (DOCS / "img").glob("*.png")}
+    assert images == set(docs_screenshots.SHOTS)
+    gone = sorted(set(docs_screenshots.SHOTS.values()) - browser_shot_names())
+    assert gone == [], f"SHOTS names shots the browser tests no longer take: {gone}"
