@@ -81,7 +81,8 @@ def cli_reference() -> str:
         HEADER + "# CLI reference\n\n"
         "Every command of `leadlink`, with its usage and every argument and option, as "
         "`leadlink COMMAND --help` prints them. What the commands do, and why: the topic "
-        "pages. `--db URL` (or `LEADLINK_DB`) goes before the command.\n"
+        "pages (see [the home page](../index.md)). `--db URL` (or `LEADLINK_DB`) goes before "
+        "the command.\n"
     ]
     for path, command in commands(root, ["leadlink"]):
         # A context under its group's, so the usage line reads `leadlink review accept ...`.
@@ -174,8 +175,8 @@ def api_reference(schema: dict[str, Any]) -> str:
         HEADER + "# API reference\n\n"
         f"{info['description']} The schema the server serves at `/openapi.json` (a viewer's "
         "token), version " + info["version"] + ": [openapi.json](openapi.json). Routes, "
-        "filters and what each equals on the command line: the read API and API writes "
-        "pages.\n"
+        "filters and what each equals on the command line: [the read API](../api-read.md) "
+        "and [API writes](../api-writes.md).\n"
     ]
     by_tag: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
     for path, ops in schema["paths"].items():
