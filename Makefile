@@ -22,7 +22,7 @@ lint: $(STAMP)
 	$(BIN)/mypy src
 	$(BIN)/lint-imports
 
-test: lint
+test: lint docs
 	bash scripts/test.sh
 
 # The dashboard's gettext catalogs (docs/dashboard.md, "Languages and formats"): extract every
@@ -35,6 +35,13 @@ catalogs: $(STAMP)
 	$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) --no-fuzzy-matching \
 	  --ignore-pot-creation-date --width 100
 	$(BIN)/pybabel compile -d $(LOCALE) --statistics
+
+# The docs site (mkdocs.yml) into site/: the generated reference pages must be fresh
+# (regenerate with `$(BIN)/python scripts/docs_reference.py`), and a broken link fails.
+.PHONY: docs
+docs: $(STAMP)
+	$(BIN)/python scripts/docs_reference.py --check
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # The size sweep (benchmarks/RESULTS.md "Size sweep", benchmarks/scale.svg):
 #   make bench SIZES=10000,100000 DBS=sqlite,postgresql [PG_URL=postgresql+psycopg://...]

@@ -137,12 +137,12 @@ def test_translator_formats_and_falls_back_to_the_code() -> None:
 @pytest.mark.parametrize(
     ("value", "spanish", "english"),
     [
-        (1234, "S/ 1,234.00", "PEN1,234.00"),
-        (25, "S/ 25.00", "PEN25.00"),
-        (0, "S/ 0.00", "PEN0.00"),
-        (1234567.891, "S/ 1,234,567.89", "PEN1,234,567.89"),
-        (-35.5, "-S/ 35.50", "-PEN35.50"),
-        ("100", "S/ 100.00", "PEN100.00"),
+        (1234, "S/ 1,234.00", "PEN 1,234.00"),
+        (25, "S/ 25.00", "PEN 25.00"),
+        (0, "S/ 0.00", "PEN 0.00"),
+        (1234567.891, "S/ 1,234,567.89", "PEN 1,234,567.89"),
+        (-35.5, "-S/ 35.50", "-PEN 35.50"),
+        ("100", "S/ 100.00", "PEN 100.00"),
         (None, "—", "—"),
         ("n/a", "—", "—"),
     ],
@@ -150,7 +150,8 @@ def test_translator_formats_and_falls_back_to_the_code() -> None:
 def test_soles(value: object, spanish: str, english: str) -> None:
     # Babel keeps the symbol to its amount with a no-break space.
     assert format_soles(value).replace("\N{NO-BREAK SPACE}", " ") == spanish  # es_PE: default
-    assert format_soles(value, ENGLISH) == english
+    # Babel lacks CLDR's currency spacing; leadlink applies it (PEN 1,234.00, not PEN1,234.00).
+    assert format_soles(value, ENGLISH).replace("\N{NO-BREAK SPACE}", " ") == english
 
 
 def test_counts_and_percentages() -> None:

@@ -146,10 +146,25 @@ def _number(value: object) -> float | None:
         return None
 
 
+def _currency_pattern(locale: Locale) -> str | None:
+    """The locale's currency pattern with CLDR's currency spacing, which Babel does not apply:
+    a symbol of letters next to the digits is kept apart by a no-break space (``PEN 540.00``
+    in ``en``, as ICU writes it, not ``PEN540.00``). ``None``: the locale's own pattern."""
+    symbol = get_currency_symbol(CURRENCY, locale=locale)
+    pattern = str(locale.currency_formats["standard"].pattern)
+    if symbol[-1:].isalpha() and "¤#" in pattern:
+        return pattern.replace("¤#", "¤\N{NO-BREAK SPACE}#")
+    if symbol[:1].isalpha() and "0¤" in pattern:
+        return pattern.replace("0¤", "0\N{NO-BREAK SPACE}¤")
+    return None
+
+
 def format_soles(x: object, locale: Locale = SPANISH_PERU) -> str:
     """An amount in soles, Babel's way for the locale: ``S/ 1,234.00`` in ``es_PE``."""
     value = _number(x)
-    return NONE if value is None else format_currency(value, CURRENCY, locale=locale)
+    if value is None:
+        return NONE
+    return format_currency(value, CURRENCY, format=_currency_pattern(locale), locale=locale)
 
 
 def format_count(x: object, locale: Locale = SPANISH_PERU) -> str:
