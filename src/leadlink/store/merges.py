@@ -12,6 +12,7 @@ the other stays on the retired key, marked as no longer in force. Every statemen
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
@@ -79,6 +80,31 @@ def live_key(session: Session, key: str) -> str:
     if key not in found:
         raise NotFoundError(f"no person {key}")
     return found[key]
+
+
+# The shortest start of a key that is taken for the key: lists print keys cut to 8 characters.
+MIN_PREFIX = 8
+_KEY_START = re.compile(r"[0-9a-f-]+")
+
+
+def full_key(session: Session, key: str) -> str:
+    """The person key that ``key`` is, or the one key it is the start of (at least 8
+    characters, like a short git hash); an ambiguous start is a UsageError naming the keys."""
+    key = key.strip().lower()
+    if session.get(Person, key) is not None:
+        return key
+    if len(key) < MIN_PREFIX or not _KEY_START.fullmatch(key):
+        raise NotFoundError(f"no person {key}")
+    query = (select(Person.person_key).where(Person.person_key.startswith(key, autoescape=True))
+             .order_by(Person.person_key).limit(3))  # fmt: skip
+    found = list(session.scalars(query))
+    if not found:
+        raise NotFoundError(f"no person key starts with {key}")
+    if len(found) > 1:
+        more = ", ".join(found[:2]) + (", …" if len(found) > 2 else "")
+        raise UsageError(f"{key} is the start of more than one person key ({more}): "
+                         "give more characters")  # fmt: skip
+    return found[0]
 
 
 def _retired_into(session: Session, keys: set[str]) -> dict[str, str | None]:

@@ -16,6 +16,7 @@ from leadlink.pipeline.resolution import merge as pm
 from leadlink.pipeline.resolution.resolve import match
 from leadlink.store import resolution
 from leadlink.store.db import transaction
+from leadlink.store.models import Person
 
 A, B, C = "aaaa", "bbbb", "cccc"
 
@@ -154,3 +155,20 @@ def test_persons_merge_and_show_on_the_command_line(world: World) -> None:
 def test_persons_merge_human_output_names_the_survivor(world: World) -> None:
     text = _cli(world.url, "persons", "merge", P2, P1)
     assert f"{P1} is the older key, so it survives" in " ".join(text.split())
+
+
+def test_persons_show_takes_the_start_of_a_key_as_lists_print_it(world: World) -> None:
+    # `review list` prints keys cut to 8 characters; `persons show` refused them.
+    shown = json.loads(_cli(world.url, "persons", "show", P1[:8], "--json"))
+    assert shown["person_key"] == P1 and shown["requested"] == P1
+    assert json.loads(_cli(world.url, "persons", "show", P1.upper(), "--json"))["person_key"] == P1
+    # A start shared by two keys names them; a start under 8 characters is no key.
+    twin = P1[:8] + "-0000-0000-0000-000000000000"
+    with transaction(world.engine) as session:
+        session.add(Person(person_key=twin, created_at=LATER))
+    ambiguous = " ".join(_cli(world.url, "persons", "show", P1[:8], code=2).split())
+    assert "more than one person key" in ambiguous and twin in ambiguous
+    assert json.loads(_cli(world.url, "persons", "show", P1[:13], "--json"))["person_key"] == P1
+    assert "no person" in _cli(world.url, "persons", "show", P1[:7], code=2)
+    assert "no person key starts with" in _cli(world.url, "persons", "show", "ffffffff9", code=2)
+    assert "no person" in _cli(world.url, "persons", "show", "%%%%%%%%", code=2)

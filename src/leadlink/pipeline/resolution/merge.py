@@ -165,8 +165,10 @@ def _counts(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def show_person(engine: Engine, key: str) -> dict[str, Any]:
-    """A person with every record, link (active or not), origin and retired key."""
+    """A person with every record, link (active or not), origin and retired key. ``key`` may
+    be the start of one key (8 characters or more: what lists print)."""
     with transaction(engine) as session:
+        key = merges.full_key(session, key)
         live = merges.live_key(session, key)
         person = merges.persons(session, [live])[live]
         retired = merges.retired_into_person(session, live)
