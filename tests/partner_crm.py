@@ -5,9 +5,36 @@ set (leadlink.synth) so that the tutorial's commands can be run as written."""
 from __future__ import annotations
 
 import csv
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+import pytest
+from sqlalchemy import create_engine, text
+from tests.conftest import PG_ADMIN_URL, REQUIRE_PG
+
+
+@contextmanager
+def partner_database(prefix: str) -> Iterator[str]:
+    """A fresh, empty database on the suite's PostgreSQL, dropped afterwards: its name
+    (``prefix_<random>``). Without a server the test is skipped, or fails where the suite
+    requires one."""
+    if not PG_ADMIN_URL:
+        if REQUIRE_PG:
+            pytest.fail("LEADLINK_REQUIRE_PG is set but LEADLINK_TEST_PG is not")
+        pytest.skip("no PostgreSQL server: run the suite through scripts/test.sh (make test)")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 SCHEMA = """
 CREATE SCHEMA crm;

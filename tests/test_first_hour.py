@@ -6,14 +6,12 @@ is run with `--once` and the page's own sources.toml."""
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 from tests import partner_crm
-from tests.conftest import PG_ADMIN_URL, REQUIRE_PG
+from tests.conftest import PG_ADMIN_URL
 from tests.test_docs import shell_commands
 from typer.testing import CliRunner
 
@@ -26,21 +24,11 @@ PAGE = (Path(__file__).resolve().parents[1] / "docs" / "first-hour.md").read_tex
 @pytest.fixture
 def partner(tmp_path: Path) -> Iterator[str]:
     """The URL of a fresh partner database holding a 300-lead synthetic data set."""
-    if not PG_ADMIN_URL:
-        if REQUIRE_PG:
-            pytest.fail("LEADLINK_REQUIRE_PG is set but LEADLINK_TEST_PG is not")
-        pytest.skip("no PostgreSQL server: run the suite through scripts/test.sh (make test)")
-    name = f"partner_fh_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    generate(tmp_path / "data", leads=300, seed=7)
-    partner_crm.load(url.replace("+psycopg", ""), tmp_path / "data")
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with partner_crm.partner_database("partner_fh") as name:
+        url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+        generate(tmp_path / "data", leads=300, seed=7)
+        partner_crm.load(url.replace("+psycopg", ""), tmp_path / "data")
+        yield url
 
 
 def test_the_first_hour_runs_as_written(partner: str, tmp_path: Path) -> None:

@@ -8,15 +8,15 @@ timestamps and numbers typed), read by the real CLI into a real store (SQLite an
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, column, create_engine, insert, select, table, text
-from tests.conftest import PG_ADMIN_URL, REQUIRE_PG
+from tests.conftest import PG_ADMIN_URL
 from tests.factories import NOW, write_csv
+from tests.partner_crm import partner_database
 from typer.testing import CliRunner
 
 from leadlink.cli import app
@@ -77,27 +77,17 @@ def as_csv_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
 @pytest.fixture
 def partner() -> Iterator[str]:
     """URL (with a password: the test server trusts any) of a partner-like database."""
-    if not PG_ADMIN_URL:
-        if REQUIRE_PG:
-            pytest.fail("LEADLINK_REQUIRE_PG is set but LEADLINK_TEST_PG is not")
-        pytest.skip("no PostgreSQL server: run the suite through scripts/test.sh (make test)")
-    name = f"partner_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgres@", f"postgres:{PASSWORD}@", 1)
-    url = f"{base}/{name}"
-    eng = create_engine(url)
-    with eng.begin() as conn:
-        conn.exec_driver_sql(PARTNER_SCHEMA)
-        columns = list(partner_rows()[0])
-        prospecto = table("prospecto", *(column(c) for c in columns), schema="crm")
-        conn.execute(insert(prospecto), partner_rows())
-    eng.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with partner_database("partner") as name:
+        base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgres@", f"postgres:{PASSWORD}@", 1)
+        url = f"{base}/{name}"
+        eng = create_engine(url)
+        with eng.begin() as conn:
+            conn.exec_driver_sql(PARTNER_SCHEMA)
+            columns = list(partner_rows()[0])
+            prospecto = table("prospecto", *(column(c) for c in columns), schema="crm")
+            conn.execute(insert(prospecto), partner_rows())
+        eng.dispose()
+        yield url
 
 
 def records(engine: Engine) -> list[tuple[Any, ...]]:
