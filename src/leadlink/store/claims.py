@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, and_, cast, delete, func, insert, select, update
+from sqlalchemy import Integer, and_, case, cast, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from leadlink.store.models import Claim, Link, Payment, SourceRecord
@@ -143,8 +143,11 @@ def update_payments(
         session.execute(update(Payment), [{**r, "run_id": run_id, "updated_at": now} for r in rows])
 
 
-def claim_rows(session: Session) -> list[dict[str, Any]]:
-    """Every claim with its lead's id and its payment's id, for reports."""
+def claim_rows(session: Session, milestones: Sequence[str]) -> list[dict[str, Any]]:
+    """Every claim with its lead's id and its payment's id, for reports: by lead (date, id),
+    then milestone in ``milestones`` order (M1, M5, M25; not as text, where M25 < M5)."""
+    rank = case({m: i for i, m in enumerate(milestones)}, value=Claim.milestone,
+                else_=len(milestones))  # fmt: skip
     query = (
         select(
             Claim.person_key,
@@ -157,7 +160,7 @@ def claim_rows(session: Session) -> list[dict[str, Any]]:
             Claim.payment_id,
         )
         .join(SourceRecord, SourceRecord.id == Claim.lead_record_id)
-        .order_by(Claim.person_key, Claim.milestone)
+        .order_by(Claim.lead_date, SourceRecord.source_pk, rank, Claim.person_key)
     )
     return [dict(r._mapping) for r in session.execute(query)]
 

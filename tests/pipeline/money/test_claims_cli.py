@@ -67,3 +67,20 @@ def test_quarantine_scan_list_and_checks(engine: Engine, db_url: str) -> None:
     checks = _json(db_url, "check", "quarantine")
     assert checks["ok"] is True
     assert _json(db_url, "check", "claims")["ok"] is True
+
+
+def test_claims_filtered_to_a_milestone_report_that_milestone_in_lead_order(
+    engine: Engine, db_url: str
+) -> None:
+    # `--milestone M1` listed M5 and M25 with 0 claims; rows came by person-key hex, with
+    # milestones as text (M1, M25, M5).
+    load_fixture(engine)
+    only = _json(db_url, "claims", "--milestone", "M1")["claims"]
+    assert isinstance(only, dict) and set(only["by_milestone"]) == {"M1"}
+    everything = _json(db_url, "claims", "--rows")
+    assert set(everything["claims"]["by_milestone"]) == {"M1", "M5", "M25"}  # type: ignore[index]
+    rows = everything["rows"]
+    assert isinstance(rows, list) and len(rows) > 3
+    rank = {"M1": 0, "M5": 1, "M25": 2}
+    keys = [(r["lead_date"], r["lead_id"], rank[r["milestone"]]) for r in rows]
+    assert keys == sorted(keys)

@@ -38,7 +38,7 @@ def report(
 ) -> dict[str, Any]:
     """What `leadlink claims --json` shows: claims (filtered), payments, funnel, quarantine."""
     with transaction(engine) as session:
-        rows = claims_store.claim_rows(session)
+        rows = claims_store.claim_rows(session, [m for m, _ in MILESTONES])
         payments = claims_store.payment_summary(session)
         quarantined = quarantine_store.count_active(session)
         paid_by = claims_store.payment_keys(session)
@@ -53,8 +53,11 @@ def report(
     aging: dict[str, dict[str, Any]] = {label: {"count": 0, "amount": 0.0} for label, _, _ in AGING}
     by_status = {s: 0 for s in STATUSES}
     amount_by_status = {s: 0.0 for s in STATUSES}
+    # Filtered to one milestone, the report is of that milestone only (the others are not
+    # "0 claims": they were not asked for).
     by_milestone: dict[str, dict[str, Any]] = {
-        m: {"count": 0, "amount": 0.0, "by_status": {s: 0 for s in STATUSES}} for m, _ in MILESTONES
+        m: {"count": 0, "amount": 0.0, "by_status": {s: 0 for s in STATUSES}}
+        for m, _ in MILESTONES if milestone is None or m == milestone
     }
     for r in rows:
         by_status[r["status"]] += 1
