@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -23,12 +24,33 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def cell(value: Any) -> str:
+    """A value as a person reads it in a table: no Python repr (``{'OK': 3}``, ``[]``,
+    ``False``, ``1000000.0``, microseconds); ``--json`` keeps the exact values."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))
+        return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.3f}"
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}: {cell(v)}" for k, v in value.items()) or "—"
+    if isinstance(value, list | tuple | set | frozenset):
+        return ", ".join(cell(v) for v in value) or "—"
+    return str(value)
+
+
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     t = Table(title=title, title_justify="left")
     for col in columns:
-        t.add_column(col)
+        # Folded, not cut with an ellipsis, when the terminal is narrow (80 columns).
+        t.add_column(col, overflow="fold")
     for row in rows:
-        t.add_row(*("" if v is None else str(v) for v in row))
+        t.add_row(*(cell(v) for v in row))
     out.print(t)
 
 
