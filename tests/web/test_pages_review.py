@@ -5,6 +5,7 @@ nothing. Also what the queue shows of each candidate's evidence."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -189,3 +190,19 @@ def test_a_model_proposal_shows_its_match_weights_on_the_queue(
     assert svg.format("pos") + '<rect width="100.0" height="1"/></svg>' in table
     assert svg.format("neg") + '<rect width="50.0" height="1"/></svg>' in table
     assert "Probabilistic model (Fellegi-Sunter)" in card
+
+
+def test_the_reject_form_takes_a_note_like_the_accept_form(
+    client: TestClient, make_token: TokenMaker, engine: Engine
+) -> None:
+    # The reject form had no note: why a candidate was refused was lost.
+    login(client, make_token("operator", "olga"))
+    item = item_id(engine, "RL1", "RD1")
+    queue = page(client, "/review")
+    form = re.search(rf'<form method="post" action="/review/{item}/reject".*?</form>', queue,
+                     flags=re.S)  # fmt: skip
+    assert form and f'data-testid="review-item-{item}-reject-note"' in form.group(0)
+    got = post(client, f"/review/{item}/reject",
+               {"csrf_token": csrf(queue), "note": "other DNI", "back": "/review"})  # fmt: skip
+    assert got.status_code == 303
+    assert status_of(engine, item) == ("rejected", "olga", "other DNI")
