@@ -130,6 +130,11 @@ def test_recover_matches_what_has_a_driver_and_the_backlog_falls(backlog: Engine
     assert result.batches == 3  # 12 items, chunk of 4
     assert (result.backlog_before, result.backlog_after) == (12, 6)
     assert result.by_reason == {"NO_CANDIDATES": 6}
+    # The run's duration is the time it took (it was recorded as 0.0 s: finished at `now`).
+    (started, finished), = _rows(backlog, "SELECT started_at, finished_at FROM job_run "
+                                 "WHERE kind = 'recover'")  # fmt: skip
+    started, finished = (dt.datetime.fromisoformat(str(v)) for v in (started, finished))
+    assert finished > started
     linked = dict(
         _rows(
             backlog,

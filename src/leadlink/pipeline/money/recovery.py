@@ -16,6 +16,7 @@ message), so processed = matched + unmatched + failed by construction.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import logging
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -158,15 +159,22 @@ def recover(
     with _exclusive(engine, settings, worker, now, wait) as heartbeat:
         run_id = jobs.start(engine, JOB_KIND, now, owner=worker)
         result = RecoverResult(run_id=run_id, worker=worker)
+        began = time.monotonic()
+
+        def finished_at() -> dt.datetime:
+            # The caller's clock plus the time the run really took (a run finished at ``now``
+            # was recorded as 0.0 s), as jobs.recorded does.
+            return now + dt.timedelta(seconds=time.monotonic() - began)
+
         try:
             _work(engine, settings, result, now=now, limit=limit, progress=progress,
                   heartbeat=heartbeat)  # fmt: skip
             _refresh_daily(engine, settings, result, now)
         except Exception as exc:
             error = failure_message(exc)
-            jobs.finish(engine, run_id, now, counts=result.as_dict(), error=error)
+            jobs.finish(engine, run_id, finished_at(), counts=result.as_dict(), error=error)
             raise
-        jobs.finish(engine, run_id, now, counts=result.as_dict())
+        jobs.finish(engine, run_id, finished_at(), counts=result.as_dict())
     return result
 
 
