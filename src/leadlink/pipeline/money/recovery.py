@@ -16,8 +16,8 @@ message), so processed = matched + unmatched + failed by construction.
 from __future__ import annotations
 
 import datetime as dt
-import time
 import logging
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
