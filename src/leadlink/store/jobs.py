@@ -90,6 +90,14 @@ class Run:
     counts: Callable[[], dict[str, Any]] = field(default=dict)
 
 
+def finish_clock(now: dt.datetime) -> Callable[[], dt.datetime]:
+    """When a run started at ``now`` finishes: the caller's clock plus the real time elapsed
+    since this call. Durations stay true (for /metrics and the dashboard) while tests that pin
+    ``now`` stay deterministic to the second."""
+    began = time.monotonic()
+    return lambda: now + dt.timedelta(seconds=time.monotonic() - began)
+
+
 @contextmanager
 def recorded(
     engine: Engine, kind: str, now: dt.datetime, *, owner: str | None = None
@@ -99,12 +107,7 @@ def recorded(
     The exception is re-raised: a failure is recorded, never swallowed.
     """
     run = Run(start(engine, kind, now, owner=owner))
-    began = time.monotonic()
-
-    def finished_at() -> dt.datetime:
-        # The caller's clock plus the real elapsed time: durations stay true (for /metrics and
-        # the dashboard) while tests that pin ``now`` stay deterministic to the second.
-        return now + dt.timedelta(seconds=time.monotonic() - began)
+    finished_at = finish_clock(now)
 
     try:
         yield run

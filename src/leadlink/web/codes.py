@@ -23,6 +23,7 @@ from leadlink.pipeline.operations.alerts import KINDS as ALERT_KINDS
 from leadlink.pipeline.operations.tokens import ROLES
 from leadlink.store.gap import GAP_REASONS, RISKS
 from leadlink.web.pages.common import NAV
+from leadlink.web.pages.review import FIELDS
 from leadlink.web.routes.api_alerts import Severity
 from leadlink.web.routes.api_jobs import RunStatus
 from leadlink.web.routes.api_review import ReviewStatus
@@ -38,8 +39,6 @@ QUEUE_STATES = ("pending", "matched", "unmatched", "parked", "due")
 RUN_COUNTS = ("matched", "unmatched", "failed")
 # How a lead came to the partner (store.models.Origin.origin).
 ORIGINS = ("cabinet_lead", "scout_registration", "migration", "legacy_external")
-# The comparison fields shown on a decision's evidence (matching.single's frame columns).
-FIELDS = ("phone_eq", "id_eq", "plate_eq", "brand_model_eq", "driver_id_eq", "name_sim", "days")
 # The statuses the error page names (web/errors.py maps every error to one of them).
 ERROR_STATUSES = (401, 403, 404, 409, 422, 500, 503)
 

@@ -71,6 +71,7 @@ def language(request: Request) -> str:
     return kept if kept in offered else DEFAULT_LANGUAGE
 
 
+@functools.lru_cache(maxsize=32)
 def format_locale(lang: str) -> Locale:
     """The Babel locale amounts and dates follow: the language in Peru if CLDR has it."""
     try:
@@ -146,6 +147,7 @@ def _number(value: object) -> float | None:
         return None
 
 
+@functools.lru_cache(maxsize=32)
 def _currency_pattern(locale: Locale) -> str | None:
     """The locale's currency pattern with CLDR's currency spacing, which Babel does not apply:
     a symbol of letters next to the digits is kept apart by a no-break space (``PEN 540.00``

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -159,12 +158,7 @@ def recover(
     with _exclusive(engine, settings, worker, now, wait) as heartbeat:
         run_id = jobs.start(engine, JOB_KIND, now, owner=worker)
         result = RecoverResult(run_id=run_id, worker=worker)
-        began = time.monotonic()
-
-        def finished_at() -> dt.datetime:
-            # The caller's clock plus the time the run really took (a run finished at ``now``
-            # was recorded as 0.0 s), as jobs.recorded does.
-            return now + dt.timedelta(seconds=time.monotonic() - began)
+        finished_at = jobs.finish_clock(now)  # not ``now``: that was recorded as 0.0 s
 
         try:
             _work(engine, settings, result, now=now, limit=limit, progress=progress,
