@@ -1,0 +1,85 @@
+"""Claim windows in SQL: a date plus some days, a driver's trips inside a window, and what a
+number of trips is worth on the milestone ladder, for queries that classify whole sets.
+
+The one piece of date arithmetic that differs per dialect lives here (``plus_days``): SQLite
+keeps dates as ISO text and adds days with ``date(d, '+N days')``; PostgreSQL adds an integer
+to a ``date``. The number of days is always a bound parameter.
+
+A driver's trips are found through the trips source key, ``driver_id|YYYY-MM-DD``
+(sources.py): the trips of one driver are one range of the unique ``(source, source_pk)``
+index, so a correlated lookup is an index range scan, not a scan of every trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Date, Integer, case, cast, func, literal, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+
+from leadlink.store.models import SourceRecord
+
+# The trips key is driver_id + "|" + date; "}" is the character after "|", so every key of a
+# driver sorts inside [driver_id + "|", driver_id + "}").
+KEY_SEPARATOR, KEY_END = "|", "}"
+
+
+class plus_days(FunctionElement[Any]):  # noqa: N801 - reads as the SQL function it renders
+    """``date + days`` as a date; ``plus_days(column, 14)`` binds 14 as a parameter."""
+
+    type = Date()
+    inherit_cache = True
+    name = "plus_days"
+
+
+@compiles(plus_days, "sqlite")
+def _plus_days_sqlite(element: plus_days, compiler: SQLCompiler, **kw: Any) -> str:
+    day, days = list(element.clauses)
+    modifier = func.printf("%+d days", days)
+    return f"date({compiler.process(day, **kw)}, {compiler.process(modifier, **kw)})"
+
+
+@compiles(plus_days, "postgresql")
+def _plus_days_postgresql(element: plus_days, compiler: SQLCompiler, **kw: Any) -> str:
+    day, days = list(element.clauses)
+    return f"({compiler.process(day, **kw)} + CAST({compiler.process(days, **kw)} AS INTEGER))"
+
+
+def completed_trips() -> ColumnElement[int]:
+    """A trips record's completed trips as an integer (the JSON holds the CSV text)."""
+    return cast(SourceRecord.data["completed_trips"].as_string(), Integer)
+
+
+def trips_between(
+    driver_pk: ColumnElement[str], start: ColumnElement[Any], end: ColumnElement[Any]
+) -> ColumnElement[int]:
+    """Completed trips of the driver ``driver_pk`` dated in ``[start, end)``, 0 when none:
+    a correlated scalar subquery over one range of the trips key index."""
+    trip = aliased(SourceRecord)
+    trips = cast(trip.data["completed_trips"].as_string(), Integer)
+    query = select(func.coalesce(func.sum(trips), 0)).where(
+        trip.source == "trips",
+        trip.source_pk >= driver_pk + literal(KEY_SEPARATOR),
+        trip.source_pk < driver_pk + literal(KEY_END),
+        trip.event_date >= start,
+        trip.event_date < end,
+        trips > 0,
+    )
+    return query.scalar_subquery()
+
+
+def ladder_amount(
+    trips: ColumnElement[int], ladder: Sequence[tuple[str, int, float]]
+) -> ColumnElement[float]:
+    """What ``trips`` trips inside a window claim: the sum of every milestone they reach.
+
+    ``ladder``: ``(milestone, trips needed, amount)``, the amounts from configuration.
+    """
+    total: ColumnElement[float] = literal(0.0)
+    for _name, need, amount in ladder:
+        total = total + case((trips >= need, literal(float(amount))), else_=literal(0.0))
+    return total
