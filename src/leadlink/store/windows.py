@@ -15,7 +15,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Integer, case, cast, func, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Integer,
+    SQLColumnExpression,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -55,7 +65,7 @@ def completed_trips() -> ColumnElement[int]:
 
 
 def trips_between(
-    driver_pk: ColumnElement[str], start: ColumnElement[Any], end: ColumnElement[Any]
+    driver_pk: SQLColumnExpression[str], start: SQLColumnExpression[Any], end: Any
 ) -> ColumnElement[int]:
     """Completed trips of the driver ``driver_pk`` dated in ``[start, end)``, 0 when none:
     a correlated scalar subquery over one range of the trips key index."""
@@ -69,7 +79,8 @@ def trips_between(
         trip.event_date < end,
         trips > 0,
     )
-    return query.scalar_subquery()
+    # Everything but the trips row comes from the enclosing queries, however deep they nest.
+    return query.correlate_except(trip).scalar_subquery()
 
 
 def ladder_amount(

@@ -1,0 +1,97 @@
+"""`leadlink backlog`: the KPI-red backlog split by what can still be claimed.
+
+Definitions live with the SQL in ``leadlink.store.segments`` (docs/recovery.md, "Backlog
+segments"); this service brings the configuration and the calendar, and shapes the report. The
+summary always covers the whole backlog; the segment filter only narrows the ``leads`` page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from leadlink.errors import UsageError
+from leadlink.pipeline.money.claim_facts import MILESTONES
+from leadlink.settings import Settings
+from leadlink.store import segments as segments_store
+from leadlink.store.db import transaction
+
+SEGMENTS = segments_store.SEGMENTS
+
+
+def segment_rules(settings: Settings, now: dt.datetime) -> segments_store.SegmentRules:
+    amounts = settings.claim_amounts()
+    return segments_store.SegmentRules(
+        now=now,
+        grace_days=settings.kpi_grace_days,
+        window_days=settings.claim_window_days,
+        expiry_days=settings.claim_expiry_days,
+        review_threshold=settings.review_threshold,
+        ladder=tuple((m, need, amounts[m]) for m, need in MILESTONES),
+    )
+
+
+def segment_summary(
+    session: Session, settings: Settings, now: dt.datetime
+) -> dict[str, dict[str, Any]]:
+    """segment -> {"leads", "at_stake", "next_deadline", "by_reason"}, dates as ISO text, in the
+    caller's transaction (impact, alerts and /metrics read the segments with their own data)."""
+    raw = segments_store.summary(session, segment_rules(settings, now))
+    return {s: {**v, "next_deadline": _iso(v["next_deadline"])} for s, v in raw.items()}
+
+
+def backlog_segments(
+    engine: Engine,
+    settings: Settings,
+    *,
+    now: dt.datetime,
+    segments: Sequence[str] = (),
+    limit: int = segments_store.LIMIT,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """``{"as_of", "kpi_red", "at_stake", "segments": {SEGMENT: {...}}, "leads": [...],
+    "total", "limit", "offset", "filters"}``: the whole backlog's segments and one page of it."""
+    bad = [s for s in segments if s not in SEGMENTS]
+    if bad:
+        raise UsageError(f"unknown segment {', '.join(bad)}: segments are {', '.join(SEGMENTS)}")
+    rules = segment_rules(settings, now)
+    with transaction(engine) as session:
+        summary = segment_summary(session, settings, now)
+        rows, total = segments_store.leads(
+            session, rules, segments=segments, limit=limit, offset=offset
+        )
+    return {
+        "as_of": now.date().isoformat(),
+        "kpi_red": sum(v["leads"] for v in summary.values()),
+        "at_stake": round(sum(v["at_stake"] for v in summary.values()), 2),
+        "segments": summary,
+        "leads": [_lead(r, now.date()) for r in rows],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "filters": {"segment": list(segments)},
+    }
+
+
+def _lead(row: dict[str, Any], today: dt.date) -> dict[str, Any]:
+    deadline = row["deadline"]
+    return {
+        "lead_id": row["lead_id"],
+        "lead_date": _iso(row["lead_date"]),
+        "segment": row["segment"],
+        "loss_reason": row["loss_reason"],
+        "reason": row["reason"],
+        "candidate": row["candidate"],
+        "candidate_trips": int(row["candidate_trips"] or 0),
+        "at_stake": round(float(row["at_stake"] or 0.0), 2),
+        "deadline": _iso(deadline),
+        "days_left": None if deadline is None else (deadline - today).days,
+    }
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return None if day is None else day.isoformat()

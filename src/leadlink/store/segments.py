@@ -1,0 +1,258 @@
+"""The KPI-red backlog split by what can still be claimed, in one query (docs/recovery.md,
+"Backlog segments").
+
+Every KPI-red lead (``backlog.kpi_red_ids``) is in exactly one segment, the first that holds:
+
+- ``recoverable``: it has a *candidate*, a person proposed at or above the review band (an open
+  review item, or the engine's best candidate scored at or above ``review_threshold``), and its
+  claims would not have expired yet (``today < lead + window + expiry``): review or recovery
+  can link it and the partner can still bill it;
+- ``waiting``: no candidate and its claim window is still open (``today < lead + window``): a
+  driver may still register and drive inside it;
+- ``lost``: the window closed with no candidate, or the candidate came too late (the claims
+  would be expired). Its ``loss_reason`` is the engine's reason (``NO_CANDIDATES``,
+  ``MISSING_IDENTIFIERS``, ``WEAK_MATCH_ONLY``…), ``NOT_MATCHED`` when ``match`` never decided
+  it, or ``EXPIRED`` when a candidate exists but its claims would be expired.
+
+Money at stake: a recoverable lead's is what its candidate's trips inside the lead's window
+reach on the milestone ladder (0 when the candidate already has a lead: its claims are anchored
+on that one); a waiting lead's is the whole ladder (what it can still earn at most); a lost
+lead's is 0. Deadline: recoverable ``lead + window + expiry`` (after it the claims expire),
+waiting and lost ``lead + window`` (the window closes, or closed).
+
+Segment tests compare the lead date with day cut-offs computed from ``now`` (as gap analysis
+does), so classification, filters and counts all run in the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session, aliased
+
+from leadlink.store.backlog import kpi_red_ids
+from leadlink.store.models import Link, ReviewItem, SourceRecord, Unmatched
+from leadlink.store.windows import ladder_amount, plus_days, trips_between
+
+SEGMENTS = ("recoverable", "waiting", "lost")
+EXPIRED, NOT_MATCHED = "EXPIRED", "NOT_MATCHED"
+OPEN = "open"
+LIMIT = 50
+
+
+@dataclass(frozen=True)
+class SegmentRules:
+    """What the classification needs from configuration and the calendar."""
+
+    now: dt.datetime
+    grace_days: int
+    window_days: int
+    expiry_days: int
+    review_threshold: float
+    ladder: tuple[tuple[str, int, float], ...]  # (milestone, trips needed, amount)
+
+    @property
+    def today(self) -> dt.date:
+        return self.now.date()
+
+    @property
+    def open_after(self) -> dt.date:
+        """Leads dated after this day still have their claim window open."""
+        return self.today - dt.timedelta(days=self.window_days)
+
+    @property
+    def claimable_after(self) -> dt.date:
+        """Leads dated after this day would still have unexpired claims."""
+        return self.today - dt.timedelta(days=self.window_days + self.expiry_days)
+
+    @property
+    def full_ladder(self) -> float:
+        return float(sum(amount for _m, _n, amount in self.ladder))
+
+
+def review_candidate(record_id: SQLColumnExpression[int]) -> ColumnElement[str]:
+    """The person of the record's strongest open review item (None when it has none)."""
+    item = aliased(ReviewItem)
+    return (
+        select(item.person_key)
+        .where(item.record_id == record_id, item.status == OPEN)
+        .order_by(item.score.desc(), item.person_key)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def engine_candidate(threshold: float) -> ColumnElement[str]:
+    """The engine's best candidate of an unmatched record when scored at or above the band."""
+    best = Unmatched.candidates[(0, "person_key")].as_string()
+    score = Unmatched.candidates[(0, "score")].as_float()
+    return case((score >= threshold, best), else_=None)
+
+
+def candidate(record_id: SQLColumnExpression[int], threshold: float) -> ColumnElement[str]:
+    """A lead's candidate person: its review item's, else the engine's (``Unmatched`` must be
+    outer-joined on the record)."""
+    return func.coalesce(review_candidate(record_id), engine_candidate(threshold))
+
+
+def _candidate_trips(person: Any, start: Any, window_days: int) -> ColumnElement[int]:
+    """Trips of ``person``'s drivers inside the window from ``start``."""
+    link, driver = aliased(Link), aliased(SourceRecord)
+    in_window = trips_between(driver.source_pk, start, plus_days(start, window_days))
+    return (
+        select(func.coalesce(func.sum(in_window), 0))
+        .select_from(link)
+        .join(driver, driver.id == link.record_id)
+        .where(link.person_key == person, link.active, driver.source == "drivers")
+        .correlate_except(link, driver)
+        .scalar_subquery()
+    )
+
+
+def _has_lead(person: Any) -> ColumnElement[bool]:
+    link, lead = aliased(Link), aliased(SourceRecord)
+    return (
+        exists()
+        .where(link.person_key == person, link.active, lead.id == link.record_id,
+               lead.source == "leads")
+        .correlate_except(link, lead)
+    )  # fmt: skip
+
+
+def segment_query(rules: SegmentRules) -> Select[Any]:
+    """(record_id, lead_id, lead_date, segment, loss_reason, reason, candidate, deadline,
+    at_stake) for every KPI-red lead.
+
+    Two materialised steps, so that each lookup runs once per lead (a planner that inlines
+    the steps would repeat a lookup for every expression that reads it): the red leads with
+    their candidate, then their segment and the candidate's trips in the lead's window.
+    """
+    red = (
+        select(
+            SourceRecord.id.label("record_id"),
+            SourceRecord.source_pk.label("lead_id"),
+            SourceRecord.event_date.label("lead_date"),
+            Unmatched.reason.label("reason"),
+            candidate(SourceRecord.id, rules.review_threshold).label("candidate"),
+        )
+        .select_from(SourceRecord)
+        .outerjoin(Unmatched, Unmatched.record_id == SourceRecord.id)
+        .where(SourceRecord.id.in_(kpi_red_ids(rules.now, rules.grace_days)))
+        .cte("red_lead")
+        .prefix_with("MATERIALIZED")
+    )
+    has_candidate, day = red.c.candidate.is_not(None), red.c.lead_date
+    recoverable = and_(has_candidate, day > rules.claimable_after)
+    waiting = and_(~has_candidate, day > rules.open_after)
+    segment = case(
+        (recoverable, literal("recoverable")), (waiting, literal("waiting")), else_=literal("lost")
+    )
+    loss = case(
+        (or_(recoverable, waiting), null()),
+        (has_candidate, literal(EXPIRED)),
+        else_=func.coalesce(red.c.reason, literal(NOT_MATCHED)),
+    )
+    deadline = case(
+        (has_candidate, plus_days(day, rules.window_days + rules.expiry_days)),
+        else_=plus_days(day, rules.window_days),
+    )
+    # A candidate who already has a lead claims through that lead: nothing more at stake.
+    trips = case(
+        (and_(recoverable, ~_has_lead(red.c.candidate)),
+         _candidate_trips(red.c.candidate, day, rules.window_days)),
+        else_=literal(0),
+    )  # fmt: skip
+    valued = select(
+        *red.c, segment.label("segment"), loss.label("loss_reason"),
+        deadline.label("deadline"), trips.label("candidate_trips"),
+    ).cte("valued_lead").prefix_with("MATERIALIZED")  # fmt: skip
+    at_stake = case(
+        (valued.c.segment == "recoverable", ladder_amount(valued.c.candidate_trips, rules.ladder)),
+        (valued.c.segment == "waiting", literal(rules.full_ladder)),
+        else_=literal(0.0),
+    )
+    return select(
+        valued.c.record_id, valued.c.lead_id, valued.c.lead_date, valued.c.segment,
+        valued.c.loss_reason, valued.c.reason, valued.c.candidate, valued.c.deadline,
+        valued.c.candidate_trips, at_stake.label("at_stake"),
+    )  # fmt: skip
+
+
+def summary(session: Session, rules: SegmentRules) -> dict[str, dict[str, Any]]:
+    """segment -> {"leads", "at_stake", "next_deadline", "by_reason"} over the whole backlog
+    (``next_deadline``: the nearest deadline still ahead, None when none is)."""
+    sub = segment_query(rules).subquery()
+    ahead = case((sub.c.deadline > rules.today, sub.c.deadline), else_=null())
+    query = select(
+        sub.c.segment, sub.c.loss_reason, func.count(), func.sum(sub.c.at_stake), func.min(ahead)
+    ).group_by(sub.c.segment, sub.c.loss_reason)
+    out: dict[str, dict[str, Any]] = {
+        s: {"leads": 0, "at_stake": 0.0, "next_deadline": None, "by_reason": {}} for s in SEGMENTS
+    }
+    for segment, loss, n, stake, nearest in session.execute(query):
+        entry = out[segment]
+        entry["leads"] += int(n)
+        entry["at_stake"] = round(entry["at_stake"] + float(stake or 0.0), 2)
+        day = _day(nearest)
+        if day is not None and (entry["next_deadline"] is None or day < entry["next_deadline"]):
+            entry["next_deadline"] = day
+        if loss is not None:
+            entry["by_reason"][loss] = int(n)
+    return out
+
+
+def leads(
+    session: Session,
+    rules: SegmentRules,
+    *,
+    segments: Sequence[str] = (),
+    limit: int = LIMIT,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of the backlog in working order, and how many leads the filter holds.
+
+    Recoverable first (nearest deadline, then most money), then waiting (nearest deadline),
+    then lost (most recent first); lead id breaks ties, so paging is stable.
+    """
+    sub = segment_query(rules).subquery()
+    where = sub.c.segment.in_(list(segments)) if segments else literal(True)
+    rank = case((sub.c.segment == "recoverable", 0), (sub.c.segment == "waiting", 1), else_=2)
+    lost = sub.c.segment == "lost"
+    live_deadline = case((lost, null()), else_=sub.c.deadline)
+    newest_lost = case((lost, sub.c.lead_date), else_=null())
+    query = (
+        select(sub)
+        .where(where)
+        .order_by(rank, live_deadline, sub.c.at_stake.desc(), newest_lost.desc(), sub.c.lead_id)
+        .limit(limit)
+        .offset(offset)
+    )  # fmt: skip
+    rows = [
+        {**r._mapping, "lead_date": _day(r.lead_date), "deadline": _day(r.deadline)}
+        for r in session.execute(query)
+    ]
+    total = session.scalar(select(func.count()).select_from(sub).where(where)) or 0
+    return rows, int(total)
+
+
+def _day(value: Any) -> dt.date | None:
+    """SQLite hands computed dates back as ISO text; PostgreSQL as dates."""
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))

@@ -1,0 +1,105 @@
+"""Backlog segments on real databases: one hand-made lead per segment and loss reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from tests.pipeline.money.segments_world import NOW, SETTINGS, segments_world
+
+from leadlink.errors import UsageError
+from leadlink.pipeline.money.segments import backlog_segments
+
+# lead -> (segment, loss reason, engine reason, S/ at stake, deadline, days left)
+EXPECTED = {
+    "LR1": ("recoverable", None, "WEAK_MATCH_ONLY", 60.0, "2026-12-14", 34),
+    "LR2": ("recoverable", None, "WEAK_MATCH_ONLY", 0.0, "2026-12-12", 32),
+    "LW1": ("waiting", None, "NO_CANDIDATES", 160.0, "2026-11-15", 5),
+    "LW2": ("waiting", None, "MISSING_IDENTIFIERS", 160.0, "2026-11-19", 9),
+    "LE1": ("lost", "EXPIRED", "WEAK_MATCH_ONLY", 0.0, "2026-10-14", -27),
+    "LN1": ("lost", "NO_CANDIDATES", "NO_CANDIDATES", 0.0, "2026-10-15", -26),
+    "LM1": ("lost", "MISSING_IDENTIFIERS", "MISSING_IDENTIFIERS", 0.0, "2026-10-16", -25),
+    "LU1": ("lost", "NOT_MATCHED", None, 0.0, "2026-10-17", -24),
+}
+
+
+@pytest.fixture
+def world(engine: Engine, tmp_path: Path) -> Engine:
+    return segments_world(engine, tmp_path)
+
+
+def _rows(report: dict) -> dict[str, tuple]:
+    return {
+        r["lead_id"]: (r["segment"], r["loss_reason"], r["reason"], r["at_stake"],
+                       r["deadline"], r["days_left"])
+        for r in report["leads"]
+    }  # fmt: skip
+
+
+def test_every_lead_in_its_segment(world: Engine) -> None:
+    report = backlog_segments(world, SETTINGS, now=NOW)
+    assert _rows(report) == EXPECTED
+    # Working order: recoverable by deadline, waiting by deadline, lost newest first.
+    assert [r["lead_id"] for r in report["leads"]] == [
+        "LR2", "LR1", "LW1", "LW2", "LU1", "LM1", "LN1", "LE1",
+    ]  # fmt: skip
+    assert report["segments"] == {
+        "recoverable": {"leads": 2, "at_stake": 60.0, "next_deadline": "2026-12-12",
+                        "by_reason": {}},
+        "waiting": {"leads": 2, "at_stake": 320.0, "next_deadline": "2026-11-15",
+                    "by_reason": {}},
+        "lost": {"leads": 4, "at_stake": 0.0, "next_deadline": None,
+                 "by_reason": {"EXPIRED": 1, "MISSING_IDENTIFIERS": 1, "NOT_MATCHED": 1,
+                               "NO_CANDIDATES": 1}},
+    }  # fmt: skip
+    assert (report["kpi_red"], report["at_stake"], report["total"]) == (8, 380.0, 8)
+
+
+def test_candidates_are_the_review_items(world: Engine) -> None:
+    by_lead = {r["lead_id"]: r for r in backlog_segments(world, SETTINGS, now=NOW)["leads"]}
+    assert by_lead["LR1"]["candidate_trips"] == 6  # 3 + 3 inside the window, not the 30 after
+    assert by_lead["LR1"]["candidate"] is not None
+    assert by_lead["LE1"]["candidate"] is not None  # a candidate, but its claims expired
+    assert by_lead["LW1"]["candidate"] is None
+
+
+@pytest.mark.parametrize(
+    ("segments", "expected"),
+    [
+        (["recoverable"], ["LR2", "LR1"]),
+        (["lost"], ["LU1", "LM1", "LN1", "LE1"]),
+        (["waiting", "recoverable"], ["LR2", "LR1", "LW1", "LW2"]),
+    ],
+)
+def test_segment_filter_narrows_the_page_not_the_summary(
+    world: Engine, segments: list[str], expected: list[str]
+) -> None:
+    report = backlog_segments(world, SETTINGS, now=NOW, segments=segments)
+    assert [r["lead_id"] for r in report["leads"]] == expected
+    assert report["total"] == len(expected)
+    assert report["kpi_red"] == 8
+
+
+def test_paging_is_stable(world: Engine) -> None:
+    whole = [r["lead_id"] for r in backlog_segments(world, SETTINGS, now=NOW)["leads"]]
+    pages = [
+        r["lead_id"]
+        for offset in range(0, 8, 3)
+        for r in backlog_segments(world, SETTINGS, now=NOW, limit=3, offset=offset)["leads"]
+    ]
+    assert pages == whole
+
+
+def test_time_moves_leads_between_segments(world: Engine) -> None:
+    """On 11-15 LW1's window has closed (lost, NO_CANDIDATES); on 12-13 LR2's claims expired."""
+    later = backlog_segments(world, SETTINGS, now=NOW.replace(day=15))
+    assert _rows(later)["LW1"][:2] == ("lost", "NO_CANDIDATES")
+    much_later = backlog_segments(world, SETTINGS, now=NOW.replace(month=12, day=13))
+    assert _rows(much_later)["LR2"][:2] == ("lost", "EXPIRED")
+    assert _rows(much_later)["LR1"][0] == "recoverable"
+
+
+def test_unknown_segment_is_a_usage_error(world: Engine) -> None:
+    with pytest.raises(UsageError, match="unknown segment stuck"):
+        backlog_segments(world, SETTINGS, now=NOW, segments=["stuck"])
