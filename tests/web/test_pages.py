@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from leadlink.cli import app as cli_app
 from leadlink.clock import utcnow
-from leadlink.pipeline.money import claims_report, funnel, gap, impact, recovery
+from leadlink.pipeline.money import claims_report, funnel, gap, impact, recovery, segments
 from leadlink.pipeline.operations import alerts
 from leadlink.pipeline.resolution import review
 from leadlink.pipeline.resolution.merge import show_person
@@ -136,6 +136,17 @@ def test_backlog_gap_jobs_and_alerts_json_are_their_services(
     assert backlog["impact"] == normal(impact.impact(engine, settings, now=NOW, days=14))
     assert backlog["queue"] == normal(recovery.queue_status(engine, now=NOW))
     assert backlog["impact"]["days"], "the world's recovery run wrote a daily row"
+    split = segments.backlog_segments(engine, settings, now=NOW)
+    assert backlog["segments"] == normal({k: split[k] for k in ("as_of", "kpi_red", "at_stake",
+                                                                "segments")})  # fmt: skip
+    assert backlog["leads"]["items"] == normal(split["leads"])
+    assert backlog["segments"]["kpi_red"] == backlog["impact"]["backlog_after"]
+    lost = data(viewer_client, "/backlog.json", segment="lost", limit=1)
+    assert lost["leads"]["total"] == split["segments"]["lost"]["leads"]
+    assert [r["segment"] for r in lost["leads"]["items"]] == ["lost"] * len(lost["leads"]["items"])
+    html = page(viewer_client, "/backlog")
+    for name, v in split["segments"].items():
+        assert text_of(html, f"segment-{name}-leads") == ES.formatter("num")(v["leads"])
 
     report = gap.gap_report(engine, settings, now=NOW)
     got = data(viewer_client, "/gap.json", limit=500)
@@ -319,6 +330,12 @@ def test_pages_equal_the_cli_json_on_the_real_clock(
         impact = data(c, "/backlog.json", days=7)["impact"]
         assert impact == cli_json("impact", "--days", "7")
         assert data(c, "/backlog.json")["queue"] == cli_json("queue", "status")
+        split, split_cli = (
+            data(c, "/backlog.json", limit=500),
+            cli_json("backlog", "--limit", "500"),
+        )
+        assert split["segments"]["segments"] == split_cli["segments"]
+        assert split["leads"]["items"] == split_cli["leads"]
         assert data(c, f"/persons/{RD1}.json") == cli_json("persons", "show", RD1)
 
 

@@ -75,6 +75,7 @@ app.command("alerts")(ops.alerts)
 app.command("worker")(ops.worker)
 app.command("recover")(recovery.recover_cmd)
 app.command("impact")(recovery.impact_cmd)
+app.command("backlog")(recovery.backlog_cmd)
 # Command groups: each module builds its own sub-app.
 app.add_typer(resolution.export_app, name="export")
 app.add_typer(console_cmds.token_app, name="token")

@@ -139,16 +139,9 @@ def latest_by_kind(engine: Engine) -> list[dict[str, Any]]:
             ).all()
         )
         return [
-            {
-                "kind": r.kind,
-                "id": r.id,
-                "status": r.status,
-                "started_at": r.started_at,
-                "finished_at": r.finished_at,
-                "counts": r.counts,
-                "error": r.error,
-                "last_ok_at": ok.get(r.kind),
-            }  # fmt: skip
+            {"kind": r.kind, "id": r.id, "status": r.status, "started_at": r.started_at,
+             "finished_at": r.finished_at, "counts": r.counts, "error": r.error,
+             "last_ok_at": ok.get(r.kind)}  # fmt: skip
             for r in runs
         ]
 

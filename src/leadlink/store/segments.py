@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     ColumnElement,
@@ -50,7 +50,8 @@ from leadlink.store.backlog import kpi_red_ids
 from leadlink.store.models import Link, ReviewItem, SourceRecord, Unmatched
 from leadlink.store.windows import ladder_amount, plus_days, trips_between
 
-SEGMENTS = ("recoverable", "waiting", "lost")
+Segment = Literal["recoverable", "waiting", "lost"]
+SEGMENTS: tuple[Segment, ...] = get_args(Segment)
 EXPIRED, NOT_MATCHED = "EXPIRED", "NOT_MATCHED"
 OPEN = "open"
 LIMIT = 50

@@ -81,7 +81,8 @@ def _schema_copy(engine: Engine) -> Iterator[Engine]:
                 name = _quoted(copy, table.name)
                 cols = ", ".join(_quoted(copy, c.name) for c in table.columns)
                 source = f"{_quoted(copy, live_schema)}.{name}"
-                conn.execute(text(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM {source}"))  # noqa: S608
+                conn.execute(text(
+                    f"INSERT INTO {name} ({cols}) SELECT {cols} FROM {source}"))  # noqa: S608
                 pk = list(table.primary_key.columns)
                 if len(pk) == 1 and pk[0].type.python_type is int:
                     # Ids the copy's match makes continue past the copied ones.
@@ -101,3 +102,4 @@ def _quoted(engine: Engine, name: str) -> str:
     """An identifier of ours (a table, column or scratch schema name), quoted by the dialect:
     never a value."""
     return engine.dialect.identifier_preparer.quote(name)
+

@@ -22,6 +22,7 @@ from leadlink.pipeline.money.funnel import STAGES
 from leadlink.pipeline.operations.alerts import KINDS as ALERT_KINDS
 from leadlink.pipeline.operations.tokens import ROLES
 from leadlink.store.gap import GAP_REASONS, RISKS
+from leadlink.store.segments import EXPIRED, NOT_MATCHED, SEGMENTS
 from leadlink.web.pages.common import NAV
 from leadlink.web.pages.review import FIELDS
 from leadlink.web.routes.api_alerts import Severity
@@ -49,6 +50,10 @@ CODE_GROUPS: dict[str, tuple[object, ...]] = {
     "gap_help": GAP_REASONS,
     "risk": RISKS,
     "reason": tuple(r.value for r in Reason),
+    "segment": SEGMENTS,
+    "segment_help": SEGMENTS,
+    # Why a backlog lead is lost: the engine's reason, or one of the segments' own two.
+    "loss": (*(r.value for r in Reason), EXPIRED, NOT_MATCHED),
     "rule": (*(r.name for r in RULES), WEAK.name, CONFLICT.name, *LINK_RULES),
     "confidence": get_args(Confidence),
     "field": FIELDS,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 from tests.pipeline.money.segments_world import NOW, SETTINGS, segments_world
+from typer.testing import CliRunner
 
+from leadlink.cli import app
+from leadlink.clock import utcnow
 from leadlink.errors import UsageError
 from leadlink.pipeline.money.segments import backlog_segments
 
@@ -103,3 +107,26 @@ def test_time_moves_leads_between_segments(world: Engine) -> None:
 def test_unknown_segment_is_a_usage_error(world: Engine) -> None:
     with pytest.raises(UsageError, match="unknown segment stuck"):
         backlog_segments(world, SETTINGS, now=NOW, segments=["stuck"])
+
+
+def test_cli_json_is_the_service_and_the_table_reads_at_80_columns(
+    world: Engine, db_url: str
+) -> None:
+    """The CLI reads the real clock: compare it with the service at the real clock."""
+    result = CliRunner().invoke(app, ["--db", db_url, "backlog", "--json", "--limit", "500"])
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.stdout)
+    expected = backlog_segments(world, SETTINGS, now=utcnow(), limit=500)
+    assert got == json.loads(json.dumps(expected))
+    assert got["kpi_red"] == 9  # LT's grace day has passed on the real clock too
+
+    table = CliRunner().invoke(app, ["--db", db_url, "backlog", "--segment", "lost"])
+    assert table.exit_code == 0, table.output
+    lines = table.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "NOT_MATCHED" in table.stdout and "None" not in table.stdout
+    assert "{" not in table.stdout and "[]" not in table.stdout
+
+    bad = CliRunner().invoke(app, ["--db", db_url, "backlog", "--segment", "stuck"])
+    assert bad.exit_code == 2
+    assert "unknown segment stuck" in bad.output

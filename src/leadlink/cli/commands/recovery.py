@@ -1,4 +1,5 @@
-"""`leadlink queue seed|status`, `leadlink recover`, `leadlink impact`: the KPI-red backlog."""
+"""`leadlink queue seed|status`, `leadlink recover`, `leadlink impact`, `leadlink backlog`: the
+KPI-red backlog."""
 
 from __future__ import annotations
 
@@ -108,6 +109,40 @@ def _print_impact(data: dict[str, Any], days: int) -> None:
     cols = ["day", "backlog_before", "backlog_after", "delta", "matched_out", "new_in",
             "processed", "failed", "top_fail_reason", "success"]  # fmt: skip
     console.table("per day", cols, [[_cell(d[c]) for c in cols] for d in data["days"]])
+
+
+@handles_errors
+def backlog_cmd(
+    segment: Annotated[
+        list[str] | None,
+        typer.Option("--segment", help="Only leads of this segment (recoverable, waiting, lost)."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Leads listed.")] = 20,
+    offset: Annotated[int, typer.Option("--offset", min=0, help="Leads skipped.")] = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """The KPI-red backlog by what can still be claimed: recoverable, waiting, lost; S/ at
+    stake and deadlines (docs/recovery.md, "Backlog segments")."""
+    from leadlink.pipeline.money.segments import backlog_segments
+
+    data = backlog_segments(state.engine(), state.settings(), now=now(),
+                            segments=segment or (), limit=limit, offset=offset)  # fmt: skip
+    emit(data, _print_backlog, json_out)
+
+
+def _print_backlog(data: dict[str, Any]) -> None:
+    segments = data["segments"]
+    rows = [(s, v["leads"], v["at_stake"], v["next_deadline"]) for s, v in segments.items()]
+    rows.append(("total", data["kpi_red"], data["at_stake"], None))
+    console.table(f"KPI-red backlog on {data['as_of']}", ["segment", "leads", "S/ at stake",
+                                                         "next deadline"], rows)  # fmt: skip
+    lost = sorted(segments["lost"]["by_reason"].items(), key=lambda kv: (-kv[1], kv[0]))
+    console.table("lost, by reason", ["reason", "leads"], lost)
+    cols = ["lead", "segment", "reason", "S/", "deadline", "days"]
+    leads = [(r["lead_id"], r["segment"], r["loss_reason"] or r["reason"], r["at_stake"],
+              r["deadline"], r["days_left"]) for r in data["leads"]]  # fmt: skip
+    shown = f"{data['offset'] + 1}-{data['offset'] + len(leads)}" if leads else "none"
+    console.table(f"leads {shown} of {data['total']}", cols, leads)
 
 
 def _cell(value: Any) -> Any:

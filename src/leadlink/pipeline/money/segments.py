@@ -21,6 +21,7 @@ from leadlink.store import segments as segments_store
 from leadlink.store.db import transaction
 
 SEGMENTS = segments_store.SEGMENTS
+Segment = segments_store.Segment
 
 
 def segment_rules(settings: Settings, now: dt.datetime) -> segments_store.SegmentRules:

@@ -18,6 +18,7 @@ from leadlink.pipeline.money.funnel import STAGES, funnel
 from leadlink.pipeline.money.gap import gap_report
 from leadlink.pipeline.money.impact import impact
 from leadlink.pipeline.money.recovery import queue_status
+from leadlink.pipeline.money.segments import SEGMENTS, Segment, backlog_segments
 from leadlink.pipeline.operations import alerts as alerts_service
 from leadlink.pipeline.operations.freshness import job_freshness, run_dict
 from leadlink.store import gap as gap_store
@@ -33,6 +34,7 @@ router = APIRouter(include_in_schema=False)
 RISK_COLOURS = {"high": "#b3261e", "medium": "#e69f00", "low": "#9aa5b1"}
 IMPACT_KEYS = ("since", "days_window", "backlog_before", "backlog_after", "delta",
                "matched_out", "new_in", "top_fail_reason", "success")  # fmt: skip
+SEGMENT_KEYS = ("as_of", "kpi_red", "at_stake", "segments")
 
 
 @router.get("/")
@@ -81,11 +83,19 @@ def backlog(
     engine: EngineDep,
     settings: SettingsDep,
     now: NowDep,
+    page: PageDep,
     days: Annotated[int, Query(ge=1, le=366, description="Days shown, today included.")] = 30,
+    segment: Annotated[list[Segment] | None, Query(description="Only these segments.")] = None,
 ) -> Response:
     def build() -> dict[str, Any]:
+        # The segments are `leadlink backlog --json`'s, the page of leads its ``leads``.
+        split = backlog_segments(engine, settings, now=now, segments=segment or (),
+                                 limit=page.limit, offset=page.offset)  # fmt: skip
         return {"impact": impact(engine, settings, now=now, days=days),
-                "queue": queue_status(engine, now=now), "days": days}  # fmt: skip
+                "queue": queue_status(engine, now=now), "days": days,
+                "segments": {k: split[k] for k in SEGMENT_KEYS},
+                "leads": paged(split["leads"], split["total"], page),
+                "filters": {"segment": split["filters"]["segment"]}}  # fmt: skip
 
     def view(t: Translator, data: dict[str, Any]) -> dict[str, Any]:
         rows = data["impact"]["days"]
@@ -102,7 +112,7 @@ def backlog(
             title=t("backlog.chart_flow"), y_label=t("common.leads"), stacked=False,
             fmt=t.formatter("num"),
         )  # fmt: skip
-        return {"line_chart": svg(line), "flow_chart": svg(flow)}
+        return {"line_chart": svg(line), "flow_chart": svg(flow), "segment_names": SEGMENTS}
 
     return respond(request, principal, "backlog.html", build,
                    json_path="/backlog.json", view=view)  # fmt: skip

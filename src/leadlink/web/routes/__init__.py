@@ -13,6 +13,7 @@ from leadlink.web.pages import ops as pages_ops
 from leadlink.web.pages import review as pages_review
 from leadlink.web.routes import (
     api_alerts,
+    api_backlog,
     api_claims,
     api_gap,
     api_jobs,
@@ -28,7 +29,7 @@ from leadlink.web.routes import (
 ROUTERS: list[APIRouter] = []
 ROUTERS.append(api_lead_post.router)
 ROUTERS.append(api_writes.router)
-READ_API = (api_leads, api_persons, api_unmatched, api_review, api_recovery, api_gap, api_claims,
-            api_alerts, api_jobs)  # fmt: skip
+READ_API = (api_leads, api_persons, api_unmatched, api_review, api_recovery, api_backlog,
+            api_gap, api_claims, api_alerts, api_jobs)  # fmt: skip
 ROUTERS.extend(m.router for m in READ_API)
 ROUTERS.extend(m.router for m in (pages_auth, pages_ops, pages_claims, pages_review))
