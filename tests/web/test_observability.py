@@ -5,12 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from tests.pipeline.money.segments_world import segments_world
 
 from leadlink.clock import utcnow
+from leadlink.pipeline.money.segments import segment_summary
+from leadlink.settings import Settings
 from leadlink.store import backlog, jobs
 from leadlink.store.db import heads, transaction
 from leadlink.web.observability import JsonFormatter, match_outcomes
@@ -107,3 +111,25 @@ def test_request_id_is_echoed_or_made_and_logged_as_json(
 )
 def test_match_outcomes(counts: dict[str, object], expected: dict[str, float]) -> None:
     assert match_outcomes(counts) == expected
+
+
+def test_metrics_report_the_backlog_per_segment(
+    client: TestClient,
+    engine: Engine,
+    viewer: dict[str, str],
+    tmp_path: Path,
+    web_settings: Settings,
+) -> None:
+    """The hand-made segments world, scraped on the real clock: the gauges are the service's."""
+    segments_world(engine, tmp_path)
+    text = client.get("/metrics", headers=viewer).text
+    with transaction(engine) as session:
+        split = segment_summary(session, web_settings, utcnow())
+    assert sum(v["leads"] for v in split.values()) == 9
+    for name, v in split.items():
+        assert f'leadlink_backlog_segment_leads{{segment="{name}"}} {float(v["leads"])}' in text
+        assert (f'leadlink_backlog_segment_at_stake_soles{{segment="{name}"}} '
+                f'{float(v["at_stake"])}') in text  # fmt: skip
+    for reason, n in split["lost"]["by_reason"].items():
+        assert f'leadlink_backlog_lost_leads{{reason="{reason}"}} {float(n)}' in text
+    assert 'leadlink_backlog_lost_leads{reason="NOT_MATCHED"} 1.0' in text

@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 from starlette.routing import BaseRoute, Mount
 
 from leadlink import __version__, clock
+from leadlink.pipeline.money.segments import segment_summary
 from leadlink.settings import Settings
 from leadlink.store import backlog, jobs
 from leadlink.store.db import current_revision, heads, transaction
@@ -72,9 +73,11 @@ class StoreCollector(Collector):
         now = clock.utcnow()
         with transaction(self.engine) as session:
             red = backlog.count_kpi_red(session, now, self.settings.kpi_grace_days)
+            segments = segment_summary(session, self.settings, now)
         yield GaugeMetricFamily(
             "leadlink_backlog_kpi_red", "Leads with no person past the grace days.", value=red
         )
+        yield from segment_gauges(segments)
         matched = GaugeMetricFamily(
             "leadlink_last_match_records", "Records decided by the last match run, by outcome.",
             labels=["outcome"],
@@ -97,6 +100,27 @@ class StoreCollector(Collector):
                 for outcome, value in match_outcomes(run["counts"]).items():
                     matched.add_metric([outcome], value)
         yield from (matched, duration, age)
+
+
+def segment_gauges(segments: dict[str, dict[str, Any]]) -> Iterator[GaugeMetricFamily]:
+    """The KPI-red backlog by segment (docs/recovery.md, "Backlog segments"): leads, soles at
+    stake, and the lost leads by the reason they were lost."""
+    leads = GaugeMetricFamily(
+        "leadlink_backlog_segment_leads", "KPI-red leads per segment.", labels=["segment"]
+    )
+    stake = GaugeMetricFamily(
+        "leadlink_backlog_segment_at_stake_soles", "Soles at stake per backlog segment.",
+        labels=["segment"],
+    )  # fmt: skip
+    lost = GaugeMetricFamily(
+        "leadlink_backlog_lost_leads", "Lost backlog leads per loss reason.", labels=["reason"]
+    )
+    for name, v in segments.items():
+        leads.add_metric([name], v["leads"])
+        stake.add_metric([name], v["at_stake"])
+    for reason, n in sorted(segments["lost"]["by_reason"].items()):
+        lost.add_metric([reason], n)
+    yield from (leads, stake, lost)
 
 
 def match_outcomes(counts: dict[str, Any]) -> dict[str, float]:

@@ -106,6 +106,8 @@ def _print_impact(data: dict[str, Any], days: int) -> None:
     keys = ("since", "backlog_before", "backlog_after", "delta", "matched_out", "new_in",
             "top_fail_reason", "success")  # fmt: skip
     console.key_values(f"impact, last {days} days", {k: data[k] for k in keys})
+    segments = [(s, v["leads"], v["at_stake"]) for s, v in data["segments"].items()]
+    console.table("backlog now, by segment", ["segment", "leads", "S/ at stake"], segments)
     cols = ["day", "backlog_before", "backlog_after", "delta", "matched_out", "new_in",
             "processed", "failed", "top_fail_reason", "success"]  # fmt: skip
     console.table("per day", cols, [[_cell(d[c]) for c in cols] for d in data["days"]])

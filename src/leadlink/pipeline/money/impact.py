@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from leadlink.pipeline.money.segments import segment_summary
 from leadlink.settings import Settings
 from leadlink.store import backlog
 from leadlink.store import recovery as recovery_store
@@ -19,6 +20,8 @@ def impact(
     """The backlog now against the start of the window, and the daily rows of the window.
 
     ``delta`` = after - before (negative: the backlog fell). Success = matched out > new in.
+    ``segments``: the backlog now by what can still be claimed (``leadlink backlog``): the
+    seeds' target is recoverable + waiting drained to zero, lost explained by its reasons.
     """
     since = now.date() - dt.timedelta(days=days - 1)
     with transaction(engine) as session:
@@ -27,6 +30,7 @@ def impact(
         first, last = recovery_store.day_span(since)[0], recovery_store.day_span(now.date())[1]
         top = recovery_store.top_fail_reason(session, first, last)
         queue = recovery_store.status_counts(session, now)
+        segments = segment_summary(session, settings, now)
     before = rows[0].backlog_before if rows else after
     matched_out = sum(r.matched_out for r in rows)
     new_in = sum(r.new_in for r in rows)
@@ -35,6 +39,10 @@ def impact(
         "backlog_before": before, "backlog_after": after, "delta": after - before,
         "matched_out": matched_out, "new_in": new_in, "top_fail_reason": top,
         "success": matched_out > new_in, "queue": queue,
+        "segments": {k: {"leads": v["leads"], "at_stake": v["at_stake"]}
+                     for k, v in segments.items()},
+        "lost_by_reason": segments["lost"]["by_reason"],
+        "drained": segments["recoverable"]["leads"] + segments["waiting"]["leads"] == 0,
         "days": [
             {"day": r.day.isoformat(), "backlog_before": r.backlog_before,
              "backlog_after": r.backlog_after, "delta": r.backlog_after - r.backlog_before,
