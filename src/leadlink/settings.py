@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     job_stale_hours: float = Field(default=24.0, gt=0)
     # backlog_growing fires when recovery_daily's backlog rose day after day over this window.
     backlog_growing_days: int = Field(default=3, ge=2)
+    # recoverable_expiring fires for recoverable backlog leads whose deadline (when their
+    # claims would expire) is this many days away or less.
+    recoverable_expiring_days: int = Field(default=7, ge=1)
     # Worker: folder watched for new source files (None: no ingest job), and how long a file
     # must sit unmodified before it is taken (so a half-copied file is not read).
     watch_dir: str | None = None

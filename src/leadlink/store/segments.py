@@ -252,6 +252,22 @@ def leads(
     return rows, int(total)
 
 
+def expiring(
+    session: Session, rules: SegmentRules, until: dt.date, sample: int = 10
+) -> tuple[int, float, list[str]]:
+    """Recoverable leads whose deadline falls on or before ``until``: how many, the soles at
+    stake, and the lead ids of the nearest deadlines."""
+    sub = segment_query(rules).subquery()
+    soon = and_(sub.c.segment == "recoverable", sub.c.deadline <= until)
+    n, stake = session.execute(
+        select(func.count(), func.coalesce(func.sum(sub.c.at_stake), 0.0)).where(soon)
+    ).one()
+    ids = session.scalars(
+        select(sub.c.lead_id).where(soon).order_by(sub.c.deadline, sub.c.lead_id).limit(sample)
+    )
+    return int(n), round(float(stake), 2), list(ids)
+
+
 def _day(value: Any) -> dt.date | None:
     """SQLite hands computed dates back as ISO text; PostgreSQL as dates."""
     if value is None or isinstance(value, dt.date):

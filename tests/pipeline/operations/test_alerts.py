@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 from tests.factories import NOW, driver, load
+from tests.pipeline.money.segments_world import SETTINGS as SEGMENT_SETTINGS
+from tests.pipeline.money.segments_world import segments_world
 from tests.pipeline.ops_world import SETTINGS, build, decide, execute, rows
 from typer.testing import CliRunner
 
@@ -148,11 +150,36 @@ def test_backlog_growing_needs_a_rise_at_every_step(world: Engine) -> None:
     assert ("backlog_growing", "kpi_red") not in _open(world) and result.resolved == 1
 
 
+@pytest.mark.parametrize(
+    ("day", "expected"),
+    [
+        ("2026-11-10", None),  # deadlines 12-12 and 12-14: more than 7 days away
+        ("2026-12-06", {"leads": 1, "at_stake": 0.0, "until": "2026-12-13", "days": 7,
+                        "nearest": ["LR2"]}),
+        ("2026-12-08", {"leads": 2, "at_stake": 60.0, "until": "2026-12-15", "days": 7,
+                        "nearest": ["LR2", "LR1"]}),
+        ("2026-12-13", {"leads": 1, "at_stake": 60.0, "until": "2026-12-20", "days": 7,
+                        "nearest": ["LR1"]}),  # LR2's claims expired: lost
+        ("2026-12-15", None),  # both expired
+    ],
+)  # fmt: skip
+def test_recoverable_expiring_names_the_money_about_to_be_lost(
+    engine: Engine, tmp_path: Path, day: str, expected: dict[str, Any] | None
+) -> None:
+    segments_world(engine, tmp_path)
+    now = dt.datetime.fromisoformat(day).replace(hour=12)
+    evaluate(engine, SEGMENT_SETTINGS, now=now, job_kinds=[])
+    got = _open(engine).get(("recoverable_expiring", "recoverable"))
+    assert (got and got["detail"]) == expected
+    red = _open(engine)[("over_24h_no_identity", "leads")]["detail"]
+    assert sum(v["leads"] for v in red["segments"].values()) == red["leads"]
+
+
 def test_stale_kinds_follow_the_watched_folder() -> None:
     assert stale_kinds(SETTINGS) == KINDS_WATCHED
     assert stale_kinds(SETTINGS, watching=True) == ["ingest", *KINDS_WATCHED]
     assert set(KINDS) == {"over_24h_no_identity", "over_7d_unresolved", "job_stale",
-                          "backlog_growing"}  # fmt: skip
+                          "backlog_growing", "recoverable_expiring"}  # fmt: skip
 
 
 def test_cli_json_and_the_run_is_recorded(world: Engine, db_url: str) -> None:

@@ -1,4 +1,4 @@
-"""`leadlink alerts`: evaluate the four alert rules at ``now``; raise, refresh and resolve.
+"""`leadlink alerts`: evaluate the five alert rules at ``now``; raise, refresh and resolve.
 
 Rules (subjects make "one open alert per (kind, subject)" meaningful):
 
@@ -11,6 +11,11 @@ Rules (subjects make "one open alert per (kind, subject)" meaningful):
   finished within ``job_stale_hours`` (24), or never had one.
 - ``backlog_growing`` (subject ``kpi_red``): ``recovery_daily.backlog_after`` rose at every step
   over the days of the last ``backlog_growing_days`` (3) that have a row (at least two rows).
+- ``recoverable_expiring`` (subject ``recoverable``): recoverable backlog leads (a candidate
+  exists, docs/recovery.md "Backlog segments") whose claims expire within
+  ``recoverable_expiring_days`` (7): money that review or recovery must link now or lose.
+
+The two backlog alerts carry the backlog's segments (leads and soles at stake per segment).
 
 An open alert whose condition still holds keeps its ``raised_at`` and gets the current detail;
 one whose condition cleared is resolved (``resolved_at`` = now). Each evaluation is a job_run.
@@ -26,13 +31,16 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from leadlink.pipeline.money.segments import segment_rules, segment_summary
 from leadlink.settings import Settings
 from leadlink.store import alerts as alerts_store
 from leadlink.store import backlog, jobs
 from leadlink.store import gap as gap_store
+from leadlink.store import segments as segments_store
 from leadlink.store.db import transaction
 
-KINDS = ("over_24h_no_identity", "over_7d_unresolved", "job_stale", "backlog_growing")
+KINDS = ("over_24h_no_identity", "over_7d_unresolved", "job_stale", "backlog_growing",
+         "recoverable_expiring")  # fmt: skip
 # Job kinds the worker runs (job_run.kind); ingest only counts when a folder is watched.
 WORKER_KINDS = ("match", "queue_seed", "recover", "claims", "alerts")
 
@@ -84,11 +92,14 @@ def firing_now(
     firing: alerts_store.Firing = {}
     red_ids = backlog.kpi_red_ids(now, settings.kpi_grace_days)
     red = backlog.count_kpi_red(session, now, settings.kpi_grace_days)
+    split = {k: {"leads": v["leads"], "at_stake": v["at_stake"]}
+             for k, v in segment_summary(session, settings, now).items()}  # fmt: skip
     if red:
         firing[("over_24h_no_identity", "leads")] = {
             "severity": "warning",
             "detail": {"leads": red, "grace_days": settings.kpi_grace_days,
-                       "oldest": alerts_store.sample_lead_ids(session, red_ids)},
+                       "oldest": alerts_store.sample_lead_ids(session, red_ids),
+                       "segments": split},
         }  # fmt: skip
     cutoffs = gap_store.GapCutoffs.at(now, settings.gap_medium_days, settings.gap_high_days)
     old, sample = gap_store.count_unresolved_since(session, cutoffs)
@@ -113,7 +124,15 @@ def firing_now(
         firing[("backlog_growing", "kpi_red")] = {
             "severity": "warning",
             "detail": {"days": [d.isoformat() for d, _ in trend], "backlog": values,
-                       "rise": values[-1] - values[0]},
+                       "rise": values[-1] - values[0], "segments": split},
+        }  # fmt: skip
+    until = now.date() + dt.timedelta(days=settings.recoverable_expiring_days)
+    soon, stake, nearest = segments_store.expiring(session, segment_rules(settings, now), until)
+    if soon:
+        firing[("recoverable_expiring", "recoverable")] = {
+            "severity": "warning",
+            "detail": {"leads": soon, "at_stake": stake, "until": until.isoformat(),
+                       "days": settings.recoverable_expiring_days, "nearest": nearest},
         }  # fmt: skip
     return firing
 
