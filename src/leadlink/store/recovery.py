@@ -12,11 +12,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, exists, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from leadlink.store import audit
+from leadlink.store import audit, keys
 from leadlink.store.backlog import kpi_red_ids
 from leadlink.store.models import (
     JobRun,
@@ -26,6 +38,7 @@ from leadlink.store.models import (
     RecoveryQueue,
     SourceRecord,
 )
+from leadlink.store.segments import SegmentRules, work_rank
 
 PENDING, MATCHED, UNMATCHED, PARKED, FAILED = "pending", "matched", "unmatched", "parked", "failed"
 LIMIT = 20  # examples a check shows
@@ -91,11 +104,13 @@ def rearm(session: Session, now: dt.datetime, grace_days: int) -> int:
     """Put finished items whose lead is KPI red and might now resolve back to pending.
 
     A matched item whose link was since deactivated is back in the backlog; an unmatched item
-    is retried when the registry changed after its last attempt (a link created since) or the
-    lead itself was updated. Parked items stay parked: they need a person to look at them.
+    is retried when the lead itself was updated, or when a record that shares a blocking key
+    with it (``store/keys.py``: the only records the engine could ever propose for it) was
+    linked or changed after its last attempt: a new driver re-checks the leads it could
+    match, not the whole backlog (``registry_news``). Parked items stay parked: they need a
+    person to look at them.
     """
     backlog = kpi_red_ids(now, grace_days)
-    last_link = select(func.max(Link.created_at)).scalar_subquery()
     lead_updated = exists().where(
         SourceRecord.id == RecoveryQueue.record_id,
         SourceRecord.updated_at > RecoveryQueue.updated_at,
@@ -108,14 +123,49 @@ def rearm(session: Session, now: dt.datetime, grace_days: int) -> int:
                 RecoveryQueue.status == MATCHED,
                 and_(
                     RecoveryQueue.status == UNMATCHED,
-                    or_(RecoveryQueue.updated_at < last_link, lead_updated),
-                ),
+                    or_(
+                        lead_updated,
+                        registry_news(RecoveryQueue.record_id, RecoveryQueue.updated_at),
+                    ),
+                ),  # fmt: skip
             ),
         )
         .values(status=PENDING, failures=0, next_attempt_at=now, last_error=None, updated_at=now)
         .execution_options(synchronize_session=False)
     )
     return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+def new_candidate_since(record_id: Any, since: Any) -> ColumnElement[bool]:
+    """A record sharing a blocking key with ``record_id`` was linked, or changed, after
+    ``since`` (one indexed key join: the record's keys, the records holding them)."""
+    own, other = aliased(keys.record_key), aliased(keys.record_key)
+    peer, peer_link = aliased(SourceRecord), aliased(Link)
+    return (
+        exists()
+        .where(
+            own.c.record_id == record_id,
+            other.c.key == own.c.key,
+            other.c.record_id != own.c.record_id,
+            peer.id == other.c.record_id,
+            peer.source != "leads",
+            peer_link.record_id == peer.id,
+            peer_link.active,
+            or_(peer_link.created_at > since, peer.updated_at > since),
+        )
+        .correlate_except(own, other, peer, peer_link)
+    )
+
+
+def registry_news(record_id: Any, since: Any) -> ColumnElement[bool]:
+    """Something happened since ``since`` that could give the record a candidate: for a keyed
+    record (``match`` derived its keys), a record sharing a key was linked or changed; for one
+    never keyed (decided only by ``recover``, which keys nothing), any link created since."""
+    keyed = exists().where(keys.record_term.c.record_id == record_id)
+    last_link = select(func.max(Link.created_at)).scalar_subquery()
+    return or_(
+        and_(keyed, new_candidate_since(record_id, since)), and_(~keyed, since < last_link)
+    )
 
 
 def count_queued_backlog(session: Session, now: dt.datetime, grace_days: int) -> int:
@@ -187,8 +237,10 @@ def claim(
     *,
     skip_locked: bool,
     only_ids: Sequence[int] | None = None,
+    rules: SegmentRules | None = None,
 ) -> list[Item]:
-    """Lock up to ``size`` due items, oldest lead (earliest claim deadline) first.
+    """Lock up to ``size`` due items: with ``rules``, by backlog segment (recoverable, then
+    waiting, then lost: ``segments.work_rank``), then oldest lead (earliest claim deadline).
 
     With ``skip_locked`` (PostgreSQL) rows another worker holds are skipped, and a row that
     worker finished meanwhile is re-checked against ``status = 'pending'`` after the lock, so
@@ -207,9 +259,13 @@ def claim(
         .join(SourceRecord, SourceRecord.id == RecoveryQueue.record_id)
         .outerjoin(Link, and_(Link.record_id == RecoveryQueue.record_id, Link.active))
         .where(RecoveryQueue.status == PENDING, RecoveryQueue.next_attempt_at <= now)
-        .order_by(SourceRecord.event_date, RecoveryQueue.id)
+        .order_by(
+            *([] if rules is None
+              else [work_rank(RecoveryQueue.record_id, SourceRecord.event_date, rules)]),
+            SourceRecord.event_date, RecoveryQueue.id,
+        )
         .limit(size)
-    )
+    )  # fmt: skip
     if only_ids is not None:
         query = query.where(RecoveryQueue.id.in_(list(only_ids)))
     if skip_locked:

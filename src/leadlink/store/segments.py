@@ -112,6 +112,33 @@ def candidate(record_id: SQLColumnExpression[int], threshold: float) -> ColumnEl
     return func.coalesce(review_candidate(record_id), engine_candidate(threshold))
 
 
+def _split(
+    has_candidate: ColumnElement[bool], day: Any, rules: SegmentRules
+) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """(recoverable, waiting) as conditions; lost is neither. The one definition the
+    classification and the recovery loop's order both read."""
+    recoverable = and_(has_candidate, day > rules.claimable_after)
+    waiting = and_(~has_candidate, day > rules.open_after)
+    return recoverable, waiting
+
+
+def work_rank(record_id: Any, lead_date: Any, rules: SegmentRules) -> ColumnElement[int]:
+    """The recovery loop's order of segments: 0 recoverable (money a link brings now), 1
+    waiting (nearest deadline first by the caller's date order), 2 lost (retried last)."""
+    unmatched = aliased(Unmatched)
+    engine_best = (
+        select(unmatched.candidates[(0, "score")].as_float())
+        .where(unmatched.record_id == record_id)
+        .scalar_subquery()
+    )
+    item = aliased(ReviewItem)
+    in_review = exists().where(item.record_id == record_id, item.status == OPEN)
+    # No candidates is a NULL score: coalesced, so that "no candidate" is true, not unknown.
+    strong = func.coalesce(engine_best, literal(-1.0)) >= rules.review_threshold
+    recoverable, waiting = _split(or_(in_review, strong), lead_date, rules)
+    return case((recoverable, literal(0)), (waiting, literal(1)), else_=literal(2))
+
+
 def _candidate_trips(person: Any, start: Any, window_days: int) -> ColumnElement[int]:
     """Trips of ``person``'s drivers inside the window from ``start``."""
     link, driver = aliased(Link), aliased(SourceRecord)
@@ -159,8 +186,7 @@ def segment_query(rules: SegmentRules) -> Select[Any]:
         .prefix_with("MATERIALIZED")
     )
     has_candidate, day = red.c.candidate.is_not(None), red.c.lead_date
-    recoverable = and_(has_candidate, day > rules.claimable_after)
-    waiting = and_(~has_candidate, day > rules.open_after)
+    recoverable, waiting = _split(has_candidate, day, rules)
     segment = case(
         (recoverable, literal("recoverable")), (waiting, literal("waiting")), else_=literal("lost")
     )

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from tests.factories import driver, load
 from tests.pipeline.money.segments_world import NOW, SETTINGS, segments_world
 from typer.testing import CliRunner
 
 from leadlink.cli import app
 from leadlink.clock import utcnow
 from leadlink.errors import UsageError
+from leadlink.pipeline.money import recovery as rec
 from leadlink.pipeline.money.segments import backlog_segments
+from leadlink.pipeline.resolution.resolve import match
 
 # lead -> (segment, loss reason, engine reason, S/ at stake, deadline, days left)
 EXPECTED = {
@@ -130,3 +134,43 @@ def test_cli_json_is_the_service_and_the_table_reads_at_80_columns(
     bad = CliRunner().invoke(app, ["--db", db_url, "backlog", "--segment", "stuck"])
     assert bad.exit_code == 2
     assert "unknown segment stuck" in bad.output
+
+
+def _attempted(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        found = conn.execute(text(
+            "SELECT sr.source_pk FROM recovery_attempt a "
+            "JOIN source_record sr ON sr.id = a.record_id ORDER BY a.id"
+        ))  # fmt: skip
+        return [r[0] for r in found]
+
+
+def test_recovery_works_recoverable_leads_first_then_waiting_then_lost(world: Engine) -> None:
+    settings = SETTINGS.model_copy(update={"chunk_size": 2})
+    rec.seed(world, settings, now=NOW)
+    for _ in range(3):
+        rec.recover(world, settings, now=NOW, limit=2)
+    # By segment, then oldest lead first inside it.
+    assert _attempted(world) == ["LR2", "LR1", "LW1", "LW2", "LE1", "LN1"]
+
+
+def test_a_new_driver_rechecks_only_the_leads_it_shares_a_key_with(
+    world: Engine, tmp_path: Path
+) -> None:
+    match(world, SETTINGS, now=NOW)  # LU1 too is decided, and keyed, by match
+    rec.seed(world, SETTINGS, now=NOW)
+    rec.recover(world, SETTINGS, now=NOW)
+    later = NOW + dt.timedelta(hours=2)
+    assert rec.seed(world, SETTINGS, now=later).rearmed == 0  # nothing changed
+    # Pedro Ruiz Diaz registers with LW1's phone: LW1 is the only lead he shares a key with.
+    load(world, tmp_path, "drivers", [
+        driver("D7", first_name="Pedro", last_name="Ruiz Diaz", phone="911222333",
+               hire_date="2026-11-09"),
+    ])  # fmt: skip
+    match(world, SETTINGS, now=later)
+    assert rec.seed(world, SETTINGS, now=later + dt.timedelta(minutes=1)).rearmed == 1
+    result = rec.recover(world, SETTINGS, now=later + dt.timedelta(minutes=1))
+    assert (result.processed, result.matched) == (1, 1)
+    after = backlog_segments(world, SETTINGS, now=later + dt.timedelta(minutes=1))
+    assert "LW1" not in {r["lead_id"] for r in after["leads"]}
+    assert after["segments"]["waiting"]["leads"] == 1

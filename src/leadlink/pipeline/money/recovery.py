@@ -30,6 +30,7 @@ from leadlink import clock
 from leadlink.matching import Reason
 from leadlink.matching.decision import Decision, error_decision
 from leadlink.pipeline.checking import CheckResult
+from leadlink.pipeline.money.segments import segment_rules
 from leadlink.pipeline.progress import ProgressFn
 from leadlink.pipeline.resolution.decider import failure_message
 from leadlink.pipeline.resolution.resolve import Resolver, write_decisions
@@ -244,7 +245,8 @@ def _batch(
     ids: list[int] = []
     try:
         with transaction(engine) as session:
-            items = recovery_store.claim(session, now, size, skip_locked=skip_locked)
+            items = recovery_store.claim(session, now, size, skip_locked=skip_locked,
+                                         rules=segment_rules(settings, now))  # fmt: skip
             if not items:
                 return False
             ids = [it.queue_id for it in items]
