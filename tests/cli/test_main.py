@@ -53,6 +53,18 @@ def test_demo_resolves_and_reports_quality(demo: tuple[str, Path, dict[str, Any]
     assert (data / "truth.csv").exists()
 
 
+def test_demo_reports_the_backlog_by_segment(demo: tuple[str, Path, dict[str, Any]]) -> None:
+    db_url, data, summary = demo
+    imp = summary["impact"]
+    assert sum(v["leads"] for v in imp["segments"].values()) == imp["backlog_after"]
+    assert sum(imp["lost_by_reason"].values()) == imp["segments"]["lost"]["leads"]
+    # The printed summary: a rerun (nothing new) shows the same segments as a table.
+    text = cli(db_url, "demo", "--leads", "800", "--seed", "3", "--data-dir", str(data))
+    assert "backlog by segment" in text and "lost, by reason" in text
+    lost = imp["segments"]["lost"]["leads"]
+    assert any("│ lost " in line and f"│ {lost} " in line for line in text.splitlines()), text
+
+
 def test_rerunning_demo_changes_nothing(demo: tuple[str, Path, dict[str, Any]]) -> None:
     db_url, data, first = demo
     again = cli_json(db_url, "demo", "--leads", "800", "--seed", "3", "--data-dir", str(data))

@@ -131,6 +131,10 @@ def _print_demo(summary: dict[str, Any], data_dir: Path) -> None:
         "matched": rec["matched"], "unmatched": rec["unmatched"], "failed": rec["failed"],
         "backlog now": imp["backlog_after"], "top fail reason": imp["top_fail_reason"],
     })  # fmt: skip
+    console.table("backlog by segment (leadlink backlog)",
+                  ["segment", "leads", "S/ at stake"],
+                  [(k, v["leads"], v["at_stake"]) for k, v in imp["segments"].items()])  # fmt: skip
+    console.key_values("lost, by reason", imp["lost_by_reason"])
     claims = summary["claims"]["claims"]
     console.key_values("claims (S/)", {
         "claims": claims["total"], "by status": claims["by_status"],
@@ -140,7 +144,8 @@ def _print_demo(summary: dict[str, Any], data_dir: Path) -> None:
     console.key_values("gap analysis", summary["gap"])
     console.out.print(
         f"\nDatabase: {summary['database']}\nNext: `leadlink explain leads <lead_id>`, "
-        "`leadlink review list`, `leadlink gap --risk high`, `leadlink claims`, "
+        "`leadlink review list`, `leadlink backlog`, `leadlink gap --risk high`, "
+        "`leadlink claims`, "
         f"`leadlink evaluate --truth {data_dir / 'truth.csv'}`, `leadlink check all`.\n"
         "The console: `leadlink token create --role operator`, then `leadlink serve` and open "
         "http://127.0.0.1:8000/ (docs/console.md)."
