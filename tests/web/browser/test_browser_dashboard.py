@@ -148,3 +148,25 @@ def test_switching_to_english(tab: Tab, site: Site) -> None:
     tab.open("/claims")  # the choice stays for the session
     assert tab.page.get_attribute("html", "lang") == "en"
     assert tab.text("claims-paid").startswith("PEN")  # Babel's English for soles
+
+
+def test_the_backlog_segments_equal_the_cli(tab: Tab, site: Site) -> None:
+    split = cli_json(site, "backlog", "--limit", "500")
+    tab.login(site.token("viewer", "vilma"))
+    tab.open("/backlog")
+    for name, v in split["segments"].items():
+        assert tab.text(f"segment-{name}-leads") == f"{v['leads']:,}", name
+        assert tab.text(f"segment-{name}-at-stake") == f"S/ {v['at_stake']:,.2f} en juego", name
+    assert sum(v["leads"] for v in split["segments"].values()) == split["kpi_red"] > 0
+    # Filter to one segment with its checkbox: the table is that segment's leads, in order.
+    name = max(split["segments"], key=lambda s: split["segments"][s]["leads"])
+    tab.page.check(f'[data-testid="segment-filters"] input[value="{name}"]')
+    with tab.page.expect_navigation():
+        tab.page.click('[data-testid="segment-filters"] button[type="submit"]')
+    assert f"segment={name}" in tab.page.url
+    wanted = [r["lead_id"] for r in split["leads"] if r["segment"] == name][:50]
+    shown = tab.page.locator('[data-testid^="segment-lead-"]').evaluate_all(
+        "rows => rows.map(r => r.dataset.testid.slice('segment-lead-'.length))"
+    )
+    assert shown == wanted
+    tab.shot("backlog-segment")
