@@ -251,8 +251,9 @@ def leads(
     segments: Sequence[str] = (),
     limit: int = LIMIT,
     offset: int = 0,
-) -> tuple[list[dict[str, Any]], int]:
-    """One page of the backlog in working order, and how many leads the filter holds.
+) -> list[dict[str, Any]]:
+    """One page of the backlog in working order (the filter's total is the summary's: no
+    second pass over the backlog to count it).
 
     Recoverable first (nearest deadline, then most money), then waiting (nearest deadline),
     then lost (most recent first); lead id breaks ties, so paging is stable.
@@ -270,12 +271,10 @@ def leads(
         .limit(limit)
         .offset(offset)
     )  # fmt: skip
-    rows = [
+    return [
         {**r._mapping, "lead_date": _day(r.lead_date), "deadline": _day(r.deadline)}
         for r in session.execute(query)
     ]
-    total = session.scalar(select(func.count()).select_from(sub).where(where)) or 0
-    return rows, int(total)
 
 
 def expiring(

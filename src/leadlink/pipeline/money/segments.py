@@ -62,9 +62,8 @@ def backlog_segments(
     rules = segment_rules(settings, now)
     with transaction(engine) as session:
         summary = segment_summary(session, settings, now)
-        rows, total = segments_store.leads(
-            session, rules, segments=segments, limit=limit, offset=offset
-        )
+        rows = segments_store.leads(session, rules, segments=segments, limit=limit, offset=offset)
+    total = sum(v["leads"] for s, v in summary.items() if not segments or s in segments)
     return {
         "as_of": now.date().isoformat(),
         "kpi_red": sum(v["leads"] for v in summary.values()),

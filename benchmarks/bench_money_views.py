@@ -1,0 +1,107 @@
+"""Latency of the money views a person reads after `match`, on an existing store.
+
+Each view is called --n times on a warm process, in-process (the service function) and over the
+real app (FastAPI's TestClient: routing, token, validation, JSON), and reported as p50 / p95 /
+max in milliseconds, with the size of the backlog it answered over. Build the store first, e.g.:
+
+    .venv/bin/leadlink --db sqlite:////tmp/d100k/l.db demo --leads 100000 --data-dir /tmp/d100k
+    .venv/bin/python benchmarks/bench_money_views.py --db sqlite:////tmp/d100k/l.db --n 50
+
+The views: the backlog segments (`leadlink backlog`: the summary and the first page, and a
+page deep in the lost segment), the segment summary alone (what /metrics and the alerts read),
+`impact`, the alert rules' evaluation (rolled back: nothing written), and the routes
+`/api/backlog`, `/backlog.json` and `/metrics`. A viewer token is created in the store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from leadlink.clock import utcnow
+from leadlink.pipeline.money.impact import impact
+from leadlink.pipeline.money.segments import backlog_segments, segment_summary
+from leadlink.pipeline.operations import tokens
+from leadlink.pipeline.operations.alerts import firing_now
+from leadlink.settings import load_settings
+from leadlink.store.db import make_engine
+from leadlink.web import create_app
+
+
+def timed(fn: Callable[[], Any], n: int) -> dict[str, float]:
+    fn()  # warm: caches, the first query plan
+    took = []
+    for _ in range(n):
+        start = time.perf_counter()
+        fn()
+        took.append((time.perf_counter() - start) * 1000)
+    took.sort()
+    return {"p50_ms": round(statistics.median(took), 1),
+            "p95_ms": round(took[min(len(took) - 1, int(0.95 * len(took)))], 1),
+            "max_ms": round(took[-1], 1)}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", required=True, help="Database URL of an existing store.")
+    parser.add_argument("--n", type=int, default=50, help="Calls per view.")
+    parser.add_argument("--now", help="ISO date-time to classify at (default: now, UTC).")
+    args = parser.parse_args()
+    settings = load_settings(db=args.db)
+    engine = make_engine(args.db)
+    now = dt.datetime.fromisoformat(args.now) if args.now else utcnow()
+
+    def rolled_back_alerts() -> None:
+        with engine.connect() as conn:
+            from sqlalchemy.orm import Session
+
+            with Session(bind=conn) as session:
+                firing_now(session, settings, now=now, job_kinds=[])
+                session.rollback()
+
+    def summary_only() -> None:
+        from leadlink.store.db import transaction
+
+        with transaction(engine) as session:
+            segment_summary(session, settings, now)
+
+    split = backlog_segments(engine, settings, now=now)
+    deep = max(0, split["segments"]["lost"]["leads"] - 50)
+    views: dict[str, Callable[[], Any]] = {
+        "backlog (summary + first page)": lambda: backlog_segments(engine, settings, now=now),
+        f"backlog lost page at offset {deep}": lambda: backlog_segments(
+            engine, settings, now=now, segments=["lost"], offset=deep),
+        "segment summary (/metrics, alerts)": summary_only,
+        "impact --days 7": lambda: impact(engine, settings, now=now, days=7),
+        "alert rules (rolled back)": rolled_back_alerts,
+    }  # fmt: skip
+    results = {name: timed(fn, args.n) for name, fn in views.items()}
+
+    token, _ = tokens.create(engine, role="viewer", name=f"bench-{uuid.uuid4().hex[:8]}",
+                             now=utcnow())  # fmt: skip
+    headers = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(settings, engine)) as client:
+        for path in ("/api/backlog", "/backlog.json", "/metrics"):
+            def get(path: str = path) -> None:
+                response = client.get(path, headers=headers)
+                response.raise_for_status()
+
+            results[f"GET {path}"] = timed(get, args.n)
+    print(json.dumps({
+        "db": engine.url.render_as_string(hide_password=True), "now": now.isoformat(),
+        "kpi_red": split["kpi_red"],
+        "segments": {k: v["leads"] for k, v in split["segments"].items()},
+        "n": args.n, "views": results,
+    }, indent=2))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
