@@ -11,7 +11,7 @@ from tests.merge_world import LATER, P1, P2, P3, SETTINGS, World, world_fixture 
 
 from leadlink.errors import NotFoundError, UsageError
 from leadlink.pipeline.operations.checks import CHECKS, run_checks
-from leadlink.store import merges, persons
+from leadlink.store import merges, persons, unmerge
 from leadlink.store.db import transaction
 from leadlink.store.models import Claim, Payment, Person, Quarantine, ReviewItem
 
@@ -96,7 +96,7 @@ def test_merging_again_changes_nothing(world: World) -> None:
 
 @pytest.mark.parametrize(
     ("survivor", "retired", "message"),
-    [(P1, P1, "into itself"), (P2, P1, "younger"), (P1, "nobody", "no person")],
+    [(P1, P1, "into itself"), (P1, "nobody", "no person"), ("nobody", P1, "no person")],
 )
 def test_bad_merges_are_refused_and_write_nothing(
     world: World, survivor: str, retired: str, message: str
@@ -161,6 +161,39 @@ def test_review_items_claims_payments_and_quarantine_follow_the_survivor(world: 
     assert world.rows("SELECT person_key FROM payment") == [(P1,)]
     assert world.rows("SELECT person_key FROM quarantine") == [(P1,)]
     with transaction(world.engine) as session:
+        assert all(n == 0 for n, _ in persons.pointers_to_retired(session))
+
+
+def test_unmerge_puts_review_items_claims_payments_and_quarantine_back(world: World) -> None:
+    """The swap, the rejections, the superseded item: each goes back as it was."""
+    lead1, lead2 = world.record_id("leads", "L1"), world.record_id("leads", "L2")
+    d2 = world.record_id("drivers", "D2")
+    with transaction(world.engine) as s:
+        s.add_all([
+            _review(lead2, P2, "open"), _review(lead1, P2, "open"), _review(lead1, P1, "open"),
+            _claim(P2, "M1", "paid", lead2, 11), _claim(P1, "M1", "expected", lead1, 10),
+            _claim(P2, "M5", "expected", lead2, 12), _claim(P1, "M25", "generated", lead1, 13),
+            _claim(P2, "M25", "expected", lead2, 14),
+            Payment(record_id=lead2, person_key=P2, milestone="M1", amount=25.0, method="name",
+                    status="reconciled", detail={}, updated_at=LATER),
+            Quarantine(record_id=d2, person_key=P2, reason="orphan", active=True,
+                       quarantined_at=LATER),
+        ])  # fmt: skip
+    tables = ("SELECT id, person_key, milestone, status FROM claim ORDER BY id",
+              "SELECT id, person_key, status, decided_by FROM review_item ORDER BY id",
+              "SELECT id, person_key FROM payment", "SELECT id, person_key FROM quarantine",
+              "SELECT id, person_key, status FROM origin ORDER BY id")  # fmt: skip
+    before = [world.rows(q) for q in tables]
+    _merge(world)
+    assert [world.rows(q) for q in tables] != before
+    with transaction(world.engine) as session:
+        result = unmerge.unmerge(session, P2, run_id=8, now=LATER, actor="ops", reason="wrong")
+    assert (result["claims_restored"], result["review_items_restored"],
+            result["review_items_reopened"]) == (4, 1, 1)  # fmt: skip
+    assert (result["payment_restored"], result["quarantine_restored"]) == (1, 1)
+    assert [world.rows(q) for q in tables] == before
+    with transaction(world.engine) as session:
+        assert merges.live_key(session, P2) == P2
         assert all(n == 0 for n, _ in persons.pointers_to_retired(session))
 
 

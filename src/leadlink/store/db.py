@@ -275,3 +275,15 @@ def transaction(engine: Engine) -> Iterator[Session]:
     """One unit of work: commit on success, roll back everything on any error."""
     with session_factory(engine)() as session, session.begin():
         yield session
+
+
+@contextmanager
+def rehearsal(engine: Engine) -> Iterator[Session]:
+    """A unit of work that is always rolled back: a dry run does the real writes, reads what
+    they did, and leaves the database as it was (same SQL, same checks, nothing kept)."""
+    with session_factory(engine)() as session:
+        session.begin()
+        try:
+            yield session
+        finally:
+            session.rollback()

@@ -43,7 +43,7 @@ CLAIM_RANK = {"paid": 4, "generated": 3, "expected": 2, "expired": 1, "rejected"
 # Bound on the length of a retired chain; merges compress chains, so real ones are 1 hop.
 MAX_HOPS = 64
 LIMIT = 20
-_IN_CHUNK = 500
+IN_CHUNK = 500
 
 
 class RetiredChainError(LeadlinkError):
@@ -111,8 +111,8 @@ def _retired_into(session: Session, keys: set[str]) -> dict[str, str | None]:
     """key -> retired_into for the persons that exist."""
     out: dict[str, str | None] = {}
     ordered = sorted(keys)
-    for start in range(0, len(ordered), _IN_CHUNK):
-        part = ordered[start : start + _IN_CHUNK]
+    for start in range(0, len(ordered), IN_CHUNK):
+        part = ordered[start : start + IN_CHUNK]
         rows = session.execute(
             select(Person.person_key, Person.retired_into).where(Person.person_key.in_(part))
         )
@@ -161,8 +161,9 @@ def merge(
 ) -> dict[str, Any]:
     """Retire ``retired`` into ``survivor``; return what moved. Merging again is a no-op.
 
-    Both keys must be persons; the survivor must be live and the older of the two (callers
-    order pairs with ``older_first`` after resolving chains with ``live_keys``).
+    Both keys must be persons and the survivor live (callers resolve chains with
+    ``live_keys``; automatic merges let the older survive with ``older_first``, an operator
+    chooses). The audit row's ``journal`` names every row moved, for ``store.unmerge``.
     """
     if survivor == retired:
         raise UsageError(f"cannot merge person {survivor} into itself")
@@ -178,25 +179,32 @@ def merge(
         if live_key(session, retired) == survivor:
             return {**result, "status": "already_merged"}
         raise UsageError(f"{retired} is already retired into {gone.retired_into}")
-    if older_first(keep, gone)[0] is not keep:
-        raise UsageError(f"{survivor} is younger than {retired}: the older key survives")
     detail = {"from": retired, "to": survivor}
     result["status"] = "merged"
-    result["links_moved"] = _move_links(session, survivor, retired, run_id=run_id, now=now)
-    result.update(_move_origins(session, survivor, retired, detail, run_id=run_id, now=now))
-    result.update(_move_review_items(session, survivor, retired, now=now))
-    result.update(_move_claims(session, survivor, retired, now=now))
-    result["payments_moved"] = _repoint(session, Payment, retired, survivor)
-    result["quarantine_moved"] = _repoint(session, Quarantine, retired, survivor)
+    # Every row the merge moves or marks, by id, so that `persons unmerge` can put it back.
+    journal: dict[str, Any] = {}
+    result["links_moved"] = _move_links(session, survivor, retired, journal,
+                                        run_id=run_id, now=now)  # fmt: skip
+    result.update(_move_origins(session, survivor, retired, detail, journal,
+                                run_id=run_id, now=now))  # fmt: skip
+    result.update(_move_review_items(session, survivor, retired, journal, now=now))
+    result.update(_move_claims(session, survivor, retired, journal, now=now))
+    result["payments_moved"] = _repoint(session, Payment, retired, survivor, journal)
+    result["quarantine_moved"] = _repoint(session, Quarantine, retired, survivor, journal)
     # Chains stay one hop long: whoever was retired into the retired key now points further.
-    result["chain_repointed"] = _rowcount(session.execute(
-        update(Person).where(Person.retired_into == retired).values(retired_into=survivor)
+    journal["chain"] = list(session.scalars(
+        select(Person.person_key).where(Person.retired_into == retired).order_by(Person.person_key)
     ))  # fmt: skip
+    result["chain_repointed"] = len(journal["chain"])
+    session.execute(
+        update(Person).where(Person.retired_into == retired).values(retired_into=survivor)
+    )
     session.execute(
         update(Person).where(Person.person_key == retired).values(retired_into=survivor)
     )
     audit = AuditLog(at=now, actor=actor, action="merge", target=retired,
-                     detail={**result, "reason": reason, "run_id": run_id})  # fmt: skip
+                     detail={**result, "reason": reason, "run_id": run_id,
+                             "journal": journal})  # fmt: skip
     session.add(audit)
     session.flush()
     result["audit_id"] = audit.id
@@ -204,7 +212,13 @@ def merge(
 
 
 def _move_links(
-    session: Session, survivor: str, retired: str, *, run_id: int | None, now: dt.datetime
+    session: Session,
+    survivor: str,
+    retired: str,
+    journal: dict[str, Any],
+    *,
+    run_id: int | None,
+    now: dt.datetime,
 ) -> int:
     """Deactivate the retired person's active links; insert the same links to the survivor.
 
@@ -216,12 +230,13 @@ def _move_links(
         .where(Link.person_key == retired, Link.active)
         .order_by(Link.id)
     ).all()
+    journal["links"] = [r[0] for r in old]  # the rows deactivated; the new ones name them
     if not old:
         return 0
     ids = [r[0] for r in old]
-    for start in range(0, len(ids), _IN_CHUNK):
+    for start in range(0, len(ids), IN_CHUNK):
         session.execute(
-            update(Link).where(Link.id.in_(ids[start : start + _IN_CHUNK])).values(active=False)
+            update(Link).where(Link.id.in_(ids[start : start + IN_CHUNK])).values(active=False)
         )
     session.execute(
         insert(Link),
@@ -240,6 +255,7 @@ def _move_origins(
     survivor: str,
     retired: str,
     detail: dict[str, str],
+    journal: dict[str, Any],
     *,
     run_id: int | None,
     now: dt.datetime,
@@ -252,10 +268,14 @@ def _move_origins(
     movable = list(session.scalars(
         select(Origin.id).where(Origin.person_key == retired, ~survivor_has).order_by(Origin.id)
     ))  # fmt: skip
-    duplicate = list(session.scalars(
-        select(Origin.id).where(Origin.person_key == retired, survivor_has,
-                                Origin.status != ORIGIN_DUPLICATE_STATUS).order_by(Origin.id)
-    ))  # fmt: skip
+    duplicate_rows = session.execute(
+        select(Origin.id, Origin.status).where(Origin.person_key == retired, survivor_has,
+                                               Origin.status != ORIGIN_DUPLICATE_STATUS)
+        .order_by(Origin.id)
+    ).all()  # fmt: skip
+    duplicate = [r[0] for r in duplicate_rows]
+    journal["origins"] = movable
+    journal["origins_discarded"] = [[r[0], r[1]] for r in duplicate_rows]  # with their status
     if movable:
         # The origin now hangs on the record's new active link (same record, survivor).
         new_link = (
@@ -268,28 +288,30 @@ def _move_origins(
             .where(Origin.id.in_(movable))
             .values(person_key=survivor, link_id=func.coalesce(new_link, Origin.link_id))
         )
-        _journal(session, movable, detail, run_id=run_id, now=now)
+        journal_origins(session, movable, detail, run_id=run_id, now=now)
     if duplicate:
         session.execute(
             update(Origin).where(Origin.id.in_(duplicate)).values(status=ORIGIN_DUPLICATE_STATUS)
         )
-        _journal(session, duplicate, {**detail, "kept": "survivor's origin of this record"},
+        journal_origins(session, duplicate, {**detail, "kept": "survivor's origin of this record"},
                  run_id=run_id, now=now)  # fmt: skip
     return {"origins_moved": len(movable), "origins_duplicate": len(duplicate)}
 
 
-def _journal(
+def journal_origins(
     session: Session,
     origin_ids: list[int],
     detail: dict[str, str],
     *,
     run_id: int | None,
     now: dt.datetime,
+    event: str = "merged",
 ) -> None:
+    """One origin_history row per origin: ``event`` (merged, unmerged) with its detail."""
     session.execute(
         insert(OriginHistory).from_select(
             ["origin_id", "event", "detail", "run_id", "at"],
-            select(Origin.id, literal("merged"), literal(detail, OriginHistory.detail.type),
+            select(Origin.id, literal(event), literal(detail, OriginHistory.detail.type),
                    literal(run_id, Origin.run_id.type), literal(now, OriginHistory.at.type))
             .where(Origin.id.in_(origin_ids)),
         )
@@ -297,7 +319,7 @@ def _journal(
 
 
 def _move_review_items(
-    session: Session, survivor: str, retired: str, *, now: dt.datetime
+    session: Session, survivor: str, retired: str, journal: dict[str, Any], *, now: dt.datetime
 ) -> dict[str, int]:
     """Review items follow the person, unless the survivor already has one for that record:
     then the survivor's is kept and the retired one, if still open, is superseded."""
@@ -305,13 +327,21 @@ def _move_review_items(
     survivor_has = exists().where(
         and_(theirs.person_key == survivor, theirs.record_id == ReviewItem.record_id)
     )
-    moved = _rowcount(session.execute(
+    journal["review_items"] = list(session.scalars(
+        select(ReviewItem.id).where(ReviewItem.person_key == retired, ~survivor_has)
+        .order_by(ReviewItem.id)
+    ))  # fmt: skip
+    moved = rowcount(session.execute(
         update(ReviewItem)
         .where(ReviewItem.person_key == retired, ~survivor_has)
         .values(person_key=survivor)
         .execution_options(synchronize_session=False)
     ))  # fmt: skip
-    superseded = _rowcount(session.execute(
+    journal["review_items_superseded"] = list(session.scalars(
+        select(ReviewItem.id).where(ReviewItem.person_key == retired, ReviewItem.status == "open")
+        .order_by(ReviewItem.id)
+    ))  # fmt: skip
+    superseded = rowcount(session.execute(
         update(ReviewItem)
         .where(ReviewItem.person_key == retired, ReviewItem.status == "open")
         .values(status="superseded", decided_at=now, decided_by="merge",
@@ -321,7 +351,7 @@ def _move_review_items(
 
 
 def _move_claims(
-    session: Session, survivor: str, retired: str, *, now: dt.datetime
+    session: Session, survivor: str, retired: str, journal: dict[str, Any], *, now: dt.datetime
 ) -> dict[str, Any]:
     """One claim per (person, milestone): where both persons hold the milestone, the claim
     furthest along (then the earlier lead date, then the smaller id) is the survivor's and the
@@ -333,6 +363,8 @@ def _move_claims(
     by_milestone: dict[str, dict[str, Claim]] = {}
     for c in claims:
         by_milestone.setdefault(c.milestone, {})[c.person_key] = c
+    # Each claim as it was: (id, person, status); the ones the merge leaves alone drop out.
+    before = {c.id: (c.person_key, c.status) for c in claims}
     moved = rejected = 0
     double_paid: list[str] = []
     for milestone, pair in sorted(by_milestone.items()):
@@ -356,20 +388,32 @@ def _move_claims(
             double_paid.append(milestone)
         elif lose.status in OPEN_CLAIM_STATUSES:
             rejected += _set_claim(session, lose.id, status="rejected", updated_at=now)
+    after = {r[0]: (r[1], r[2]) for r in session.execute(
+        select(Claim.id, Claim.person_key, Claim.status).where(Claim.id.in_(list(before)))
+    )}  # fmt: skip
+    journal["claims"] = [[cid, *was] for cid, was in sorted(before.items()) if after[cid] != was]
     return {"claims_moved": moved, "claims_rejected": rejected, "claims_double_paid": double_paid}
 
 
 def _set_claim(session: Session, claim_id: int, **values: Any) -> int:
-    return _rowcount(session.execute(update(Claim).where(Claim.id == claim_id).values(**values)))
+    return rowcount(session.execute(update(Claim).where(Claim.id == claim_id).values(**values)))
 
 
-def _repoint(session: Session, table: type[Payment] | type[Quarantine], old: str, new: str) -> int:
-    return _rowcount(
+def _repoint(
+    session: Session,
+    table: type[Payment] | type[Quarantine],
+    old: str,
+    new: str,
+    journal: dict[str, Any],
+) -> int:
+    ids = list(session.scalars(select(table.id).where(table.person_key == old).order_by(table.id)))
+    journal[table.__tablename__] = ids
+    return rowcount(
         session.execute(update(table).where(table.person_key == old).values(person_key=new))
     )
 
 
-def _rowcount(result: Result[Any]) -> int:
+def rowcount(result: Result[Any]) -> int:
     """Rows an UPDATE touched (the DBAPI cursor's count; Result's type does not expose it)."""
     return int(cast(CursorResult[Any], result).rowcount)
 

@@ -24,6 +24,35 @@ from leadlink.store.models import (
     SourceRecord,
 )
 
+# Where a person's records carry an identity number or a family name: (source, JSON field).
+IDENTITY_FIELDS = (("drivers", "document"), ("drivers", "license"), ("scouting", "driver_license"))
+NAME_FIELDS = (("drivers", "last_name"), ("leads", "last_name"), ("scouting", "driver_name"),
+               ("migrations", "driver_name"))  # fmt: skip
+
+
+def identity_values(
+    session: Session, keys: Sequence[str]
+) -> list[tuple[str, str, str, str]]:
+    """(person_key, source, field, raw value) of the identity numbers and names carried by
+    the actively linked records of these persons (a merge compares them: two DNIs that differ
+    are two people). One query over the persons' records, never one per record."""
+    fields = sorted({f for _, f in IDENTITY_FIELDS + NAME_FIELDS})
+    rows = session.execute(
+        select(Link.person_key, SourceRecord.source,
+               *(SourceRecord.data[f].as_string() for f in fields))
+        .join(Link, (Link.record_id == SourceRecord.id) & Link.active)
+        .where(Link.person_key.in_(list(keys)))
+        .order_by(Link.person_key, SourceRecord.source, SourceRecord.source_pk)
+    )  # fmt: skip
+    wanted = set(IDENTITY_FIELDS + NAME_FIELDS)
+    return [
+        (r[0], r[1], f, v)
+        for r in rows
+        for f, v in zip(fields, r[2:], strict=True)
+        if v and (r[1], f) in wanted
+    ]
+
+
 # --- checks -----------------------------------------------------------------------------------
 
 

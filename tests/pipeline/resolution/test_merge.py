@@ -100,7 +100,7 @@ def test_a_driver_with_both_documents_merges_the_two_persons(world: World) -> No
 
 
 def test_check_persons_passes_after_a_merge_and_fails_on_corruption(world: World) -> None:
-    pm.merge_persons(world.engine, P1, P2, now=LATER, actor="ops", reason="test")
+    pm.merge_persons(world.engine, P1, P2, now=LATER, actor="ops", reason="test", force=True)
     assert _persons_check(world).ok
     l1 = world.record_id("leads", "L1")
     world.exec("UPDATE link SET person_key = :p WHERE record_id = :r AND active", p=P2, r=l1)
@@ -131,12 +131,11 @@ def _cli(db_url: str, *args: str, code: int = 0) -> str:
 
 
 def test_persons_merge_and_show_on_the_command_line(world: World) -> None:
-    # The younger key is named as the one to keep: the older one survives anyway, and says so.
-    out = json.loads(_cli(world.url, "persons", "merge", P2, P1, "--reason", "same DNI", "--by",
-                          "maria", "--json"))  # fmt: skip
-    assert (out["status"], out["survivor"], out["retired"], out["swapped"]) == (
+    out = json.loads(_cli(world.url, "persons", "merge", P1, P2, "--reason", "same DNI", "--by",
+                          "maria", "--force", "--json"))  # fmt: skip
+    assert (out["status"], out["survivor"], out["retired"], out["forced"]) == (
         "merged", P1, P2, True)  # fmt: skip
-    assert "older" in out["note"] and out["links_moved"] == 3 and out["run_id"]
+    assert out["links_moved"] == 3 and out["run_id"] and out["dry_run"] is False
     assert world.rows("SELECT actor, action FROM audit_log") == [("maria", "merge")]
     assert world.rows("SELECT kind, status FROM job_run WHERE kind = 'merge'") == [("merge", "ok")]
     again = json.loads(_cli(world.url, "persons", "merge", P1, P2, "--json"))
@@ -152,9 +151,106 @@ def test_persons_merge_and_show_on_the_command_line(world: World) -> None:
     assert "no person" in _cli(world.url, "persons", "show", "nobody", code=2)
 
 
-def test_persons_merge_human_output_names_the_survivor(world: World) -> None:
-    text = _cli(world.url, "persons", "merge", P2, P1)
-    assert f"{P1} is the older key, so it survives" in " ".join(text.split())
+def test_two_dnis_refuse_the_merge_and_the_dry_run_shows_why(world: World) -> None:
+    """P1 carries DNI 11111111, P2 DNI 22222222 and licence Q22222222: two people on paper."""
+    before = world.dump()
+    refused = " ".join(_cli(world.url, "persons", "merge", P1, P2, code=2).split())
+    assert "look like two people" in refused and "11111111 / 22222222" in refused
+    assert "--force" in refused and world.dump() == before
+    dry = json.loads(_cli(world.url, "persons", "merge", P1, P2, "--dry-run", "--json"))
+    assert (dry["status"], dry["dry_run"], dry["run_id"], dry["audit_id"]) == (
+        "would_merge", True, None, None)  # fmt: skip
+    assert dry["conflicts"] == [{"field": "identity_number", "keep": ["11111111"],
+                                 "retire": ["22222222"], "blocks": True}]  # fmt: skip
+    assert (dry["survivor"], dry["retired"], dry["links_moved"]) == (P1, P2, 3)
+    assert world.dump() == before  # the dry run did the merge and rolled it back
+    table = " ".join(_cli(world.url, "persons", "merge", P1, P2, "--dry-run").split())
+    assert "dry run: nothing written" in table and "identity_number" in table
+
+
+def test_the_key_the_operator_keeps_survives(world: World) -> None:
+    """P2 is the younger key: asked to keep it, the merge keeps it (it used to keep P1)."""
+    out = json.loads(_cli(world.url, "persons", "merge", P2, P1, "--force", "--json"))
+    assert (out["survivor"], out["retired"]) == (P2, P1)
+    assert P1 not in world.linked().values()
+    text = " ".join(_cli(world.url, "persons", "merge", P2, P1).split())
+    assert "already one person" in text and P2 in text
+
+
+def test_merge_then_unmerge_puts_everything_back(world: World) -> None:
+    before = _state(world)
+    merged = pm.merge_persons(world.engine, P1, P2, now=LATER, actor="ops", reason="t",
+                              force=True)  # fmt: skip
+    assert merged["links_moved"] == 3 and _state(world) != before
+    dry = json.loads(_cli(world.url, "persons", "unmerge", P2, "--dry-run", "--json"))
+    assert (dry["status"], dry["links_restored"], dry["run_id"]) == ("would_unmerge", 3, None)
+    assert _state(world)["links"] == {k: P1 for k in before["links"]}  # still merged
+    out = json.loads(_cli(world.url, "persons", "unmerge", P2[:8], "--by", "ana", "--json"))
+    assert (out["status"], out["restored"], out["survivor"]) == ("unmerged", P2, P1)
+    # D2, L2 and S1 come back to P2, with the origins of L2 and S1.
+    assert (out["links_restored"], out["links_kept"], out["origins_restored"]) == (3, 0, 2)
+    assert _state(world) == before  # every record and origin on its person again
+    assert _persons_check(world).ok
+    assert world.rows("SELECT action, target, actor FROM audit_log ORDER BY id") == [
+        ("merge", P2, "ops"), ("unmerge", P2, "ana")]  # fmt: skip
+    history = world.rows("SELECT event FROM origin_history WHERE event = 'unmerged'")
+    assert len(history) == 2
+    # Undone once: a second undo has nothing to undo; merging again works and is undoable.
+    assert "not merged" in _cli(world.url, "persons", "unmerge", P2, code=2)
+    pm.merge_persons(world.engine, P1, P2, now=LATER, actor="ops", reason="t", force=True)
+    assert json.loads(_cli(world.url, "persons", "unmerge", P2, "--json"))["links_restored"] == 3
+    assert _state(world) == before
+
+
+def test_unmerge_keeps_what_changed_since_the_merge(world: World) -> None:
+    pm.merge_persons(world.engine, P1, P2, now=LATER, actor="ops", reason="t", force=True)
+    # Someone re-linked lead L2 by hand after the merge: the undo must not take it back.
+    l2 = world.record_id("leads", "L2")
+    world.exec("UPDATE link SET active = FALSE WHERE record_id = :r AND active", r=l2)
+    world.exec("INSERT INTO link (record_id, person_key, rule, score, confidence, evidence, "
+               "active, created_at) VALUES (:r, :p, 'review_accept', 1.0, 'high', '{}', TRUE, "
+               ":t)", r=l2, p=P1, t=LATER)  # fmt: skip
+    out = pm.unmerge_persons(world.engine, P2, now=LATER, actor="ops", reason="t")
+    assert (out["links_restored"], out["links_kept"]) == (2, 1)
+    assert world.linked()["leads/L2"] == P1 and world.linked()["drivers/D2"] == P2
+
+
+def test_an_old_merge_without_a_journal_cannot_be_undone(world: World) -> None:
+    pm.merge_persons(world.engine, P1, P2, now=LATER, actor="ops", reason="t", force=True)
+    world.exec("UPDATE audit_log SET detail = '{}' WHERE action = 'merge'")
+    before = world.dump()
+    assert "no journal" in " ".join(_cli(world.url, "persons", "unmerge", P2, code=2).split())
+    assert world.dump() == before
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([], []),
+        ([("K", "drivers", "document", "12345678"), ("R", "drivers", "license", "Q12345678")], []),
+        ([("K", "drivers", "document", "12345678"), ("R", "drivers", "document", "87654321")],
+         [{"field": "identity_number", "keep": ["12345678"], "retire": ["87654321"],
+           "blocks": True}]),
+        # One side without a number: nothing to compare, no conflict.
+        ([("K", "drivers", "document", "12345678")], []),
+        # One number in common is enough, even if the other side carries a second one.
+        ([("K", "drivers", "document", "12345678"), ("R", "drivers", "document", "12345678"),
+          ("R", "scouting", "driver_license", "Q55555555")], []),
+        ([("K", "drivers", "last_name", "Torres Vega"), ("R", "leads", "last_name", "Quispe")],
+         [{"field": "family_name", "keep": ["TORRES", "VEGA"], "retire": ["QUISPE"],
+           "blocks": False}]),
+        ([("K", "drivers", "last_name", "Torres Vega"),
+          ("R", "scouting", "driver_name", "TORRES VEGA ANA")], []),
+    ],
+)  # fmt: skip
+def test_merge_conflicts(values: list[tuple[str, str, str, str]], expected: list[Any]) -> None:
+    assert pm.merge_conflicts(values, "K", "R") == expected
+
+
+def _state(world: World) -> dict[str, Any]:
+    """Who holds each record (active link) and each origin."""
+    origins = world.rows("SELECT id, person_key, status FROM origin ORDER BY id")
+    return {"links": world.linked(), "origins": [tuple(r) for r in origins]}
 
 
 def test_persons_show_takes_the_start_of_a_key_as_lists_print_it(world: World) -> None:

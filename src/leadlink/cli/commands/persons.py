@@ -1,4 +1,5 @@
-"""`leadlink persons merge|show`: one person behind two keys, and everything a person holds."""
+"""`leadlink persons merge|unmerge|show`: one person behind two keys (and back), and everything a
+person holds."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import typer
 from leadlink.cli import console
 from leadlink.cli.kit import JsonOpt, emit, handles_errors, now, state
 
-persons_app = typer.Typer(help="Persons: show one, merge two.", no_args_is_help=True)
+persons_app = typer.Typer(help="Persons: show one, merge two, undo a merge.",
+                          no_args_is_help=True)  # fmt: skip
 
 
 def _default_actor() -> str:
@@ -20,6 +22,11 @@ def _default_actor() -> str:
         return "unknown"
 
 
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Show what would move, and any conflict; write nothing.")
+]
+
+
 @persons_app.command("merge")
 @handles_errors
 def merge_cmd(
@@ -27,14 +34,20 @@ def merge_cmd(
     retire: Annotated[str, typer.Argument(help="Person key to retire into it")],
     reason: Annotated[str, typer.Option("--reason", help="Why they are one person")] = "manual",
     by: Annotated[str | None, typer.Option("--by", help="Who decides (audit log)")] = None,
+    dry_run: DryRunOpt = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Merge even when their identity numbers differ.")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Merge two persons. The OLDER key survives whatever the argument order; the retired
-    key resolves to it, and every link and origin moves with it (nothing is deleted)."""
+    """Merge two persons: KEEP survives, RETIRE resolves to it from now on, and every link,
+    origin, review item, claim and payment moves with it (nothing is deleted; `persons
+    unmerge` undoes it). Refused when their identity numbers (DNI, licence) differ, unless
+    --force; --dry-run shows what would move and the conflicts."""
     from leadlink.pipeline.resolution.merge import merge_persons
 
-    result = merge_persons(state.engine(), keep, retire, now=now(),
-                           actor=by or _default_actor(), reason=reason)  # fmt: skip
+    result = merge_persons(state.engine(), keep, retire, now=now(), actor=by or _default_actor(),
+                           reason=reason, dry_run=dry_run, force=force)  # fmt: skip
     emit(result, lambda r: _print_merge(r, keep, retire), json_out)
 
 
@@ -42,12 +55,15 @@ def _print_merge(result: dict[str, Any], keep: str, retire: str) -> None:
     if result["status"] == "already_merged":
         console.out.print(f"{keep} and {retire} are already one person: {result['survivor']}")
         return
-    if result["swapped"]:
-        console.out.print(
-            f"note: {result['survivor']} is the older key, so it survives and "
-            f"{result['retired']} is retired ({result['note']})."
-        )
-    console.key_values("merge", _summary(result))
+    _print_conflicts(result["conflicts"])
+    title = "merge (dry run: nothing written)" if result["dry_run"] else "merge"
+    console.key_values(title, _summary(result))
+
+
+def _print_conflicts(conflicts: list[dict[str, Any]]) -> None:
+    rows = [(c["field"], c["keep"], c["retire"], c["blocks"]) for c in conflicts]
+    if rows:
+        console.table("conflicts", ["field", "kept person", "retired person", "blocks"], rows)
 
 
 def _summary(result: dict[str, Any]) -> dict[str, Any]:
@@ -56,6 +72,26 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
             "claims_double_paid", "payments_moved", "quarantine_moved", "chain_repointed",
             "run_id", "audit_id")  # fmt: skip
     return {k: result[k] for k in keys}
+
+
+@persons_app.command("unmerge")
+@handles_errors
+def unmerge_cmd(
+    retired: Annotated[str, typer.Argument(help="The retired person key to bring back")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the merge was wrong")] = "manual",
+    by: Annotated[str | None, typer.Option("--by", help="Who decides (audit log)")] = None,
+    dry_run: DryRunOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Undo a merge: RETIRED is a person again with what the merge moved (rows changed since
+    keep their present state). Run `leadlink claims` afterwards to recompute claims."""
+    from leadlink.pipeline.resolution.merge import unmerge_persons
+
+    result = unmerge_persons(state.engine(), retired, now=now(), actor=by or _default_actor(),
+                             reason=reason, dry_run=dry_run)  # fmt: skip
+    title = "unmerge (dry run: nothing written)" if result["dry_run"] else "unmerge"
+    emit(result, lambda r: console.key_values(title, {k: v for k, v in r.items()
+                                                      if k != "dry_run"}), json_out)  # fmt: skip
 
 
 @persons_app.command("show")

@@ -1,11 +1,13 @@
-"""Merges: when new evidence shows two persons are one, the older key survives.
+"""Merges: when new evidence shows two persons are one, one key survives the other.
 
 Where the evidence comes from: a new `drivers` record whose document agrees with two known
 persons is decided MULTIPLE_CANDIDATES by the engine, both candidates by `document_exact`.
 A DNI/licence number names one human, so those persons are one (``merges_from_decisions``).
 ``apply`` merges such pairs in the caller's transaction (``match`` wires it in), and
 ``redirect`` turns that driver's decision into a plain link to the survivor. Operators merge by
-hand with ``merge_persons`` (`leadlink persons merge`). The SQL lives in ``store.merges``.
+hand with ``merge_persons`` (`leadlink persons merge`: the key they keep survives, a dry run
+shows what would move and what conflicts) and undo a merge with ``unmerge_persons``. The SQL
+lives in ``store.merges`` and ``store.unmerge``.
 """
 
 from __future__ import annotations
@@ -19,16 +21,15 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from leadlink.errors import NotFoundError, UsageError
-from leadlink.matching import Reason
+from leadlink.matching import Reason, normalise
 from leadlink.matching.decision import Decision
 from leadlink.pipeline.checking import CheckResult
 from leadlink.settings import Settings
-from leadlink.store import jobs, merges, persons
-from leadlink.store.db import transaction
+from leadlink.store import jobs, merges, persons, unmerge
+from leadlink.store.db import rehearsal, transaction
 
 # The one rule whose agreement on two persons proves they are one human.
 MERGE_RULE = "document_exact"
-SURVIVOR_NOTE = "the older person key survives, whatever the order of the arguments"
 
 
 def merges_from_decisions(decided: Iterable[Decision]) -> list[tuple[str, str]]:
@@ -131,33 +132,108 @@ def _settled(d: Decision, retired: dict[str, str], margin: float) -> Decision | 
 
 
 def merge_persons(
-    engine: Engine, a: str, b: str, *, now: dt.datetime, actor: str, reason: str
+    engine: Engine,
+    keep: str,
+    retire: str,
+    *,
+    now: dt.datetime,
+    actor: str,
+    reason: str,
+    dry_run: bool = False,
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Merge two persons by hand (`leadlink persons merge`): the older key survives.
+    """Merge two persons by hand (`leadlink persons merge`): ``keep`` survives, as asked.
 
-    Retired keys stand for their survivors. A pair that is already one person changes
-    nothing and starts no job run. A real merge is recorded in job_run (kind `merge`).
+    Retired keys stand for their survivors. Two persons whose records carry different
+    identity numbers (DNI, licence) look like two people: the merge is refused unless
+    ``force``, and the conflicts are in the answer either way. ``dry_run`` does the whole merge
+    in a transaction that is rolled back, and answers what it would have done. A pair that is
+    already one person changes nothing and starts no job run; a real merge is a job run
+    (kind `merge`) and is undone with ``unmerge_persons``.
     """
-    if a == b:
-        raise UsageError(f"cannot merge person {a} into itself")
+    if keep == retire:
+        raise UsageError(f"cannot merge person {keep} into itself")
     with transaction(engine) as session:
-        live = merges.live_keys(session, [a, b])
-        for key in (a, b):
+        live = merges.live_keys(session, [keep, retire])
+        for key in (keep, retire):
             if key not in live:
                 raise NotFoundError(f"no person {key}")
-        rows = merges.persons(session, [live[a], live[b]])
-    requested = {"keep": a, "retire": b, "keep_live": live[a], "retire_live": live[b]}
-    base = {"requested": requested, "note": SURVIVOR_NOTE}
-    if live[a] == live[b]:
-        return {**base, "status": "already_merged", "survivor": live[a], "retired": None,
-                "swapped": False, "run_id": None}  # fmt: skip
-    keep, gone = merges.older_first(rows[live[a]], rows[live[b]])
+        conflicts = merge_conflicts(persons.identity_values(session, [live[keep], live[retire]]),
+                                    live[keep], live[retire])  # fmt: skip
+    requested = {"keep": keep, "retire": retire, "keep_live": live[keep],
+                 "retire_live": live[retire]}  # fmt: skip
+    base = {"requested": requested, "conflicts": conflicts, "dry_run": dry_run}
+    if live[keep] == live[retire]:
+        return {**base, "status": "already_merged", "survivor": live[keep], "retired": None,
+                "run_id": None}  # fmt: skip
+    blocking = [c for c in conflicts if c["blocks"]]
+    if blocking and not (force or dry_run):
+        said = "; ".join(f"{c['field']}: {', '.join(c['keep'])} / {', '.join(c['retire'])}"
+                         for c in blocking)  # fmt: skip
+        raise UsageError(f"{live[keep]} and {live[retire]} look like two people ({said}): "
+                         "see `persons merge --dry-run`, or merge anyway with --force")  # fmt: skip
+    if dry_run:
+        with rehearsal(engine) as session:
+            result = merges.merge(session, live[keep], live[retire], run_id=None, now=now,
+                                  actor=actor, reason=reason)  # fmt: skip
+        return {**base, **result, "status": "would_merge", "audit_id": None, "run_id": None}
     with jobs.recorded(engine, "merge", now) as run:
         with transaction(engine) as session:
-            result = merges.merge(session, keep.person_key, gone.person_key, run_id=run.id,
-                                  now=now, actor=actor, reason=reason)  # fmt: skip
+            result = merges.merge(session, live[keep], live[retire], run_id=run.id, now=now,
+                                  actor=actor, reason=f"{reason} (forced)" if blocking else reason)
         run.counts = lambda: _counts(result)
-    return {**base, **result, "swapped": keep.person_key != live[a], "run_id": run.id}
+    return {**base, **result, "forced": bool(blocking), "run_id": run.id}
+
+
+def merge_conflicts(
+    values: Sequence[tuple[str, str, str, str]], keep: str, retire: str
+) -> list[dict[str, Any]]:
+    """What says two persons are different people, from ``persons.identity_values``: identity
+    numbers (a DNI, a licence's DNI) that both carry and none in common block the merge;
+    family names with none in common are a warning (names change, and carry typos)."""
+    ids: dict[str, set[str]] = {keep: set(), retire: set()}
+    families: dict[str, set[str]] = {keep: set(), retire: set()}
+    for person, source, field, raw in values:
+        if (source, field) in persons.IDENTITY_FIELDS:
+            number = normalise.id_key(raw)
+            if number:
+                ids[person].add(number)
+        else:
+            tokens = normalise.name_tokens(raw)
+            # A full name (scouting, migrations) is "FAMILY1 FAMILY2 GIVEN…"; a last name
+            # column holds the family names only: either way the family names come first.
+            families[person].update(tokens[:2])
+    out = []
+    for field, found, blocks in (("identity_number", ids, True), ("family_name", families, False)):
+        if found[keep] and found[retire] and not found[keep] & found[retire]:
+            out.append({"field": field, "keep": sorted(found[keep]),
+                        "retire": sorted(found[retire]), "blocks": blocks})  # fmt: skip
+    return out
+
+
+def unmerge_persons(
+    engine: Engine, retired: str, *, now: dt.datetime, actor: str, reason: str,
+    dry_run: bool = False,
+) -> dict[str, Any]:  # fmt: skip
+    """Undo the merge of ``retired`` (`leadlink persons unmerge`): the key is live again with
+    the links, origins, review items, claims, payments and quarantine rows the merge moved
+    (those changed since keep their present state). A job run of kind `unmerge`; claims are
+    recomputed by the next `leadlink claims`."""
+    with transaction(engine) as session:
+        key = merges.full_key(session, retired)
+        unmerge.undoable(session, key)  # a refusal starts no job run
+    if dry_run:
+        with rehearsal(engine) as session:
+            result = unmerge.unmerge(session, key, run_id=None, now=now, actor=actor,
+                                     reason=reason)  # fmt: skip
+        return {**result, "status": "would_unmerge", "audit_id": None, "run_id": None,
+                "dry_run": True}  # fmt: skip
+    with jobs.recorded(engine, "unmerge", now) as run:
+        with transaction(engine) as session:
+            result = unmerge.unmerge(session, key, run_id=run.id, now=now, actor=actor,
+                                     reason=reason)  # fmt: skip
+        run.counts = lambda: _counts(result)
+    return {**result, "run_id": run.id, "dry_run": False}
 
 
 def _counts(result: dict[str, Any]) -> dict[str, Any]:
