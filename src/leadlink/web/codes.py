@@ -24,6 +24,7 @@ from leadlink.pipeline.operations.tokens import ROLES
 from leadlink.store.gap import GAP_REASONS, RISKS
 from leadlink.store.segments import EXPIRED, NOT_MATCHED, SEGMENTS
 from leadlink.web.pages.common import NAV
+from leadlink.web.pages.persons import MERGE_COUNTS, UNMERGE_COUNTS
 from leadlink.web.pages.review import FIELDS
 from leadlink.web.routes.api_alerts import Severity
 from leadlink.web.routes.api_jobs import RunStatus
@@ -69,6 +70,8 @@ CODE_GROUPS: dict[str, tuple[object, ...]] = {
     "origin": ORIGINS,
     "role": ROLES,
     "error": ERROR_STATUSES,
+    "merge_count": (*MERGE_COUNTS, *UNMERGE_COUNTS),
+    "conflict": ("identity_number", "family_name"),
 }
 
 

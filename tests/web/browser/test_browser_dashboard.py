@@ -170,3 +170,34 @@ def test_the_backlog_segments_equal_the_cli(tab: Tab, site: Site) -> None:
     )
     assert shown == wanted
     tab.shot("backlog-segment")
+
+
+def test_an_operator_previews_merges_and_undoes_a_merge(tab: Tab, site: Site) -> None:
+    """RD3 and RD4 (two Juans with the same car, no documents) merged from RD3's page."""
+    keep, gone = person_key_for("drivers", "RD3"), person_key_for("drivers", "RD4")
+    tab.login(site.token("operator", "omar"))
+    tab.open(f"/persons/{keep}")
+    tab.testid("merge-retire").fill(gone[:8])
+    with tab.page.expect_navigation():
+        tab.testid("merge-preview").click()
+    assert tab.text("flash-info").startswith("Vista previa (nada escrito)")
+    assert "Conflictos: ninguno" in tab.text("flash-info")
+    assert rows(site.engine, "SELECT retired_into FROM person WHERE person_key = :k",
+                k=gone) == [(None,)]  # fmt: skip
+    tab.testid("merge-retire").fill(gone)
+    tab.testid("merge-reason").fill("mismo conductor")
+    with tab.page.expect_navigation():
+        tab.testid("merge-submit").click()
+    assert f"{gone} fusionada en {keep}" in tab.text("flash-ok")
+    assert tab.testid("person-record-drivers-RD4").is_visible()
+    tab.shot("person-merged")
+    with tab.page.expect_navigation():
+        tab.testid(f"unmerge-{gone}-submit").click()
+    assert tab.page.url == f"{site.url}/persons/{gone}"
+    assert tab.text("flash-ok").startswith(f"Fusión deshecha: {gone}")
+    assert tab.testid("person-record-drivers-RD4").is_visible()
+    assert rows(site.engine, "SELECT retired_into FROM person WHERE person_key = :k",
+                k=gone) == [(None,)]  # fmt: skip
+    actions = rows(site.engine, "SELECT actor, action FROM audit_log WHERE target = :k "
+                                "ORDER BY id", k=gone)  # fmt: skip
+    assert [tuple(a) for a in actions] == [("omar", "merge"), ("omar", "unmerge")]

@@ -144,16 +144,19 @@ def merge_persons(
 ) -> dict[str, Any]:
     """Merge two persons by hand (`leadlink persons merge`): ``keep`` survives, as asked.
 
-    Retired keys stand for their survivors. Two persons whose records carry different
+    Keys may be given by their start (8 characters or more); retired keys stand for their
+    survivors. Two persons whose records carry different
     identity numbers (DNI, licence) look like two people: the merge is refused unless
     ``force``, and the conflicts are in the answer either way. ``dry_run`` does the whole merge
     in a transaction that is rolled back, and answers what it would have done. A pair that is
     already one person changes nothing and starts no job run; a real merge is a job run
     (kind `merge`) and is undone with ``unmerge_persons``.
     """
-    if keep == retire:
-        raise UsageError(f"cannot merge person {keep} into itself")
     with transaction(engine) as session:
+        # A key or its start (8 characters or more, as lists print keys).
+        keep, retire = merges.full_key(session, keep), merges.full_key(session, retire)
+        if keep == retire:
+            raise UsageError(f"cannot merge person {keep} into itself")
         live = merges.live_keys(session, [keep, retire])
         for key in (keep, retire):
             if key not in live:

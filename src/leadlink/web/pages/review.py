@@ -1,11 +1,10 @@
-"""The review queue (accept / reject forms, each candidate's explanation side by side) and a
-person's page (every record, link and origin, and why each record is linked)."""
+"""The review queue: accept / reject forms, each candidate's explanation side by side (a
+person's page, which shows the same explanations, is in pages/persons.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -13,14 +12,12 @@ from fastapi.responses import RedirectResponse, Response
 from leadlink.errors import LeadlinkError
 from leadlink.pipeline.operations.tokens import Principal
 from leadlink.pipeline.resolution import review as review_service
-from leadlink.pipeline.resolution.merge import show_person
 from leadlink.web.deps import EngineDep, NowDep, PageDep, SettingsDep, ViewerDep, paged
 from leadlink.web.i18n import Translator
 from leadlink.web.pages.common import (
     FormWriterDep,
     error_page,
     flash,
-    local_url,
     respond,
     safe_next,
     translator,
@@ -149,23 +146,3 @@ def reject(
         return review_service.reject(engine, settings, item_id, now=now, **kw)
 
     return _decide(request, writer, "reject", item_id, note, back, call)
-
-
-@router.get("/persons/{key}")
-def person(request: Request, key: str, principal: ViewerDep, engine: EngineDep) -> Response:
-    """``/persons/KEY`` (HTML) and ``/persons/KEY.json``: ``persons show --json`` plus, per
-    active record, why it is linked."""
-    key = key.removesuffix(".json")
-
-    def build() -> dict[str, Any]:
-        return show_person(engine, key)
-
-    def view(t: Translator, data: dict[str, Any]) -> dict[str, Any]:
-        active = [link for link in data["links"] if link["active"]]
-        why = [{**link, "summary": review_service.summary(link.get("data") or {}),
-                "explanation": explanation(link.get("evidence"))}
-               for link in sorted(active, key=lambda k: (k["source"], k["source_pk"]))]  # fmt: skip
-        return {"records": why, "past_links": [k for k in data["links"] if not k["active"]]}
-
-    json_path = local_url(f"/persons/{quote(key, safe='')}.json")
-    return respond(request, principal, "person.html", build, json_path=json_path, view=view)

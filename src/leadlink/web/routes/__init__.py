@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from leadlink.web.pages import auth as pages_auth
 from leadlink.web.pages import claims as pages_claims
 from leadlink.web.pages import ops as pages_ops
+from leadlink.web.pages import persons as pages_persons
 from leadlink.web.pages import review as pages_review
 from leadlink.web.routes import (
     api_alerts,
@@ -32,4 +33,5 @@ ROUTERS.append(api_writes.router)
 READ_API = (api_leads, api_persons, api_unmatched, api_review, api_recovery, api_backlog,
             api_gap, api_claims, api_alerts, api_jobs)  # fmt: skip
 ROUTERS.extend(m.router for m in READ_API)
-ROUTERS.extend(m.router for m in (pages_auth, pages_ops, pages_claims, pages_review))
+ROUTERS.extend(m.router for m in (pages_auth, pages_ops, pages_claims, pages_review,
+                                  pages_persons))  # fmt: skip
