@@ -24,7 +24,7 @@ from leadlink.web.pages.common import (
     respond,
     translator,
 )
-from leadlink.web.pages.review import explanation
+from leadlink.web.pages.review import explanation, model_prior
 
 router = APIRouter(include_in_schema=False)
 # The counts a preview names, in the order a person reads them.
@@ -45,8 +45,9 @@ def person(request: Request, key: str, principal: ViewerDep, engine: EngineDep) 
 
     def view(t: Translator, data: dict[str, Any]) -> dict[str, Any]:
         active = [link for link in data["links"] if link["active"]]
+        prior = model_prior(engine)
         why = [{**link, "summary": review_service.summary(link.get("data") or {}),
-                "explanation": explanation(link.get("evidence"))}
+                "explanation": explanation(link.get("evidence"), prior)}
                for link in sorted(active, key=lambda k: (k["source"], k["source_pk"]))]  # fmt: skip
         return {"records": why, "past_links": [k for k in data["links"] if not k["active"]]}
 

@@ -3,14 +3,17 @@ person's page, which shows the same explanations, is in pages/persons.py)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import Engine
 
 from leadlink.errors import LeadlinkError
 from leadlink.pipeline.operations.tokens import Principal
+from leadlink.pipeline.resolution import model as model_service
 from leadlink.pipeline.resolution import review as review_service
 from leadlink.web.deps import EngineDep, NowDep, PageDep, SettingsDep, ViewerDep, paged
 from leadlink.web.i18n import Translator
@@ -29,10 +32,16 @@ router = APIRouter(include_in_schema=False)
 FIELDS = ("phone_eq", "id_eq", "plate_eq", "brand_model_eq", "driver_id_eq", "name_sim", "days")
 
 
-def explanation(evidence: dict[str, Any] | None) -> dict[str, Any]:
+def explanation(evidence: dict[str, Any] | None, prior: float | None = None) -> dict[str, Any]:
     """What a pair's evidence says, ready for a table: the compared fields (agreements as
     booleans, the name similarity, the days between dates) and the model's match weights
-    with their bar widths (% of the largest weight)."""
+    with their bar widths (% of the largest weight).
+
+    With the model's ``prior`` (the probability that two random records match), the weights
+    read as Splink's waterfall: the prior's match weight, each comparison's, their total and
+    the probability it means. A proposal the guard held back shows a lower score than that
+    probability: ``capped`` says so (the score is the cap, under the accept band).
+    """
     evidence = evidence or {}
     fields = evidence.get("fields") or {}
     rows = [{"field": f, "value": fields[f]} for f in FIELDS if f in fields]
@@ -43,18 +52,37 @@ def explanation(evidence: dict[str, Any] | None) -> dict[str, Any]:
          "width": round(100 * abs(float(v.get("weight") or 0)) / top, 1) if top else 0.0}
         for name, v in waterfall.items()
     ]  # fmt: skip
-    return {"fields": rows, "weights": weights, "accepted_by": evidence.get("accepted_by"),
-            "merged_from": evidence.get("merged_from")}  # fmt: skip
+    out = {"fields": rows, "weights": weights, "accepted_by": evidence.get("accepted_by"),
+           "merged_from": evidence.get("merged_from")}  # fmt: skip
+    if weights and prior is not None and 0.0 < prior < 1.0:
+        start = math.log2(prior / (1.0 - prior))
+        total = start + sum(w["weight"] for w in weights)
+        probability = 1.0 / (1.0 + 2.0 ** -total)
+        score = evidence.get("score")
+        out["sum"] = {
+            "prior": round(start, 2), "total": round(total, 2),
+            "probability": round(probability, 4), "score": score,
+            # The weights are rounded to 2 decimals: a gap beyond that is the guard's cap.
+            "capped": score is not None and probability - float(score) > 0.005,
+        }  # fmt: skip
+    return out
 
 
-def grouped(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def model_prior(engine: Engine) -> float | None:
+    """The stored model's prior (what its waterfalls start from); None without a model."""
+    stored = model_service.current(engine)
+    value = stored.settings.get("probability_two_random_records_match") if stored else None
+    return float(value) if value is not None else None
+
+
+def grouped(items: list[dict[str, Any]], prior: float | None = None) -> list[dict[str, Any]]:
     """Items of one record together (a MULTIPLE_CANDIDATES record has one per candidate), in
     the queue's order: the record once, its candidates side by side."""
     groups: dict[int, dict[str, Any]] = {}
     for item in items:
         group = groups.setdefault(item["record"]["id"], {"record": item["record"], "items": []})
         evidence = item.get("evidence") or {}
-        group["items"].append({**item, "explanation": explanation(evidence),
+        group["items"].append({**item, "explanation": explanation(evidence, prior),
                                "reason": evidence.get("reason"),
                                "considered": evidence.get("candidates") or []})  # fmt: skip
     return list(groups.values())
@@ -78,8 +106,8 @@ def review(
                                          offset=page.offset, now=now)  # fmt: skip
 
     def view(t: Translator, data: dict[str, Any]) -> dict[str, Any]:
-        return {"groups": grouped(data["items"]), "statuses": ("open", "accepted", "rejected",
-                                                               "superseded", "all"),
+        return {"groups": grouped(data["items"], model_prior(engine)),
+                "statuses": ("open", "accepted", "rejected", "superseded", "all"),
                 "page": paged([], data["total"], page)}  # fmt: skip
 
     return respond(request, principal, "review.html", build, json_path="/review.json",
