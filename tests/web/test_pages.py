@@ -145,6 +145,10 @@ def test_backlog_gap_jobs_and_alerts_json_are_their_services(
     assert lost["leads"]["total"] == split["segments"]["lost"]["leads"]
     assert [r["segment"] for r in lost["leads"]["items"]] == ["lost"] * len(lost["leads"]["items"])
     html = page(viewer_client, "/backlog")
+    # The world has one day of recovery history: a note, not a one-dot line chart.
+    assert len(backlog["impact"]["days"]) == 1
+    assert text_of(html, "backlog-one-day").startswith("Solo hay un día de historia")
+    assert ES("backlog.chart_backlog") not in html
     for name, v in split["segments"].items():
         assert text_of(html, f"segment-{name}-leads") == ES.formatter("num")(v["leads"])
 
@@ -170,6 +174,12 @@ def test_backlog_gap_jobs_and_alerts_json_are_their_services(
         r.id for r in jobs.last_runs(engine, "recover")
     ]
     assert jobs_json["queue"] == normal(recovery.queue_status(engine, now=NOW))
+    # A kind whose last run succeeded shows one time for both: that run's end (the page once
+    # showed the run's start, so the last success came after the last run).
+    html = page(viewer_client, "/jobs")
+    for kind, job in latest.items():
+        if job["status"] == "ok":
+            assert text_of(html, f"job-{kind}-last-run") == text_of(html, f"job-{kind}-last-ok")
 
     assert data(viewer_client, "/alerts.json")["open"] == normal(alerts.open_now(engine))
 

@@ -100,7 +100,8 @@ def backlog(
     def view(t: Translator, data: dict[str, Any]) -> dict[str, Any]:
         rows = data["impact"]["days"]
         ordinal = [(dt.date.fromisoformat(r["day"]).toordinal(), r) for r in rows]
-        line = charts.line_chart(
+        # One day is one dot, not a trend: the page says so and shows the day's bars.
+        line = None if len(rows) < 2 else charts.line_chart(
             {t("backlog.after"): [(float(o), float(r["backlog_after"])) for o, r in ordinal]},
             title=t("backlog.chart_backlog"), x_label=t("backlog.day"),
             y_label=t("common.leads"), x_format=day_labels(t), y_format=t.formatter("num"),
@@ -112,7 +113,8 @@ def backlog(
             title=t("backlog.chart_flow"), y_label=t("common.leads"), stacked=False,
             fmt=t.formatter("num"),
         )  # fmt: skip
-        return {"line_chart": svg(line), "flow_chart": svg(flow), "segment_names": SEGMENTS}
+        return {"line_chart": svg(line) if line else None, "flow_chart": svg(flow),
+                "segment_names": SEGMENTS}
 
     return respond(request, principal, "backlog.html", build,
                    json_path="/backlog.json", view=view)  # fmt: skip
