@@ -136,6 +136,21 @@ def rearm(session: Session, now: dt.datetime, grace_days: int) -> int:
     return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
 
+def settle_linked(session: Session, now: dt.datetime, reason: str) -> int:
+    """Finished items whose lead has an active link by now (a review accepted, a rematch, a
+    post linked it): their work is done, so they count as matched, not as unmatched backlog
+    that no longer exists. Items in flight (pending) are left to ``recover``, which records
+    them as matched with an attempt."""
+    linked = exists().where(Link.record_id == RecoveryQueue.record_id, Link.active)
+    stmt = (
+        update(RecoveryQueue)
+        .where(RecoveryQueue.status.in_([UNMATCHED, PARKED]), linked)
+        .values(status=MATCHED, last_reason=reason, last_error=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
 def new_candidate_since(record_id: Any, since: Any) -> ColumnElement[bool]:
     """A record sharing a blocking key with ``record_id`` was linked, or changed, after
     ``since`` (one indexed key join: the record's keys, the records holding them)."""

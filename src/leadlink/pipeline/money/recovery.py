@@ -54,10 +54,12 @@ class SeedResult:
     rearmed: int
     already_queued: int
     backlog: int
+    settled: int = 0  # finished items whose lead was linked by something else since
 
     def as_dict(self) -> dict[str, Any]:
         return {"enqueued": self.enqueued, "rearmed": self.rearmed,
-                "already_queued": self.already_queued, "backlog": self.backlog}  # fmt: skip
+                "already_queued": self.already_queued, "backlog": self.backlog,
+                "settled": self.settled}  # fmt: skip
 
 
 @dataclass
@@ -113,11 +115,12 @@ def seed(engine: Engine, settings: Settings, *, now: dt.datetime) -> SeedResult:
     grace = settings.kpi_grace_days
     with jobs.recorded(engine, SEED_KIND, now) as run:
         with transaction(engine) as session:
+            settled = recovery_store.settle_linked(session, now, ALREADY_LINKED)
             rearmed = recovery_store.rearm(session, now, grace)
             enqueued = recovery_store.enqueue(session, now, grace)
             in_queue = recovery_store.count_queued_backlog(session, now, grace)
             size = backlog.count_kpi_red(session, now, grace)
-        result = SeedResult(enqueued, rearmed, in_queue - enqueued - rearmed, size)
+        result = SeedResult(enqueued, rearmed, in_queue - enqueued - rearmed, size, settled)
         run.counts = result.as_dict
     return result
 
