@@ -22,6 +22,7 @@ from tests.pipeline.activity_world import (
 
 from leadlink.errors import UsageError
 from leadlink.pipeline.money.activity import figure, unlinked_activity
+from leadlink.pipeline.money.funnel import funnel
 from leadlink.pipeline.resolution import review
 from leadlink.pipeline.resolution.resolve import match
 
@@ -42,6 +43,10 @@ def test_the_summary_and_every_driver_figure(world: Engine) -> None:
     assert names["DA"] == ("Julio Cesar Ramos Paz", "2026-10-05")
     assert names["DD"] == ("Elena Quispe Huanca", None)
     assert figure(world, SETTINGS, now=NOW) == {"drivers": 4, "would_claim": 270.0}
+    # Beside the funnel, next to the quarantined drivers (DG).
+    beside = funnel(world, SETTINGS, now=NOW)
+    assert (beside["unlinked_activity"], beside["quarantined"]) == (
+        {"drivers": 4, "would_claim": 270.0}, 1)  # fmt: skip
 
 
 def test_candidate_leads_best_first_with_the_review_evidence(world: Engine) -> None:
