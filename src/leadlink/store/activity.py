@@ -7,11 +7,12 @@ quarantine, and the driver has completed trips (> 0) dated on or before today. I
 hypothetical claim window starts on its *anchor*: the date of its best candidate lead, else its
 hire date, else its first trip day, and lasts ``claim_window_days``.
 
-Candidate leads are leads with no active link whose ``unmatched.candidates`` names the person,
-or that have an open review item for it; the best is the highest score, then the earliest lead,
-then the lead id. Everything is one query per question: the drivers' trips are correlated
-lookups over one range of the trips key index each (``windows.py``), the anchors a window
-function over the candidates, the summary and the trend GROUP BYs in the database.
+Candidate leads are leads with no active link whose ``unmatched.candidates`` names the person
+(unless a person rejected that pair in review), or that have an open review item for it; the
+best is the highest score, then the earliest lead, then the lead id. Everything is one query per
+question: the drivers' trips are correlated lookups over one range of the trips key index each
+(``windows.py``), the anchors a window function over the candidates, the summary and the trend
+GROUP BYs in the database.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ from leadlink.store.windows import KEY_END, KEY_SEPARATOR, ladder_amount, plus_d
 
 # What a window is anchored on, in the order tried (web/codes.py labels them).
 ANCHORS = ("candidate_lead", "hire_date", "first_trip")
-OPEN = "open"
+OPEN, REJECTED = "open", "rejected"
 CANDIDATES_SHOWN = 3
 
 
@@ -93,13 +94,16 @@ def candidates() -> Select[Any]:
     """(lead_record_id, lead_id, lead_date, person_key, rule, score, evidence, source) of every
     candidate pair: a lead with no active link and a person it was scored against. An open
     review item is the pair itself (with the engine's evidence); the unmatched row's candidate
-    list adds the pairs no open review item holds."""
+    list adds the pairs no open review item holds, except those a person rejected in review
+    (a human said the lead is not this driver: it anchors no window)."""
     lead = aliased(SourceRecord)
     unlinked = ~exists().where(Link.record_id == lead.id, Link.active)
     element = json_elements(Unmatched.candidates).table_valued("value").alias("candidate")
     person = member(element.c.value, "person_key")
-    in_review = exists().where(
-        ReviewItem.record_id == lead.id, ReviewItem.person_key == person, ReviewItem.status == OPEN
+    reviewed = exists().where(
+        ReviewItem.record_id == lead.id,
+        ReviewItem.person_key == person,
+        ReviewItem.status.in_([OPEN, REJECTED]),
     )
     review = (
         select(
@@ -129,7 +133,7 @@ def candidates() -> Select[Any]:
         .select_from(Unmatched)
         .join(lead, lead.id == Unmatched.record_id)
         .join(element, true())
-        .where(lead.source == "leads", unlinked, person.is_not(None), ~in_review)
+        .where(lead.source == "leads", unlinked, person.is_not(None), ~reviewed)
     )
     return union_all(review, listed)  # type: ignore[return-value]
 

@@ -111,6 +111,18 @@ def test_drivers_leave_when_their_person_gets_a_lead(world: Engine, tmp_path: Pa
                               "with_candidates": 0, "since": "2026-10-03"}  # fmt: skip
 
 
+def test_a_pair_rejected_in_review_is_no_candidate(world: Engine) -> None:
+    # L1's unmatched row still names Luis's person, but an analyst said it is not him: DB's
+    # window falls back to his hire date [10-05, 10-19), which none of his trips is in.
+    review.reject(world, SETTINGS, review_item_of(world, "L1"), actor="analyst", now=NOW)
+    got = unlinked_activity(world, SETTINGS, now=NOW)
+    db = next(r for r in got["drivers"] if r["driver_id"] == "DB")
+    assert db["candidates"] == []
+    assert (db["anchor"], db["window_from"], db["trips_in_window"], db["would_claim"]) == (
+        "hire_date", "2026-10-05", 0, 0.0)  # fmt: skip
+    assert (got["summary"]["with_candidates"], got["summary"]["would_claim"]) == (1, 245.0)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [({"days": 0}, "--days"), ({"days": 367}, "--days"), ({"limit": -1}, "--limit"),
