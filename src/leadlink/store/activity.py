@@ -44,6 +44,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Subquery
 
+from leadlink.store.collation import key_text
 from leadlink.store.json_sql import json_elements, member
 from leadlink.store.models import (
     ActivityDaily,
@@ -162,8 +163,8 @@ def _trips_of(driver_pk: Any, until: dt.date, what: Any) -> Any:
         select(what(trips, trip.event_date))
         .where(
             trip.source == "trips",
-            trip.source_pk >= driver_pk + literal(KEY_SEPARATOR),
-            trip.source_pk < driver_pk + literal(KEY_END),
+            key_text(trip.source_pk) >= key_text(driver_pk + literal(KEY_SEPARATOR)),
+            key_text(trip.source_pk) < key_text(driver_pk + literal(KEY_END)),
             trip.event_date <= until,
             trips > 0,
         )
@@ -312,8 +313,8 @@ def trend(session: Session, since: dt.date, until: dt.date) -> dict[dt.date, tup
             trip,
             and_(
                 trip.source == "trips",
-                trip.source_pk >= base.c.driver_id + literal(KEY_SEPARATOR),
-                trip.source_pk < base.c.driver_id + literal(KEY_END),
+                key_text(trip.source_pk) >= key_text(base.c.driver_id + literal(KEY_SEPARATOR)),
+                key_text(trip.source_pk) < key_text(base.c.driver_id + literal(KEY_END)),
             ),
         )
         .where(trip.event_date >= since, trip.event_date <= until, trips > 0)
