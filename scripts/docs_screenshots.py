@@ -33,6 +33,7 @@ SHOTS = {
     "review": "review",
     "person": "person",
     "alerts": "alerts",
+    "activity": "activity",
     "login": "login",
     "overview-en": "overview-en",
 }

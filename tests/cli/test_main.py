@@ -51,6 +51,10 @@ def test_demo_resolves_and_reports_quality(demo: tuple[str, Path, dict[str, Any]
     # The deterministic tier alone: the bar of the spine issue.
     assert ev["precision"] >= 0.99 and ev["recall"] >= 0.90, ev
     assert (data / "truth.csv").exists()
+    # The demo's unlinked-activity figure is `leadlink activity`'s summary, in two numbers.
+    activity = cli_json(demo[0], "activity", "--limit", "0")["summary"]
+    assert summary["unlinked_activity"] == {
+        "drivers": activity["drivers"], "would_claim": activity["would_claim"]}  # fmt: skip
 
 
 def test_demo_reports_the_backlog_by_segment(demo: tuple[str, Path, dict[str, Any]]) -> None:

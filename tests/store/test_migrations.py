@@ -57,3 +57,25 @@ def test_0005_adds_sessions_and_job_owner_and_downgrades_cleanly(engine: Engine)
     assert "owner" not in {c["name"] for c in after.get_columns("job_run")}
     command.upgrade(cfg, "head")
     assert current_revision(engine) in heads(engine)
+
+
+def test_0006_adds_activity_daily_and_downgrades_cleanly(engine: Engine) -> None:
+    assert "activity_daily" in inspect(engine).get_table_names()
+    cfg = alembic_config(engine)
+    command.downgrade(cfg, "0005_sessions_and_job_owner")
+    assert "activity_daily" not in inspect(engine).get_table_names()
+    command.upgrade(cfg, "head")
+    assert current_revision(engine) in heads(engine)
+
+
+def test_0007_indexes_source_keys_in_byte_order_on_postgresql(engine: Engine) -> None:
+    def indexes() -> set[str]:
+        return {i["name"] for i in inspect(engine).get_indexes("source_record") if i["name"]}
+
+    on_pg = engine.dialect.name == "postgresql"
+    assert ("ix_source_record_source_key_bytes" in indexes()) is on_pg
+    cfg = alembic_config(engine)
+    command.downgrade(cfg, "0006_activity_daily")
+    assert "ix_source_record_source_key_bytes" not in indexes()
+    command.upgrade(cfg, "head")
+    assert ("ix_source_record_source_key_bytes" in indexes()) is on_pg

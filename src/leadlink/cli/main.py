@@ -12,6 +12,7 @@ import typer
 
 from leadlink import __version__
 from leadlink.cli.commands import (
+    activity,
     console_cmds,
     data,
     engine_cmds,
@@ -70,6 +71,7 @@ app.command("serve")(console_cmds.serve)
 app.command("link")(engine_cmds.link_cmd)
 app.command("generate-people")(engine_cmds.generate_people_cmd)
 app.command("claims")(money.claims_cmd)
+app.command("activity")(activity.activity_cmd)
 app.command("gap")(ops.gap)
 app.command("alerts")(ops.alerts)
 app.command("worker")(ops.worker)

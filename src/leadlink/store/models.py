@@ -265,6 +265,19 @@ class RecoveryDaily(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
+class ActivityDaily(Base):
+    """Daily snapshot of unlinked activity (docs/activity.md), so its growth can be measured:
+    KPI drivers, their trips inside the hypothetical claim window and what those would claim."""
+
+    __tablename__ = "activity_daily"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    drivers: Mapped[int] = mapped_column(Integer)
+    trips: Mapped[int] = mapped_column(Integer)
+    would_claim: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
 class Claim(Base):
     """What the partner can bill: one per (person, milestone)."""
 

@@ -7,7 +7,9 @@ to a ``date``. The number of days is always a bound parameter.
 
 A driver's trips are found through the trips source key, ``driver_id|YYYY-MM-DD``
 (sources.py): the trips of one driver are one range of the unique ``(source, source_pk)``
-index, so a correlated lookup is an index range scan, not a scan of every trip.
+index, so a correlated lookup is an index range scan, not a scan of every trip. The range holds
+in byte order only: keys are compared with ``collation.key_text`` (on PostgreSQL the index of
+migration 0007 serves it).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from leadlink.store.collation import key_text
 from leadlink.store.models import SourceRecord
 
 # The trips key is driver_id + "|" + date; "}" is the character after "|", so every key of a
@@ -73,8 +76,8 @@ def trips_between(
     trips = cast(trip.data["completed_trips"].as_string(), Integer)
     query = select(func.coalesce(func.sum(trips), 0)).where(
         trip.source == "trips",
-        trip.source_pk >= driver_pk + literal(KEY_SEPARATOR),
-        trip.source_pk < driver_pk + literal(KEY_END),
+        key_text(trip.source_pk) >= key_text(driver_pk + literal(KEY_SEPARATOR)),
+        key_text(trip.source_pk) < key_text(driver_pk + literal(KEY_END)),
         trip.event_date >= start,
         trip.event_date < end,
         trips > 0,

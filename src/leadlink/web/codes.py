@@ -17,6 +17,7 @@ from leadlink.matching.decision import Confidence
 from leadlink.matching.model_frame import FIELDS as MODEL_FIELDS
 from leadlink.matching.reasons import Reason
 from leadlink.matching.rules import CONFLICT, RULES, WEAK
+from leadlink.pipeline.money.activity import ANCHORS
 from leadlink.pipeline.money.claim_facts import STATUSES as CLAIM_STATUSES
 from leadlink.pipeline.money.funnel import STAGES
 from leadlink.pipeline.operations.alerts import KINDS as ALERT_KINDS
@@ -66,6 +67,7 @@ CODE_GROUPS: dict[str, tuple[object, ...]] = {
     "review_status": get_args(ReviewStatus),
     "claim_status": CLAIM_STATUSES,
     "alert": ALERT_KINDS,
+    "anchor": ANCHORS,
     "severity": get_args(Severity),
     "origin": ORIGINS,
     "role": ROLES,

@@ -4,7 +4,8 @@ Every response carries ``X-Request-ID`` (the caller's, when it sends one) and ev
 is logged as one JSON line with that id, the route, status, duration and actor. ``/metrics``
 is Prometheus text: request latency by method, route template and status (bounded labels),
 and, read from the database at scrape time, the KPI-red backlog, records matched by the last
-match run and each job kind's last duration.
+match run, each job kind's last duration and unlinked activity (drivers riding with no lead and
+no origin, and the soles their trips would claim: docs/activity.md).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy import Engine
 from starlette.routing import BaseRoute, Mount
 
 from leadlink import __version__, clock
+from leadlink.pipeline.money import activity
 from leadlink.pipeline.money.segments import segment_summary
 from leadlink.settings import Settings
 from leadlink.store import backlog, jobs
@@ -78,6 +80,17 @@ class StoreCollector(Collector):
             "leadlink_backlog_kpi_red", "Leads with no person past the grace days.", value=red
         )
         yield from segment_gauges(segments)
+        unlinked = activity.figure(self.engine, self.settings, now=now)
+        yield GaugeMetricFamily(
+            "leadlink_unlinked_activity_drivers",
+            "Drivers with completed trips whose person has no lead and no origin.",
+            value=unlinked["drivers"],
+        )
+        yield GaugeMetricFamily(
+            "leadlink_unlinked_activity_would_claim_soles",
+            "Soles their trips inside a claim window would claim, were they leads.",
+            value=unlinked["would_claim"],
+        )
         matched = GaugeMetricFamily(
             "leadlink_last_match_records", "Records decided by the last match run, by outcome.",
             labels=["outcome"],

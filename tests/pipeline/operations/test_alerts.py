@@ -179,7 +179,8 @@ def test_stale_kinds_follow_the_watched_folder() -> None:
     assert stale_kinds(SETTINGS) == KINDS_WATCHED
     assert stale_kinds(SETTINGS, watching=True) == ["ingest", *KINDS_WATCHED]
     assert set(KINDS) == {"over_24h_no_identity", "over_7d_unresolved", "job_stale",
-                          "backlog_growing", "recoverable_expiring"}  # fmt: skip
+                          "backlog_growing", "recoverable_expiring",
+                          "unlinked_activity_growing"}  # fmt: skip
 
 
 def test_cli_json_and_the_run_is_recorded(world: Engine, db_url: str) -> None:

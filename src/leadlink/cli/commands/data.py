@@ -142,10 +142,14 @@ def _print_demo(summary: dict[str, Any], data_dir: Path) -> None:
         "funnel": summary["claims"]["funnel"],
     })  # fmt: skip
     console.key_values("gap analysis", summary["gap"])
+    unlinked = summary["unlinked_activity"]
+    console.key_values("unlinked activity (no lead, no origin)", {
+        "drivers": unlinked["drivers"], "S/ would claim": f"{unlinked['would_claim']:.2f}",
+    })  # fmt: skip
     console.out.print(
         f"\nDatabase: {summary['database']}\nNext: `leadlink explain leads <lead_id>`, "
-        "`leadlink review list`, `leadlink backlog`, `leadlink gap --risk high`, "
-        "`leadlink claims`, "
+        "`leadlink review list`, `leadlink backlog`, `leadlink activity`, "
+        "`leadlink gap --risk high`, `leadlink claims`, "
         f"`leadlink evaluate --truth {data_dir / 'truth.csv'}`, `leadlink check all`.\n"
         "The console: `leadlink token create --role operator`, then `leadlink serve` and open "
         "http://127.0.0.1:8000/ (docs/console.md)."

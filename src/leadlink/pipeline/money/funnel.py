@@ -9,6 +9,10 @@ OK              the person has at least one claim
 
 Money is counted once per person, on the person's earliest lead: OK carries the person's claim
 amounts, TRIPS_NO_CLAIM what its trips would claim; the other stages carry no money.
+
+Beside the funnel, outside it (they have no lead): ``quarantined`` drivers, and
+``unlinked_activity``, the drivers riding with no lead and no origin and what their trips would
+claim (docs/activity.md).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from leadlink.pipeline.money.activity import summary_in as activity_summary
 from leadlink.pipeline.money.claim_facts import load_facts
 from leadlink.settings import Settings
 from leadlink.store import claims as claims_store
@@ -28,7 +33,8 @@ STAGES = ("NO_IDENTITY", "NO_DRIVER", "NO_TRIPS_14D", "TRIPS_NO_CLAIM", "OK")
 
 
 def funnel(engine: Engine, settings: Settings, *, now: dt.datetime) -> dict[str, Any]:
-    """``{"leads", "stages": {STAGE: {"leads", "persons", "amount"}}, "quarantined", "as_of"}``."""
+    """``{"leads", "stages": {STAGE: {"leads", "persons", "amount"}}, "quarantined",
+    "unlinked_activity": {"drivers", "would_claim"}, "as_of"}``."""
     with transaction(engine) as session:
         facts = load_facts(session, now.date())
         leads = claims_store.lead_persons(session)
@@ -36,6 +42,7 @@ def funnel(engine: Engine, settings: Settings, *, now: dt.datetime) -> dict[str,
         for c in claims_store.load_claims(session):
             claimed[c["person_key"]] = claimed.get(c["person_key"], 0.0) + c["amount"]
         quarantined = quarantine_store.count_active(session)
+        unlinked = activity_summary(session, settings, now=now)
     amounts = settings.claim_amounts()
     stages: dict[str, dict[str, Any]] = {
         s: {"leads": 0, "persons": set(), "amount": 0.0} for s in STAGES
@@ -57,7 +64,9 @@ def funnel(engine: Engine, settings: Settings, *, now: dt.datetime) -> dict[str,
             for s, v in stages.items()
         },
         "quarantined": quarantined,
-    }
+        "unlinked_activity": {"drivers": unlinked["drivers"],
+                              "would_claim": unlinked["would_claim"]},
+    }  # fmt: skip
 
 
 def _stage(

@@ -1,4 +1,4 @@
-"""`leadlink alerts`: evaluate the five alert rules at ``now``; raise, refresh and resolve.
+"""`leadlink alerts`: evaluate the six alert rules at ``now``; raise, refresh and resolve.
 
 Rules (subjects make "one open alert per (kind, subject)" meaningful):
 
@@ -11,6 +11,10 @@ Rules (subjects make "one open alert per (kind, subject)" meaningful):
   finished within ``job_stale_hours`` (24), or never had one.
 - ``backlog_growing`` (subject ``kpi_red``): ``recovery_daily.backlog_after`` rose at every step
   over the days of the last ``backlog_growing_days`` (3) that have a row (at least two rows).
+- ``unlinked_activity_growing`` (subject ``drivers``): today's count of drivers in unlinked
+  activity (docs/activity.md) is higher than the previous daily snapshot's (the newest
+  ``activity_daily`` row before today). Each evaluation first writes today's snapshot (one row
+  a day, a rerun overwrites it), so the rule compares day with day, whatever the schedule.
 - ``recoverable_expiring`` (subject ``recoverable``): recoverable backlog leads (a candidate
   exists, docs/recovery.md "Backlog segments") whose claims expire within
   ``recoverable_expiring_days`` (7): money that review or recovery must link now or lose.
@@ -31,6 +35,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from leadlink.pipeline.money import activity as activity_service
 from leadlink.pipeline.money.segments import segment_rules, segment_summary
 from leadlink.settings import Settings
 from leadlink.store import alerts as alerts_store
@@ -40,7 +45,7 @@ from leadlink.store import segments as segments_store
 from leadlink.store.db import transaction
 
 KINDS = ("over_24h_no_identity", "over_7d_unresolved", "job_stale", "backlog_growing",
-         "recoverable_expiring")  # fmt: skip
+         "recoverable_expiring", "unlinked_activity_growing")  # fmt: skip
 # Job kinds the worker runs (job_run.kind); ingest only counts when a folder is watched.
 WORKER_KINDS = ("match", "queue_seed", "recover", "claims", "alerts")
 
@@ -134,7 +139,24 @@ def firing_now(
             "detail": {"leads": soon, "at_stake": stake, "until": until.isoformat(),
                        "days": settings.recoverable_expiring_days, "nearest": nearest},
         }  # fmt: skip
+    firing.update(activity_growing(session, settings, now=now))
     return firing
+
+
+def activity_growing(
+    session: Session, settings: Settings, *, now: dt.datetime
+) -> alerts_store.Firing:
+    """Record today's unlinked-activity snapshot; fire when it has more drivers than the
+    previous snapshot. The detail names a few drivers (the most would-claim money first)."""
+    totals, previous, sample = activity_service.record_snapshot(session, settings, now=now)
+    if previous is None or totals["drivers"] <= previous["drivers"]:
+        return {}
+    return {("unlinked_activity_growing", "drivers"): {
+        "severity": "warning",
+        "detail": {"drivers": totals["drivers"], "previous": previous["drivers"],
+                   "previous_day": previous["day"], "rise": totals["drivers"] - previous["drivers"],
+                   "would_claim": totals["would_claim"], "examples": sample},
+    }}  # fmt: skip
 
 
 def open_now(engine: Engine) -> list[dict[str, Any]]:

@@ -38,6 +38,7 @@ def run_demo(
     matched = match(engine, settings, now=now, progress=progress)
     # The money loop on top: what match left KPI red goes through the recovery queue (it
     # retries what may resolve later), then claims and payments, and the gap per lead.
+    from leadlink.pipeline.money.activity import figure as activity_figure
     from leadlink.pipeline.money.claims import compute_claims
     from leadlink.pipeline.money.gap import gap_report
     from leadlink.pipeline.money.impact import impact
@@ -58,5 +59,7 @@ def run_demo(
         "impact": impact(engine, settings, now=now),
         "claims": claims.as_dict(),
         "gap": gap_report(engine, settings, now=now, limit=0)["summary"],
+        # Drivers riding with no lead and no origin: money the partner cannot claim (activity).
+        "unlinked_activity": activity_figure(engine, settings, now=now),
         "evaluate": evaluate(engine, data_dir / "truth.csv"),
     }

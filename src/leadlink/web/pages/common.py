@@ -44,6 +44,7 @@ NAV = (
     ("/gap", "nav.gap", "nav-gap"),
     ("/jobs", "nav.jobs", "nav-jobs"),
     ("/claims", "nav.claims", "nav-claims"),
+    ("/activity", "nav.activity", "nav-activity"),
     ("/review", "nav.review", "nav-review"),
     ("/alerts", "nav.alerts", "nav-alerts"),
 )

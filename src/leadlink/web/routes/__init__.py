@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from leadlink.web.pages import activity as pages_activity
 from leadlink.web.pages import auth as pages_auth
 from leadlink.web.pages import claims as pages_claims
 from leadlink.web.pages import ops as pages_ops
 from leadlink.web.pages import persons as pages_persons
 from leadlink.web.pages import review as pages_review
 from leadlink.web.routes import (
+    api_activity,
     api_alerts,
     api_backlog,
     api_claims,
@@ -31,7 +33,7 @@ ROUTERS: list[APIRouter] = []
 ROUTERS.append(api_lead_post.router)
 ROUTERS.append(api_writes.router)
 READ_API = (api_leads, api_persons, api_unmatched, api_review, api_recovery, api_backlog,
-            api_gap, api_claims, api_alerts, api_jobs)  # fmt: skip
+            api_gap, api_claims, api_activity, api_alerts, api_jobs)  # fmt: skip
 ROUTERS.extend(m.router for m in READ_API)
-ROUTERS.extend(m.router for m in (pages_auth, pages_ops, pages_claims, pages_review,
-                                  pages_persons))  # fmt: skip
+ROUTERS.extend(m.router for m in (pages_auth, pages_ops, pages_claims, pages_activity,
+                                  pages_review, pages_persons))  # fmt: skip

@@ -1,0 +1,126 @@
+"""Unlinked activity: drivers with completed trips whose person has no lead and no origin, the
+money the partner may be owed and cannot claim (docs/activity.md).
+
+One service feeds every surface (``leadlink activity``, ``GET /api/activity``, ``/activity``,
+the overview, the funnel, ``/metrics``, ``demo``), so they show the same numbers. The SQL and
+the definitions live in ``leadlink.store.activity``; this module owns the transaction, picks
+the claim ladder from the settings and shapes the answer. The alerts evaluation records the
+daily snapshot (``record_snapshot``) in its own transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import Subquery
+
+from leadlink.errors import UsageError
+from leadlink.pipeline.money.claim_facts import MILESTONES
+from leadlink.settings import Settings
+from leadlink.store import activity as activity_store
+from leadlink.store.db import transaction
+
+ANCHORS = activity_store.ANCHORS
+MAX_DAYS = 366
+
+
+def _activity(settings: Settings, today: dt.date) -> Subquery:
+    amounts = settings.claim_amounts()
+    ladder = [(name, need, amounts[name]) for name, need in MILESTONES]
+    return activity_store.drivers_query(today, settings.claim_window_days, ladder)
+
+
+def summary_in(session: Session, settings: Settings, *, now: dt.datetime) -> dict[str, Any]:
+    """The KPI's totals in the caller's transaction (the funnel, the alerts)."""
+    return activity_store.summary(session, _activity(settings, now.date()))
+
+
+def unlinked_activity(
+    engine: Engine,
+    settings: Settings,
+    *,
+    now: dt.datetime,
+    limit: int = 50,
+    offset: int = 0,
+    days: int = 30,
+) -> dict[str, Any]:
+    """``{"as_of", "summary", "drivers", "total", "limit", "offset", "trend"}``.
+
+    ``drivers`` is one page, most would-claim money first (then the earliest first trip, then
+    the driver id), each with up to three candidate leads; ``trend`` has, for each of the last
+    ``days`` days (today included), the KPI drivers with trips that day and their trips, and
+    the day's snapshot when one was recorded.
+    """
+    if limit < 0 or offset < 0:
+        raise UsageError("--limit and --offset must not be negative")
+    if not 1 <= days <= MAX_DAYS:
+        raise UsageError(f"--days must be between 1 and {MAX_DAYS}")
+    today = now.date()
+    since = today - dt.timedelta(days=days - 1)
+    with transaction(engine) as session:
+        activity = _activity(settings, today)
+        totals = activity_store.summary(session, activity)
+        rows = activity_store.page(session, activity, limit=limit, offset=offset)
+        found = activity_store.candidates_of(session, sorted({r["person_key"] for r in rows}))
+        per_day = activity_store.trend(session, since, today)
+        snapshots = activity_store.daily(session, since, today)
+    drivers = [_driver(r, found.get(r["person_key"], [])) for r in rows]
+    return {
+        "as_of": today.isoformat(),
+        "claim_window_days": settings.claim_window_days,
+        "summary": totals,
+        "drivers": drivers,
+        "total": totals["drivers"],
+        "limit": limit,
+        "offset": offset,
+        "trend": _trend(since, days, per_day, snapshots, totals["drivers"]),
+    }
+
+
+def _driver(row: dict[str, Any], candidates: list[dict[str, Any]]) -> dict[str, Any]:
+    first, last = row.pop("first_name") or "", row.pop("last_name") or ""
+    return {**row, "name": f"{first} {last}".strip(), "candidates": candidates}
+
+
+def _trend(
+    since: dt.date,
+    days: int,
+    per_day: dict[dt.date, tuple[int, int]],
+    snapshots: dict[dt.date, dict[str, Any]],
+    current: int,
+) -> dict[str, Any]:
+    """Every day of the window, a day with no trips at zero (a loop over days, not rows)."""
+    out = []
+    for i in range(days):
+        day = since + dt.timedelta(days=i)
+        drivers, trips = per_day.get(day, (0, 0))
+        out.append({"day": day.isoformat(), "drivers": drivers, "trips": trips,
+                    "snapshot": snapshots.get(day)})  # fmt: skip
+    return {"days": out, "current": current}
+
+
+def record_snapshot(
+    session: Session, settings: Settings, *, now: dt.datetime
+) -> tuple[dict[str, Any], dict[str, Any] | None, list[str]]:
+    """Write today's snapshot (drivers, trips in window, would claim) in the caller's
+    transaction; return (today's summary, the previous snapshot or None, a few driver ids:
+    the ones with the most would-claim money)."""
+    today = now.date()
+    activity = _activity(settings, today)
+    totals = activity_store.summary(session, activity)
+    activity_store.upsert_daily(session, {
+        "day": today, "drivers": totals["drivers"], "trips": totals["trips_in_window"],
+        "would_claim": totals["would_claim"], "updated_at": now,
+    })  # fmt: skip
+    sample = [r["driver_id"] for r in activity_store.page(session, activity, limit=5, offset=0)]
+    return totals, activity_store.previous_daily(session, today), sample
+
+
+def figure(engine: Engine, settings: Settings, *, now: dt.datetime) -> dict[str, Any]:
+    """``{"drivers", "would_claim"}``: the KPI in two numbers (overview, demo, /metrics)."""
+    with transaction(engine) as session:
+        totals = summary_in(session, settings, now=now)
+    return {"drivers": totals["drivers"], "would_claim": totals["would_claim"]}

@@ -1,0 +1,376 @@
+"""The SQL of unlinked activity: drivers with completed trips whose person has no lead and no
+origin (docs/activity.md has the definitions and why).
+
+A driver is in it when its ``drivers`` record has an active link to a live person (not retired
+into another) that has no active link from a ``leads`` record, no ``origin`` row and no active
+quarantine, and the driver has completed trips (> 0) dated on or before today. Its
+hypothetical claim window starts on its *anchor*: the date of its best candidate lead, else its
+hire date, else its first trip day, and lasts ``claim_window_days``.
+
+Candidate leads are leads with no active link whose ``unmatched.candidates`` names the person
+(unless a person rejected that pair in review), or that have an open review item for it; the
+best is the highest score, then the earliest lead, then the lead id. Everything is one query per
+question: the drivers' trips are correlated lookups over one range of the trips key index each
+(``windows.py``), the anchors a window function over the candidates, the summary and the trend
+GROUP BYs in the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    Date,
+    Float,
+    Integer,
+    Select,
+    Table,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql import Subquery
+
+from leadlink.store.collation import key_text
+from leadlink.store.json_sql import json_elements, member
+from leadlink.store.models import (
+    ActivityDaily,
+    Link,
+    Origin,
+    Person,
+    Quarantine,
+    ReviewItem,
+    SourceRecord,
+    Unmatched,
+)
+from leadlink.store.windows import KEY_END, KEY_SEPARATOR, ladder_amount, plus_days, trips_between
+
+# What a window is anchored on, in the order tried (web/codes.py labels them).
+ANCHORS = ("candidate_lead", "hire_date", "first_trip")
+OPEN, REJECTED = "open", "rejected"
+CANDIDATES_SHOWN = 3
+
+
+def members() -> Select[Any]:
+    """(record_id, driver_id, person_key, first_name, last_name, hire_date) of every driver whose
+    person has no lead, no origin and no active quarantine (trips are not looked at yet)."""
+    lead_link, lead = aliased(Link), aliased(SourceRecord)
+    has_lead = (
+        exists()
+        .where(lead_link.person_key == Link.person_key, lead_link.active)
+        .where(lead.id == lead_link.record_id, lead.source == "leads")
+    )
+    has_origin = exists().where(Origin.person_key == Link.person_key)
+    quarantined = exists().where(Quarantine.person_key == Link.person_key, Quarantine.active)
+    return (
+        select(
+            SourceRecord.id.label("record_id"),
+            SourceRecord.source_pk.label("driver_id"),
+            Link.person_key.label("person_key"),
+            SourceRecord.data["first_name"].as_string().label("first_name"),
+            SourceRecord.data["last_name"].as_string().label("last_name"),
+            SourceRecord.event_date.label("hire_date"),
+        )
+        .join(Link, and_(Link.record_id == SourceRecord.id, Link.active))
+        .join(Person, Person.person_key == Link.person_key)
+        .where(SourceRecord.source == "drivers", Person.retired_into.is_(None))
+        .where(~has_lead, ~has_origin, ~quarantined)
+    )
+
+
+def candidates() -> Select[Any]:
+    """(lead_record_id, lead_id, lead_date, person_key, rule, score, evidence, source) of every
+    candidate pair: a lead with no active link and a person it was scored against. An open
+    review item is the pair itself (with the engine's evidence); the unmatched row's candidate
+    list adds the pairs no open review item holds, except those a person rejected in review
+    (a human said the lead is not this driver: it anchors no window)."""
+    lead = aliased(SourceRecord)
+    unlinked = ~exists().where(Link.record_id == lead.id, Link.active)
+    element = json_elements(Unmatched.candidates).table_valued("value").alias("candidate")
+    person = member(element.c.value, "person_key")
+    reviewed = exists().where(
+        ReviewItem.record_id == lead.id,
+        ReviewItem.person_key == person,
+        ReviewItem.status.in_([OPEN, REJECTED]),
+    )
+    review = (
+        select(
+            lead.id.label("lead_record_id"),
+            lead.source_pk.label("lead_id"),
+            lead.event_date.label("lead_date"),
+            ReviewItem.person_key.label("person_key"),
+            ReviewItem.rule.label("rule"),
+            ReviewItem.score.label("score"),
+            ReviewItem.evidence.label("evidence"),
+            literal("review").label("source"),
+        )
+        .join(lead, lead.id == ReviewItem.record_id)
+        .where(ReviewItem.status == OPEN, lead.source == "leads", unlinked)
+    )
+    listed = (
+        select(
+            lead.id,
+            lead.source_pk,
+            lead.event_date,
+            person,
+            member(element.c.value, "rule"),
+            cast(member(element.c.value, "score"), Float),
+            null(),
+            literal("unmatched"),
+        )
+        .select_from(Unmatched)
+        .join(lead, lead.id == Unmatched.record_id)
+        .join(element, true())
+        .where(lead.source == "leads", unlinked, person.is_not(None), ~reviewed)
+    )
+    return union_all(review, listed)  # type: ignore[return-value]
+
+
+def ranked_candidates(persons: Sequence[str] | None = None) -> Subquery:
+    """The candidates with ``rank`` (1 = best) per person: highest score, earliest lead (a lead
+    with no date last), lead id. ``persons``: only theirs."""
+    pairs = candidates().subquery("pairs")
+    rank = func.row_number().over(
+        partition_by=pairs.c.person_key,
+        order_by=(pairs.c.score.desc(), pairs.c.lead_date.is_(None), pairs.c.lead_date,
+                  pairs.c.lead_id),
+    )  # fmt: skip
+    query = select(pairs, rank.label("rank"))
+    if persons is not None:
+        query = query.where(pairs.c.person_key.in_(list(persons)))
+    return query.subquery("ranked")
+
+
+def _trips_of(driver_pk: Any, until: dt.date, what: Any) -> Any:
+    """``what(trips column, date column)`` over the driver's trips (> 0) up to ``until``, as a
+    correlated scalar subquery on the trips key index range."""
+    trip = aliased(SourceRecord)
+    trips = cast(trip.data["completed_trips"].as_string(), Integer)
+    return (
+        select(what(trips, trip.event_date))
+        .where(
+            trip.source == "trips",
+            key_text(trip.source_pk) >= key_text(driver_pk + literal(KEY_SEPARATOR)),
+            key_text(trip.source_pk) < key_text(driver_pk + literal(KEY_END)),
+            trip.event_date <= until,
+            trips > 0,
+        )
+        .scalar_subquery()
+    )
+
+
+def drivers_query(
+    today: dt.date, window_days: int, ladder: Sequence[tuple[str, int, float]]
+) -> Subquery:
+    """Every driver in unlinked activity with its trips, anchor, window and what it would claim.
+
+    Built in layers, each a subquery, so every correlated lookup runs once per driver: the
+    trips (first day, last day, total), then the anchor and window, then the trips inside the
+    window (never past today), then the ladder over them.
+    """
+    base = members().subquery("member")
+    best = ranked_candidates()
+    first = _trips_of(base.c.driver_id, today, lambda _n, day: func.min(day))
+    last = _trips_of(base.c.driver_id, today, lambda _n, day: func.max(day))
+    total = _trips_of(base.c.driver_id, today, lambda n, _day: func.coalesce(func.sum(n), 0))
+    has_best = select(best.c.lead_date.label("best_date"), best.c.person_key).where(
+        best.c.rank == 1
+    ).subquery("best_one")  # fmt: skip
+    trips = (
+        select(
+            base,
+            first.label("first_trip"),
+            last.label("last_trip"),
+            total.label("trips"),
+            has_best.c.best_date,
+            has_best.c.person_key.is_not(None).label("has_candidate"),
+        )
+        .outerjoin(has_best, has_best.c.person_key == base.c.person_key)
+        .subquery("with_trips")
+    )
+    anchor = func.coalesce(trips.c.best_date, trips.c.hire_date, trips.c.first_trip)
+    kind = case(
+        (trips.c.best_date.is_not(None), literal(ANCHORS[0])),
+        (trips.c.hire_date.is_not(None), literal(ANCHORS[1])),
+        else_=literal(ANCHORS[2]),
+    )
+    windowed = (
+        select(
+            trips,
+            type_coerce(anchor, Date).label("window_from"),
+            kind.label("anchor"),
+            plus_days(anchor, window_days).label("window_to"),
+        )
+        .where(trips.c.trips > 0)
+        .subquery("windowed")
+    )
+    tomorrow = literal(today + dt.timedelta(days=1), Date())
+    end = case((windowed.c.window_to <= tomorrow, windowed.c.window_to), else_=tomorrow)
+    inside = trips_between(windowed.c.driver_id, windowed.c.window_from, end)
+    counted = select(windowed, inside.label("trips_in_window")).subquery("counted")
+    return select(
+        counted,
+        (counted.c.trips - counted.c.trips_in_window).label("trips_outside_window"),
+        ladder_amount(counted.c.trips_in_window, ladder).label("would_claim"),
+    ).subquery("activity")
+
+
+def summary(session: Session, activity: Subquery) -> dict[str, Any]:
+    """Totals over every driver in unlinked activity."""
+    c = activity.c
+    row = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(c.trips), 0),
+            func.coalesce(func.sum(c.trips_in_window), 0),
+            func.coalesce(func.sum(c.trips_outside_window), 0),
+            func.coalesce(func.sum(c.would_claim), 0.0),
+            func.coalesce(func.sum(case((c.has_candidate, 1), else_=0)), 0),
+            func.min(c.first_trip),
+        )
+    ).one()
+    return {
+        "drivers": int(row[0]),
+        "trips": int(row[1]),
+        "trips_in_window": int(row[2]),
+        "trips_outside_window": int(row[3]),
+        "would_claim": round(float(row[4]), 2),
+        "with_candidates": int(row[5]),
+        "since": _date(row[6]),
+    }
+
+
+PAGE_COLUMNS = ("driver_id", "person_key", "first_name", "last_name", "hire_date",
+                "first_trip", "last_trip", "trips", "window_from", "window_to", "anchor",
+                "trips_in_window", "trips_outside_window", "would_claim")  # fmt: skip
+
+
+def page(session: Session, activity: Subquery, *, limit: int, offset: int) -> list[dict[str, Any]]:
+    """One page of drivers: most money first, then the longest running, then by driver id."""
+    c = activity.c
+    query = (
+        select(*(c[name] for name in PAGE_COLUMNS))
+        .order_by(c.would_claim.desc(), c.first_trip, c.driver_id)
+        .limit(limit)
+        .offset(offset)
+    )
+    out = []
+    for row in session.execute(query):
+        r = dict(row._mapping)
+        for key in ("hire_date", "first_trip", "last_trip", "window_from", "window_to"):
+            r[key] = _date(r[key])
+        r["trips"], r["trips_in_window"] = int(r["trips"]), int(r["trips_in_window"])
+        r["trips_outside_window"] = int(r["trips_outside_window"])
+        r["would_claim"] = round(float(r["would_claim"]), 2)
+        out.append(r)
+    return out
+
+
+def candidates_of(session: Session, persons: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """person_key -> its best candidate leads (at most CANDIDATES_SHOWN), best first: one
+    query for a whole page of persons."""
+    if not persons:
+        return {}
+    ranked = ranked_candidates(persons)
+    c = ranked.c
+    query = (
+        select(c.person_key, c.lead_id, c.lead_date, c.rule, c.score, c.source, c.evidence)
+        .where(c.rank <= CANDIDATES_SHOWN)
+        .order_by(c.person_key, c.rank)
+    )
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in session.execute(query):
+        found = {"lead_id": r.lead_id, "lead_date": _date(r.lead_date), "rule": r.rule,
+                 "score": round(float(r.score), 4), "source": r.source}  # fmt: skip
+        if r.source == "review":
+            found["evidence"] = r.evidence
+        out.setdefault(r.person_key, []).append(found)
+    return out
+
+
+def trend(session: Session, since: dt.date, until: dt.date) -> dict[dt.date, tuple[int, int]]:
+    """day -> (drivers in unlinked activity with trips that day, their trips) in [since, until]
+    (days with none are absent)."""
+    base = members().subquery("member")
+    trip = aliased(SourceRecord)
+    trips = cast(trip.data["completed_trips"].as_string(), Integer)
+    query = (
+        select(trip.event_date, func.count(func.distinct(base.c.driver_id)), func.sum(trips))
+        .join(
+            trip,
+            and_(
+                trip.source == "trips",
+                key_text(trip.source_pk) >= key_text(base.c.driver_id + literal(KEY_SEPARATOR)),
+                key_text(trip.source_pk) < key_text(base.c.driver_id + literal(KEY_END)),
+            ),
+        )
+        .where(trip.event_date >= since, trip.event_date <= until, trips > 0)
+        .group_by(trip.event_date)
+    )
+    out = {}
+    for day, drivers, n in session.execute(query):
+        out[_as_date(day)] = (int(drivers), int(n))
+    return out
+
+
+def upsert_daily(session: Session, row: dict[str, Any]) -> None:
+    """The day's snapshot: inserted, or overwritten when a figure changed (an unchanged rerun
+    writes nothing, not even ``updated_at``)."""
+    table = ActivityDaily.__table__
+    assert isinstance(table, Table)  # a mapped class's table (typed as a FromClause)
+    dialect = session.get_bind().dialect.name
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).values(**row)
+    figures = ("drivers", "trips", "would_claim")
+    changed = or_(*(table.c[k] != stmt.excluded[k] for k in figures))
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["day"],
+            set_={k: stmt.excluded[k] for k in (*figures, "updated_at")},
+            where=changed,
+        )
+    )
+
+
+def previous_daily(session: Session, before: dt.date) -> dict[str, Any] | None:
+    """The newest snapshot dated before ``before``, or None."""
+    row = session.scalars(
+        select(ActivityDaily).where(ActivityDaily.day < before).order_by(ActivityDaily.day.desc())
+    ).first()
+    if row is None:
+        return None
+    return {"day": _date(row.day), "drivers": row.drivers, "trips": row.trips,
+            "would_claim": row.would_claim}  # fmt: skip
+
+
+def daily(session: Session, since: dt.date, until: dt.date) -> dict[dt.date, dict[str, Any]]:
+    """Snapshots in [since, until] by day."""
+    rows = session.scalars(
+        select(ActivityDaily).where(ActivityDaily.day >= since, ActivityDaily.day <= until)
+    )
+    return {
+        r.day: {"drivers": r.drivers, "trips": r.trips, "would_claim": r.would_claim} for r in rows
+    }
+
+
+def _as_date(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def _date(value: Any) -> str | None:
+    """A date from either dialect (SQLite may hand back text) as ``YYYY-MM-DD``."""
+    if value is None:
+        return None
+    return _as_date(value).isoformat()
