@@ -4,9 +4,9 @@
 Every KPI-red lead (``backlog.kpi_red_ids``) is in exactly one segment, the first that holds:
 
 - ``recoverable``: it has a *candidate*, a person proposed at or above the review band (an open
-  review item, or the engine's best candidate scored at or above ``review_threshold``), and its
-  claims would not have expired yet (``today < lead + window + expiry``): review or recovery
-  can link it and the partner can still bill it;
+  review item, or the engine's best candidate scored at or above ``review_threshold`` unless a
+  person rejected that pair in review), and its claims would not have expired yet (``today <
+  lead + window + expiry``): review or recovery can link it and the partner can still bill it;
 - ``waiting``: no candidate and its claim window is still open (``today < lead + window``): a
   driver may still register and drive inside it;
 - ``lost``: the window closed with no candidate, or the candidate came too late (the claims
@@ -53,7 +53,7 @@ from leadlink.store.windows import ladder_amount, plus_days, trips_between
 Segment = Literal["recoverable", "waiting", "lost"]
 SEGMENTS: tuple[Segment, ...] = get_args(Segment)
 EXPIRED, NOT_MATCHED = "EXPIRED", "NOT_MATCHED"
-OPEN = "open"
+OPEN, REJECTED = "open", "rejected"
 LIMIT = 50
 
 
@@ -99,11 +99,15 @@ def review_candidate(record_id: SQLColumnExpression[int]) -> ColumnElement[str]:
     )
 
 
-def engine_candidate(threshold: float) -> ColumnElement[str]:
-    """The engine's best candidate of an unmatched record when scored at or above the band."""
-    best = Unmatched.candidates[(0, "person_key")].as_string()
-    score = Unmatched.candidates[(0, "score")].as_float()
-    return case((score >= threshold, best), else_=None)
+def engine_candidate(threshold: float, unmatched: Any = Unmatched) -> ColumnElement[str]:
+    """The engine's best candidate of an unmatched record when scored at or above the band,
+    unless a person rejected that very pair in review (the lead's verdict still lists it)."""
+    best = unmatched.candidates[(0, "person_key")].as_string()
+    score = unmatched.candidates[(0, "score")].as_float()
+    item = aliased(ReviewItem)
+    rejected = exists().where(item.record_id == unmatched.record_id, item.person_key == best,
+                              item.status == REJECTED)  # fmt: skip
+    return case((and_(score >= threshold, ~rejected), best), else_=null())
 
 
 def candidate(record_id: SQLColumnExpression[int], threshold: float) -> ColumnElement[str]:
@@ -127,15 +131,13 @@ def work_rank(record_id: Any, lead_date: Any, rules: SegmentRules) -> ColumnElem
     waiting (nearest deadline first by the caller's date order), 2 lost (retried last)."""
     unmatched = aliased(Unmatched)
     engine_best = (
-        select(unmatched.candidates[(0, "score")].as_float())
+        select(engine_candidate(rules.review_threshold, unmatched))
         .where(unmatched.record_id == record_id)
         .scalar_subquery()
     )
     item = aliased(ReviewItem)
     in_review = exists().where(item.record_id == record_id, item.status == OPEN)
-    # No candidates is a NULL score: coalesced, so that "no candidate" is true, not unknown.
-    strong = func.coalesce(engine_best, literal(-1.0)) >= rules.review_threshold
-    recoverable, waiting = _split(or_(in_review, strong), lead_date, rules)
+    recoverable, waiting = _split(or_(in_review, engine_best.is_not(None)), lead_date, rules)
     return case((recoverable, literal(0)), (waiting, literal(1)), else_=literal(2))
 
 

@@ -17,6 +17,7 @@ from leadlink.clock import utcnow
 from leadlink.errors import UsageError
 from leadlink.pipeline.money import recovery as rec
 from leadlink.pipeline.money.segments import backlog_segments
+from leadlink.pipeline.resolution import review
 from leadlink.pipeline.resolution.resolve import match
 
 # lead -> (segment, loss reason, engine reason, S/ at stake, deadline, days left)
@@ -174,3 +175,21 @@ def test_a_new_driver_rechecks_only_the_leads_it_shares_a_key_with(
     after = backlog_segments(world, SETTINGS, now=later + dt.timedelta(minutes=1))
     assert "LW1" not in {r["lead_id"] for r in after["leads"]}
     assert after["segments"]["waiting"]["leads"] == 1
+
+
+def test_a_candidate_rejected_in_review_is_no_candidate(world: Engine) -> None:
+    """LR1's proposal (D1) rejected: the lead's verdict still lists D1, but a person said no;
+    its window closed long ago, so it is lost for want of a driver."""
+    with world.connect() as conn:
+        item = conn.execute(text(
+            "SELECT ri.id FROM review_item ri JOIN source_record sr ON sr.id = ri.record_id "
+            "WHERE sr.source_pk = 'LR1'"
+        )).scalar_one()  # fmt: skip
+    review.reject(world, SETTINGS, item, now=NOW, actor="ana", note="otro conductor")
+    row = next(r for r in backlog_segments(world, SETTINGS, now=NOW)["leads"]
+               if r["lead_id"] == "LR1")  # fmt: skip
+    assert (row["segment"], row["loss_reason"], row["candidate"]) == (
+        "lost", "WEAK_MATCH_ONLY", None)  # fmt: skip
+    rec.seed(world, SETTINGS, now=NOW)
+    rec.recover(world, SETTINGS.model_copy(update={"chunk_size": 1}), now=NOW, limit=1)
+    assert _attempted(world) == ["LR2"]  # the one recoverable lead left goes first
