@@ -9,8 +9,10 @@ max in milliseconds, with the size of the backlog it answered over. Build the st
 
 The views: the backlog segments (`leadlink backlog`: the summary and the first page, and a
 page deep in the lost segment), the segment summary alone (what /metrics and the alerts read),
-`impact`, the alert rules' evaluation (rolled back: nothing written), and the routes
-`/api/backlog`, `/backlog.json` and `/metrics`. A viewer token is created in the store.
+`impact`, the alert rules' evaluation (rolled back: nothing written), unlinked activity
+(`leadlink activity`, and the figure the funnel and /metrics read), and the routes
+`/api/backlog`, `/backlog.json`, `/api/activity`, `/activity.json`, `/overview.json` and
+`/metrics`. A viewer token is created in the store.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from leadlink.clock import utcnow
+from leadlink.pipeline.money.activity import figure as activity_figure
+from leadlink.pipeline.money.activity import unlinked_activity
 from leadlink.pipeline.money.impact import impact
 from leadlink.pipeline.money.segments import backlog_segments, segment_summary
 from leadlink.pipeline.operations import tokens
@@ -82,6 +86,9 @@ def main() -> None:
         "segment summary (/metrics, alerts)": summary_only,
         "impact --days 7": lambda: impact(engine, settings, now=now, days=7),
         "alert rules (rolled back)": rolled_back_alerts,
+        "activity (summary + first page + trend)": lambda: unlinked_activity(
+            engine, settings, now=now),
+        "activity figure (/metrics, funnel)": lambda: activity_figure(engine, settings, now=now),
     }  # fmt: skip
     results = {name: timed(fn, args.n) for name, fn in views.items()}
 
@@ -89,7 +96,8 @@ def main() -> None:
                              now=utcnow())  # fmt: skip
     headers = {"Authorization": f"Bearer {token}"}
     with TestClient(create_app(settings, engine)) as client:
-        for path in ("/api/backlog", "/backlog.json", "/metrics"):
+        for path in ("/api/backlog", "/backlog.json", "/api/activity", "/activity.json",
+                     "/overview.json", "/metrics"):
             def get(path: str = path) -> None:
                 response = client.get(path, headers=headers)
                 response.raise_for_status()

@@ -121,8 +121,26 @@ def test_overview_json_is_the_funnel_and_backlog_services(
     html = page(viewer_client, "/")
     for stage, values in got["funnel"]["stages"].items():
         assert text_of(html, f"stage-{stage}-count") == f"{values['leads']:,}"
-        assert text_of(html, f"stage-{stage}-amount") == f"S/ {values['amount']:,.2f}"
+        if stage != "NO_IDENTITY":
+            assert text_of(html, f"stage-{stage}-amount") == f"S/ {values['amount']:,.2f}"
     assert text_of(html, "kpi-red-count") == str(got["kpi_red"])
+    # Figures that must agree with the pages that name them (issue 19 item 3):
+    # NO_IDENTITY's money is the backlog's at stake (recoverable + waiting) of /backlog;
+    stages, seg = got["funnel"]["stages"], week["segments"]
+    at_stake = seg["recoverable"]["at_stake"] + seg["waiting"]["at_stake"]
+    assert stages["NO_IDENTITY"]["at_stake"] == round(at_stake, 2)
+    assert text_of(html, "stage-NO_IDENTITY-at-stake") == f"S/ {at_stake:,.2f} en juego"
+    # OK's money splits into the claims page's outstanding, paid and expired;
+    report = claims_report.report(engine, settings, now=NOW)["claims"]
+    by_status = stages["OK"]["by_status"]
+    assert by_status["generated"] == report["amount_outstanding"]
+    assert sum(by_status.values()) == pytest.approx(stages["OK"]["amount"])
+    assert text_of(html, "money-ok-split").startswith(
+        f"por cobrar S/ {report['amount_outstanding']:,.2f}")
+    # and the 7-day block adds up: before + new in - recovered + other = after.
+    i = got["impact"]
+    other = int(text_of(html, "impact-other"))
+    assert i["backlog_before"] + i["new_in"] - i["matched_out"] + other == i["backlog_after"]
     # ?format=json is the same answer as the .json path.
     same = viewer_client.get("/", params={"format": "json"}).json()
     assert same == got

@@ -23,7 +23,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from leadlink.pipeline.money.activity import summary_in as activity_summary
-from leadlink.pipeline.money.claim_facts import load_facts
+from leadlink.pipeline.money.claim_facts import STATUSES, load_facts
+from leadlink.pipeline.money.segments import segment_summary
 from leadlink.settings import Settings
 from leadlink.store import claims as claims_store
 from leadlink.store import quarantine as quarantine_store
@@ -34,19 +35,26 @@ STAGES = ("NO_IDENTITY", "NO_DRIVER", "NO_TRIPS_14D", "TRIPS_NO_CLAIM", "OK")
 
 def funnel(engine: Engine, settings: Settings, *, now: dt.datetime) -> dict[str, Any]:
     """``{"leads", "stages": {STAGE: {"leads", "persons", "amount"}}, "quarantined",
-    "unlinked_activity": {"drivers", "would_claim"}, "as_of"}``."""
+    "unlinked_activity": {"drivers", "would_claim"}, "as_of"}``; ``OK`` also has
+    ``by_status`` (its amount per claim status), ``NO_IDENTITY`` ``at_stake`` (the backlog's
+    recoverable + waiting soles, docs/recovery.md "Backlog segments")."""
     with transaction(engine) as session:
         facts = load_facts(session, now.date())
         leads = claims_store.lead_persons(session)
         claimed: dict[str, float] = {}
+        by_status: dict[str, dict[str, float]] = {}
         for c in claims_store.load_claims(session):
             claimed[c["person_key"]] = claimed.get(c["person_key"], 0.0) + c["amount"]
+            mine = by_status.setdefault(c["person_key"], {})
+            mine[c["status"]] = mine.get(c["status"], 0.0) + c["amount"]
         quarantined = quarantine_store.count_active(session)
         unlinked = activity_summary(session, settings, now=now)
+        segments = segment_summary(session, settings, now)
     amounts = settings.claim_amounts()
     stages: dict[str, dict[str, Any]] = {
         s: {"leads": 0, "persons": set(), "amount": 0.0} for s in STAGES
     }
+    ok_by_status = dict.fromkeys(STATUSES, 0.0)
     for rid, person in leads:
         stage, amount = _stage(person, facts, claimed, amounts, settings.claim_window_days)
         entry = stages[stage]
@@ -56,13 +64,24 @@ def funnel(engine: Engine, settings: Settings, *, now: dt.datetime) -> dict[str,
             anchor = facts.anchors.get(person)
             if anchor is not None and anchor[0] == rid:  # money once per person
                 entry["amount"] += amount
+                if stage == "OK":
+                    for status, value in by_status.get(person, {}).items():
+                        ok_by_status[status] += value
+    out_stages: dict[str, dict[str, Any]] = {
+        s: {"leads": v["leads"], "persons": len(v["persons"]), "amount": round(v["amount"], 2)}
+        for s, v in stages.items()
+    }
+    # OK's money is every claim of its persons, whatever its status: the claims page's
+    # "outstanding" is one part of it (generated and unpaid).
+    out_stages["OK"]["by_status"] = {k: round(v, 2) for k, v in ok_by_status.items()}
+    # NO_IDENTITY claims nothing yet; what its KPI-red leads could still bring is at stake.
+    out_stages["NO_IDENTITY"]["at_stake"] = round(
+        segments["recoverable"]["at_stake"] + segments["waiting"]["at_stake"], 2
+    )
     return {
         "as_of": now.date().isoformat(),
         "leads": len(leads),
-        "stages": {
-            s: {"leads": v["leads"], "persons": len(v["persons"]), "amount": round(v["amount"], 2)}
-            for s, v in stages.items()
-        },
+        "stages": out_stages,
         "quarantined": quarantined,
         "unlinked_activity": {"drivers": unlinked["drivers"],
                               "would_claim": unlinked["would_claim"]},
