@@ -177,55 +177,67 @@ def drivers_query(
 ) -> Subquery:
     """Every driver in unlinked activity with its trips, anchor, window and what it would claim.
 
-    Built in layers, each a subquery, so every correlated lookup runs once per driver: the
-    trips (first day, last day, total), then the anchor and window, then the trips inside the
-    window (never past today), then the ladder over them.
+    Built in layers, each a materialised CTE, so every correlated lookup runs once per
+    driver: the trips (first day, last day, total), then the anchor and window, then the trips
+    inside the window (never past today), then the ladder over them. (As plain subqueries the
+    planner inlined the layers and repeated each trips lookup for every expression reading it:
+    20 s for the 6,317 drivers of the 100 k demo on SQLite.)
     """
-    base = members().subquery("member")
+    base = _materialised(members(), "member")
     best = ranked_candidates()
     first = _trips_of(base.c.driver_id, today, lambda _n, day: func.min(day))
     last = _trips_of(base.c.driver_id, today, lambda _n, day: func.max(day))
     total = _trips_of(base.c.driver_id, today, lambda n, _day: func.coalesce(func.sum(n), 0))
-    has_best = select(best.c.lead_date.label("best_date"), best.c.person_key).where(
-        best.c.rank == 1
-    ).subquery("best_one")  # fmt: skip
+    has_best = _materialised(
+        select(best.c.lead_date.label("best_date"), best.c.person_key).where(best.c.rank == 1),
+        "best_one",
+    )
+    # A correlated lookup (SQLite indexes the materialised CTE for it), not an outer join:
+    # the join scanned every best candidate for every driver.
+    best_date = (
+        select(has_best.c.best_date).where(has_best.c.person_key == base.c.person_key)
+        .limit(1).scalar_subquery()
+    )  # fmt: skip
     trips = (
         select(
             base,
             first.label("first_trip"),
             last.label("last_trip"),
             total.label("trips"),
-            has_best.c.best_date,
-            has_best.c.person_key.is_not(None).label("has_candidate"),
+            best_date.label("best_date"),
+            exists().where(has_best.c.person_key == base.c.person_key).label("has_candidate"),
         )
-        .outerjoin(has_best, has_best.c.person_key == base.c.person_key)
-        .subquery("with_trips")
     )
+    trips = _materialised(trips, "with_trips")
     anchor = func.coalesce(trips.c.best_date, trips.c.hire_date, trips.c.first_trip)
     kind = case(
         (trips.c.best_date.is_not(None), literal(ANCHORS[0])),
         (trips.c.hire_date.is_not(None), literal(ANCHORS[1])),
         else_=literal(ANCHORS[2]),
     )
-    windowed = (
+    windowed = _materialised(
         select(
             trips,
             type_coerce(anchor, Date).label("window_from"),
             kind.label("anchor"),
             plus_days(anchor, window_days).label("window_to"),
-        )
-        .where(trips.c.trips > 0)
-        .subquery("windowed")
+        ).where(trips.c.trips > 0),
+        "windowed",
     )
     tomorrow = literal(today + dt.timedelta(days=1), Date())
     end = case((windowed.c.window_to <= tomorrow, windowed.c.window_to), else_=tomorrow)
     inside = trips_between(windowed.c.driver_id, windowed.c.window_from, end)
-    counted = select(windowed, inside.label("trips_in_window")).subquery("counted")
+    counted = _materialised(select(windowed, inside.label("trips_in_window")), "counted")
     return select(
         counted,
         (counted.c.trips - counted.c.trips_in_window).label("trips_outside_window"),
         ladder_amount(counted.c.trips_in_window, ladder).label("would_claim"),
     ).subquery("activity")
+
+
+def _materialised(query: Select[Any], name: str) -> Any:
+    """``query`` as a CTE computed once (``AS MATERIALIZED``, SQLite 3.35+ and PostgreSQL 12+)."""
+    return query.cte(name).prefix_with("MATERIALIZED")
 
 
 def summary(session: Session, activity: Subquery) -> dict[str, Any]:
