@@ -261,3 +261,18 @@ def test_redact_masks_the_urls_own_password_anywhere_and_keeps_one_line() -> Non
     assert redact(f"auth for {SECRET!r} failed\n\tIs the server running?", url) == (
         "auth for '***' failed Is the server running?"
     )
+
+
+def test_postgresql_connections_run_without_jit_and_keep_the_urls_options(db_url: str) -> None:
+    """JIT compiled the console's correlated queries for longer than they ran (docs/console.md);
+    options the URL carries are kept beside it."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("JIT is PostgreSQL's")
+    sep = "&" if "?" in db_url else "?"
+    engine = make_engine(f"{db_url}{sep}options={quote('-cstatement_timeout=12345')}")
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW jit")).scalar() == "off"
+            assert conn.execute(text("SHOW statement_timeout")).scalar() == "12345ms"
+    finally:
+        engine.dispose()

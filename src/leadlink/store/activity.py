@@ -26,6 +26,7 @@ from sqlalchemy import (
     Float,
     Integer,
     Select,
+    String,
     Table,
     and_,
     case,
@@ -154,6 +155,42 @@ def ranked_candidates(persons: Sequence[str] | None = None) -> Subquery:
     return query.subquery("ranked")
 
 
+MEMBER_COLUMNS = ("record_id", "driver_id", "person_key", "first_name", "last_name", "hire_date")
+
+
+def with_best_candidate() -> Select[Any]:
+    """``members()`` with ``best_date`` (the date of the person's best candidate lead, None
+    without one) and ``has_candidate``, in one sort: the drivers and their persons' candidate
+    pairs as one set, ranked per person by a window, candidates first. (A join of the drivers
+    with the best candidates scanned every best candidate for every driver: SQLite indexes no
+    CTE on the right of an outer join, and PostgreSQL scans a CTE for a correlated lookup.)"""
+    member = members().subquery("members")
+    pairs = candidates().subquery("pairs")
+    blank: dict[str, Any] = {"first_name": String(), "last_name": String(), "hire_date": Date(),
+                             "record_id": Integer(), "driver_id": String()}  # fmt: skip
+    drivers = select(*(member.c[c] for c in MEMBER_COLUMNS), literal(0).label("is_candidate"),
+                     null().label("score"), null().label("lead_date"), null().label("lead_id"))
+    paired = select(
+        *(pairs.c.person_key if c == "person_key" else cast(null(), blank[c]).label(c)
+          for c in MEMBER_COLUMNS),
+        literal(1), pairs.c.score, pairs.c.lead_date, pairs.c.lead_id,
+    ).where(pairs.c.person_key.in_(select(member.c.person_key)))  # fmt: skip
+    both = union_all(drivers, paired).subquery("both")
+    person = both.c.person_key
+    best = func.first_value(both.c.lead_date).over(
+        partition_by=person,
+        order_by=(both.c.is_candidate.desc(), both.c.score.desc(), both.c.lead_date.is_(None),
+                  both.c.lead_date, both.c.lead_id),
+    )  # fmt: skip
+    ranked = select(
+        *(both.c[c] for c in MEMBER_COLUMNS), both.c.is_candidate,
+        best.label("best_date"),
+        (func.max(both.c.is_candidate).over(partition_by=person) > 0).label("has_candidate"),
+    ).subquery("ranked_member")  # fmt: skip
+    return select(*(ranked.c[c] for c in MEMBER_COLUMNS), ranked.c.best_date,
+                  ranked.c.has_candidate).where(ranked.c.is_candidate == 0)  # fmt: skip
+
+
 def _trips_of(driver_pk: Any, until: dt.date, what: Any) -> Any:
     """``what(trips column, date column)`` over the driver's trips (> 0) up to ``until``, as a
     correlated scalar subquery on the trips key index range."""
@@ -183,31 +220,12 @@ def drivers_query(
     planner inlined the layers and repeated each trips lookup for every expression reading it:
     20 s for the 6,317 drivers of the 100 k demo on SQLite.)
     """
-    base = _materialised(members(), "member")
-    best = ranked_candidates()
+    base = _materialised(with_best_candidate(), "member")
     first = _trips_of(base.c.driver_id, today, lambda _n, day: func.min(day))
     last = _trips_of(base.c.driver_id, today, lambda _n, day: func.max(day))
     total = _trips_of(base.c.driver_id, today, lambda n, _day: func.coalesce(func.sum(n), 0))
-    has_best = _materialised(
-        select(best.c.lead_date.label("best_date"), best.c.person_key).where(best.c.rank == 1),
-        "best_one",
-    )
-    # A correlated lookup (SQLite indexes the materialised CTE for it), not an outer join:
-    # the join scanned every best candidate for every driver.
-    best_date = (
-        select(has_best.c.best_date).where(has_best.c.person_key == base.c.person_key)
-        .limit(1).scalar_subquery()
-    )  # fmt: skip
-    trips = (
-        select(
-            base,
-            first.label("first_trip"),
-            last.label("last_trip"),
-            total.label("trips"),
-            best_date.label("best_date"),
-            exists().where(has_best.c.person_key == base.c.person_key).label("has_candidate"),
-        )
-    )
+    trips = select(base, first.label("first_trip"), last.label("last_trip"),
+                   total.label("trips"))  # fmt: skip
     trips = _materialised(trips, "with_trips")
     anchor = func.coalesce(trips.c.best_date, trips.c.hire_date, trips.c.first_trip)
     kind = case(
