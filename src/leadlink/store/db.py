@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import URL, Engine, create_engine, event, make_url
+from sqlalchemy import URL, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -299,3 +299,24 @@ def rehearsal(engine: Engine) -> Iterator[Session]:
             yield session
         finally:
             session.rollback()
+
+
+# Rows a bulk write must change before the planner's statistics are refreshed at once.
+BULK_ROWS = 10_000
+# The tables an ingest and a match fill (the ones the console's queries plan over).
+INGEST_TABLES = ("source_record",)
+MATCH_TABLES = ("source_record", "link", "person", "origin", "unmatched", "review_item",
+                "record_key", "record_term")  # fmt: skip
+
+
+def refresh_statistics(engine: Engine, tables: Sequence[str], changed: int) -> None:
+    """PostgreSQL: ``ANALYZE`` the tables a bulk write of ``changed`` rows filled, when it was
+    a bulk one. Autovacuum would get there, but not before the first pages are read: on a
+    store just loaded (a 100 k demo) the planner took 34,566 KPI-red leads for 450 and the
+    backlog page took 9 s instead of 2. SQLite plans without such statistics."""
+    if engine.dialect.name != "postgresql" or changed < BULK_ROWS:
+        return
+    quote = engine.dialect.identifier_preparer.quote
+    with engine.begin() as conn:
+        for table in tables:
+            conn.execute(text(f"ANALYZE {quote(table)}"))  # our table names, never a value

@@ -30,7 +30,7 @@ from leadlink.pipeline.ingest.readers import check_encoding, read_table, validat
 from leadlink.pipeline.progress import ProgressFn
 from leadlink.sources import SOURCES
 from leadlink.store import records as records_store
-from leadlink.store.db import transaction
+from leadlink.store.db import INGEST_TABLES, refresh_statistics, transaction
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,7 @@ def ingest_file(
                                     label=label)  # fmt: skip
     if progress is not None:
         progress(label, total, total)
+    refresh_statistics(engine, INGEST_TABLES, total)
     return IngestResult(
         source=source,
         file=str(path),

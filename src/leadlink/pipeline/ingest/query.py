@@ -33,7 +33,7 @@ from leadlink.pipeline.ingest.readers import CellError, Validator, cell_text
 from leadlink.pipeline.progress import ProgressFn
 from leadlink.sources import SOURCES
 from leadlink.store import source_db
-from leadlink.store.db import transaction
+from leadlink.store.db import INGEST_TABLES, refresh_statistics, transaction
 
 PAGE_ROWS = 5000
 """Rows fetched from the source per page (one FETCH of the server-side cursor)."""
@@ -125,6 +125,7 @@ def ingest_query(
             if rows == 0:
                 raise QueryRowError(where, "no rows: the query returned nothing", row=None,
                                     column=None)  # fmt: skip
+    refresh_statistics(engine, INGEST_TABLES, written)
     return QueryIngestResult(source=source, file=where, rows=rows, inserted=written - updated,
                              updated=updated, unchanged=rows - written, pages=pages)  # fmt: skip
 

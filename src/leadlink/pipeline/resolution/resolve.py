@@ -37,7 +37,7 @@ from leadlink.pipeline.resolution.workspace import Workspace
 from leadlink.settings import Settings
 from leadlink.sources import IDENTITY_SOURCES, RESOLVE_ORDER
 from leadlink.store import jobs, locks, resolution
-from leadlink.store.db import transaction
+from leadlink.store.db import MATCH_TABLES, refresh_statistics, transaction
 from leadlink.store.resolution import JsonText, RecordRow
 
 # Builds a Scorer for a stored model's Splink settings and the registry's term frequencies
@@ -111,6 +111,7 @@ def match(
         run.counts = result.as_dict
         _run(engine, settings, result, now=now, progress=progress, rematch=rematch,
              beat=lock.heartbeat, scorer=scorer, decide_chunk=decide_chunk)  # fmt: skip
+    refresh_statistics(engine, MATCH_TABLES, result.processed)
     return result
 
 
