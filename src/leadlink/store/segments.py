@@ -47,7 +47,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from leadlink.store.backlog import kpi_red_ids
-from leadlink.store.models import Link, ReviewItem, SourceRecord, Unmatched
+from leadlink.store.models import Link, Person, ReviewItem, SourceRecord, Unmatched
 from leadlink.store.windows import ladder_amount, plus_days, trips_between
 
 Segment = Literal["recoverable", "waiting", "lost"]
@@ -95,6 +95,7 @@ def review_candidate(record_id: SQLColumnExpression[int]) -> ColumnElement[str]:
         .where(item.record_id == record_id, item.status == OPEN)
         .order_by(item.score.desc(), item.person_key)
         .limit(1)
+        .correlate_except(item)  # correct however deep it nests (live_person nests it)
         .scalar_subquery()
     )
 
@@ -106,14 +107,26 @@ def engine_candidate(threshold: float, unmatched: Any = Unmatched) -> ColumnElem
     score = unmatched.candidates[(0, "score")].as_float()
     item = aliased(ReviewItem)
     rejected = exists().where(item.record_id == unmatched.record_id, item.person_key == best,
-                              item.status == REJECTED)  # fmt: skip
+                              item.status == REJECTED).correlate_except(item)  # fmt: skip
     return case((and_(score >= threshold, ~rejected), best), else_=null())
 
 
 def candidate(record_id: SQLColumnExpression[int], threshold: float) -> ColumnElement[str]:
     """A lead's candidate person: its review item's, else the engine's (``Unmatched`` must be
-    outer-joined on the record)."""
-    return func.coalesce(review_candidate(record_id), engine_candidate(threshold))
+    outer-joined on the record), as the live person: a verdict written before a merge names
+    the key it retired (review items move with a merge; verdicts do not)."""
+    return live_person(func.coalesce(review_candidate(record_id), engine_candidate(threshold)))
+
+
+def live_person(key: ColumnElement[str]) -> ColumnElement[str]:
+    """The person ``key`` resolves to: the survivor of a merge, else itself (merges keep
+    retired chains one hop long: ``store.merges``)."""
+    person = aliased(Person)
+    survivor = (
+        select(person.retired_into).where(person.person_key == key)
+        .correlate_except(person).scalar_subquery()
+    )  # fmt: skip
+    return func.coalesce(survivor, key)
 
 
 def _split(

@@ -18,7 +18,8 @@ from leadlink.errors import UsageError
 from leadlink.pipeline.money import recovery as rec
 from leadlink.pipeline.money.segments import backlog_segments
 from leadlink.pipeline.resolution import review
-from leadlink.pipeline.resolution.resolve import match
+from leadlink.pipeline.resolution.merge import merge_persons
+from leadlink.pipeline.resolution.resolve import match, person_key_for
 
 # lead -> (segment, loss reason, engine reason, S/ at stake, deadline, days left)
 EXPECTED = {
@@ -193,3 +194,18 @@ def test_a_candidate_rejected_in_review_is_no_candidate(world: Engine) -> None:
     rec.seed(world, SETTINGS, now=NOW)
     rec.recover(world, SETTINGS.model_copy(update={"chunk_size": 1}), now=NOW, limit=1)
     assert _attempted(world) == ["LR2"]  # the one recoverable lead left goes first
+
+
+def test_a_candidate_merged_away_is_its_survivor(world: Engine) -> None:
+    """LR1's verdict names D1's person; after D1's person is merged into D2's (and LR1's own
+    item set aside), the candidate is the survivor, not the retired key."""
+    d1, d2 = person_key_for("drivers", "D1"), person_key_for("drivers", "D2")
+    merge_persons(world, d2, d1, now=NOW, actor="ana", reason="test", force=True)
+    with world.begin() as conn:
+        conn.execute(text(
+            "UPDATE review_item SET status = 'superseded' WHERE record_id = "
+            "(SELECT id FROM source_record WHERE source = 'leads' AND source_pk = 'LR1')"
+        ))  # fmt: skip
+    row = next(r for r in backlog_segments(world, SETTINGS, now=NOW)["leads"]
+               if r["lead_id"] == "LR1")  # fmt: skip
+    assert (row["segment"], row["candidate"]) == ("recoverable", d2)
