@@ -57,6 +57,7 @@ from leadlink.store.models import (
     SourceRecord,
     Unmatched,
 )
+from leadlink.store.segments import live_person
 from leadlink.store.windows import KEY_END, KEY_SEPARATOR, ladder_amount, plus_days, trips_between
 
 # What a window is anchored on, in the order tried (web/codes.py labels them).
@@ -101,7 +102,8 @@ def candidates() -> Select[Any]:
     lead = aliased(SourceRecord)
     unlinked = ~exists().where(Link.record_id == lead.id, Link.active)
     element = json_elements(Unmatched.candidates).table_valued("value").alias("candidate")
-    person = member(element.c.value, "person_key")
+    # The person the verdict named, or its survivor if a merge retired it since.
+    person = live_person(member(element.c.value, "person_key"))
     reviewed = exists().where(
         ReviewItem.record_id == lead.id,
         ReviewItem.person_key == person,

@@ -24,7 +24,8 @@ from leadlink.errors import UsageError
 from leadlink.pipeline.money.activity import figure, unlinked_activity
 from leadlink.pipeline.money.funnel import funnel
 from leadlink.pipeline.resolution import review
-from leadlink.pipeline.resolution.resolve import match
+from leadlink.pipeline.resolution.merge import merge_persons
+from leadlink.pipeline.resolution.resolve import match, person_key_for
 
 
 @pytest.fixture
@@ -141,3 +142,16 @@ def test_an_empty_store_has_no_unlinked_activity(engine: Engine) -> None:
                               "trips_outside_window": 0, "would_claim": 0.0,
                               "with_candidates": 0, "since": None}  # fmt: skip
     assert got["drivers"] == [] and [d["drivers"] for d in got["trend"]["days"]] == [0, 0]
+
+
+def test_a_candidate_named_before_a_merge_follows_the_survivor(world: Engine) -> None:
+    """L9's verdict names DC's person. Merged into DA's person, that person's drivers (DA and
+    DC) are anchored on L9: the retired key in the verdict stands for its survivor."""
+    da, dc = person_key_for("drivers", "DA"), person_key_for("drivers", "DC")
+    merge_persons(world, da, dc, now=NOW, actor="ana", reason="test", force=True)
+    drivers = {r["driver_id"]: r for r in unlinked_activity(world, SETTINGS, now=NOW)["drivers"]}
+    for driver_id in ("DA", "DC"):
+        assert drivers[driver_id]["person_key"] == da
+        assert (drivers[driver_id]["anchor"], drivers[driver_id]["window_from"]) == (
+            "candidate_lead", "2026-09-25")  # fmt: skip
+        assert [c["lead_id"] for c in drivers[driver_id]["candidates"]] == ["L9"]
