@@ -206,3 +206,35 @@ def test_the_reject_form_takes_a_note_like_the_accept_form(
                {"csrf_token": csrf(queue), "note": "other DNI", "back": "/review"})  # fmt: skip
     assert got.status_code == 303
     assert status_of(engine, item) == ("rejected", "olga", "other DNI")
+
+
+def test_a_value_the_record_lacks_is_missing_not_a_disagreement() -> None:
+    """A lead has no DNI and no driver id at all, and this one no phone: those fields were not
+    compared. Only the plate, which the lead has, disagrees."""
+    fields = {"phone_eq": False, "id_eq": False, "plate_eq": False, "brand_model_eq": True,
+              "driver_id_eq": False, "name_sim": 1.0}  # fmt: skip
+    lead_record = {"source": "leads", "name": "Luis Huaman", "phone": None, "plate": "ABC123",
+                   "car": "Toyota Yaris", "document": None, "driver_id": None}  # fmt: skip
+    shown = {f["field"]: f["value"] for f in explanation({"fields": fields}, None,
+                                                         lead_record)["fields"]}  # fmt: skip
+    assert shown == {"phone_eq": "missing", "id_eq": "missing", "plate_eq": False,
+                     "brand_model_eq": True, "driver_id_eq": "missing",
+                     "name_sim": 1.0}  # fmt: skip
+    # Without the record (an old caller), nothing is guessed.
+    assert explanation({"fields": fields})["fields"][0]["value"] is False
+    # The candidate's side counts too: a plate the lead has but none of the driver's records.
+    drivers = [{"source": "drivers", "plate": None, "phone": "987000111", "car": "Toyota Yaris",
+                "document": "11111111", "driver_id": "D1"}]  # fmt: skip
+    both = {f["field"]: f["value"] for f in explanation({"fields": fields}, None, lead_record,
+                                                        drivers)["fields"]}  # fmt: skip
+    assert both["plate_eq"] == "missing" and both["phone_eq"] == "missing"
+
+
+def test_the_review_page_says_missing_where_the_lead_has_no_value(
+    client: TestClient, make_token: TokenMaker, engine: Engine
+) -> None:
+    login(client, make_token("viewer", "vera"))
+    item = item_id(engine, "RL1", "RD1")  # Luis's lead: name and car, no phone, no plate
+    block = element(page(client, "/review"), f"review-item-{item}")
+    assert 'data-testid="field-missing"' in block and "sin dato en este registro" in block
+    assert "✘" not in block  # nothing the lead carries disagrees with Luis's driver record

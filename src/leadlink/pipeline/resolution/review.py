@@ -133,7 +133,9 @@ def list_items(
 
 
 def summary(data: dict[str, Any]) -> dict[str, str | None]:
-    """Name, phone, plate and car of a record, whatever its source calls them."""
+    """Name, phone, plate, car, identity document and driver id of a record, whatever its
+    source calls them (None where it has none: the review page tells a value that is missing
+    from one that disagrees)."""
 
     def pick(*keys: str) -> str | None:
         values = [str(data.get(k) or "").strip() for k in keys]
@@ -145,6 +147,8 @@ def summary(data: dict[str, Any]) -> dict[str, str | None]:
         "phone": pick("phone") or pick("driver_phone"),
         "plate": pick("plate"),
         "car": pick("car_brand", "car_model"),
+        "document": pick("document") or pick("license") or pick("driver_license"),
+        "driver_id": pick("driver_id"),
     }
 
 

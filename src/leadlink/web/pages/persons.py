@@ -46,8 +46,8 @@ def person(request: Request, key: str, principal: ViewerDep, engine: EngineDep) 
     def view(t: Translator, data: dict[str, Any]) -> dict[str, Any]:
         active = [link for link in data["links"] if link["active"]]
         prior = model_prior(engine)
-        why = [{**link, "summary": review_service.summary(link.get("data") or {}),
-                "explanation": explanation(link.get("evidence"), prior)}
+        why = [{**link, "summary": (summary := review_service.summary(link.get("data") or {})),
+                "explanation": explanation(link.get("evidence"), prior, summary)}
                for link in sorted(active, key=lambda k: (k["source"], k["source_pk"]))]  # fmt: skip
         return {"records": why, "past_links": [k for k in data["links"] if not k["active"]]}
 

@@ -32,10 +32,26 @@ router = APIRouter(include_in_schema=False)
 FIELDS = ("phone_eq", "id_eq", "plate_eq", "brand_model_eq", "driver_id_eq", "name_sim", "days")
 
 
-def explanation(evidence: dict[str, Any] | None, prior: float | None = None) -> dict[str, Any]:
+# What each compared field needs on the record's side (review.summary's keys): without it the
+# field was not compared, which is not a disagreement.
+NEEDS = {"phone_eq": "phone", "id_eq": "document", "plate_eq": "plate",
+         "brand_model_eq": "car", "driver_id_eq": "driver_id"}  # fmt: skip
+MISSING = "missing"
+
+
+def explanation(
+    evidence: dict[str, Any] | None,
+    prior: float | None = None,
+    record: dict[str, Any] | None = None,
+    others: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """What a pair's evidence says, ready for a table: the compared fields (agreements as
     booleans, the name similarity, the days between dates) and the model's match weights
     with their bar widths (% of the largest weight).
+
+    A field that disagrees (False) while ``record`` (the record's summary) has no value for it,
+    or none of ``others`` (the summaries of the candidate's records) has one, was not compared:
+    it reads ``missing``, not a red "no" (a lead carries no DNI and no driver id at all).
 
     With the model's ``prior`` (the probability that two random records match), the weights
     read as Splink's waterfall: the prior's match weight, each comparison's, their total and
@@ -44,7 +60,8 @@ def explanation(evidence: dict[str, Any] | None, prior: float | None = None) -> 
     """
     evidence = evidence or {}
     fields = evidence.get("fields") or {}
-    rows = [{"field": f, "value": fields[f]} for f in FIELDS if f in fields]
+    rows = [{"field": f, "value": _shown(f, fields[f], record, others)}
+            for f in FIELDS if f in fields]  # fmt: skip
     waterfall = evidence.get("waterfall") or {}
     top = max((abs(float(v.get("weight") or 0)) for v in waterfall.values()), default=0.0)
     weights = [
@@ -68,6 +85,27 @@ def explanation(evidence: dict[str, Any] | None, prior: float | None = None) -> 
     return out
 
 
+def _shown(
+    field: str, value: Any, record: dict[str, Any] | None, others: list[dict[str, Any]] | None
+) -> Any:
+    need = NEEDS.get(field)
+    if value is not False or need is None:
+        return value
+    if record is not None and not record.get(need):
+        return MISSING
+    if others and not any(o.get(need) for o in others):
+        return MISSING
+    return value
+
+
+def _all_shown(item: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The candidate's record summaries, when the item shows all of them (a value only an
+    unshown record has must not read as missing)."""
+    person = item.get("person") or {}
+    shown = person.get("shown") or []
+    return shown if shown and person.get("records") == len(shown) else None
+
+
 def model_prior(engine: Engine) -> float | None:
     """The stored model's prior (what its waterfalls start from); None without a model."""
     stored = model_service.current(engine)
@@ -82,7 +120,9 @@ def grouped(items: list[dict[str, Any]], prior: float | None = None) -> list[dic
     for item in items:
         group = groups.setdefault(item["record"]["id"], {"record": item["record"], "items": []})
         evidence = item.get("evidence") or {}
-        group["items"].append({**item, "explanation": explanation(evidence, prior),
+        group["items"].append({**item,
+                               "explanation": explanation(
+                                   evidence, prior, item["record"], _all_shown(item)),
                                "reason": evidence.get("reason"),
                                "considered": evidence.get("candidates") or []})  # fmt: skip
     return list(groups.values())
