@@ -260,29 +260,32 @@ def _materialised(query: Select[Any], name: str) -> Any:
     return query.cte(name).prefix_with("MATERIALIZED")
 
 
+def _totals(activity: Subquery) -> list[Any]:
+    """The KPI's aggregates over ``activity``, in ``_summary``'s order."""
+    c = activity.c
+    return [
+        func.count(), func.sum(c.trips), func.sum(c.trips_in_window),
+        func.sum(c.trips_outside_window), func.sum(c.would_claim),
+        func.sum(case((c.has_candidate, 1), else_=0)), func.min(c.first_trip),
+    ]  # fmt: skip
+
+
+def _summary(values: Sequence[Any]) -> dict[str, Any]:
+    drivers, trips, inside, outside, claim, with_candidates, since = values
+    return {
+        "drivers": int(drivers or 0),
+        "trips": int(trips or 0),
+        "trips_in_window": int(inside or 0),
+        "trips_outside_window": int(outside or 0),
+        "would_claim": round(float(claim or 0.0), 2),
+        "with_candidates": int(with_candidates or 0),
+        "since": _date(since),
+    }
+
+
 def summary(session: Session, activity: Subquery) -> dict[str, Any]:
     """Totals over every driver in unlinked activity."""
-    c = activity.c
-    row = session.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(c.trips), 0),
-            func.coalesce(func.sum(c.trips_in_window), 0),
-            func.coalesce(func.sum(c.trips_outside_window), 0),
-            func.coalesce(func.sum(c.would_claim), 0.0),
-            func.coalesce(func.sum(case((c.has_candidate, 1), else_=0)), 0),
-            func.min(c.first_trip),
-        )
-    ).one()
-    return {
-        "drivers": int(row[0]),
-        "trips": int(row[1]),
-        "trips_in_window": int(row[2]),
-        "trips_outside_window": int(row[3]),
-        "would_claim": round(float(row[4]), 2),
-        "with_candidates": int(row[5]),
-        "since": _date(row[6]),
-    }
+    return _summary(session.execute(select(*_totals(activity))).one())
 
 
 PAGE_COLUMNS = ("driver_id", "person_key", "first_name", "last_name", "hire_date",
@@ -290,25 +293,33 @@ PAGE_COLUMNS = ("driver_id", "person_key", "first_name", "last_name", "hire_date
                 "trips_in_window", "trips_outside_window", "would_claim")  # fmt: skip
 
 
-def page(session: Session, activity: Subquery, *, limit: int, offset: int) -> list[dict[str, Any]]:
-    """One page of drivers: most money first, then the longest running, then by driver id."""
+def page_and_summary(
+    session: Session, activity: Subquery, *, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One page of drivers (most money first, then the longest running, then by driver id)
+    and the totals over all of them, in one pass over the KPI: the
+    totals ride on each row as window aggregates (computed before the limit). A page past the
+    end has no row to carry them: then they are counted on their own."""
     c = activity.c
+    totals = [t.over() for t in _totals(activity)]
     query = (
-        select(*(c[name] for name in PAGE_COLUMNS))
+        select(*(c[name] for name in PAGE_COLUMNS), *totals)
         .order_by(c.would_claim.desc(), c.first_trip, c.driver_id)
         .limit(limit)
         .offset(offset)
     )
-    out = []
+    out, found = [], None
+    width = len(PAGE_COLUMNS)
     for row in session.execute(query):
-        r = dict(row._mapping)
+        found = found or _summary(row[width:])
+        r = dict(zip(PAGE_COLUMNS, row[:width], strict=True))
         for key in ("hire_date", "first_trip", "last_trip", "window_from", "window_to"):
             r[key] = _date(r[key])
         r["trips"], r["trips_in_window"] = int(r["trips"]), int(r["trips_in_window"])
         r["trips_outside_window"] = int(r["trips_outside_window"])
         r["would_claim"] = round(float(r["would_claim"]), 2)
         out.append(r)
-    return out
+    return out, found if found is not None else summary(session, activity)
 
 
 def candidates_of(session: Session, persons: Sequence[str]) -> dict[str, list[dict[str, Any]]]:

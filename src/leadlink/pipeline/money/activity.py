@@ -62,8 +62,8 @@ def unlinked_activity(
     since = today - dt.timedelta(days=days - 1)
     with transaction(engine) as session:
         activity = _activity(settings, today)
-        totals = activity_store.summary(session, activity)
-        rows = activity_store.page(session, activity, limit=limit, offset=offset)
+        rows, totals = activity_store.page_and_summary(session, activity, limit=limit,
+                                                       offset=offset)  # fmt: skip
         found = activity_store.candidates_of(session, sorted({r["person_key"] for r in rows}))
         per_day = activity_store.trend(session, since, today)
         snapshots = activity_store.daily(session, since, today)
@@ -110,12 +110,12 @@ def record_snapshot(
     the ones with the most would-claim money)."""
     today = now.date()
     activity = _activity(settings, today)
-    totals = activity_store.summary(session, activity)
+    top, totals = activity_store.page_and_summary(session, activity, limit=5, offset=0)
     activity_store.upsert_daily(session, {
         "day": today, "drivers": totals["drivers"], "trips": totals["trips_in_window"],
         "would_claim": totals["would_claim"], "updated_at": now,
     })  # fmt: skip
-    sample = [r["driver_id"] for r in activity_store.page(session, activity, limit=5, offset=0)]
+    sample = [r["driver_id"] for r in top]
     return totals, activity_store.previous_daily(session, today), sample
 
 
