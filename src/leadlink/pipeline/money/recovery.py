@@ -35,7 +35,7 @@ from leadlink.pipeline.progress import ProgressFn
 from leadlink.pipeline.resolution.decider import failure_message
 from leadlink.pipeline.resolution.resolve import Resolver, write_decisions
 from leadlink.settings import Settings
-from leadlink.store import backlog, jobs, locks
+from leadlink.store import backlog, jobs, locks, queue_rearm
 from leadlink.store import recovery as recovery_store
 from leadlink.store.db import transaction
 from leadlink.store.recovery import FAILED, MATCHED, UNMATCHED, Outcome
@@ -115,8 +115,8 @@ def seed(engine: Engine, settings: Settings, *, now: dt.datetime) -> SeedResult:
     grace = settings.kpi_grace_days
     with jobs.recorded(engine, SEED_KIND, now) as run:
         with transaction(engine) as session:
-            settled = recovery_store.settle_linked(session, now, ALREADY_LINKED)
-            rearmed = recovery_store.rearm(session, now, grace)
+            settled = queue_rearm.settle_linked(session, now, ALREADY_LINKED)
+            rearmed = queue_rearm.rearm(session, now, grace)
             enqueued = recovery_store.enqueue(session, now, grace)
             in_queue = recovery_store.count_queued_backlog(session, now, grace)
             size = backlog.count_kpi_red(session, now, grace)
