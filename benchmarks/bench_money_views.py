@@ -36,7 +36,7 @@ from leadlink.pipeline.money.segments import backlog_segments, segment_summary
 from leadlink.pipeline.operations import tokens
 from leadlink.pipeline.operations.alerts import firing_now
 from leadlink.settings import load_settings
-from leadlink.store.db import make_engine
+from leadlink.store.db import make_engine, rehearsal, transaction
 from leadlink.web import create_app
 
 
@@ -64,16 +64,10 @@ def main() -> None:
     now = dt.datetime.fromisoformat(args.now) if args.now else utcnow()
 
     def rolled_back_alerts() -> None:
-        with engine.connect() as conn:
-            from sqlalchemy.orm import Session
-
-            with Session(bind=conn) as session:
-                firing_now(session, settings, now=now, job_kinds=[])
-                session.rollback()
+        with rehearsal(engine) as session:
+            firing_now(session, settings, now=now, job_kinds=[])
 
     def summary_only() -> None:
-        from leadlink.store.db import transaction
-
         with transaction(engine) as session:
             segment_summary(session, settings, now)
 

@@ -41,11 +41,10 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Subquery
 
-from leadlink.store.collation import key_text
+from leadlink.store.db import conflict_insert
 from leadlink.store.json_sql import json_elements, member
 from leadlink.store.models import (
     ActivityDaily,
@@ -58,7 +57,14 @@ from leadlink.store.models import (
     Unmatched,
 )
 from leadlink.store.segments import live_person
-from leadlink.store.windows import KEY_END, KEY_SEPARATOR, ladder_amount, plus_days, trips_between
+from leadlink.store.windows import (
+    as_date,
+    completed_trips,
+    ladder_amount,
+    of_driver,
+    plus_days,
+    trips_between,
+)
 
 # What a window is anchored on, in the order tried (web/codes.py labels them).
 ANCHORS = ("candidate_lead", "hire_date", "first_trip")
@@ -197,16 +203,10 @@ def _trips_of(driver_pk: Any, until: dt.date, what: Any) -> Any:
     """``what(trips column, date column)`` over the driver's trips (> 0) up to ``until``, as a
     correlated scalar subquery on the trips key index range."""
     trip = aliased(SourceRecord)
-    trips = cast(trip.data["completed_trips"].as_string(), Integer)
+    trips = completed_trips(trip)
     return (
         select(what(trips, trip.event_date))
-        .where(
-            trip.source == "trips",
-            key_text(trip.source_pk) >= key_text(driver_pk + literal(KEY_SEPARATOR)),
-            key_text(trip.source_pk) < key_text(driver_pk + literal(KEY_END)),
-            trip.event_date <= until,
-            trips > 0,
-        )
+        .where(of_driver(trip, driver_pk), trip.event_date <= until, trips > 0)
         .scalar_subquery()
     )
 
@@ -349,23 +349,16 @@ def trend(session: Session, since: dt.date, until: dt.date) -> dict[dt.date, tup
     (days with none are absent)."""
     base = members().subquery("member")
     trip = aliased(SourceRecord)
-    trips = cast(trip.data["completed_trips"].as_string(), Integer)
+    trips = completed_trips(trip)
     query = (
         select(trip.event_date, func.count(func.distinct(base.c.driver_id)), func.sum(trips))
-        .join(
-            trip,
-            and_(
-                trip.source == "trips",
-                key_text(trip.source_pk) >= key_text(base.c.driver_id + literal(KEY_SEPARATOR)),
-                key_text(trip.source_pk) < key_text(base.c.driver_id + literal(KEY_END)),
-            ),
-        )
+        .join(trip, of_driver(trip, base.c.driver_id))
         .where(trip.event_date >= since, trip.event_date <= until, trips > 0)
         .group_by(trip.event_date)
     )
     out = {}
     for day, drivers, n in session.execute(query):
-        out[_as_date(day)] = (int(drivers), int(n))
+        out[dt.date.fromisoformat(str(day))] = (int(drivers), int(n))  # text or date alike
     return out
 
 
@@ -374,8 +367,7 @@ def upsert_daily(session: Session, row: dict[str, Any]) -> None:
     writes nothing, not even ``updated_at``)."""
     table = ActivityDaily.__table__
     assert isinstance(table, Table)  # a mapped class's table (typed as a FromClause)
-    dialect = session.get_bind().dialect.name
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).values(**row)
+    stmt = conflict_insert(session, table).values(**row)
     figures = ("drivers", "trips", "would_claim")
     changed = or_(*(table.c[k] != stmt.excluded[k] for k in figures))
     session.execute(
@@ -408,12 +400,7 @@ def daily(session: Session, since: dt.date, until: dt.date) -> dict[dt.date, dic
     }
 
 
-def _as_date(value: Any) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
-
-
 def _date(value: Any) -> str | None:
     """A date from either dialect (SQLite may hand back text) as ``YYYY-MM-DD``."""
-    if value is None:
-        return None
-    return _as_date(value).isoformat()
+    day = as_date(value)
+    return None if day is None else day.isoformat()

@@ -24,11 +24,11 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from leadlink.store import audit
 from leadlink.store.backlog import kpi_red_ids
+from leadlink.store.db import conflict_insert
 from leadlink.store.models import (
     JobRun,
     Link,
@@ -65,12 +65,6 @@ class Outcome:
     person_key: str | None = None
 
 
-def _insert(session: Session, table: Table) -> Any:
-    """The dialect's INSERT, which knows ON CONFLICT (both SQLite and PostgreSQL do)."""
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
 def enqueue(session: Session, now: dt.datetime, grace_days: int) -> int:
     """Add every KPI-red lead not yet in the queue; return how many were added."""
     backlog = kpi_red_ids(now, grace_days).subquery()
@@ -80,7 +74,7 @@ def enqueue(session: Session, now: dt.datetime, grace_days: int) -> int:
         literal(now),
     ).where(~queued)  # fmt: skip
     stmt = (
-        _insert(session, RecoveryQueue.__table__)  # type: ignore[arg-type]
+        conflict_insert(session, RecoveryQueue.__table__)
         .from_select(
             [
                 "record_id",
@@ -325,7 +319,7 @@ def new_in(session: Session, day: dt.date, grace_days: int) -> int:
 
 def upsert_daily(session: Session, row: dict[str, Any]) -> None:
     """Insert the day's row, or update it keeping the backlog_before of the day's first run."""
-    stmt = _insert(session, RecoveryDaily.__table__).values(**row)  # type: ignore[arg-type]
+    stmt = conflict_insert(session, RecoveryDaily.__table__).values(**row)
     keep = {k: stmt.excluded[k] for k in row if k not in ("day", "backlog_before")}
     session.execute(stmt.on_conflict_do_update(index_elements=["day"], set_=keep))
 

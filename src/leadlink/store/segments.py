@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session, aliased
 
 from leadlink.store.backlog import kpi_red_ids
 from leadlink.store.models import Link, Person, ReviewItem, SourceRecord, Unmatched
-from leadlink.store.windows import ladder_amount, plus_days, trips_between
+from leadlink.store.windows import as_date, ladder_amount, plus_days, trips_between
 
 Segment = Literal["recoverable", "waiting", "lost"]
 SEGMENTS: tuple[Segment, ...] = get_args(Segment)
@@ -251,7 +251,7 @@ def summary(session: Session, rules: SegmentRules) -> dict[str, dict[str, Any]]:
         entry = out[segment]
         entry["leads"] += int(n)
         entry["at_stake"] = round(entry["at_stake"] + float(stake or 0.0), 2)
-        day = _day(nearest)
+        day = as_date(nearest)
         if day is not None and (entry["next_deadline"] is None or day < entry["next_deadline"]):
             entry["next_deadline"] = day
         if loss is not None:
@@ -287,7 +287,7 @@ def leads(
         .offset(offset)
     )  # fmt: skip
     return [
-        {**r._mapping, "lead_date": _day(r.lead_date), "deadline": _day(r.deadline)}
+        {**r._mapping, "lead_date": as_date(r.lead_date), "deadline": as_date(r.deadline)}
         for r in session.execute(query)
     ]
 
@@ -306,10 +306,3 @@ def expiring(
         select(sub.c.lead_id).where(soon).order_by(sub.c.deadline, sub.c.lead_id).limit(sample)
     )
     return int(n), round(float(stake), 2), list(ids)
-
-
-def _day(value: Any) -> dt.date | None:
-    """SQLite hands computed dates back as ISO text; PostgreSQL as dates."""
-    if value is None or isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value))

@@ -14,6 +14,7 @@ migration 0007 serves it).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Date,
     Integer,
     SQLColumnExpression,
+    and_,
     case,
     cast,
     func,
@@ -62,9 +64,20 @@ def _plus_days_postgresql(element: plus_days, compiler: SQLCompiler, **kw: Any) 
     return f"({compiler.process(day, **kw)} + CAST({compiler.process(days, **kw)} AS INTEGER))"
 
 
-def completed_trips() -> ColumnElement[int]:
-    """A trips record's completed trips as an integer (the JSON holds the CSV text)."""
-    return cast(SourceRecord.data["completed_trips"].as_string(), Integer)
+def completed_trips(trip: Any) -> ColumnElement[int]:
+    """A trips record's completed trips as an integer (the JSON holds the CSV text); ``trip``
+    is an alias of ``SourceRecord``."""
+    return cast(trip.data["completed_trips"].as_string(), Integer)
+
+
+def of_driver(trip: Any, driver_pk: SQLColumnExpression[str]) -> ColumnElement[bool]:
+    """``trip`` (an alias of ``SourceRecord``) is a trips record of the driver ``driver_pk``:
+    one range of the trips key index, compared in byte order (``collation.key_text``)."""
+    return and_(
+        trip.source == "trips",
+        key_text(trip.source_pk) >= key_text(driver_pk + literal(KEY_SEPARATOR)),
+        key_text(trip.source_pk) < key_text(driver_pk + literal(KEY_END)),
+    )
 
 
 def trips_between(
@@ -73,14 +86,9 @@ def trips_between(
     """Completed trips of the driver ``driver_pk`` dated in ``[start, end)``, 0 when none:
     a correlated scalar subquery over one range of the trips key index."""
     trip = aliased(SourceRecord)
-    trips = cast(trip.data["completed_trips"].as_string(), Integer)
+    trips = completed_trips(trip)
     query = select(func.coalesce(func.sum(trips), 0)).where(
-        trip.source == "trips",
-        key_text(trip.source_pk) >= key_text(driver_pk + literal(KEY_SEPARATOR)),
-        key_text(trip.source_pk) < key_text(driver_pk + literal(KEY_END)),
-        trip.event_date >= start,
-        trip.event_date < end,
-        trips > 0,
+        of_driver(trip, driver_pk), trip.event_date >= start, trip.event_date < end, trips > 0
     )
     # Everything but the trips row comes from the enclosing queries, however deep they nest.
     return query.correlate_except(trip).scalar_subquery()
@@ -97,3 +105,10 @@ def ladder_amount(
     for _name, need, amount in ladder:
         total = total + case((trips >= need, literal(float(amount))), else_=literal(0.0))
     return total
+
+
+def as_date(value: Any) -> dt.date | None:
+    """A date a window query computed: SQLite hands it back as ISO text, PostgreSQL as a date."""
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))

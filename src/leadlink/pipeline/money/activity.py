@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
 
 from leadlink.errors import UsageError
-from leadlink.pipeline.money.claim_facts import MILESTONES
+from leadlink.pipeline.money.claim_facts import claim_ladder
 from leadlink.settings import Settings
 from leadlink.store import activity as activity_store
 from leadlink.store.db import transaction
@@ -28,9 +28,7 @@ MAX_DAYS = 366
 
 
 def _activity(settings: Settings, today: dt.date) -> Subquery:
-    amounts = settings.claim_amounts()
-    ladder = [(name, need, amounts[name]) for name, need in MILESTONES]
-    return activity_store.drivers_query(today, settings.claim_window_days, ladder)
+    return activity_store.drivers_query(today, settings.claim_window_days, claim_ladder(settings))
 
 
 def summary_in(session: Session, settings: Settings, *, now: dt.datetime) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from leadlink.errors import UsageError
-from leadlink.pipeline.money.claim_facts import MILESTONES
+from leadlink.pipeline.money.claim_facts import claim_ladder
 from leadlink.settings import Settings
 from leadlink.store import segments as segments_store
 from leadlink.store.db import transaction
@@ -25,14 +25,13 @@ Segment = segments_store.Segment
 
 
 def segment_rules(settings: Settings, now: dt.datetime) -> segments_store.SegmentRules:
-    amounts = settings.claim_amounts()
     return segments_store.SegmentRules(
         now=now,
         grace_days=settings.kpi_grace_days,
         window_days=settings.claim_window_days,
         expiry_days=settings.claim_expiry_days,
         review_threshold=settings.review_threshold,
-        ladder=tuple((m, need, amounts[m]) for m, need in MILESTONES),
+        ladder=claim_ladder(settings),
     )
 
 
