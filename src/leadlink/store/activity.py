@@ -72,9 +72,10 @@ OPEN, REJECTED = "open", "rejected"
 CANDIDATES_SHOWN = 3
 
 
-def members() -> Select[Any]:
+def members(persons: Sequence[str] | None = None) -> Select[Any]:
     """(record_id, driver_id, person_key, first_name, last_name, hire_date) of every driver whose
-    person has no lead, no origin and no active quarantine (trips are not looked at yet)."""
+    person has no lead, no origin and no active quarantine (trips are not looked at yet);
+    ``persons``: only theirs."""
     lead_link, lead = aliased(Link), aliased(SourceRecord)
     has_lead = (
         exists()
@@ -83,7 +84,7 @@ def members() -> Select[Any]:
     )
     has_origin = exists().where(Origin.person_key == Link.person_key)
     quarantined = exists().where(Quarantine.person_key == Link.person_key, Quarantine.active)
-    return (
+    query = (
         select(
             SourceRecord.id.label("record_id"),
             SourceRecord.source_pk.label("driver_id"),
@@ -97,6 +98,7 @@ def members() -> Select[Any]:
         .where(SourceRecord.source == "drivers", Person.retired_into.is_(None))
         .where(~has_lead, ~has_origin, ~quarantined)
     )
+    return query if persons is None else query.where(Link.person_key.in_(sorted(persons)))
 
 
 def candidates() -> Select[Any]:
@@ -166,37 +168,39 @@ def ranked_candidates(persons: Sequence[str] | None = None) -> Subquery:
 MEMBER_COLUMNS = ("record_id", "driver_id", "person_key", "first_name", "last_name", "hire_date")
 
 
-def with_best_candidate() -> Select[Any]:
-    """``members()`` with ``best_date`` (the date of the person's best candidate lead, None
-    without one) and ``has_candidate``, in one sort: the drivers and their persons' candidate
-    pairs as one set, ranked per person by a window, candidates first. (A join of the drivers
-    with the best candidates scanned every best candidate for every driver: SQLite indexes no
-    CTE on the right of an outer join, and PostgreSQL scans a CTE for a correlated lookup.)"""
-    member = members().subquery("members")
+def with_best_candidate(persons: Sequence[str] | None = None) -> Select[Any]:
+    """``members(persons)`` with ``best_date`` and ``best_lead`` (the date and record id of the
+    person's best candidate lead, None without one) and ``has_candidate``, in one sort: the
+    drivers and their persons' candidate pairs as one set, ranked per person by a window,
+    candidates first. (A join of the drivers with the best candidates scanned every best
+    candidate for every driver: SQLite indexes no CTE on the right of an outer join, and
+    PostgreSQL scans a CTE for a correlated lookup.)"""
+    member = members(persons).subquery("members")
     pairs = candidates().subquery("pairs")
     blank: dict[str, Any] = {"first_name": String(), "last_name": String(), "hire_date": Date(),
                              "record_id": Integer(), "driver_id": String()}  # fmt: skip
     drivers = select(*(member.c[c] for c in MEMBER_COLUMNS), literal(0).label("is_candidate"),
-                     null().label("score"), null().label("lead_date"), null().label("lead_id"))
+                     null().label("score"), null().label("lead_date"), null().label("lead_id"),
+                     cast(null(), Integer()).label("lead_record_id"))  # fmt: skip
     paired = select(
         *(pairs.c.person_key if c == "person_key" else cast(null(), blank[c]).label(c)
           for c in MEMBER_COLUMNS),
-        literal(1), pairs.c.score, pairs.c.lead_date, pairs.c.lead_id,
+        literal(1), pairs.c.score, pairs.c.lead_date, pairs.c.lead_id, pairs.c.lead_record_id,
     ).where(pairs.c.person_key.in_(select(member.c.person_key)))  # fmt: skip
     both = union_all(drivers, paired).subquery("both")
     person = both.c.person_key
-    best = func.first_value(both.c.lead_date).over(
-        partition_by=person,
-        order_by=(both.c.is_candidate.desc(), both.c.score.desc(), both.c.lead_date.is_(None),
-                  both.c.lead_date, both.c.lead_id),
-    )  # fmt: skip
+    order = (both.c.is_candidate.desc(), both.c.score.desc(), both.c.lead_date.is_(None),
+             both.c.lead_date, both.c.lead_id)  # fmt: skip
+    best = func.first_value(both.c.lead_date).over(partition_by=person, order_by=order)
+    best_lead = func.first_value(both.c.lead_record_id).over(partition_by=person, order_by=order)
     ranked = select(
         *(both.c[c] for c in MEMBER_COLUMNS), both.c.is_candidate,
-        best.label("best_date"),
+        best.label("best_date"), best_lead.label("best_lead"),
         (func.max(both.c.is_candidate).over(partition_by=person) > 0).label("has_candidate"),
     ).subquery("ranked_member")  # fmt: skip
-    return select(*(ranked.c[c] for c in MEMBER_COLUMNS), ranked.c.best_date,
-                  ranked.c.has_candidate).where(ranked.c.is_candidate == 0)  # fmt: skip
+    chosen = (*(ranked.c[c] for c in MEMBER_COLUMNS), ranked.c.best_date, ranked.c.best_lead,
+              ranked.c.has_candidate)  # fmt: skip
+    return select(*chosen).where(ranked.c.is_candidate == 0)
 
 
 def _trips_of(driver_pk: Any, until: dt.date, what: Any) -> Any:
@@ -212,7 +216,10 @@ def _trips_of(driver_pk: Any, until: dt.date, what: Any) -> Any:
 
 
 def drivers_query(
-    today: dt.date, window_days: int, ladder: Sequence[tuple[str, int, float]]
+    today: dt.date,
+    window_days: int,
+    ladder: Sequence[tuple[str, int, float]],
+    persons: Sequence[str] | None = None,
 ) -> Subquery:
     """Every driver in unlinked activity with its trips, anchor, window and what it would claim.
 
@@ -222,7 +229,7 @@ def drivers_query(
     planner inlined the layers and repeated each trips lookup for every expression reading it:
     20 s for the 6,317 drivers of the 100 k demo on SQLite.)
     """
-    base = _materialised(with_best_candidate(), "member")
+    base = _materialised(with_best_candidate(persons), "member")
     first = _trips_of(base.c.driver_id, today, lambda _n, day: func.min(day))
     last = _trips_of(base.c.driver_id, today, lambda _n, day: func.max(day))
     total = _trips_of(base.c.driver_id, today, lambda n, _day: func.coalesce(func.sum(n), 0))

@@ -19,22 +19,10 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
-
-
-Base.metadata.naming_convention = NAMING
+from leadlink.store.base import NAMING as NAMING
+from leadlink.store.base import Base as Base
 
 
 class SourceRecord(Base):
@@ -398,3 +386,8 @@ class WebSession(Base):
     last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+# The money views' summary tables live in their own module; imported here so that every reader
+# of ``Base.metadata`` (migrations, the scratch copy, tests) sees them.
+from leadlink.store import money_tables as _money_tables  # noqa: E402, F401

@@ -27,13 +27,11 @@ does), so classification, filters and counts all run in the database.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     ColumnElement,
-    Select,
     SQLColumnExpression,
     and_,
     case,
@@ -44,11 +42,10 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import aliased
 
-from leadlink.store.backlog import kpi_red_ids
 from leadlink.store.models import Link, Person, ReviewItem, SourceRecord, Unmatched
-from leadlink.store.windows import as_date, ladder_amount, plus_days, trips_between
+from leadlink.store.windows import plus_days, trips_between
 
 Segment = Literal["recoverable", "waiting", "lost"]
 SEGMENTS: tuple[Segment, ...] = get_args(Segment)
@@ -130,7 +127,7 @@ def live_person(key: ColumnElement[str]) -> ColumnElement[str]:
 
 
 def _split(
-    has_candidate: ColumnElement[bool], day: Any, rules: SegmentRules
+    has_candidate: Any, day: Any, rules: SegmentRules
 ) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     """(recoverable, waiting) as conditions; lost is neither. The one definition the
     classification and the recovery loop's order both read."""
@@ -176,133 +173,3 @@ def _has_lead(person: Any) -> ColumnElement[bool]:
                lead.source == "leads")
         .correlate_except(link, lead)
     )  # fmt: skip
-
-
-def segment_query(rules: SegmentRules) -> Select[Any]:
-    """(record_id, lead_id, lead_date, segment, loss_reason, reason, candidate, deadline,
-    at_stake) for every KPI-red lead.
-
-    Two materialised steps, so that each lookup runs once per lead (a planner that inlines
-    the steps would repeat a lookup for every expression that reads it): the red leads with
-    their candidate, then their segment and the candidate's trips in the lead's window.
-    """
-    red = (
-        select(
-            SourceRecord.id.label("record_id"),
-            SourceRecord.source_pk.label("lead_id"),
-            SourceRecord.event_date.label("lead_date"),
-            Unmatched.reason.label("reason"),
-            candidate(SourceRecord.id, rules.review_threshold).label("candidate"),
-        )
-        .select_from(SourceRecord)
-        .outerjoin(Unmatched, Unmatched.record_id == SourceRecord.id)
-        .where(SourceRecord.id.in_(kpi_red_ids(rules.now, rules.grace_days)))
-        .cte("red_lead")
-        .prefix_with("MATERIALIZED")
-    )
-    has_candidate, day = red.c.candidate.is_not(None), red.c.lead_date
-    recoverable, waiting = _split(has_candidate, day, rules)
-    segment = case(
-        (recoverable, literal("recoverable")), (waiting, literal("waiting")), else_=literal("lost")
-    )
-    loss = case(
-        (or_(recoverable, waiting), null()),
-        (has_candidate, literal(EXPIRED)),
-        else_=func.coalesce(red.c.reason, literal(NOT_MATCHED)),
-    )
-    deadline = case(
-        (has_candidate, plus_days(day, rules.window_days + rules.expiry_days)),
-        else_=plus_days(day, rules.window_days),
-    )
-    # A candidate who already has a lead claims through that lead: nothing more at stake.
-    trips = case(
-        (and_(recoverable, ~_has_lead(red.c.candidate)),
-         _candidate_trips(red.c.candidate, day, rules.window_days)),
-        else_=literal(0),
-    )  # fmt: skip
-    valued = select(
-        *red.c, segment.label("segment"), loss.label("loss_reason"),
-        deadline.label("deadline"), trips.label("candidate_trips"),
-    ).cte("valued_lead").prefix_with("MATERIALIZED")  # fmt: skip
-    at_stake = case(
-        (valued.c.segment == "recoverable", ladder_amount(valued.c.candidate_trips, rules.ladder)),
-        (valued.c.segment == "waiting", literal(rules.full_ladder)),
-        else_=literal(0.0),
-    )
-    return select(
-        valued.c.record_id, valued.c.lead_id, valued.c.lead_date, valued.c.segment,
-        valued.c.loss_reason, valued.c.reason, valued.c.candidate, valued.c.deadline,
-        valued.c.candidate_trips, at_stake.label("at_stake"),
-    )  # fmt: skip
-
-
-def summary(session: Session, rules: SegmentRules) -> dict[str, dict[str, Any]]:
-    """segment -> {"leads", "at_stake", "next_deadline", "by_reason"} over the whole backlog
-    (``next_deadline``: the nearest deadline still ahead, None when none is)."""
-    sub = segment_query(rules).subquery()
-    ahead = case((sub.c.deadline > rules.today, sub.c.deadline), else_=null())
-    query = select(
-        sub.c.segment, sub.c.loss_reason, func.count(), func.sum(sub.c.at_stake), func.min(ahead)
-    ).group_by(sub.c.segment, sub.c.loss_reason)
-    out: dict[str, dict[str, Any]] = {
-        s: {"leads": 0, "at_stake": 0.0, "next_deadline": None, "by_reason": {}} for s in SEGMENTS
-    }
-    for segment, loss, n, stake, nearest in session.execute(query):
-        entry = out[segment]
-        entry["leads"] += int(n)
-        entry["at_stake"] = round(entry["at_stake"] + float(stake or 0.0), 2)
-        day = as_date(nearest)
-        if day is not None and (entry["next_deadline"] is None or day < entry["next_deadline"]):
-            entry["next_deadline"] = day
-        if loss is not None:
-            entry["by_reason"][loss] = int(n)
-    return out
-
-
-def leads(
-    session: Session,
-    rules: SegmentRules,
-    *,
-    segments: Sequence[str] = (),
-    limit: int = LIMIT,
-    offset: int = 0,
-) -> list[dict[str, Any]]:
-    """One page of the backlog in working order (the filter's total is the summary's: no
-    second pass over the backlog to count it).
-
-    Recoverable first (nearest deadline, then most money), then waiting (nearest deadline),
-    then lost (most recent first); lead id breaks ties, so paging is stable.
-    """
-    sub = segment_query(rules).subquery()
-    where = sub.c.segment.in_(list(segments)) if segments else literal(True)
-    rank = case((sub.c.segment == "recoverable", 0), (sub.c.segment == "waiting", 1), else_=2)
-    lost = sub.c.segment == "lost"
-    live_deadline = case((lost, null()), else_=sub.c.deadline)
-    newest_lost = case((lost, sub.c.lead_date), else_=null())
-    query = (
-        select(sub)
-        .where(where)
-        .order_by(rank, live_deadline, sub.c.at_stake.desc(), newest_lost.desc(), sub.c.lead_id)
-        .limit(limit)
-        .offset(offset)
-    )  # fmt: skip
-    return [
-        {**r._mapping, "lead_date": as_date(r.lead_date), "deadline": as_date(r.deadline)}
-        for r in session.execute(query)
-    ]
-
-
-def expiring(
-    session: Session, rules: SegmentRules, until: dt.date, sample: int = 10
-) -> tuple[int, float, list[str]]:
-    """Recoverable leads whose deadline falls on or before ``until``: how many, the soles at
-    stake, and the lead ids of the nearest deadlines."""
-    sub = segment_query(rules).subquery()
-    soon = and_(sub.c.segment == "recoverable", sub.c.deadline <= until)
-    n, stake = session.execute(
-        select(func.count(), func.coalesce(func.sum(sub.c.at_stake), 0.0)).where(soon)
-    ).one()
-    ids = session.scalars(
-        select(sub.c.lead_id).where(soon).order_by(sub.c.deadline, sub.c.lead_id).limit(sample)
-    )
-    return int(n), round(float(stake), 2), list(ids)

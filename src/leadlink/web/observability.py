@@ -29,6 +29,7 @@ from starlette.routing import BaseRoute, Mount
 from leadlink import __version__, clock
 from leadlink.pipeline.money import activity
 from leadlink.pipeline.money.segments import segment_summary
+from leadlink.pipeline.summaries import ensure
 from leadlink.settings import Settings
 from leadlink.store import backlog, jobs
 from leadlink.store.db import current_revision, heads, transaction
@@ -73,6 +74,7 @@ class StoreCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = clock.utcnow()
+        ensure(self.engine, self.settings, now)
         with transaction(self.engine) as session:
             red = backlog.count_kpi_red(session, now, self.settings.kpi_grace_days)
             segments = segment_summary(session, self.settings, now)

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from leadlink import clock
 from leadlink.errors import BadInputError, UsageError
+from leadlink.pipeline import summaries
 from leadlink.pipeline.ingest.readers import check_encoding, read_table, validate
 from leadlink.pipeline.progress import ProgressFn
 from leadlink.sources import SOURCES
@@ -71,6 +72,8 @@ def ingest_file(
     with transaction(engine) as session:
         total, updated = write_rows(session, source, rows, now=stamp, progress=progress,
                                     label=label)  # fmt: skip
+        if total:
+            summaries.invalidate(session)
     if progress is not None:
         progress(label, total, total)
     refresh_statistics(engine, INGEST_TABLES, total)

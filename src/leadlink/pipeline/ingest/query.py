@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from leadlink.errors import BadInputError, UsageError
+from leadlink.pipeline import summaries
 from leadlink.pipeline.ingest.files import (
     IngestResult,
     _gc_paused,
@@ -116,6 +117,8 @@ def ingest_query(
                     raise _query_error(where, exc, theirs, mapping) from None
                 records = [record_row(v.source_pk, v.data, v.event_date) for v in valid]
                 done, changed = write_rows(session, source, records, now=stamp)
+                if done:
+                    summaries.invalidate(session)
                 rows += len(records)
                 pages += 1
                 written += done

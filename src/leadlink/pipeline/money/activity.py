@@ -15,25 +15,22 @@ from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Subquery
 
 from leadlink.errors import UsageError
-from leadlink.pipeline.money.claim_facts import claim_ladder
+from leadlink.pipeline.summaries import ensure, freshness
 from leadlink.settings import Settings
 from leadlink.store import activity as activity_store
+from leadlink.store import activity_view
 from leadlink.store.db import transaction
 
 ANCHORS = activity_store.ANCHORS
 MAX_DAYS = 366
 
 
-def _activity(settings: Settings, today: dt.date) -> Subquery:
-    return activity_store.drivers_query(today, settings.claim_window_days, claim_ladder(settings))
-
-
-def summary_in(session: Session, settings: Settings, *, now: dt.datetime) -> dict[str, Any]:
-    """The KPI's totals in the caller's transaction (the funnel, the alerts)."""
-    return activity_store.summary(session, _activity(settings, now.date()))
+def summary_in(session: Session) -> dict[str, Any]:
+    """The KPI's totals in the caller's transaction (the funnel, the alerts), from the summary
+    table (the caller ``ensure``s it first)."""
+    return activity_view.summary(session)
 
 
 def unlinked_activity(
@@ -58,10 +55,11 @@ def unlinked_activity(
         raise UsageError(f"--days must be between 1 and {MAX_DAYS}")
     today = now.date()
     since = today - dt.timedelta(days=days - 1)
+    ensure(engine, settings, now)
     with transaction(engine) as session:
-        activity = _activity(settings, today)
-        rows, totals = activity_store.page_and_summary(session, activity, limit=limit,
-                                                       offset=offset)  # fmt: skip
+        totals = activity_view.summary(session)
+        rows = activity_view.page(session, limit=limit, offset=offset)
+        fresh = freshness(session).get("activity")
         found = activity_store.candidates_of(session, sorted({r["person_key"] for r in rows}))
         per_day = activity_store.trend(session, since, today)
         snapshots = activity_store.daily(session, since, today)
@@ -75,6 +73,7 @@ def unlinked_activity(
         "limit": limit,
         "offset": offset,
         "trend": _trend(since, days, per_day, snapshots, totals["drivers"]),
+        "summary_table": fresh,
     }
 
 
@@ -107,8 +106,8 @@ def record_snapshot(
     transaction; return (today's summary, the previous snapshot or None, a few driver ids:
     the ones with the most would-claim money)."""
     today = now.date()
-    activity = _activity(settings, today)
-    top, totals = activity_store.page_and_summary(session, activity, limit=5, offset=0)
+    totals = activity_view.summary(session)
+    top = activity_view.page(session, limit=5, offset=0)
     activity_store.upsert_daily(session, {
         "day": today, "drivers": totals["drivers"], "trips": totals["trips_in_window"],
         "would_claim": totals["would_claim"], "updated_at": now,
@@ -119,6 +118,7 @@ def record_snapshot(
 
 def figure(engine: Engine, settings: Settings, *, now: dt.datetime) -> dict[str, Any]:
     """``{"drivers", "would_claim"}``: the KPI in two numbers (overview, demo, /metrics)."""
+    ensure(engine, settings, now)
     with transaction(engine) as session:
-        totals = summary_in(session, settings, now=now)
+        totals = summary_in(session)
     return {"drivers": totals["drivers"], "would_claim": totals["would_claim"]}

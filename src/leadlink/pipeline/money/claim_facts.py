@@ -14,19 +14,12 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from leadlink.matching.payees import Payee
-from leadlink.settings import Settings
+from leadlink.pipeline.summaries import MILESTONES as MILESTONES
 from leadlink.store import claims as claims_store
 from leadlink.store import quarantine as quarantine_store
 
-MILESTONES: tuple[tuple[str, int], ...] = (("M1", 1), ("M5", 5), ("M25", 25))
 STATUSES = ("expected", "generated", "expired", "paid", "rejected")
 
-
-def claim_ladder(settings: Settings) -> tuple[tuple[str, int, float], ...]:
-    """``(milestone, trips needed, amount)`` per milestone, the amounts from configuration:
-    what the store's window queries (``store.windows.ladder_amount``) price trips with."""
-    amounts = settings.claim_amounts()
-    return tuple((name, need, amounts[name]) for name, need in MILESTONES)
 
 def reached(
     days: Iterable[tuple[dt.date, int]], lead_date: dt.date, window_days: int

@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from leadlink.pipeline.money.activity import summary_in as activity_summary
 from leadlink.pipeline.money.claim_facts import STATUSES, load_facts
 from leadlink.pipeline.money.segments import segment_summary
+from leadlink.pipeline.summaries import ensure
 from leadlink.settings import Settings
 from leadlink.store import claims as claims_store
 from leadlink.store import quarantine as quarantine_store
@@ -38,6 +39,7 @@ def funnel(engine: Engine, settings: Settings, *, now: dt.datetime) -> dict[str,
     "unlinked_activity": {"drivers", "would_claim"}, "as_of"}``; ``OK`` also has
     ``by_status`` (its amount per claim status), ``NO_IDENTITY`` ``at_stake`` (the backlog's
     recoverable + waiting soles, docs/recovery.md "Backlog segments")."""
+    ensure(engine, settings, now)
     with transaction(engine) as session:
         facts = load_facts(session, now.date())
         leads = claims_store.lead_persons(session)
@@ -48,7 +50,7 @@ def funnel(engine: Engine, settings: Settings, *, now: dt.datetime) -> dict[str,
             mine = by_status.setdefault(c["person_key"], {})
             mine[c["status"]] = mine.get(c["status"], 0.0) + c["amount"]
         quarantined = quarantine_store.count_active(session)
-        unlinked = activity_summary(session, settings, now=now)
+        unlinked = activity_summary(session)
         segments = segment_summary(session, settings, now)
     amounts = settings.claim_amounts()
     stages: dict[str, dict[str, Any]] = {

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from leadlink.pipeline.money.segments import segment_summary
+from leadlink.pipeline.summaries import ensure
 from leadlink.settings import Settings
 from leadlink.store import backlog
 from leadlink.store import recovery as recovery_store
@@ -24,6 +25,7 @@ def impact(
     seeds' target is recoverable + waiting drained to zero, lost explained by its reasons.
     """
     since = now.date() - dt.timedelta(days=days - 1)
+    ensure(engine, settings, now)
     with transaction(engine) as session:
         rows = recovery_store.daily_rows(session, since)
         after = backlog.count_kpi_red(session, now, settings.kpi_grace_days)

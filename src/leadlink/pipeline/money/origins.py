@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from leadlink.errors import NotFoundError, UsageError
+from leadlink.pipeline import summaries
 from leadlink.pipeline.checking import CheckResult
 from leadlink.settings import Settings
 from leadlink.store import jobs
@@ -53,6 +54,8 @@ def backfill(engine: Engine, settings: Settings, *, now: dt.datetime) -> Backfil
             result.backfilled += sum(written.values())
         with transaction(engine) as session:
             result.journaled = origins_store.journal_unjournaled(session, run_id=run.id, now=now)
+            if result.backfilled:
+                summaries.invalidate(session)  # a person with an origin leaves unlinked activity
     return result
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from leadlink.pipeline import summaries
 from leadlink.pipeline.checking import CheckResult
 from leadlink.settings import Settings
 from leadlink.store import jobs
@@ -91,6 +92,8 @@ def scan(engine: Engine, settings: Settings, *, now: dt.datetime) -> ScanResult:
             result.quarantined = len(new) + len(again)
             result.released = len(released)
             result.active = quarantine_store.count_active(session)
+            if new or again or released:
+                summaries.invalidate(session)  # who is in unlinked activity changed
     return result
 
 

@@ -29,11 +29,12 @@ from sqlalchemy.orm import Session
 from leadlink import clock
 from leadlink.matching import Reason
 from leadlink.matching.decision import Decision, error_decision
+from leadlink.pipeline import summaries
 from leadlink.pipeline.checking import CheckResult
-from leadlink.pipeline.money.segments import segment_rules
 from leadlink.pipeline.progress import ProgressFn
 from leadlink.pipeline.resolution.decider import failure_message
 from leadlink.pipeline.resolution.resolve import Resolver, write_decisions
+from leadlink.pipeline.summaries import segment_rules
 from leadlink.settings import Settings
 from leadlink.store import backlog, jobs, locks, queue_rearm
 from leadlink.store import recovery as recovery_store
@@ -168,6 +169,7 @@ def recover(
             _work(engine, settings, result, now=now, limit=limit, progress=progress,
                   heartbeat=heartbeat)  # fmt: skip
             _refresh_daily(engine, settings, result, now)
+            summaries.refresh(engine, settings, now)  # the backlog and activity it changed
         except Exception as exc:
             error = failure_message(exc)
             jobs.finish(engine, run_id, finished_at(), counts=result.as_dict(), error=error)

@@ -1,8 +1,10 @@
 """`leadlink backlog`: the KPI-red backlog split by what can still be claimed.
 
 Definitions live with the SQL in ``leadlink.store.segments`` (docs/recovery.md, "Backlog
-segments"); this service brings the configuration and the calendar, and shapes the report. The
-summary always covers the whole backlog; the segment filter only narrows the ``leads`` page.
+segments"); the rows are read from the summary tables (``store.backlog_view``,
+docs/summaries.md); this service brings the configuration and the calendar, and shapes the
+report. The summary always covers the whole backlog; the segment filter only narrows the
+``leads`` page.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from leadlink.errors import UsageError
-from leadlink.pipeline.money.claim_facts import claim_ladder
+from leadlink.pipeline.summaries import ensure, freshness, segment_rules
 from leadlink.settings import Settings
+from leadlink.store import backlog_view
 from leadlink.store import segments as segments_store
 from leadlink.store.db import transaction
 
@@ -24,23 +27,13 @@ SEGMENTS = segments_store.SEGMENTS
 Segment = segments_store.Segment
 
 
-def segment_rules(settings: Settings, now: dt.datetime) -> segments_store.SegmentRules:
-    return segments_store.SegmentRules(
-        now=now,
-        grace_days=settings.kpi_grace_days,
-        window_days=settings.claim_window_days,
-        expiry_days=settings.claim_expiry_days,
-        review_threshold=settings.review_threshold,
-        ladder=claim_ladder(settings),
-    )
-
-
 def segment_summary(
     session: Session, settings: Settings, now: dt.datetime
 ) -> dict[str, dict[str, Any]]:
     """segment -> {"leads", "at_stake", "next_deadline", "by_reason"}, dates as ISO text, in the
-    caller's transaction (impact, alerts and /metrics read the segments with their own data)."""
-    raw = segments_store.summary(session, segment_rules(settings, now))
+    caller's transaction (impact, alerts and /metrics read the segments with their own data;
+    they ``ensure`` the summary tables first)."""
+    raw = backlog_view.summary(session, segment_rules(settings, now))
     return {s: {**v, "next_deadline": _iso(v["next_deadline"])} for s, v in raw.items()}
 
 
@@ -50,7 +43,7 @@ def backlog_segments(
     *,
     now: dt.datetime,
     segments: Sequence[str] = (),
-    limit: int = segments_store.LIMIT,
+    limit: int = backlog_view.LIMIT,
     offset: int = 0,
 ) -> dict[str, Any]:
     """``{"as_of", "kpi_red", "at_stake", "segments": {SEGMENT: {...}}, "leads": [...],
@@ -59,9 +52,13 @@ def backlog_segments(
     if bad:
         raise UsageError(f"unknown segment {', '.join(bad)}: segments are {', '.join(SEGMENTS)}")
     rules = segment_rules(settings, now)
+    ensure(engine, settings, now)
     with transaction(engine) as session:
         summary = segment_summary(session, settings, now)
-        rows = segments_store.leads(session, rules, segments=segments, limit=limit, offset=offset)
+        counts = {s: v["leads"] for s, v in summary.items()}
+        rows = backlog_view.leads(session, rules, counts, segments=segments, limit=limit,
+                                  offset=offset)  # fmt: skip
+        fresh = freshness(session).get("backlog")
     total = sum(v["leads"] for s, v in summary.items() if not segments or s in segments)
     return {
         "as_of": now.date().isoformat(),
@@ -73,6 +70,7 @@ def backlog_segments(
         "limit": limit,
         "offset": offset,
         "filters": {"segment": list(segments)},
+        "summary_table": fresh,
     }
 
 

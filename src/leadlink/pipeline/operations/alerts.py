@@ -35,13 +35,14 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from leadlink.pipeline import summaries
 from leadlink.pipeline.money import activity as activity_service
-from leadlink.pipeline.money.segments import segment_rules, segment_summary
+from leadlink.pipeline.money.segments import segment_summary
+from leadlink.pipeline.summaries import segment_rules
 from leadlink.settings import Settings
 from leadlink.store import alerts as alerts_store
-from leadlink.store import backlog, jobs
+from leadlink.store import backlog, backlog_view, jobs
 from leadlink.store import gap as gap_store
-from leadlink.store import segments as segments_store
 from leadlink.store.db import transaction
 
 KINDS = ("over_24h_no_identity", "over_7d_unresolved", "job_stale", "backlog_growing",
@@ -84,6 +85,7 @@ def evaluate(
     with jobs.recorded(engine, "alerts", now) as run:
         result = AlertsResult(run_id=run.id)
         run.counts = result.counts
+        summaries.ensure(engine, settings, now)
         with transaction(engine) as session:
             firing = firing_now(session, settings, now=now, job_kinds=kinds)
             result.raised, result.resolved = alerts_store.apply(session, firing, KINDS, now)
@@ -132,7 +134,7 @@ def firing_now(
                        "rise": values[-1] - values[0], "segments": split},
         }  # fmt: skip
     until = now.date() + dt.timedelta(days=settings.recoverable_expiring_days)
-    soon, stake, nearest = segments_store.expiring(session, segment_rules(settings, now), until)
+    soon, stake, nearest = backlog_view.expiring(session, segment_rules(settings, now), until)
     if soon:
         firing[("recoverable_expiring", "recoverable")] = {
             "severity": "warning",

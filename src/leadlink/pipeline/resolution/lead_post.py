@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import json
 import logging
 import threading
 import time
@@ -38,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from leadlink.errors import BadInputError, UsageError
 from leadlink.matching import normalise
+from leadlink.pipeline import summaries
 from leadlink.pipeline.ingest.files import content_hash
 from leadlink.pipeline.ingest.readers import MAX_FIELD_CHARS, RawTable, ValidRow, validate
 from leadlink.pipeline.resolution.online import OnlineMatcher
@@ -150,6 +152,8 @@ class LeadPoster:
                     answer = matcher.answer(row.data, d)
                     items = _open_items(session, rid) if d["band"] == "review" else []
                     answer.update(record_id=rid, review_items=items)
+                    summaries.touch(session, self.settings, now, leads={rid},
+                                    persons=_persons_of(d, linked.get(rid)))  # fmt: skip
                     audit.record(session, actor=actor, action="lead_post",
                                  target=f"{SOURCE}/{row.source_pk}",
                                  detail={k: answer[k] for k in AUDITED}, now=now)  # fmt: skip
@@ -194,6 +198,16 @@ class LeadPoster:
 
 AUDITED = ("record_id", "decision", "person_key", "band", "rule", "score", "reason",
            "review_items", "model_id")  # fmt: skip
+
+
+def _persons_of(d: Mapping[str, Any], linked: str | None) -> set[str]:
+    """The persons a posted lead's decision involves: the one it was linked to and those it
+    was scored against (their unlinked-activity rows may now name it as a candidate)."""
+    found = {linked} if linked else set()
+    for c in json.loads(d.get("candidates") or "[]"):
+        if isinstance(c, dict) and c.get("person_key"):
+            found.add(str(c["person_key"]))
+    return found
 
 
 def _open_items(session: Session, record_id: int) -> list[int]:

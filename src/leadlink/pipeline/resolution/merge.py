@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from leadlink.errors import NotFoundError, UsageError
 from leadlink.matching import Reason, normalise
 from leadlink.matching.decision import Decision
+from leadlink.pipeline import summaries
 from leadlink.pipeline.checking import CheckResult
 from leadlink.settings import Settings
 from leadlink.store import jobs, merges, persons, unmerge
@@ -184,6 +185,7 @@ def merge_persons(
         with transaction(engine) as session:
             result = merges.merge(session, live[keep], live[retire], run_id=run.id, now=now,
                                   actor=actor, reason=f"{reason} (forced)" if blocking else reason)
+            summaries.invalidate(session)
         run.counts = lambda: _counts(result)
     return {**base, **result, "forced": bool(blocking), "run_id": run.id}
 
@@ -235,6 +237,7 @@ def unmerge_persons(
         with transaction(engine) as session:
             result = unmerge.unmerge(session, key, run_id=run.id, now=now, actor=actor,
                                      reason=reason)  # fmt: skip
+            summaries.invalidate(session)
         run.counts = lambda: _counts(result)
     return {**result, "run_id": run.id, "dry_run": False}
 

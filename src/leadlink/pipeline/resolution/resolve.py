@@ -23,6 +23,7 @@ from leadlink import clock
 from leadlink.matching import Bands, Reason, prepare
 from leadlink.matching.compiled import BatchScorer
 from leadlink.matching.decision import Decision, rows
+from leadlink.pipeline import summaries
 from leadlink.pipeline.progress import ProgressFn
 from leadlink.pipeline.resolution import meanwhile, merge
 from leadlink.pipeline.resolution.canonical import canonical_frame
@@ -111,7 +112,9 @@ def match(
         run.counts = result.as_dict
         _run(engine, settings, result, now=now, progress=progress, rematch=rematch,
              beat=lock.heartbeat, scorer=scorer, decide_chunk=decide_chunk)  # fmt: skip
-    refresh_statistics(engine, MATCH_TABLES, result.processed)
+        refresh_statistics(engine, MATCH_TABLES, result.processed)
+        if result.processed:
+            summaries.refresh(engine, settings, now)  # the backlog and activity it changed
     return result
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from leadlink.errors import NotFoundError, UsageError
 from leadlink.matching import Reason
 from leadlink.matching.decision import Decision
+from leadlink.pipeline import summaries
 from leadlink.pipeline.checking import CheckResult
 from leadlink.settings import Settings
 from leadlink.store import audit
@@ -243,6 +244,8 @@ def accept(
             superseded = review_store.supersede_others(session, item, now)
             detail.update(person_key=person_key, link_id=link_id, origin_id=origin_id,
                           superseded=superseded)  # fmt: skip
+            summaries.touch(session, settings, now, leads={record.id},
+                            persons={person_key, item.person_key})  # fmt: skip
             audit.record(session, actor=actor, action="review_accept",
                         target=f"review_item:{item.id}", detail=detail, now=now)  # fmt: skip
             result = {
@@ -281,6 +284,7 @@ def reject(
                   "note": note}  # fmt: skip
         audit.record(session, actor=actor, action="review_reject",
                     target=f"review_item:{item.id}", detail=detail, now=now)  # fmt: skip
+        summaries.touch(session, settings, now, leads={record.id}, persons={item.person_key})
         return {"item": item_dict(item, record, now.date())}
 
 

@@ -1,0 +1,111 @@
+"""Unlinked activity's summary table (docs/summaries.md; the definitions are in
+``store.activity`` and docs/activity.md).
+
+``activity_driver`` holds ``drivers_query``'s rows as of one day (``money_refresh.as_of``):
+written in full by the jobs that change its inputs and per person by the decisions that touch
+one; read by every surface, a page being one range of its order index.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import Subquery
+
+from leadlink.store.activity import _date, _summary, _totals, drivers_query
+from leadlink.store.money_tables import ActivityDriver
+
+COLUMNS = ("record_id", "driver_id", "person_key", "first_name", "last_name", "hire_date",
+           "first_trip", "last_trip", "trips", "window_from", "window_to", "anchor",
+           "trips_in_window", "trips_outside_window", "would_claim", "has_candidate",
+           "best_lead")  # fmt: skip
+PAGE_COLUMNS = ("driver_id", "person_key", "first_name", "last_name", "hire_date",
+                "first_trip", "last_trip", "trips", "window_from", "window_to", "anchor",
+                "trips_in_window", "trips_outside_window", "would_claim")  # fmt: skip
+
+
+def live(
+    today: dt.date, window_days: int, ladder: Sequence[tuple[str, int, float]],
+    persons: Sequence[str] | None = None,
+) -> Any:  # fmt: skip
+    """``COLUMNS`` of the drivers in unlinked activity computed now (``persons``: theirs)."""
+    activity = drivers_query(today, window_days, ladder, persons)
+    return select(*(activity.c[c] for c in COLUMNS))
+
+
+def refresh(
+    session: Session,
+    today: dt.date,
+    window_days: int,
+    ladder: Sequence[tuple[str, int, float]],
+    *,
+    persons: Collection[str] | None = None,
+    leads: Collection[int] = (),
+) -> int:
+    """Rewrite the rows of ``persons`` and of the persons whose best candidate is one of
+    ``leads`` (lead record ids); everything when ``persons`` is None. Returns rows written."""
+    if persons is None:
+        session.execute(delete(ActivityDriver))
+        result = session.execute(insert(ActivityDriver).from_select(list(COLUMNS),
+                                                           live(today, window_days, ladder)))
+        return max(int(getattr(result, "rowcount", 0) or 0), 0)
+    scope = set(persons)
+    if leads:
+        scope |= set(session.scalars(
+            select(ActivityDriver.person_key).where(ActivityDriver.best_lead.in_(sorted(leads)))
+        ))  # fmt: skip
+    if not scope:
+        return 0
+    chosen = sorted(scope)
+    session.execute(delete(ActivityDriver).where(ActivityDriver.person_key.in_(chosen)))
+    query = live(today, window_days, ladder, chosen)
+    result = session.execute(insert(ActivityDriver).from_select(list(COLUMNS), query))
+    return max(int(getattr(result, "rowcount", 0) or 0), 0)
+
+
+def _stored() -> Subquery:
+    return select(ActivityDriver.__table__).subquery("activity")
+
+
+def summary(session: Session) -> dict[str, Any]:
+    """Totals over every driver in unlinked activity."""
+    return _summary(session.execute(select(*_totals(_stored()))).one())
+
+
+def page(session: Session, *, limit: int, offset: int) -> list[dict[str, Any]]:
+    """One page of drivers: most money first, then the longest running, then by driver id."""
+    c = ActivityDriver
+    query = (
+        select(*(getattr(c, name) for name in PAGE_COLUMNS))
+        .order_by(c.would_claim.desc(), c.first_trip, c.driver_id)
+        .limit(limit)
+        .offset(offset)
+    )
+    out = []
+    for row in session.execute(query):
+        r = dict(zip(PAGE_COLUMNS, row, strict=True))
+        for key in ("hire_date", "first_trip", "last_trip", "window_from", "window_to"):
+            r[key] = _date(r[key])
+        r["would_claim"] = round(float(r["would_claim"]), 2)
+        out.append(r)
+    return out
+
+
+def differences(
+    session: Session, today: dt.date, window_days: int, ladder: Sequence[tuple[str, int, float]],
+    sample: int = 5,
+) -> list[str]:  # fmt: skip
+    """Driver ids whose stored row differs from what ``drivers_query`` computes now (missing,
+    extra or changed), at most ``sample``: the summary table's invariant (``check money``)."""
+    now_rows = live(today, window_days, ladder).subquery("live")
+    stored = select(*(ActivityDriver.__table__.c[c] for c in COLUMNS)).subquery("stored")
+    found: set[str] = set()
+    for one, other in ((now_rows, stored), (stored, now_rows)):
+        only = select(*(one.c[c] for c in COLUMNS)).except_(select(*(other.c[c] for c in COLUMNS)))
+        diff = only.subquery("diff")
+        found |= {str(d) for d in session.scalars(select(diff.c.driver_id).limit(sample))}
+    return sorted(found)[:sample]
