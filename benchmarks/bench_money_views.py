@@ -12,7 +12,13 @@ page deep in the lost segment), the segment summary alone (what /metrics and the
 `impact`, the alert rules' evaluation (rolled back: nothing written), unlinked activity
 (`leadlink activity`, and the figure the funnel and /metrics read), and the routes
 `/api/backlog`, `/backlog.json`, `/api/activity`, `/activity.json`, `/overview.json` and
-`/metrics`. A viewer token is created in the store.
+`/metrics`, and the HTML pages `/backlog` and `/activity`. A viewer token is created in the
+store.
+
+They all read the summary tables (docs/summaries.md); what writes them is timed too, rolled
+back so the store is left as it was: the full refresh of both (what `match`, `recover` and
+`leadlink refresh` end with, and what the first reader after an ingest pays), and a review
+decision's share (one recoverable lead and its candidate, ``summaries.touch``).
 """
 
 from __future__ import annotations
@@ -35,7 +41,9 @@ from leadlink.pipeline.money.impact import impact
 from leadlink.pipeline.money.segments import backlog_segments, segment_summary
 from leadlink.pipeline.operations import tokens
 from leadlink.pipeline.operations.alerts import firing_now
+from leadlink.pipeline.summaries import refresh_in, touch
 from leadlink.settings import load_settings
+from leadlink.store import queries
 from leadlink.store.db import make_engine, rehearsal, transaction
 from leadlink.web import create_app
 
@@ -72,6 +80,24 @@ def main() -> None:
             segment_summary(session, settings, now)
 
     split = backlog_segments(engine, settings, now=now)
+    first = next((r for r in split["leads"] if r["segment"] == "recoverable"), None)
+
+    def rolled_back_refresh() -> None:
+        with rehearsal(engine) as session:
+            refresh_in(session, settings, now)
+
+    def rolled_back_decision() -> None:
+        if first is None:
+            return
+        with rehearsal(engine) as session:
+            record = queries.record(session, "leads", first["lead_id"])
+            assert record is not None
+            touch(session, settings, now, leads={record.id}, persons={first["candidate"]})
+
+    writes = {"refresh, both views in full (rolled back)": timed(rolled_back_refresh, 3),
+              "a review decision's rows (rolled back)": timed(rolled_back_decision, args.n)}
+    activity = unlinked_activity(engine, settings, now=now, limit=1)
+    deep_drivers = max(0, activity["total"] - 50)
     deep = max(0, split["segments"]["lost"]["leads"] - 50)
     views: dict[str, Callable[[], Any]] = {
         "backlog (summary + first page)": lambda: backlog_segments(engine, settings, now=now),
@@ -83,15 +109,19 @@ def main() -> None:
         "activity (summary + first page + trend)": lambda: unlinked_activity(
             engine, settings, now=now),
         "activity figure (/metrics, funnel)": lambda: activity_figure(engine, settings, now=now),
+        f"activity page at offset {deep_drivers}": lambda: unlinked_activity(
+            engine, settings, now=now, offset=deep_drivers),
     }  # fmt: skip
     results = {name: timed(fn, args.n) for name, fn in views.items()}
+    results.update(writes)
 
     token, _ = tokens.create(engine, role="viewer", name=f"bench-{uuid.uuid4().hex[:8]}",
                              now=utcnow())  # fmt: skip
     headers = {"Authorization": f"Bearer {token}"}
     with TestClient(create_app(settings, engine)) as client:
         for path in ("/api/backlog", "/backlog.json", "/api/activity", "/activity.json",
-                     "/overview.json", "/metrics"):
+                     "/overview.json", "/metrics", "/backlog", "/activity",
+                     f"/api/backlog?segment=lost&offset={deep}"):
             def get(path: str = path) -> None:
                 response = client.get(path, headers=headers)
                 response.raise_for_status()
@@ -99,7 +129,7 @@ def main() -> None:
             results[f"GET {path}"] = timed(get, args.n)
     print(json.dumps({
         "db": engine.url.render_as_string(hide_password=True), "now": now.isoformat(),
-        "kpi_red": split["kpi_red"],
+        "kpi_red": split["kpi_red"], "activity_drivers": activity["total"],
         "segments": {k: v["leads"] for k, v in split["segments"].items()},
         "n": args.n, "views": results,
     }, indent=2))  # fmt: skip

@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from leadlink.settings import Settings
-from leadlink.store import activity_view, backlog_view, money_refresh
+from leadlink.store import activity_view, backlog_view, jobs, money_refresh
 from leadlink.store.db import transaction
 from leadlink.store.segments import SegmentRules
 
@@ -159,3 +159,11 @@ def invalidate(session: Session) -> None:
     quarantine, origins backfill) forgets them in its own transaction: the next reader
     computes them again (``ensure``)."""
     money_refresh.invalidate(session)
+
+
+def refresh_job(engine: Engine, settings: Settings, now: dt.datetime) -> dict[str, Any]:
+    """`leadlink refresh`: both views in full, recorded as a job run of kind ``refresh``."""
+    with jobs.recorded(engine, "refresh", now) as run:
+        views = refresh(engine, settings, now)
+        run.counts = lambda: {f"{v}_rows": views[v]["rows"] for v in views}
+    return {"run_id": run.id, "as_of": now.date().isoformat(), "views": views}

@@ -12,12 +12,12 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
 
 from leadlink.store.activity import _date, _summary, _totals, drivers_query
-from leadlink.store.money_tables import ActivityDriver
+from leadlink.store.money_tables import ActivityDriver, table_of
 
 COLUMNS = ("record_id", "driver_id", "person_key", "first_name", "last_name", "hire_date",
            "first_trip", "last_trip", "trips", "window_from", "window_to", "anchor",
@@ -47,12 +47,13 @@ def refresh(
     leads: Collection[int] = (),
 ) -> int:
     """Rewrite the rows of ``persons`` and of the persons whose best candidate is one of
-    ``leads`` (lead record ids); everything when ``persons`` is None. Returns rows written."""
+    ``leads`` (lead record ids); everything when ``persons`` is None. Returns the rows stored
+    (in full) or the persons looked at (in part)."""
     if persons is None:
         session.execute(delete(ActivityDriver))
-        result = session.execute(insert(ActivityDriver).from_select(list(COLUMNS),
-                                                           live(today, window_days, ladder)))
-        return max(int(getattr(result, "rowcount", 0) or 0), 0)
+        rows = live(today, window_days, ladder)
+        session.execute(insert(table_of(ActivityDriver)).from_select(list(COLUMNS), rows))
+        return int(session.scalar(select(func.count()).select_from(ActivityDriver)) or 0)
     scope = set(persons)
     if leads:
         scope |= set(session.scalars(
@@ -63,8 +64,8 @@ def refresh(
     chosen = sorted(scope)
     session.execute(delete(ActivityDriver).where(ActivityDriver.person_key.in_(chosen)))
     query = live(today, window_days, ladder, chosen)
-    result = session.execute(insert(ActivityDriver).from_select(list(COLUMNS), query))
-    return max(int(getattr(result, "rowcount", 0) or 0), 0)
+    session.execute(insert(table_of(ActivityDriver)).from_select(list(COLUMNS), query))
+    return len(chosen)
 
 
 def _stored() -> Subquery:

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from leadlink.store.backlog import cutoff
 from leadlink.store.models import Link, SourceRecord, Unmatched
-from leadlink.store.money_tables import BacklogDay, BacklogLead
+from leadlink.store.money_tables import BacklogDay, BacklogLead, table_of
 from leadlink.store.segments import (
     EXPIRED,
     NOT_MATCHED,
@@ -99,13 +99,14 @@ def refresh(
     persons: Collection[str] = (),
 ) -> int:
     """Rewrite the rows of ``leads`` (lead record ids) and of the leads whose candidate is one
-    of ``persons``; everything when ``leads`` is None. Returns the rows written."""
+    of ``persons``; everything when ``leads`` is None. Returns the rows stored (in full) or
+    the leads looked at (in part)."""
     if leads is None:
         session.execute(delete(BacklogDay))
         session.execute(delete(BacklogLead))
-        written = _insert(session, rules, None)
+        _insert(session, rules, None)
         _count_days(session, None)
-        return written
+        return int(session.scalar(select(func.count()).select_from(BacklogLead)) or 0)
     scope = set(leads)
     if persons:
         scope |= set(session.scalars(
@@ -118,15 +119,14 @@ def refresh(
     stored_days = select(BacklogLead.lead_date).where(BacklogLead.record_id.in_(ids))
     days = {d for q in (on_days, stored_days) for d in session.scalars(q) if d is not None}
     session.execute(delete(BacklogLead).where(BacklogLead.record_id.in_(ids)))
-    written = _insert(session, rules, scope)
+    _insert(session, rules, scope)
     _count_days(session, days)
-    return written
+    return len(ids)
 
 
-def _insert(session: Session, rules: SegmentRules, scope: Collection[int] | None) -> int:
+def _insert(session: Session, rules: SegmentRules, scope: Collection[int] | None) -> None:
     rows = lead_rows(rules, scope)
-    result = session.execute(insert(BacklogLead).from_select(list(COLUMNS), rows))
-    return max(int(getattr(result, "rowcount", 0) or 0), 0)
+    session.execute(insert(table_of(BacklogLead)).from_select(list(COLUMNS), rows))
 
 
 def _count_days(session: Session, days: Collection[dt.date] | None) -> None:
@@ -146,7 +146,7 @@ def _count_days(session: Session, days: Collection[dt.date] | None) -> None:
                    func.sum(r.c.candidate_amount)).group_by(
         r.c.lead_date, r.c.has_candidate, r.c.reason_key)  # fmt: skip
     cols = ["lead_date", "has_candidate", "reason", "leads", "amount"]
-    session.execute(insert(BacklogDay).from_select(cols, query))
+    session.execute(insert(table_of(BacklogDay)).from_select(cols, query))
 
 
 def _derived(

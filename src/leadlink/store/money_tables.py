@@ -16,8 +16,9 @@ pages read, written by the jobs and the decisions that change their inputs.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, Float, Index, Integer, String, text
+from sqlalchemy import Boolean, Date, DateTime, Float, Index, Integer, String, Table, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadlink.store.base import Base
@@ -95,3 +96,11 @@ class MoneyRefresh(Base):
     settings: Mapped[str] = mapped_column(String(200))
     rows: Mapped[int] = mapped_column(Integer)
     seconds: Mapped[float] = mapped_column(Float)
+
+
+def table_of(model: Any) -> Table:
+    """A model's Core table (``INSERT … SELECT`` on it reports its rowcount; the ORM's does
+    not)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table

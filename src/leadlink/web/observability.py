@@ -31,7 +31,7 @@ from leadlink.pipeline.money import activity
 from leadlink.pipeline.money.segments import segment_summary
 from leadlink.pipeline.summaries import ensure
 from leadlink.settings import Settings
-from leadlink.store import backlog, jobs
+from leadlink.store import jobs
 from leadlink.store.db import current_revision, heads, transaction
 from leadlink.web.deps import ViewerDep
 
@@ -76,8 +76,8 @@ class StoreCollector(Collector):
         now = clock.utcnow()
         ensure(self.engine, self.settings, now)
         with transaction(self.engine) as session:
-            red = backlog.count_kpi_red(session, now, self.settings.kpi_grace_days)
             segments = segment_summary(session, self.settings, now)
+        red = sum(v["leads"] for v in segments.values())  # the segments split KPI red
         yield GaugeMetricFamily(
             "leadlink_backlog_kpi_red", "Leads with no person past the grace days.", value=red
         )

@@ -158,3 +158,19 @@ def _print_quarantined(data: dict[str, Any]) -> None:
         ["driver_id", "person_key", "reason", "since"],
         [(r["driver_id"], r["person_key"], r["reason"], r["quarantined_at"]) for r in found],
     )
+
+
+@handles_errors
+def refresh_cmd(json_out: JsonOpt = False) -> None:
+    """Recompute the money views' summary tables (backlog segments, unlinked activity) in
+    full. The jobs that change them do it themselves; this is for after a failed job, or to
+    have a new day's activity ready before anyone asks (docs/summaries.md)."""
+    from leadlink.pipeline.summaries import refresh_job
+
+    data = refresh_job(state.engine(), state.settings(), now())
+    emit(data, _print_refresh, json_out)
+
+
+def _print_refresh(data: dict[str, Any]) -> None:
+    rows = [(view, v["rows"], v["seconds"]) for view, v in data["views"].items()]
+    console.table(f"summary tables as of {data['as_of']}", ["view", "rows", "seconds"], rows)

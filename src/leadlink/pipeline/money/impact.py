@@ -10,7 +10,6 @@ from sqlalchemy import Engine
 from leadlink.pipeline.money.segments import segment_summary
 from leadlink.pipeline.summaries import ensure
 from leadlink.settings import Settings
-from leadlink.store import backlog
 from leadlink.store import recovery as recovery_store
 from leadlink.store.db import transaction
 
@@ -28,11 +27,11 @@ def impact(
     ensure(engine, settings, now)
     with transaction(engine) as session:
         rows = recovery_store.daily_rows(session, since)
-        after = backlog.count_kpi_red(session, now, settings.kpi_grace_days)
         first, last = recovery_store.day_span(since)[0], recovery_store.day_span(now.date())[1]
         top = recovery_store.top_fail_reason(session, first, last)
         queue = recovery_store.status_counts(session, now)
         segments = segment_summary(session, settings, now)
+    after = sum(v["leads"] for v in segments.values())  # the segments split KPI red
     before = rows[0].backlog_before if rows else after
     matched_out = sum(r.matched_out for r in rows)
     new_in = sum(r.new_in for r in rows)

@@ -98,9 +98,9 @@ def firing_now(
 ) -> alerts_store.Firing:
     firing: alerts_store.Firing = {}
     red_ids = backlog.kpi_red_ids(now, settings.kpi_grace_days)
-    red = backlog.count_kpi_red(session, now, settings.kpi_grace_days)
     split = {k: {"leads": v["leads"], "at_stake": v["at_stake"]}
              for k, v in segment_summary(session, settings, now).items()}  # fmt: skip
+    red = sum(v["leads"] for v in split.values())  # the segments split KPI red
     if red:
         firing[("over_24h_no_identity", "leads")] = {
             "severity": "warning",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from leadlink import clock
+from leadlink.pipeline import summaries
 from leadlink.pipeline.checking import CheckResult, combined
 from leadlink.pipeline.money.claims import check_claims
 from leadlink.pipeline.money.origins import check_origin_status
@@ -17,8 +20,8 @@ from leadlink.pipeline.resolution.merge import check_persons
 from leadlink.pipeline.resolution.review import check_review
 from leadlink.settings import Settings
 from leadlink.sources import SOURCES
+from leadlink.store import activity_view, backlog_view, snapshot
 from leadlink.store import checks as checks_store
-from leadlink.store import snapshot
 from leadlink.store.db import current_revision, heads, transaction
 
 
@@ -112,6 +115,37 @@ def check_idempotent(engine: Engine, settings: Settings) -> CheckResult:
                        len(changed), changed)  # fmt: skip
 
 
+def check_summaries(engine: Engine, settings: Settings) -> CheckResult:
+    """The money views' summary tables hold what their definitions compute from the store now
+    (docs/summaries.md). A view never computed, or computed under other settings or (activity)
+    for another day, is not compared: its next reader computes it."""
+    now = clock.utcnow()
+    parts: list[tuple[int, list[str]]] = []
+    notes = []
+    with transaction(engine) as session:
+        unusable = summaries.stale_views(session, settings, now)
+        lagging = [v for v, f in summaries.freshness(session).items() if f["lagging"]]
+        for view in summaries.VIEWS:
+            if view in unusable:
+                notes.append(f"{view} not computed for these settings and day")
+                continue
+            found = _summary_differences(session, settings, now, view)
+            parts.append((len(found), [f"{view}: {x}" for x in found]))
+    if lagging:
+        notes.append(f"a writer job ran without finishing since {', '.join(lagging)} was computed")
+    detail = "summary tables equal their definitions"
+    return combined("summaries", "; ".join([detail, *notes]), parts)
+
+
+def _summary_differences(
+    session: Session, settings: Settings, now: dt.datetime, view: str
+) -> list[str]:
+    if view == "backlog":
+        return backlog_view.differences(session, summaries.segment_rules(settings, now))
+    return activity_view.differences(session, now.date(), settings.claim_window_days,
+                                     summaries.claim_ladder(settings))  # fmt: skip
+
+
 CHECKS: dict[str, Callable[[Engine, Settings], CheckResult]] = {
     "heads": check_heads,
     "source-pk": check_source_pk,
@@ -125,6 +159,7 @@ CHECKS: dict[str, Callable[[Engine, Settings], CheckResult]] = {
     "review": check_review,
     "quarantine": check_quarantine,
     "claims": check_claims,
+    "summaries": check_summaries,
 }
 
 

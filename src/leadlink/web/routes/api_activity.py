@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from leadlink.pipeline.money.activity import MAX_DAYS, unlinked_activity
 from leadlink.web.deps import EngineDep, NowDep, SettingsDep, current_principal
-from leadlink.web.routes.api_common import Item, PageDep
+from leadlink.web.routes.api_common import Item, PageDep, SummaryTable
 
 # Every route reads: a viewer token (or a dashboard session) is enough.
 router = APIRouter(prefix="/api", tags=["activity"], dependencies=[Depends(current_principal)])
@@ -82,6 +82,7 @@ class ActivityReport(Item):
     limit: int
     offset: int
     trend: ActivityTrend
+    summary_table: SummaryTable | None
 
 
 @router.get(

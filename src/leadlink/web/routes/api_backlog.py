@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from leadlink.pipeline.money.segments import Segment, backlog_segments
 from leadlink.web.deps import EngineDep, NowDep, SettingsDep, current_principal
-from leadlink.web.routes.api_common import Item, PageDep
+from leadlink.web.routes.api_common import Item, PageDep, SummaryTable
 
 # Every route reads: a viewer token (or a dashboard session) is enough.
 router = APIRouter(prefix="/api", tags=["backlog"], dependencies=[Depends(current_principal)])
@@ -55,6 +55,7 @@ class BacklogPage(BaseModel):
     total: int
     limit: int
     offset: int
+    summary_table: SummaryTable | None
 
 
 @router.get(

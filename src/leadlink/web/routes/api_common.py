@@ -48,6 +48,19 @@ class Item(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+class SummaryTable(BaseModel):
+    """Where a money view's figures come from (docs/summaries.md): its summary table, computed
+    at ``refreshed_at`` for the day ``as_of`` in ``seconds``, ``rows`` rows. ``lagging``: a job
+    that changes its inputs is running, or failed or died, since then, so the figures may be
+    behind the data until the next job or `leadlink refresh`."""
+
+    refreshed_at: str
+    as_of: str
+    rows: int
+    seconds: float
+    lagging: bool
+
+
 def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")] = 50,
     offset: Annotated[
