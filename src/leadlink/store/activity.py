@@ -22,12 +22,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Date,
     Float,
     Integer,
     Select,
     String,
     Table,
+    Text,
     and_,
     case,
     cast,
@@ -101,12 +103,15 @@ def members(persons: Sequence[str] | None = None) -> Select[Any]:
     return query if persons is None else query.where(Link.person_key.in_(sorted(persons)))
 
 
-def candidates() -> Select[Any]:
+def candidates(persons: Sequence[str] | None = None) -> Select[Any]:
     """(lead_record_id, lead_id, lead_date, person_key, rule, score, evidence, source) of every
     candidate pair: a lead with no active link and a person it was scored against. An open
     review item is the pair itself (with the engine's evidence); the unmatched row's candidate
     list adds the pairs no open review item holds, except those a person rejected in review
-    (a human said the lead is not this driver: it anchors no window)."""
+    (a human said the lead is not this driver: it anchors no window). ``persons``: only their
+    pairs, the unmatched rows first narrowed to those whose text names one of them (or a key
+    a merge retired into one of them), so that one person's pairs are not found by expanding
+    every verdict's list."""
     lead = aliased(SourceRecord)
     unlinked = ~exists().where(Link.record_id == lead.id, Link.active)
     element = json_elements(Unmatched.candidates).table_valued("value").alias("candidate")
@@ -131,6 +136,8 @@ def candidates() -> Select[Any]:
         .join(lead, lead.id == ReviewItem.record_id)
         .where(ReviewItem.status == OPEN, lead.source == "leads", unlinked)
     )
+    if persons is not None:
+        review = review.where(ReviewItem.person_key.in_(sorted(persons)))
     listed = (
         select(
             lead.id,
@@ -147,13 +154,25 @@ def candidates() -> Select[Any]:
         .join(element, true())
         .where(lead.source == "leads", unlinked, person.is_not(None), ~reviewed)
     )
+    if persons is not None:
+        listed = listed.where(_names_one_of(persons), person.in_(sorted(persons)))
     return union_all(review, listed)  # type: ignore[return-value]
+
+
+def _names_one_of(persons: Sequence[str]) -> ColumnElement[bool]:
+    """The verdict's candidate list, as text, names one of ``persons`` or a key retired into
+    one of them (a cheap pre-filter: the list is then read element by element)."""
+    text_of = cast(Unmatched.candidates, Text)
+    retired = aliased(Person)
+    by_retired = exists().where(retired.retired_into.in_(sorted(persons)),
+                                text_of.contains(retired.person_key))  # fmt: skip
+    return or_(*(text_of.contains(key, autoescape=True) for key in sorted(persons)), by_retired)
 
 
 def ranked_candidates(persons: Sequence[str] | None = None) -> Subquery:
     """The candidates with ``rank`` (1 = best) per person: highest score, earliest lead (a lead
     with no date last), lead id. ``persons``: only theirs."""
-    pairs = candidates().subquery("pairs")
+    pairs = candidates(persons).subquery("pairs")
     rank = func.row_number().over(
         partition_by=pairs.c.person_key,
         order_by=(pairs.c.score.desc(), pairs.c.lead_date.is_(None), pairs.c.lead_date,
@@ -176,7 +195,7 @@ def with_best_candidate(persons: Sequence[str] | None = None) -> Select[Any]:
     candidate for every driver: SQLite indexes no CTE on the right of an outer join, and
     PostgreSQL scans a CTE for a correlated lookup.)"""
     member = members(persons).subquery("members")
-    pairs = candidates().subquery("pairs")
+    pairs = candidates(persons).subquery("pairs")
     blank: dict[str, Any] = {"first_name": String(), "last_name": String(), "hire_date": Date(),
                              "record_id": Integer(), "driver_id": String()}  # fmt: skip
     drivers = select(*(member.c[c] for c in MEMBER_COLUMNS), literal(0).label("is_candidate"),
@@ -265,68 +284,6 @@ def drivers_query(
 def _materialised(query: Select[Any], name: str) -> Any:
     """``query`` as a CTE computed once (``AS MATERIALIZED``, SQLite 3.35+ and PostgreSQL 12+)."""
     return query.cte(name).prefix_with("MATERIALIZED")
-
-
-def _totals(activity: Subquery) -> list[Any]:
-    """The KPI's aggregates over ``activity``, in ``_summary``'s order."""
-    c = activity.c
-    return [
-        func.count(), func.sum(c.trips), func.sum(c.trips_in_window),
-        func.sum(c.trips_outside_window), func.sum(c.would_claim),
-        func.sum(case((c.has_candidate, 1), else_=0)), func.min(c.first_trip),
-    ]  # fmt: skip
-
-
-def _summary(values: Sequence[Any]) -> dict[str, Any]:
-    drivers, trips, inside, outside, claim, with_candidates, since = values
-    return {
-        "drivers": int(drivers or 0),
-        "trips": int(trips or 0),
-        "trips_in_window": int(inside or 0),
-        "trips_outside_window": int(outside or 0),
-        "would_claim": round(float(claim or 0.0), 2),
-        "with_candidates": int(with_candidates or 0),
-        "since": _date(since),
-    }
-
-
-def summary(session: Session, activity: Subquery) -> dict[str, Any]:
-    """Totals over every driver in unlinked activity."""
-    return _summary(session.execute(select(*_totals(activity))).one())
-
-
-PAGE_COLUMNS = ("driver_id", "person_key", "first_name", "last_name", "hire_date",
-                "first_trip", "last_trip", "trips", "window_from", "window_to", "anchor",
-                "trips_in_window", "trips_outside_window", "would_claim")  # fmt: skip
-
-
-def page_and_summary(
-    session: Session, activity: Subquery, *, limit: int, offset: int
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """One page of drivers (most money first, then the longest running, then by driver id)
-    and the totals over all of them, in one pass over the KPI: the
-    totals ride on each row as window aggregates (computed before the limit). A page past the
-    end has no row to carry them: then they are counted on their own."""
-    c = activity.c
-    totals = [t.over() for t in _totals(activity)]
-    query = (
-        select(*(c[name] for name in PAGE_COLUMNS), *totals)
-        .order_by(c.would_claim.desc(), c.first_trip, c.driver_id)
-        .limit(limit)
-        .offset(offset)
-    )
-    out, found = [], None
-    width = len(PAGE_COLUMNS)
-    for row in session.execute(query):
-        found = found or _summary(row[width:])
-        r = dict(zip(PAGE_COLUMNS, row[:width], strict=True))
-        for key in ("hire_date", "first_trip", "last_trip", "window_from", "window_to"):
-            r[key] = _date(r[key])
-        r["trips"], r["trips_in_window"] = int(r["trips"]), int(r["trips_in_window"])
-        r["trips_outside_window"] = int(r["trips_outside_window"])
-        r["would_claim"] = round(float(r["would_claim"]), 2)
-        out.append(r)
-    return out, found if found is not None else summary(session, activity)
 
 
 def candidates_of(session: Session, persons: Sequence[str]) -> dict[str, list[dict[str, Any]]]:

@@ -12,11 +12,11 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import case, delete, func, insert, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
 
-from leadlink.store.activity import _date, _summary, _totals, drivers_query
+from leadlink.store.activity import _date, drivers_query
 from leadlink.store.money_tables import ActivityDriver, table_of
 
 COLUMNS = ("record_id", "driver_id", "person_key", "first_name", "last_name", "hire_date",
@@ -66,6 +66,29 @@ def refresh(
     query = live(today, window_days, ladder, chosen)
     session.execute(insert(table_of(ActivityDriver)).from_select(list(COLUMNS), query))
     return len(chosen)
+
+
+def _totals(activity: Subquery) -> list[Any]:
+    """The KPI's aggregates over ``activity``, in ``_summary``'s order."""
+    c = activity.c
+    return [
+        func.count(), func.sum(c.trips), func.sum(c.trips_in_window),
+        func.sum(c.trips_outside_window), func.sum(c.would_claim),
+        func.sum(case((c.has_candidate, 1), else_=0)), func.min(c.first_trip),
+    ]  # fmt: skip
+
+
+def _summary(values: Sequence[Any]) -> dict[str, Any]:
+    drivers, trips, inside, outside, claim, with_candidates, since = values
+    return {
+        "drivers": int(drivers or 0),
+        "trips": int(trips or 0),
+        "trips_in_window": int(inside or 0),
+        "trips_outside_window": int(outside or 0),
+        "would_claim": round(float(claim or 0.0), 2),
+        "with_candidates": int(with_candidates or 0),
+        "since": _date(since),
+    }
 
 
 def _stored() -> Subquery:
