@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 from tests.factories import lead, load
 from tests.pipeline.activity_world import MATCHED_AT, review_item_of
 from tests.pipeline.activity_world import NOW as ACTIVITY_NOW
@@ -22,9 +22,11 @@ from leadlink.pipeline.money.activity import unlinked_activity
 from leadlink.pipeline.money.segments import backlog_segments
 from leadlink.pipeline.operations.checks import check_summaries
 from leadlink.pipeline.resolution import review
+from leadlink.pipeline.resolution.lead_post import LeadPoster
 from leadlink.pipeline.resolution.resolve import match
 from leadlink.store import activity_view, backlog_view, jobs
 from leadlink.store.db import transaction
+from leadlink.store.money_tables import BacklogLead
 
 
 @pytest.fixture
@@ -138,3 +140,30 @@ def test_activity_rows_follow_a_decision_on_a_candidate_lead(
     assert "DB" not in [d["driver_id"] for d in drivers]  # Luis's person has a lead now
     match(world, ACTIVITY_SETTINGS, now=MATCHED_AT)
     assert check_summaries(world, ACTIVITY_SETTINGS).ok
+
+
+def test_an_online_post_rewrites_the_rows_of_its_lead_and_persons(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A lead posted in Miguel's name and phone is linked to DC's person: DC leaves unlinked
+    activity at once, and a lead nobody can place joins the backlog's rows."""
+    world = activity_world(engine, tmp_path)
+    unlinked_activity(world, ACTIVITY_SETTINGS, now=ACTIVITY_NOW)  # computed for the day
+    poster = LeadPoster(world, ACTIVITY_SETTINGS)
+    miguel = {"lead_id": "L28", "first_name": "Miguel Angel", "last_name": "Torres Vega",
+              "phone": "987333444", "created_at": "2026-10-15 10:00:00"}  # fmt: skip
+    assert poster.post(miguel, actor="api", now=ACTIVITY_NOW).created
+    nobody = {"lead_id": "L29", "first_name": "Nadie", "phone": "955000111",
+              "created_at": "2026-10-20 10:00:00"}  # fmt: skip
+    poster.post(nobody, actor="api", now=ACTIVITY_NOW)
+    with transaction(world) as session:
+        assert summaries.stale_views(session, ACTIVITY_SETTINGS, ACTIVITY_NOW) == []
+        rules = summaries.segment_rules(ACTIVITY_SETTINGS, ACTIVITY_NOW)
+        assert backlog_view.differences(session, rules) == []
+        assert activity_view.differences(session, ACTIVITY_NOW.date(),
+                                         ACTIVITY_SETTINGS.claim_window_days,
+                                         summaries.claim_ladder(ACTIVITY_SETTINGS)) == []
+        stored = session.scalars(select(BacklogLead.lead_id)).all()
+    assert "L29" in stored and "L28" not in stored
+    drivers = unlinked_activity(world, ACTIVITY_SETTINGS, now=ACTIVITY_NOW)["drivers"]
+    assert "DC" not in [d["driver_id"] for d in drivers]
