@@ -156,7 +156,7 @@ def test_backlog_gap_jobs_and_alerts_json_are_their_services(
     assert backlog["impact"]["days"], "the world's recovery run wrote a daily row"
     split = segments.backlog_segments(engine, settings, now=NOW)
     assert backlog["segments"] == normal({k: split[k] for k in ("as_of", "kpi_red", "at_stake",
-                                                                "segments")})  # fmt: skip
+                                                                "segments", "summary_table")})  # fmt: skip
     assert backlog["leads"]["items"] == normal(split["leads"])
     assert backlog["segments"]["kpi_red"] == backlog["impact"]["backlog_after"]
     lost = data(viewer_client, "/backlog.json", segment="lost", limit=1)
@@ -169,6 +169,9 @@ def test_backlog_gap_jobs_and_alerts_json_are_their_services(
     assert ES("backlog.chart_backlog") not in html
     for name, v in split["segments"].items():
         assert text_of(html, f"segment-{name}-leads") == ES.formatter("num")(v["leads"])
+    # Where the figures come from (docs/summaries.md), and no lag: no writer job failed since.
+    assert text_of(html, "summary-table").startswith("Cifras calculadas el ")
+    assert 'data-testid="summary-lagging"' not in html
 
     report = gap.gap_report(engine, settings, now=NOW)
     got = data(viewer_client, "/gap.json", limit=500)

@@ -34,7 +34,7 @@ router = APIRouter(include_in_schema=False)
 RISK_COLOURS = {"high": "#b3261e", "medium": "#e69f00", "low": "#9aa5b1"}
 IMPACT_KEYS = ("since", "days_window", "backlog_before", "backlog_after", "delta",
                "matched_out", "new_in", "top_fail_reason", "success", "segments")  # fmt: skip
-SEGMENT_KEYS = ("as_of", "kpi_red", "at_stake", "segments")
+SEGMENT_KEYS = ("as_of", "kpi_red", "at_stake", "segments", "summary_table")
 
 
 @router.get("/")
