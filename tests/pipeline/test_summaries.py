@@ -114,6 +114,7 @@ def test_a_tampered_row_fails_the_check_and_names_the_lead(world: Engine, db_url
 
 
 def test_a_writer_job_that_died_marks_the_figures_lagging(world: Engine) -> None:
+    backlog_segments(world, SETTINGS, now=NOW)  # computed at NOW
     later = NOW + dt.timedelta(hours=1)
     run = jobs.start(world, "match", later)
     jobs.finish(world, run, later, counts={}, error="RuntimeError: boom")

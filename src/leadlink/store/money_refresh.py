@@ -51,7 +51,7 @@ def state(session: Session) -> dict[str, dict[str, Any]]:
     ``writers_since``: the writer runs running, failed or aborted since then."""
     out: dict[str, dict[str, Any]] = {}
     for row in session.scalars(select(MoneyRefresh)):
-        unfinished = or_(JobRun.status == "running", JobRun.finished_at >= row.refreshed_at)
+        unfinished = or_(JobRun.status == "running", JobRun.finished_at > row.refreshed_at)
         since = session.scalar(
             select(func.count()).where(
                 JobRun.kind.in_(WRITER_JOBS), JobRun.status != "ok", unfinished,
