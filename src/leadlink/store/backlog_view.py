@@ -300,3 +300,27 @@ def differences(session: Session, rules: SegmentRules, sample: int = 5) -> list[
             if lead_id not in found:
                 found.append(str(lead_id))
     return sorted(found)[:sample]
+
+
+def lead(session: Session, rules: SegmentRules, record_id: int) -> dict[str, Any] | None:
+    """One lead's row as a page of its segment shows it, plus ``kpi_red`` (past its grace
+    period: in the backlog's counts); None when the lead has no row (it is linked)."""
+    b = BacklogLead
+    f = _derived(rules, b.has_candidate, b.lead_date, b.reason, b.candidate_amount, literal(1))
+    red = b.lead_date < cutoff(rules.now, rules.grace_days)
+    query = select(b, f["segment"].label("segment"), f["loss_reason"].label("loss_reason"),
+                   f["at_stake"].label("at_stake"), red.label("kpi_red")).where(
+        b.record_id == record_id)  # fmt: skip
+    row = session.execute(query).first()
+    if row is None:
+        return None
+    row_lead: BacklogLead = row[0]
+    day = as_date(row_lead.lead_date)
+    return {
+        "record_id": row_lead.record_id, "lead_id": row_lead.lead_id, "lead_date": day,
+        "kpi_red": bool(row.kpi_red), "segment": row.segment, "loss_reason": row.loss_reason,
+        "reason": row_lead.reason, "candidate": row_lead.candidate,
+        "candidate_trips": row_lead.candidate_trips if row.segment == "recoverable" else 0,
+        "deadline": _deadline(rules, row_lead.has_candidate, day),
+        "at_stake": float(row.at_stake or 0.0),
+    }  # fmt: skip
