@@ -15,7 +15,7 @@ from leadlink.errors import BadInputError, NotFoundError
 from leadlink.matching import rule_named
 from leadlink.pipeline.csv_cells import csv_writer, safe_cell
 from leadlink.sources import IDENTITY_SOURCES
-from leadlink.store import queries
+from leadlink.store import listing, queries
 from leadlink.store.db import transaction
 
 
@@ -54,6 +54,38 @@ def explain(engine: Engine, source: str, source_pk: str) -> dict[str, Any]:
             {**c, "record": "/".join(names.get(c.get("cid") or -1, ("?", "?")))} for c in candidates
         ]
     return out
+
+
+def explain_lead(engine: Engine, lead_id: str) -> dict[str, Any]:
+    """One lead as ``GET /api/leads/{lead_id}`` answers it and its page shows it: DESIGN's
+    shape (``lead_id, person_key, decision, rule, score, reason``) plus ``status``, ``band``,
+    ``lead_date``, ``lead`` (its fields), ``person`` (its key and records), ``origin`` (the one
+    this lead gave its person), ``origins`` and ``explanation`` (``explain``). NotFoundError if
+    there is no such lead."""
+    explanation = explain(engine, "leads", lead_id)
+    _, rows = listing.leads(engine, listing.LeadFilter(lead_id=lead_id), listing.Window(1, 0))
+    row = rows[0]
+    origins: list[dict[str, Any]] = explanation.get("origins", [])
+    own = [o for o in origins if o["source"] == "leads" and o["source_pk"] == lead_id]
+    person = row["person_key"]
+    return {
+        "lead_id": lead_id,
+        "person_key": person,
+        "decision": row["decision"],
+        "rule": row["rule"],
+        "score": row["score"],
+        "reason": row["reason"],
+        "band": row["band"],
+        "status": row["status"],
+        "lead_date": row["lead_date"],
+        "lead": explanation["data"],
+        "person": None
+        if person is None
+        else {"person_key": person, "records": explanation.get("person_records", [])},
+        "origin": own[0] if own else None,
+        "origins": origins,
+        "explanation": explanation,
+    }
 
 
 # Links that no rule of rules.py made.

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 
 from leadlink.matching.reasons import Reason
-from leadlink.pipeline.resolution.explain import explain
+from leadlink.pipeline.resolution.explain import explain_lead
 from leadlink.store import listing
 from leadlink.web.deps import EngineDep, current_principal, paged
 from leadlink.web.routes.api_common import (
@@ -96,27 +96,4 @@ def get_lead(
     origin this lead gave its person, if any), ``origins`` (all of the person's) and
     ``explanation`` (what ``leadlink explain leads LEAD_ID --json`` prints). 404 if unknown.
     """
-    explanation = explain(engine, "leads", lead_id)  # NotFoundError -> 404
-    _, rows = listing.leads(engine, listing.LeadFilter(lead_id=lead_id), listing.Window(1, 0))
-    row = rows[0]
-    origins: list[dict[str, Any]] = explanation.get("origins", [])
-    own = [o for o in origins if o["source"] == "leads" and o["source_pk"] == lead_id]
-    person = row["person_key"]
-    return {
-        "lead_id": lead_id,
-        "person_key": person,
-        "decision": row["decision"],
-        "rule": row["rule"],
-        "score": row["score"],
-        "reason": row["reason"],
-        "band": row["band"],
-        "status": row["status"],
-        "lead_date": row["lead_date"],
-        "lead": explanation["data"],
-        "person": None
-        if person is None
-        else {"person_key": person, "records": explanation.get("person_records", [])},
-        "origin": own[0] if own else None,
-        "origins": origins,
-        "explanation": explanation,
-    }
+    return explain_lead(engine, lead_id)  # NotFoundError -> 404
