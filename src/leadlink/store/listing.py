@@ -95,16 +95,22 @@ class LeadFilter:
     lead_id: str | None = None
 
 
-def _lead_query() -> Select[Any]:
+def record_status() -> ColumnElement[Any]:
+    """A record's state over ``SourceRecord`` outer-joined to its active ``Link`` and its
+    ``Unmatched``: linked, review (an open review item), unmatched, or pending."""
     open_review = exists().where(
         ReviewItem.record_id == SourceRecord.id, ReviewItem.status == "open"
     )
-    status = case(
+    return case(
         (Link.id.is_not(None), literal("linked")),
         (open_review, literal("review")),
         (Unmatched.id.is_not(None), literal("unmatched")),
         else_=literal("pending"),
     )
+
+
+def _lead_query() -> Select[Any]:
+    status = record_status()
     return (
         select(
             SourceRecord.id.label("record_id"),

@@ -22,6 +22,7 @@ from leadlink.pipeline.money.claim_facts import STATUSES as CLAIM_STATUSES
 from leadlink.pipeline.money.funnel import STAGES
 from leadlink.pipeline.operations.alerts import KINDS as ALERT_KINDS
 from leadlink.pipeline.operations.tokens import ROLES
+from leadlink.pipeline.resolution.search import KINDS as SEARCH_KINDS
 from leadlink.store.gap import GAP_REASONS, RISKS
 from leadlink.store.segments import EXPIRED, NOT_MATCHED, SEGMENTS
 from leadlink.web.pages.common import NAV
@@ -29,6 +30,7 @@ from leadlink.web.pages.persons import MERGE_COUNTS, UNMERGE_COUNTS
 from leadlink.web.pages.review import FIELDS
 from leadlink.web.routes.api_alerts import Severity
 from leadlink.web.routes.api_jobs import RunStatus
+from leadlink.web.routes.api_leads import LeadStatus
 from leadlink.web.routes.api_review import ReviewStatus
 
 # Rules that are not matching rules but still label a link: the model's own decision, an
@@ -74,6 +76,8 @@ CODE_GROUPS: dict[str, tuple[object, ...]] = {
     "error": ERROR_STATUSES,
     "merge_count": (*MERGE_COUNTS, *UNMERGE_COUNTS),
     "conflict": ("identity_number", "family_name"),
+    "lead_status": get_args(LeadStatus),
+    "matched_on": SEARCH_KINDS,
 }
 
 

@@ -121,6 +121,8 @@ def render(
         "flashes": _pop_flash(request),
         "nav": NAV,
         "path": request.url.path,
+        # The header's search box keeps the query on its results page.
+        "search_q": request.query_params.get("q") if request.url.path == "/search" else None,
         "languages": [(code, name, switch_url(request, code)) for code, name in t.others()],
         "json_url": json_url(request, json_path) if json_path else None,
         "url": local_url,

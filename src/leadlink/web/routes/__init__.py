@@ -13,6 +13,7 @@ from leadlink.web.pages import claims as pages_claims
 from leadlink.web.pages import ops as pages_ops
 from leadlink.web.pages import persons as pages_persons
 from leadlink.web.pages import review as pages_review
+from leadlink.web.pages import search as pages_search
 from leadlink.web.routes import (
     api_activity,
     api_alerts,
@@ -25,6 +26,7 @@ from leadlink.web.routes import (
     api_persons,
     api_recovery,
     api_review,
+    api_search,
     api_unmatched,
     api_writes,
 )
@@ -33,7 +35,7 @@ ROUTERS: list[APIRouter] = []
 ROUTERS.append(api_lead_post.router)
 ROUTERS.append(api_writes.router)
 READ_API = (api_leads, api_persons, api_unmatched, api_review, api_recovery, api_backlog,
-            api_gap, api_claims, api_activity, api_alerts, api_jobs)  # fmt: skip
+            api_gap, api_claims, api_activity, api_alerts, api_jobs, api_search)  # fmt: skip
 ROUTERS.extend(m.router for m in READ_API)
 ROUTERS.extend(m.router for m in (pages_auth, pages_ops, pages_claims, pages_activity,
-                                  pages_review, pages_persons))  # fmt: skip
+                                  pages_review, pages_persons, pages_search))  # fmt: skip
