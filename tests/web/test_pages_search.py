@@ -139,3 +139,18 @@ def test_an_unknown_lead_is_a_404_page_or_json(viewer_client: TestClient) -> Non
     assert text_of(html, "error-status").startswith("404")
     assert "NOPE" in data(viewer_client, "/leads/NOPE.json", status=404)["detail"]
 
+
+def test_lead_ids_link_to_their_page_everywhere(viewer_client: TestClient) -> None:
+    assert 'href="/leads/LX1"' in element(page(viewer_client, "/gap"), "gap-lead-LX1")
+    backlog = page(viewer_client, "/backlog")
+    assert 'href="/leads/LX1"' in element(backlog, "segment-lead-LX1")
+    review = page(viewer_client, "/review")
+    assert 'href="/leads/RL3"' in review
+    claims = page(viewer_client, "/claims")
+    assert 'href="/leads/LA1"' in element(claims, "claims-rows")
+    person = data(viewer_client, "/leads/LA1.json")["person_key"]
+    assert 'href="/leads/LA1"' in element(page(viewer_client, f"/persons/{person}"),
+                                          "person-records")  # fmt: skip
+    alerts = page(viewer_client, "/alerts")
+    assert 'href="/leads/' in element(alerts, "alerts")
+
