@@ -50,6 +50,8 @@ def test_a_phone_however_typed_finds_the_lead_and_its_driver(store: Engine, type
     assert lead_item["person_key"] == result["items"][1]["person_key"]
     assert result["persons"] == [lead_item["person_key"]]
     assert result["read_as"]["phone"] == "+51987654321"
+    # A number typed with its country code is a phone, never a document.
+    assert ("document" in result["read_as"]) is (not typed.startswith("+"))
 
 
 def test_a_dni_finds_the_lead_through_its_persons_driver(store: Engine) -> None:

@@ -54,7 +54,8 @@ def probes(query: str) -> dict[str, Any]:
     out: dict[str, Any] = {"id": text}
     if (phone := norm.phone(text)) is not None:
         out["phone"] = phone
-    if (doc := norm.id_key(text)) is not None and any(c.isdigit() for c in doc):
+    doc = None if text.startswith("+") else norm.id_key(text)  # +51…: a phone, not a document
+    if doc is not None and any(c.isdigit() for c in doc):
         out["document"] = doc
     plate = norm.plate(text)
     if plate is not None and any(c.isdigit() for c in plate) and len(plate) <= 10:
