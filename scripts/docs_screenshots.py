@@ -34,6 +34,8 @@ SHOTS = {
     "person": "person",
     "alerts": "alerts",
     "activity": "activity",
+    "search": "search",
+    "lead": "lead",
     "login": "login",
     "overview-en": "overview-en",
 }
