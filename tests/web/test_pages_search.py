@@ -96,6 +96,11 @@ def test_no_query_and_a_too_long_one(viewer_client: TestClient, api: Get) -> Non
     assert too_long.status_code == 422 and too_long.text.startswith("<!doctype html>")
     body = api("/api/search", status=422)
     assert body["detail"][0]["loc"] == ["query", "q"]
+    # A NUL no PostgreSQL text holds: a 422 like any bad query, never a database error.
+    assert "NUL" in text_of(page(viewer_client, "/search", status=422, q="LX1\x00"),
+                            "error-detail")  # fmt: skip
+    api("/api/search", {"q": "LX1\x00"}, status=422)
+    page(viewer_client, "/leads/LX1%00", status=404)
 
 
 def test_the_lead_page_of_a_kpi_red_lead_shows_why_its_segment_and_money(

@@ -90,6 +90,12 @@ def test_a_query_too_short_or_too_long_is_a_usage_error(store: Engine, query: st
         search(store, query)
 
 
+@pytest.mark.parametrize("query", ["LD1\x00", "ab\ud800c"])
+def test_a_nul_or_a_lone_surrogate_is_a_usage_error(store: Engine, query: str) -> None:
+    with pytest.raises(UsageError, match="valid text"):
+        search(store, query)
+
+
 def test_search_reads_indexes_never_a_whole_table(store: Engine) -> None:
     """No statement reads source_record or record_key without a bound value to look up."""
     statements: list[str] = []

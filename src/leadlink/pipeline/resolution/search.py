@@ -21,6 +21,7 @@ do not matter, a typo does).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,6 +46,7 @@ MAX_HITS = 200
 MAX_RESULTS = 50
 # What a query may be read as, in the order results say why they were found.
 KINDS = ("id", "phone", "document", "plate", "name", "person")
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def probes(query: str) -> dict[str, Any]:
@@ -120,6 +122,9 @@ def search(engine: Engine, query: str | None) -> dict[str, Any]:
                          "a DNI, a plate or a full name")  # fmt: skip
     if len(text) > MAX_LENGTH:
         raise UsageError(f"search takes at most {MAX_LENGTH} characters")
+    if "\x00" in text or _SURROGATES.search(text):
+        # No PostgreSQL text holds them: refused here, not a database error.
+        raise UsageError("search takes valid text: no NUL character, no lone surrogate")
     read = probes(text)
     keys = query_keys(read)
     with transaction(engine) as session:

@@ -13,6 +13,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from leadlink.errors import NotFoundError
 from leadlink.pipeline.money.lead_page import lead_page
 from leadlink.pipeline.resolution import review as review_service
 from leadlink.pipeline.resolution.search import MAX_LENGTH, MIN_LENGTH, search
@@ -56,6 +57,8 @@ def lead(
     lead_id = lead_id.removesuffix(".json")
 
     def build() -> dict[str, Any]:
+        if "\x00" in lead_id:  # no stored id holds one (PostgreSQL text cannot)
+            raise NotFoundError(f"no record leads/{lead_id!r}")
         return lead_page(engine, settings, lead_id, now=now)  # NotFoundError -> 404
 
     def view(t: Translator, data: dict[str, Any]) -> dict[str, Any]:
