@@ -86,6 +86,7 @@ def test_the_page_the_overview_and_the_funnel_show_the_figures(
     assert _cell(page.text, "activity-claim-DD") == format_soles(160.0)
     assert _cell(page.text, "activity-in-DA") == "5" and _cell(page.text, "activity-out-DA") == "15"
     assert 'data-testid="activity-candidate-DB-L1"' in page.text
+    assert 'href="/leads/L1"' in page.text  # a candidate lead links to its page
     assert 'data-testid="nav-activity"' in page.text and "<svg" in page.text
     english = client.get("/activity", params={"lang": "en"}, headers=viewer)
     assert "Activity with no lead" in english.text

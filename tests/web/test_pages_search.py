@@ -139,6 +139,12 @@ def test_the_lead_page_shows_candidates_and_review_items_with_evidence(
     assert "lead-segment" not in linked
 
 
+def test_a_lead_inside_its_grace_period_is_not_kpi_red_yet(viewer_client: TestClient) -> None:
+    html = page(viewer_client, "/leads/LX2")  # 2026-10-31 09:00, the grace day not over
+    assert "lead-in-grace" in html and "lead-segment" not in html
+    assert data(viewer_client, "/leads/LX2.json")["backlog"]["kpi_red"] is False
+
+
 def test_an_unknown_lead_is_a_404_page_or_json(viewer_client: TestClient) -> None:
     html = page(viewer_client, "/leads/NOPE", status=404)
     assert text_of(html, "error-status").startswith("404")
