@@ -168,3 +168,15 @@ def test_an_online_post_rewrites_the_rows_of_its_lead_and_persons(
     assert "L29" in stored and "L28" not in stored
     drivers = unlinked_activity(world, ACTIVITY_SETTINGS, now=ACTIVITY_NOW)["drivers"]
     assert "DC" not in [d["driver_id"] for d in drivers]
+
+
+def test_a_tampered_trip_day_fails_the_check(engine: Engine, tmp_path: Path) -> None:
+    world = activity_world(engine, tmp_path)
+    unlinked_activity(world, ACTIVITY_SETTINGS, now=ACTIVITY_NOW)
+    with world.begin() as conn:
+        conn.execute(text("UPDATE activity_trip_day SET trips = trips + 1"))
+    with transaction(world) as session:
+        found = activity_view.differences(session, ACTIVITY_NOW.date(),
+                                          ACTIVITY_SETTINGS.claim_window_days,
+                                          summaries.claim_ladder(ACTIVITY_SETTINGS))  # fmt: skip
+    assert found and all(f.startswith("trip days of record ") for f in found)

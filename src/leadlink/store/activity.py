@@ -308,24 +308,6 @@ def candidates_of(session: Session, persons: Sequence[str]) -> dict[str, list[di
     return out
 
 
-def trend(session: Session, since: dt.date, until: dt.date) -> dict[dt.date, tuple[int, int]]:
-    """day -> (drivers in unlinked activity with trips that day, their trips) in [since, until]
-    (days with none are absent)."""
-    base = members().subquery("member")
-    trip = aliased(SourceRecord)
-    trips = completed_trips(trip)
-    query = (
-        select(trip.event_date, func.count(func.distinct(base.c.driver_id)), func.sum(trips))
-        .join(trip, of_driver(trip, base.c.driver_id))
-        .where(trip.event_date >= since, trip.event_date <= until, trips > 0)
-        .group_by(trip.event_date)
-    )
-    out = {}
-    for day, drivers, n in session.execute(query):
-        out[dt.date.fromisoformat(str(day))] = (int(drivers), int(n))  # text or date alike
-    return out
-
-
 def upsert_daily(session: Session, row: dict[str, Any]) -> None:
     """The day's snapshot: inserted, or overwritten when a figure changed (an unchanged rerun
     writes nothing, not even ``updated_at``)."""

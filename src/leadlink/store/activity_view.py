@@ -13,11 +13,13 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import case, delete, func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Subquery
 
 from leadlink.store.activity import _date, drivers_query
-from leadlink.store.money_tables import ActivityDriver, table_of
+from leadlink.store.models import SourceRecord
+from leadlink.store.money_tables import ActivityDriver, ActivityTripDay, table_of
+from leadlink.store.windows import completed_trips, of_driver
 
 COLUMNS = ("record_id", "driver_id", "person_key", "first_name", "last_name", "hire_date",
            "first_trip", "last_trip", "trips", "window_from", "window_to", "anchor",
@@ -50,9 +52,11 @@ def refresh(
     ``leads`` (lead record ids); everything when ``persons`` is None. Returns the rows stored
     (in full) or the persons looked at (in part)."""
     if persons is None:
+        session.execute(delete(ActivityTripDay))
         session.execute(delete(ActivityDriver))
         rows = live(today, window_days, ladder)
         session.execute(insert(table_of(ActivityDriver)).from_select(list(COLUMNS), rows))
+        _insert_trip_days(session, today, None)
         return int(session.scalar(select(func.count()).select_from(ActivityDriver)) or 0)
     scope = set(persons)
     if leads:
@@ -62,10 +66,50 @@ def refresh(
     if not scope:
         return 0
     chosen = sorted(scope)
+    theirs = select(ActivityDriver.record_id).where(ActivityDriver.person_key.in_(chosen))
+    session.execute(delete(ActivityTripDay).where(ActivityTripDay.record_id.in_(theirs)))
     session.execute(delete(ActivityDriver).where(ActivityDriver.person_key.in_(chosen)))
     query = live(today, window_days, ladder, chosen)
     session.execute(insert(table_of(ActivityDriver)).from_select(list(COLUMNS), query))
+    _insert_trip_days(session, today, chosen)
     return len(chosen)
+
+
+TREND_DAYS = 366  # the longest trend a page asks for (pipeline.money.activity.MAX_DAYS)
+
+
+def _trip_days(today: dt.date, persons: Sequence[str] | None) -> Any:
+    """(record_id, day, trips) of the stored drivers' trips (> 0) in the year up to today."""
+    trip = aliased(SourceRecord)
+    trips = completed_trips(trip)
+    since = today - dt.timedelta(days=TREND_DAYS - 1)
+    query = (
+        select(ActivityDriver.record_id, trip.event_date, func.sum(trips))
+        .join(trip, of_driver(trip, ActivityDriver.driver_id))
+        .where(trip.event_date >= since, trip.event_date <= today, trips > 0)
+        .group_by(ActivityDriver.record_id, trip.event_date)
+    )
+    return query if persons is None else query.where(ActivityDriver.person_key.in_(persons))
+
+
+def _insert_trip_days(session: Session, today: dt.date, persons: Sequence[str] | None) -> None:
+    session.execute(insert(table_of(ActivityTripDay)).from_select(
+        ["record_id", "day", "trips"], _trip_days(today, persons)))  # fmt: skip
+
+
+def trend(session: Session, since: dt.date, until: dt.date) -> dict[dt.date, tuple[int, int]]:
+    """day -> (drivers in unlinked activity with trips that day, their trips) in [since, until]
+    (days with none are absent), from the stored trip days."""
+    d = ActivityTripDay
+    query = (
+        select(d.day, func.count(), func.sum(d.trips))
+        .where(d.day >= since, d.day <= until)
+        .group_by(d.day)
+    )
+    out = {}
+    for day, drivers, n in session.execute(query):
+        out[dt.date.fromisoformat(str(day))] = (int(drivers), int(n))  # text or date alike
+    return out
 
 
 def _totals(activity: Subquery) -> list[Any]:
@@ -132,4 +176,10 @@ def differences(
         only = select(*(one.c[c] for c in COLUMNS)).except_(select(*(other.c[c] for c in COLUMNS)))
         diff = only.subquery("diff")
         found |= {str(d) for d in session.scalars(select(diff.c.driver_id).limit(sample))}
+    days = _trip_days(today, None).subquery("live_days")
+    kept = select(ActivityTripDay.record_id, ActivityTripDay.day, ActivityTripDay.trips)
+    for one, other in ((select(days), kept), (kept, select(days))):
+        diff = one.except_(other).subquery("diff")
+        found |= {f"trip days of record {r}" for r in session.scalars(
+            select(list(diff.c)[0]).limit(sample))}  # fmt: skip
     return sorted(found)[:sample]

@@ -9,7 +9,7 @@ pages read, written by the jobs and the decisions that change their inputs.
 - ``backlog_day``: the same rows counted per (lead day, has a candidate, engine reason), so the
   whole backlog's summary is a sum over days, not over leads.
 - ``activity_driver``: one row per driver in unlinked activity as of ``money_refresh.as_of``
-  (its window is capped at that day).
+  (its window is capped at that day); ``activity_trip_day`` their trips per day, for the trend.
 - ``money_refresh``: per view, when it was computed, for which day and with which settings.
 """
 
@@ -83,6 +83,18 @@ class ActivityDriver(Base):
     # The record id of the best candidate lead (None without one): a decision on that lead
     # re-derives this row.
     best_lead: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class ActivityTripDay(Base):
+    """The trips of each driver of ``activity_driver`` per day, over the year up to its day:
+    the trend (drivers riding and their trips per day) sums a few days of rows."""
+
+    __tablename__ = "activity_trip_day"
+    __table_args__ = (Index("ix_activity_trip_day_day", "day"),)
+
+    record_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    trips: Mapped[int] = mapped_column(Integer)
 
 
 class MoneyRefresh(Base):

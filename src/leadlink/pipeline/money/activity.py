@@ -61,7 +61,7 @@ def unlinked_activity(
         rows = activity_view.page(session, limit=limit, offset=offset)
         fresh = freshness(session).get("activity")
         found = activity_store.candidates_of(session, sorted({r["person_key"] for r in rows}))
-        per_day = activity_store.trend(session, since, today)
+        per_day = activity_view.trend(session, since, today)
         snapshots = activity_store.daily(session, since, today)
     drivers = [_driver(r, found.get(r["person_key"], [])) for r in rows]
     return {

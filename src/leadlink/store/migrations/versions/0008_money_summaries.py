@@ -1,4 +1,5 @@
-"""backlog_lead, backlog_day, activity_driver, money_refresh: the money views' summary tables,
+"""backlog_lead, backlog_day, activity_driver, activity_trip_day, money_refresh: the money
+views' summary tables,
 written by the jobs and decisions that change their inputs (docs/summaries.md)
 
 Revision ID: 0008_money_summaries
@@ -70,6 +71,14 @@ def upgrade() -> None:
     op.create_index("ix_activity_driver_person", "activity_driver", ["person_key"])
     op.create_index("ix_activity_driver_best_lead", "activity_driver", ["best_lead"])
     op.create_table(
+        "activity_trip_day",
+        sa.Column("record_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("trips", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("record_id", "day", name=op.f("pk_activity_trip_day")),
+    )
+    op.create_index("ix_activity_trip_day_day", "activity_trip_day", ["day"])
+    op.create_table(
         "money_refresh",
         sa.Column("view", sa.String(20), nullable=False),
         sa.Column("refreshed_at", sa.DateTime(), nullable=False),
@@ -82,5 +91,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("money_refresh", "activity_driver", "backlog_day", "backlog_lead"):
+    for table in ("money_refresh", "activity_trip_day", "activity_driver", "backlog_day",
+                  "backlog_lead"):  # fmt: skip
         op.drop_table(table)
