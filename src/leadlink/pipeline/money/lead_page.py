@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from leadlink.errors import NotFoundError
+from leadlink.pipeline.money.segments import lead_dict
 from leadlink.pipeline.resolution.explain import explain_lead
 from leadlink.pipeline.summaries import ensure, segment_rules
 from leadlink.settings import Settings
@@ -41,16 +42,6 @@ def lead_page(
 def _backlog(row: dict[str, Any] | None, today: dt.date) -> dict[str, Any] | None:
     if row is None:
         return None
-    deadline = row["deadline"]
-    return {
-        "as_of": today.isoformat(),
-        "kpi_red": row["kpi_red"],
-        "segment": row["segment"],
-        "loss_reason": row["loss_reason"],
-        "reason": row["reason"],
-        "candidate": row["candidate"],
-        "candidate_trips": int(row["candidate_trips"] or 0),
-        "at_stake": round(float(row["at_stake"] or 0.0), 2),
-        "deadline": None if deadline is None else deadline.isoformat(),
-        "days_left": None if deadline is None else (deadline - today).days,
-    }
+    shown = lead_dict(row, today)
+    del shown["lead_id"], shown["lead_date"]  # the page's own header shows them
+    return {"as_of": today.isoformat(), "kpi_red": row["kpi_red"], **shown}

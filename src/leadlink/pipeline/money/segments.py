@@ -65,7 +65,7 @@ def backlog_segments(
         "kpi_red": sum(v["leads"] for v in summary.values()),
         "at_stake": round(sum(v["at_stake"] for v in summary.values()), 2),
         "segments": summary,
-        "leads": [_lead(r, now.date()) for r in rows],
+        "leads": [lead_dict(r, now.date()) for r in rows],
         "total": total,
         "limit": limit,
         "offset": offset,
@@ -74,7 +74,9 @@ def backlog_segments(
     }
 
 
-def _lead(row: dict[str, Any], today: dt.date) -> dict[str, Any]:
+def lead_dict(row: dict[str, Any], today: dt.date) -> dict[str, Any]:
+    """A backlog row as every surface shows it (dates as ISO text, days left until its
+    deadline)."""
     deadline = row["deadline"]
     return {
         "lead_id": row["lead_id"],
