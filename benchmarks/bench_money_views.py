@@ -73,8 +73,16 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=50, help="Calls per view.")
     parser.add_argument("--refresh-n", type=int, default=1,
                         help="Full refreshes timed (each after an untimed one).")
+    parser.add_argument("--only", default="",
+                        help="Comma-separated name starts: time only those views and routes "
+                             "(e.g. 'GET /api/backlog,backlog').")
     parser.add_argument("--now", help="ISO date-time to classify at (default: now, UTC).")
     args = parser.parse_args()
+    only = tuple(x for x in args.only.split(",") if x)
+
+    def wanted(name: str) -> bool:
+        return not only or name.startswith(only)
+
     settings = load_settings(db=args.db)
     engine = make_engine(args.db)
     now = dt.datetime.fromisoformat(args.now) if args.now else utcnow()
@@ -102,9 +110,10 @@ def main() -> None:
             assert record is not None
             touch(session, settings, now, leads={record.id}, persons={first["candidate"]})
 
-    writes = {"refresh, both views in full (rolled back)": timed(rolled_back_refresh,
-                                                               args.refresh_n),
-              "a review decision's rows (rolled back)": timed(rolled_back_decision, args.n)}
+    write_views = {"refresh, both views in full (rolled back)": (rolled_back_refresh,
+                                                                 args.refresh_n),
+                   "a review decision's rows (rolled back)": (rolled_back_decision, args.n)}
+    writes = {k: timed(fn, n) for k, (fn, n) in write_views.items() if wanted(k)}
     activity = unlinked_activity(engine, settings, now=now, limit=1)
     deep_drivers = max(0, activity["total"] - 50)
     deep = max(0, split["segments"]["lost"]["leads"] - 50)
@@ -121,7 +130,7 @@ def main() -> None:
         f"activity page at offset {deep_drivers}": lambda: unlinked_activity(
             engine, settings, now=now, offset=deep_drivers),
     }  # fmt: skip
-    results = {name: timed(fn, args.n) for name, fn in views.items()}
+    results = {name: timed(fn, args.n) for name, fn in views.items() if wanted(name)}
     results.update(writes)
 
     token, _ = tokens.create(engine, role="viewer", name=f"bench-{uuid.uuid4().hex[:8]}",
@@ -131,6 +140,9 @@ def main() -> None:
         for path in ("/api/backlog", "/backlog.json", "/api/activity", "/activity.json",
                      "/overview.json", "/metrics", "/backlog", "/activity",
                      f"/api/backlog?segment=lost&offset={deep}"):
+            if not wanted(f"GET {path}"):
+                continue
+
             def get(path: str = path) -> None:
                 response = client.get(path, headers=headers)
                 response.raise_for_status()
