@@ -168,7 +168,7 @@ def differences(
     sample: int = 5,
 ) -> list[str]:  # fmt: skip
     """Driver ids whose stored row differs from what ``drivers_query`` computes now (missing,
-    extra or changed), at most ``sample``: the summary table's invariant (``check money``)."""
+    extra or changed), at most ``sample``: the summary table's invariant (``check summaries``)."""
     now_rows = live(today, window_days, ladder).subquery("live")
     stored = select(*(ActivityDriver.__table__.c[c] for c in COLUMNS)).subquery("stored")
     found: set[str] = set()

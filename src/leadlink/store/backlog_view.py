@@ -53,7 +53,7 @@ COLUMNS = ("record_id", "lead_id", "lead_date", "reason", "candidate", "has_cand
 
 def lead_rows(rules: SegmentRules, record_ids: Collection[int] | None = None) -> Select[Any]:
     """``COLUMNS`` for every lead with no active link (only ``record_ids`` when given): the
-    one definition the refresh writes and ``check money`` compares with.
+    one definition the refresh writes and ``check summaries`` compares with.
 
     Two materialised steps, so each lookup runs once per lead (a planner that inlines them
     repeats a lookup for every expression reading it): the leads with their candidate, then
@@ -152,8 +152,9 @@ def _count_days(session: Session, days: Collection[dt.date] | None) -> None:
 def _derived(
     rules: SegmentRules, has: Any, day: Any, reason: Any, amount: Any, leads: Any
 ) -> dict[str, ColumnElement[Any]]:
-    """Segment, loss reason, money at stake and deadline of a lead (or of a day's leads:
-    ``leads`` many, ``amount`` summed) from its stored columns and the calendar."""
+    """Segment, loss reason and money at stake of a lead (or of a day's leads: ``leads``
+    many, ``amount`` summed) from its stored columns and the calendar, as SQL (the deadline
+    is ``_deadline``, in Python on the rows read)."""
     recoverable, waiting = _split(has, day, rules)
     segment = case((recoverable, literal("recoverable")), (waiting, literal("waiting")),
                    else_=literal("lost"))  # fmt: skip
@@ -288,7 +289,7 @@ def expiring(
 
 def differences(session: Session, rules: SegmentRules, sample: int = 5) -> list[str]:
     """Lead ids whose stored row differs from what ``lead_rows`` computes now (missing, extra
-    or changed), at most ``sample``: the summary tables' invariant (``check money``)."""
+    or changed), at most ``sample``: the summary tables' invariant (``check summaries``)."""
     live = lead_rows(rules).subquery("live")
     stored = select(*(BacklogLead.__table__.c[c] for c in COLUMNS)).subquery("stored")
     found: list[str] = []

@@ -1,5 +1,5 @@
-"""The KPI-red backlog split by what can still be claimed, in one query (docs/recovery.md,
-"Backlog segments").
+"""The definitions of the KPI-red backlog split by what can still be claimed (docs/recovery.md,
+"Backlog segments"); ``store.backlog_view`` stores and reads them (docs/summaries.md).
 
 Every KPI-red lead (``backlog.kpi_red_ids``) is in exactly one segment, the first that holds:
 
@@ -21,7 +21,7 @@ lead's is 0. Deadline: recoverable ``lead + window + expiry`` (after it the clai
 waiting and lost ``lead + window`` (the window closes, or closed).
 
 Segment tests compare the lead date with day cut-offs computed from ``now`` (as gap analysis
-does), so classification, filters and counts all run in the database.
+does), so classification, filters and counts all run in the database, over the stored rows.
 """
 
 from __future__ import annotations
@@ -51,7 +51,6 @@ Segment = Literal["recoverable", "waiting", "lost"]
 SEGMENTS: tuple[Segment, ...] = get_args(Segment)
 EXPIRED, NOT_MATCHED = "EXPIRED", "NOT_MATCHED"
 OPEN, REJECTED = "open", "rejected"
-LIMIT = 50
 
 
 @dataclass(frozen=True)

@@ -169,7 +169,8 @@ def recover(
             _work(engine, settings, result, now=now, limit=limit, progress=progress,
                   heartbeat=heartbeat)  # fmt: skip
             _refresh_daily(engine, settings, result, now)
-            summaries.refresh(engine, settings, now)  # the backlog and activity it changed
+            if result.processed:  # as match: a run that wrote nothing changed nothing
+                summaries.refresh(engine, settings, now)  # the backlog and activity it changed
         except Exception as exc:
             error = failure_message(exc)
             jobs.finish(engine, run_id, finished_at(), counts=result.as_dict(), error=error)
