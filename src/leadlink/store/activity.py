@@ -8,6 +8,7 @@ hypothetical claim window starts on its *anchor*: the date of its best candidate
 hire date, else its first trip day, and lasts ``claim_window_days``.
 
 Candidate leads are leads with no active link whose ``unmatched.candidates`` names the person
+(read from ``candidate_pair``, the lists indexed by person)
 (unless a person rejected that pair in review), or that have an open review item for it; the
 best is the highest score, then the earliest lead, then the lead id. Everything is one query per
 question: the drivers' trips are correlated lookups over one range of the trips key index each
@@ -22,14 +23,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Date,
     Float,
     Integer,
     Select,
     String,
     Table,
-    Text,
     and_,
     case,
     cast,
@@ -39,7 +38,6 @@ from sqlalchemy import (
     null,
     or_,
     select,
-    true,
     type_coerce,
     union_all,
 )
@@ -47,16 +45,15 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Subquery
 
 from leadlink.store.db import conflict_insert
-from leadlink.store.json_sql import json_elements, member
 from leadlink.store.models import (
     ActivityDaily,
+    CandidatePair,
     Link,
     Origin,
     Person,
     Quarantine,
     ReviewItem,
     SourceRecord,
-    Unmatched,
 )
 from leadlink.store.segments import live_person
 from leadlink.store.windows import (
@@ -107,16 +104,15 @@ def candidates(persons: Sequence[str] | None = None) -> Select[Any]:
     """(lead_record_id, lead_id, lead_date, person_key, rule, score, evidence, source) of every
     candidate pair: a lead with no active link and a person it was scored against. An open
     review item is the pair itself (with the engine's evidence); the unmatched row's candidate
-    list adds the pairs no open review item holds, except those a person rejected in review
-    (a human said the lead is not this driver: it anchors no window). ``persons``: only their
-    pairs, the unmatched rows first narrowed to those whose text names one of them (or a key
-    a merge retired into one of them), so that one person's pairs are not found by expanding
-    every verdict's list."""
+    list (``candidate_pair``, its elements as rows) adds the pairs no open review item holds,
+    except those a person rejected in review (a human said the lead is not this driver: it
+    anchors no window). ``persons``: only their pairs, found on the pairs' person index (and a
+    key a merge retired into one of them)."""
     lead = aliased(SourceRecord)
     unlinked = ~exists().where(Link.record_id == lead.id, Link.active)
-    element = json_elements(Unmatched.candidates).table_valued("value").alias("candidate")
+    pair = CandidatePair
     # The person the verdict named, or its survivor if a merge retired it since.
-    person = live_person(member(element.c.value, "person_key"))
+    person = live_person(type_coerce(pair.person_key, String))
     reviewed = exists().where(
         ReviewItem.record_id == lead.id,
         ReviewItem.person_key == person,
@@ -144,29 +140,21 @@ def candidates(persons: Sequence[str] | None = None) -> Select[Any]:
             lead.source_pk,
             lead.event_date,
             person,
-            member(element.c.value, "rule"),
-            cast(member(element.c.value, "score"), Float),
+            pair.rule,
+            cast(pair.score, Float),
             null(),
             literal("unmatched"),
         )
-        .select_from(Unmatched)
-        .join(lead, lead.id == Unmatched.record_id)
-        .join(element, true())
+        .select_from(pair)
+        .join(lead, lead.id == pair.lead_record_id)
         .where(lead.source == "leads", unlinked, person.is_not(None), ~reviewed)
     )
     if persons is not None:
-        listed = listed.where(_names_one_of(persons), person.in_(sorted(persons)))
+        chosen = sorted(persons)
+        retired = select(Person.person_key).where(Person.retired_into.in_(chosen))
+        named = or_(pair.person_key.in_(chosen), pair.person_key.in_(retired))
+        listed = listed.where(named, person.in_(chosen))
     return union_all(review, listed)  # type: ignore[return-value]
-
-
-def _names_one_of(persons: Sequence[str]) -> ColumnElement[bool]:
-    """The verdict's candidate list, as text, names one of ``persons`` or a key retired into
-    one of them (a cheap pre-filter: the list is then read element by element)."""
-    text_of = cast(Unmatched.candidates, Text)
-    retired = aliased(Person)
-    by_retired = exists().where(retired.retired_into.in_(sorted(persons)),
-                                text_of.contains(retired.person_key))  # fmt: skip
-    return or_(*(text_of.contains(key, autoescape=True) for key in sorted(persons)), by_retired)
 
 
 def ranked_candidates(persons: Sequence[str] | None = None) -> Subquery:

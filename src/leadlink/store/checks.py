@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, exists, func, literal, select, true, union_all
 from sqlalchemy.orm import Session
 
 from leadlink.matching import Reason
 from leadlink.sources import ORIGIN_OF_SOURCE
-from leadlink.store.models import Link, Origin, OriginHistory, Person, SourceRecord, Unmatched
+from leadlink.store.json_sql import json_elements, member
+from leadlink.store.models import (
+    CandidatePair,
+    Link,
+    Origin,
+    OriginHistory,
+    Person,
+    SourceRecord,
+    Unmatched,
+)
 
 LIMIT = 20
 
@@ -65,6 +74,36 @@ def bad_unmatched(session: Session) -> tuple[int, list[str]]:
         )
     )
     return _count_and_examples(session, base, "unmatched without a valid reason/message")
+
+
+def candidate_pairs_out_of_step(session: Session) -> tuple[int, list[str]]:
+    """Pairs (lead record, person, rule) in ``candidate_pair`` and not in the ``unmatched``
+    lists or the other way round, and a lead whose list and pairs differ in number: the
+    triggers of migration 0009 keep the two equal."""
+    element = json_elements(Unmatched.candidates).table_valued("value").alias("candidate")
+    listed = (
+        select(Unmatched.record_id.label("lead"), member(element.c.value, "person_key"),
+               member(element.c.value, "rule"))
+        .select_from(Unmatched)
+        .join(element, true())
+    )  # fmt: skip
+    pair = CandidatePair
+    stored = select(pair.lead_record_id.label("lead"), pair.person_key, pair.rule)
+    # Each list element counts +1 and each stored pair -1: a lead whose sum is not 0 differs
+    # in number (a duplicate the set differences above cannot see).
+    signed = union_all(
+        select(listed.subquery().c.lead, literal(1).label("n")),
+        select(stored.subquery().c.lead, literal(-1).label("n")),
+    ).subquery("signed")
+    uneven = (
+        select(signed.c.lead, literal("count"), literal(None))
+        .group_by(signed.c.lead)
+        .having(func.sum(signed.c.n) != 0)
+    )
+    # Each difference wrapped as a subquery: SQLite takes no parenthesised compound SELECT.
+    only = [select(q.subquery()) for q in (listed.except_(stored), stored.except_(listed))]
+    base = union_all(*only, uneven)
+    return _count_and_examples(session, base, "candidate pair out of step with unmatched")
 
 
 def records_for_keys(session: Session) -> list[tuple[str, str, dict[str, Any]]]:

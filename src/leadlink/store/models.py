@@ -122,6 +122,19 @@ class Unmatched(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
+class CandidatePair(Base):
+    """One element of an ``unmatched`` row's candidate list (``position`` in the list), written
+    by triggers on ``unmatched`` (migration 0009): the lists indexed by person."""
+
+    __tablename__ = "candidate_pair"
+
+    lead_record_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    person_key: Mapped[str | None] = mapped_column(Text, nullable=True, index=True)
+    rule: Mapped[str | None] = mapped_column(Text, nullable=True)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
 class JobRun(Base):
     __tablename__ = "job_run"
 

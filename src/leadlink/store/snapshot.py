@@ -25,9 +25,11 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 
 from leadlink.store.db import make_engine, migrate
-from leadlink.store.models import Base, JobLock
+from leadlink.store.models import Base, CandidatePair, JobLock
 
 SKIPPED = frozenset({JobLock.__tablename__})
+# Written by the copy's own triggers while its ``unmatched`` rows are copied (migration 0009).
+TRIGGERED = frozenset({CandidatePair.__tablename__})
 
 
 @contextmanager
@@ -76,7 +78,7 @@ def _schema_copy(engine: Engine) -> Iterator[Engine]:
         migrate(copy)
         with copy.begin() as conn:
             for table in Base.metadata.sorted_tables:
-                if table.name in SKIPPED:
+                if table.name in SKIPPED | TRIGGERED:
                     continue
                 name = _quoted(copy, table.name)
                 cols = ", ".join(_quoted(copy, c.name) for c in table.columns)

@@ -47,10 +47,13 @@ def check_links(engine: Engine, _: Settings) -> CheckResult:
 
 
 def check_unmatched(engine: Engine, _: Settings) -> CheckResult:
-    """Every unmatched record has a reason from the list; an ERROR has its message."""
+    """Every unmatched record has a reason from the list; an ERROR has its message; the
+    candidate pairs index holds exactly the unmatched rows' candidate lists."""
     with transaction(engine) as session:
-        parts = [checks_store.bad_unmatched(session)]
-    return combined("unmatched", "every unmatched record has a valid reason", parts)
+        parts = [checks_store.bad_unmatched(session),
+                 checks_store.candidate_pairs_out_of_step(session)]  # fmt: skip
+    return combined("unmatched", "every unmatched record has a valid reason and its candidate "
+                    "pairs indexed", parts)  # fmt: skip
 
 
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
