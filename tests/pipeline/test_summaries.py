@@ -179,4 +179,21 @@ def test_a_tampered_trip_day_fails_the_check(engine: Engine, tmp_path: Path) -> 
         found = activity_view.differences(session, ACTIVITY_NOW.date(),
                                           ACTIVITY_SETTINGS.claim_window_days,
                                           summaries.claim_ladder(ACTIVITY_SETTINGS))  # fmt: skip
-    assert found and all(f.startswith("trip days of record ") for f in found)
+    # The trip days differ from the trips, and the per-day trend from the trip days.
+    assert found and all(f.startswith(("trip days of record ", "trend of day ")) for f in found)
+
+
+def test_a_tampered_trend_day_fails_the_check(engine: Engine, tmp_path: Path) -> None:
+    world = activity_world(engine, tmp_path)
+    unlinked_activity(world, ACTIVITY_SETTINGS, now=ACTIVITY_NOW)
+    ladder = summaries.claim_ladder(ACTIVITY_SETTINGS)
+    days = ACTIVITY_SETTINGS.claim_window_days
+    with transaction(world) as session:
+        assert activity_view.differences(session, ACTIVITY_NOW.date(), days, ladder) == []
+    with world.begin() as conn:
+        (day,) = conn.execute(text("SELECT min(day) FROM activity_day")).one()
+        bump = "UPDATE activity_day SET drivers = drivers + 1 WHERE day = :d"
+        conn.execute(text(bump), {"d": day})
+    with transaction(world) as session:
+        found = activity_view.differences(session, ACTIVITY_NOW.date(), days, ladder)
+    assert found == [f"trend of day {str(day)[:10]}"]

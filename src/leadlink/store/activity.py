@@ -110,9 +110,23 @@ def candidates(persons: Sequence[str] | None = None) -> Select[Any]:
     key a merge retired into one of them)."""
     lead = aliased(SourceRecord)
     unlinked = ~exists().where(Link.record_id == lead.id, Link.active)
-    pair = CandidatePair
+    items: Any = ReviewItem.__table__
+    pair: Any = CandidatePair.__table__
+    if persons is not None:
+        # Their items and pairs first, each a materialised CTE over its person index: joined
+        # to the leads as plain tables, SQLite drove the query from every lead (``source``
+        # index) and PostgreSQL may too without statistics. The pairs may name the persons or
+        # keys a merge retired into them.
+        chosen = sorted(persons)
+        keys = union_all(
+            select(Person.person_key).where(Person.person_key.in_(chosen)),
+            select(Person.person_key).where(Person.retired_into.in_(chosen)),
+        )
+        # (By person only: with the status too, SQLite read every open item.)
+        items = _materialised(select(items).where(items.c.person_key.in_(chosen)), "their_items")
+        pair = _materialised(select(pair).where(pair.c.person_key.in_(keys)), "their_pairs")
     # The person the verdict named, or its survivor if a merge retired it since.
-    person = live_person(type_coerce(pair.person_key, String))
+    person = live_person(type_coerce(pair.c.person_key, String))
     reviewed = exists().where(
         ReviewItem.record_id == lead.id,
         ReviewItem.person_key == person,
@@ -123,37 +137,33 @@ def candidates(persons: Sequence[str] | None = None) -> Select[Any]:
             lead.id.label("lead_record_id"),
             lead.source_pk.label("lead_id"),
             lead.event_date.label("lead_date"),
-            ReviewItem.person_key.label("person_key"),
-            ReviewItem.rule.label("rule"),
-            ReviewItem.score.label("score"),
-            ReviewItem.evidence.label("evidence"),
+            items.c.person_key.label("person_key"),
+            items.c.rule.label("rule"),
+            items.c.score.label("score"),
+            items.c.evidence.label("evidence"),
             literal("review").label("source"),
         )
-        .join(lead, lead.id == ReviewItem.record_id)
-        .where(ReviewItem.status == OPEN, lead.source == "leads", unlinked)
+        .select_from(items)
+        .join(lead, lead.id == items.c.record_id)
+        .where(items.c.status == OPEN, lead.source == "leads", unlinked)
     )
-    if persons is not None:
-        review = review.where(ReviewItem.person_key.in_(sorted(persons)))
     listed = (
         select(
             lead.id,
             lead.source_pk,
             lead.event_date,
             person,
-            pair.rule,
-            cast(pair.score, Float),
+            pair.c.rule,
+            cast(pair.c.score, Float),
             null(),
             literal("unmatched"),
         )
         .select_from(pair)
-        .join(lead, lead.id == pair.lead_record_id)
+        .join(lead, lead.id == pair.c.lead_record_id)
         .where(lead.source == "leads", unlinked, person.is_not(None), ~reviewed)
     )
     if persons is not None:
-        chosen = sorted(persons)
-        retired = select(Person.person_key).where(Person.retired_into.in_(chosen))
-        named = or_(pair.person_key.in_(chosen), pair.person_key.in_(retired))
-        listed = listed.where(named, person.in_(chosen))
+        listed = listed.where(person.in_(chosen))
     return union_all(review, listed)  # type: ignore[return-value]
 
 

@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Subquery
 
 from leadlink.store.activity import _date, drivers_query
+from leadlink.store.db import conflict_insert
 from leadlink.store.models import SourceRecord
-from leadlink.store.money_tables import ActivityDriver, ActivityTripDay, table_of
+from leadlink.store.money_tables import ActivityDay, ActivityDriver, ActivityTripDay, table_of
 from leadlink.store.windows import completed_trips, of_driver
 
 COLUMNS = ("record_id", "driver_id", "person_key", "first_name", "last_name", "hire_date",
@@ -52,11 +53,14 @@ def refresh(
     ``leads`` (lead record ids); everything when ``persons`` is None. Returns the rows stored
     (in full) or the persons looked at (in part)."""
     if persons is None:
+        session.execute(delete(ActivityDay))
         session.execute(delete(ActivityTripDay))
         session.execute(delete(ActivityDriver))
         rows = live(today, window_days, ladder)
         session.execute(insert(table_of(ActivityDriver)).from_select(list(COLUMNS), rows))
         _insert_trip_days(session, today, None)
+        session.execute(insert(table_of(ActivityDay)).from_select(
+            ["day", "drivers", "trips"], _per_day(None)))  # fmt: skip
         return int(session.scalar(select(func.count()).select_from(ActivityDriver)) or 0)
     scope = set(persons)
     if leads:
@@ -67,12 +71,37 @@ def refresh(
         return 0
     chosen = sorted(scope)
     theirs = select(ActivityDriver.record_id).where(ActivityDriver.person_key.in_(chosen))
+    _add_days(session, _per_day(theirs), -1)
     session.execute(delete(ActivityTripDay).where(ActivityTripDay.record_id.in_(theirs)))
     session.execute(delete(ActivityDriver).where(ActivityDriver.person_key.in_(chosen)))
     query = live(today, window_days, ladder, chosen)
     session.execute(insert(table_of(ActivityDriver)).from_select(list(COLUMNS), query))
     _insert_trip_days(session, today, chosen)
+    _add_days(session, _per_day(theirs), +1)
+    session.execute(delete(ActivityDay).where(ActivityDay.drivers == 0))
     return len(chosen)
+
+
+def _per_day(records: Any) -> Any:
+    """(day, drivers, trips) of the stored trip days (``records``: of those record ids)."""
+    d = ActivityTripDay
+    query = select(d.day, func.count(), func.sum(d.trips)).group_by(d.day)
+    return query if records is None else query.where(d.record_id.in_(records))
+
+
+def _add_days(session: Session, days: Any, sign: int) -> None:
+    """Add (``sign`` +1) or take away (-1) ``days``' figures to ``activity_day``: a decision
+    moves the trend by its persons' days only."""
+    c = list(days.subquery("days").c)
+    # The WHERE is SQLite's: an upsert's SELECT needs one to parse ON CONFLICT unambiguously.
+    signed = select(c[0], sign * c[1], sign * c[2]).where(c[0].is_not(None))
+    table = table_of(ActivityDay)
+    stmt = conflict_insert(session, table).from_select(["day", "drivers", "trips"], signed)
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=["day"],
+        set_={"drivers": table.c.drivers + stmt.excluded.drivers,
+              "trips": table.c.trips + stmt.excluded.trips},
+    ))  # fmt: skip
 
 
 TREND_DAYS = 366  # the longest trend a page asks for (pipeline.money.activity.MAX_DAYS)
@@ -99,13 +128,9 @@ def _insert_trip_days(session: Session, today: dt.date, persons: Sequence[str] |
 
 def trend(session: Session, since: dt.date, until: dt.date) -> dict[dt.date, tuple[int, int]]:
     """day -> (drivers in unlinked activity with trips that day, their trips) in [since, until]
-    (days with none are absent), from the stored trip days."""
-    d = ActivityTripDay
-    query = (
-        select(d.day, func.count(), func.sum(d.trips))
-        .where(d.day >= since, d.day <= until)
-        .group_by(d.day)
-    )
+    (days with none are absent), from the stored per-day figures."""
+    d = ActivityDay
+    query = select(d.day, d.drivers, d.trips).where(d.day >= since, d.day <= until)
     out = {}
     for day, drivers, n in session.execute(query):
         out[dt.date.fromisoformat(str(day))] = (int(drivers), int(n))  # text or date alike
@@ -181,5 +206,10 @@ def differences(
     for one, other in ((select(days), kept), (kept, select(days))):
         diff = one.except_(other).subquery("diff")
         found |= {f"trip days of record {r}" for r in session.scalars(
+            select(list(diff.c)[0]).limit(sample))}  # fmt: skip
+    summed = select(ActivityDay.day, ActivityDay.drivers, ActivityDay.trips)
+    for one, other in ((_per_day(None), summed), (summed, _per_day(None))):
+        diff = one.except_(other).subquery("diff")
+        found |= {f"trend of day {_date(r)}" for r in session.scalars(
             select(list(diff.c)[0]).limit(sample))}  # fmt: skip
     return sorted(found)[:sample]

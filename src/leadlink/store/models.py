@@ -48,7 +48,7 @@ class Person(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
     run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Set when a merge retires this key; it then resolves to the survivor.
-    retired_into: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    retired_into: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
 
 
 class Link(Base):
@@ -191,7 +191,7 @@ class ReviewItem(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     record_id: Mapped[int] = mapped_column(ForeignKey("source_record.id"), index=True)
-    person_key: Mapped[str] = mapped_column(ForeignKey("person.person_key"))
+    person_key: Mapped[str] = mapped_column(ForeignKey("person.person_key"), index=True)
     rule: Mapped[str] = mapped_column(String(60))
     score: Mapped[float] = mapped_column(Float)
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON)

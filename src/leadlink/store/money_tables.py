@@ -97,6 +97,17 @@ class ActivityTripDay(Base):
     trips: Mapped[int] = mapped_column(Integer)
 
 
+class ActivityDay(Base):
+    """``activity_trip_day`` summed per day (drivers riding, their trips): the trend reads a
+    few hundred rows, not every driver's days. Written with it, in full or by deltas."""
+
+    __tablename__ = "activity_day"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    drivers: Mapped[int] = mapped_column(Integer)
+    trips: Mapped[int] = mapped_column(Integer)
+
+
 class MoneyRefresh(Base):
     __tablename__ = "money_refresh"
 

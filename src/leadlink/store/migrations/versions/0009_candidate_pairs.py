@@ -1,5 +1,6 @@
 """candidate_pair: the engine's candidate lists of ``unmatched`` as rows, indexed by person,
-kept by triggers on ``unmatched`` (docs/summaries.md, "Candidate pairs")
+kept by triggers on ``unmatched``; person.retired_into and review_item.person_key indexed;
+activity_day, unlinked activity's trend per day (docs/summaries.md)
 
 Unlinked activity asks "which unmatched leads name this person as a candidate?". Answered from
 the JSON lists that meant expanding every ``unmatched`` row (350 k at 1 M leads) for each page.
@@ -88,7 +89,19 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("lead_record_id", "position", name=op.f("pk_candidate_pair")),
     )
     op.create_index("ix_candidate_pair_person_key", "candidate_pair", ["person_key"])
+    # One person's pairs also come from the keys merged into it and from its review items.
+    op.create_index("ix_person_retired_into", "person", ["retired_into"])
+    op.create_index("ix_review_item_person_key", "review_item", ["person_key"])
     create_triggers()
+    op.create_table(
+        "activity_day",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("drivers", sa.Integer(), nullable=False),
+        sa.Column("trips", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("day", name=op.f("pk_activity_day")),
+    )
+    op.execute("INSERT INTO activity_day (day, drivers, trips) "
+               "SELECT day, count(*), sum(trips) FROM activity_trip_day GROUP BY day")  # fmt: skip
     # The pairs of the rows already there: an UPDATE that changes nothing fires the triggers.
     op.execute("UPDATE unmatched SET candidates = candidates")
 
@@ -100,4 +113,7 @@ def downgrade() -> None:
             op.execute(f"DROP FUNCTION IF EXISTS {name}()")
         else:
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
+    op.drop_table("activity_day")
+    op.drop_index("ix_review_item_person_key", "review_item")
+    op.drop_index("ix_person_retired_into", "person")
     op.drop_table("candidate_pair")
