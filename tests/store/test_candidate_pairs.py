@@ -29,8 +29,9 @@ def _lead(engine: Engine, lead_id: str, candidates: list[dict[str, Any]]) -> int
                     ingested_at=NOW, updated_at=NOW)
             .returning(SourceRecord.id)
         )  # fmt: skip
-        session.execute(insert(Unmatched).values(
-            record_id=rid, reason="WEAK_MATCH_ONLY", candidates=candidates, updated_at=NOW))  # fmt: skip
+        verdict = {"record_id": rid, "reason": "WEAK_MATCH_ONLY", "candidates": candidates,
+                   "updated_at": NOW}  # fmt: skip
+        session.execute(insert(Unmatched).values(**verdict))
     assert isinstance(rid, int)
     return rid
 
@@ -55,20 +56,22 @@ def test_inserting_updating_and_deleting_unmatched_rows_moves_their_pairs(engine
                               (first, 1, "P2", "brand_model_name", 0.62),
                               (second, 0, None, "weak", 0.2)]  # fmt: skip
     with transaction(engine) as session:
+        other = [{"person_key": "P9", "rule": "r", "score": 0.5}]
         session.execute(update(Unmatched).where(Unmatched.record_id == first)
-                        .values(candidates=[{"person_key": "P9", "rule": "r", "score": 0.5}]))  # fmt: skip
+                        .values(candidates=other))  # fmt: skip
         session.execute(delete(Unmatched).where(Unmatched.record_id == second))
     assert _pairs(engine) == [(first, 0, "P9", "r", 0.5)]
     assert _out_of_step(engine) == 0
 
 
 def test_a_pair_changed_added_or_lost_by_hand_is_out_of_step(engine: Engine) -> None:
-    first = _lead(engine, "L1", TWO)
+    _lead(engine, "L1", TWO)
     assert _out_of_step(engine) == 0
     edits = [
         "UPDATE candidate_pair SET person_key = 'P7' WHERE position = 0",
+        # A duplicate of a listed pair: only the count sees it.
         "INSERT INTO candidate_pair (lead_record_id, position, person_key, rule, score) "
-        f"VALUES ({first}, 5, 'P2', 'brand_model_name', 0.62)",  # a duplicate: only the count sees it
+        "SELECT lead_record_id, 5, person_key, rule, score FROM candidate_pair WHERE position = 1",
         "DELETE FROM candidate_pair WHERE position = 1",
     ]
     for edit in edits:
