@@ -8,12 +8,12 @@ hypothetical claim window starts on its *anchor*: the date of its best candidate
 hire date, else its first trip day, and lasts ``claim_window_days``.
 
 Candidate leads are leads with no active link whose ``unmatched.candidates`` names the person
-(read from ``candidate_pair``, the lists indexed by person)
 (unless a person rejected that pair in review), or that have an open review item for it; the
+lists are read from ``candidate_pair``, their elements as rows indexed by person. The
 best is the highest score, then the earliest lead, then the lead id. Everything is one query per
 question: the drivers' trips are correlated lookups over one range of the trips key index each
-(``windows.py``), the anchors a window function over the candidates, the summary and the trend
-GROUP BYs in the database.
+(``windows.py``), the anchors a window function over the candidates, the summary a GROUP BY in
+the database (the pages read the same rows from the summary tables, ``activity_view.py``).
 """
 
 from __future__ import annotations
