@@ -108,6 +108,19 @@ class ActivityDay(Base):
     trips: Mapped[int] = mapped_column(Integer)
 
 
+class RecoveryAttemptDay(Base):
+    """Recovery attempts counted per (day, outcome, reason; '' when none), written with the
+    attempts (``store.recovery_days``): the recovery figures of a window read days, not every
+    attempt of the period."""
+
+    __tablename__ = "recovery_attempt_day"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(12), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(30), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
 class MoneyRefresh(Base):
     __tablename__ = "money_refresh"
 

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from leadlink.store import audit
+from leadlink.store import audit, recovery_days
 from leadlink.store.backlog import kpi_red_ids
 from leadlink.store.db import conflict_insert
 from leadlink.store.models import (
@@ -233,6 +233,7 @@ def record_outcomes(
                       "b_failures": failures, "b_due": due, "b_error": o.error,
                       "b_reason": o.reason, "b_worker": worker, "b_now": now})  # fmt: skip
     session.execute(insert(RecoveryAttempt), attempts)
+    recovery_days.record(session, attempts)
     queue: Table = RecoveryQueue.__table__  # type: ignore[assignment]
     session.execute(
         update(queue)
@@ -262,32 +263,16 @@ def day_span(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
 
 
 def attempt_totals(session: Session, start: dt.datetime, end: dt.datetime) -> dict[str, int]:
-    """Attempts made in [start, end) by outcome, plus processed."""
-    rows = session.execute(
-        select(RecoveryAttempt.outcome, func.count())
-        .where(RecoveryAttempt.at >= start, RecoveryAttempt.at < end)
-        .group_by(RecoveryAttempt.outcome)
-    ).all()
-    totals = {MATCHED: 0, UNMATCHED: 0, FAILED: 0} | {r[0]: int(r[1]) for r in rows}
+    """Attempts made in [start, end) (whole days) by outcome, plus processed."""
+    totals = {MATCHED: 0, UNMATCHED: 0, FAILED: 0} | recovery_days.by_outcome(session, start, end)
     totals["processed"] = sum(totals.values())
     return totals
 
 
 def top_fail_reason(session: Session, start: dt.datetime, end: dt.datetime) -> str | None:
-    """The most common reason a lead stayed in the backlog: an unmatched reason, or ERROR."""
-    reason = func.coalesce(RecoveryAttempt.reason, literal("ERROR"))
-    row = session.execute(
-        select(reason, func.count().label("n"))
-        .where(
-            RecoveryAttempt.at >= start,
-            RecoveryAttempt.at < end,
-            RecoveryAttempt.outcome != MATCHED,
-        )
-        .group_by(reason)
-        .order_by(func.count().desc(), reason)
-        .limit(1)
-    ).first()
-    return None if row is None else str(row[0])
+    """The most common reason a lead stayed in the backlog in [start, end) (whole days): an
+    unmatched reason, or ERROR."""
+    return recovery_days.top_reason(session, start, end, besides=MATCHED, blank="ERROR")
 
 
 def new_in(session: Session, day: dt.date, grace_days: int) -> int:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from sqlalchemy import Engine, text
 from tests.factories import NOW, driver, lead, load
 from typer.testing import CliRunner
@@ -22,7 +23,8 @@ from leadlink.pipeline.resolution import decider
 from leadlink.pipeline.resolution.resolve import Resolver, match, person_key_for
 from leadlink.settings import Settings
 from leadlink.store import jobs, locks
-from leadlink.store.db import make_engine
+from leadlink.store import recovery as recovery_store
+from leadlink.store.db import alembic_config, make_engine, transaction
 
 SETTINGS = Settings(db="sqlite://", chunk_size=4)
 # Leads with a driver behind them (matchable by phone or document) and leads without one.
@@ -453,3 +455,40 @@ def test_a_seed_records_its_run_however_it_is_started(tmp_path: Path) -> None:
     assert len(runs) == 2 and runs[0].id == outcome.run_id
     assert runs[0].counts is not None and "duration_s" in runs[0].counts
     engine.dispose()
+
+
+def _attempt_days(engine: Engine) -> list[tuple[str, str, str, int]]:
+    return [(str(d)[:10], o, r, int(n)) for d, o, r, n in _rows(
+        engine, "SELECT day, outcome, reason, n FROM recovery_attempt_day "
+                "ORDER BY day, outcome, reason")]  # fmt: skip
+
+
+def test_the_attempts_per_day_are_counted_with_the_attempts(backlog: Engine) -> None:
+    rec.seed(backlog, SETTINGS, now=NOW)
+    rec.recover(backlog, SETTINGS, now=NOW, limit=4)
+    rec.recover(backlog, SETTINGS, now=NOW + dt.timedelta(hours=1))
+    counted = _rows(backlog, "SELECT outcome, coalesce(reason, ''), count(*) FROM "
+                             "recovery_attempt GROUP BY outcome, coalesce(reason, '') "
+                             "ORDER BY 1, 2")  # fmt: skip
+    assert _attempt_days(backlog) == [("2026-11-01", o, r, n) for o, r, n in counted]
+    assert sum(n for *_, n in _attempt_days(backlog)) == 12
+    assert CHECKS["drain"](backlog, SETTINGS).ok
+    # An attempt recorded behind the counts' back (a hand edit) is caught.
+    _exec(backlog, "UPDATE recovery_attempt_day SET n = n + 1 WHERE outcome = 'matched'")
+    off = CHECKS["drain"](backlog, SETTINGS)
+    assert not off.ok and any(e.startswith("attempts per day not") for e in off.examples)
+
+
+def test_the_recovery_figures_are_asked_for_whole_days(backlog: Engine) -> None:
+    with transaction(backlog) as session, pytest.raises(ValueError, match="whole day"):
+        recovery_store.top_fail_reason(session, NOW, NOW + dt.timedelta(days=1))
+
+
+def test_the_migration_counts_the_attempts_already_there(backlog: Engine) -> None:
+    rec.seed(backlog, SETTINGS, now=NOW)
+    rec.recover(backlog, SETTINGS, now=NOW)
+    before = _attempt_days(backlog)
+    command.downgrade(alembic_config(backlog), "0008_money_summaries")
+    command.upgrade(alembic_config(backlog), "head")
+    assert _attempt_days(backlog) == before and before
+    assert CHECKS["drain"](backlog, SETTINGS).ok

@@ -36,7 +36,7 @@ from leadlink.pipeline.resolution.decider import failure_message
 from leadlink.pipeline.resolution.resolve import Resolver, write_decisions
 from leadlink.pipeline.summaries import segment_rules
 from leadlink.settings import Settings
-from leadlink.store import backlog, jobs, locks, queue_rearm
+from leadlink.store import backlog, jobs, locks, queue_rearm, recovery_days
 from leadlink.store import recovery as recovery_store
 from leadlink.store.db import transaction
 from leadlink.store.recovery import FAILED, MATCHED, UNMATCHED, Outcome
@@ -373,7 +373,7 @@ def _refresh_daily(
 
 def check_drain(engine: Engine, settings: Settings) -> CheckResult:
     """The queue drains: sampled matched leads left the backlog, every run's totals add up,
-    no item was attempted twice by one run."""
+    no item was attempted twice by one run, the attempts per day equal the attempts."""
 
     now = clock.utcnow()
     problems: list[str] = []
@@ -384,7 +384,8 @@ def check_drain(engine: Engine, settings: Settings) -> CheckResult:
         runs = recovery_store.recover_run_counts(session)
         attempts = recovery_store.attempts_by_run(session)
         twice, twice_examples = recovery_store.twice_in_one_run(session)
-    problems += examples
+        off_days, day_examples = recovery_days.out_of_step(session)
+    problems += examples + day_examples
     bad_runs = 0
     for run_id, counts in runs:
         made = attempts.get(run_id, {})
@@ -397,7 +398,7 @@ def check_drain(engine: Engine, settings: Settings) -> CheckResult:
             problems.append(f"recover run {run_id}: reported {said}, attempts recorded {found}")
     problems += twice_examples
     detail = (f"{sampled} matched leads sampled, {len(runs)} recover runs balanced, "
-              "one attempt per item per run")  # fmt: skip
-    violations = red + bad_runs + twice
+              "one attempt per item per run, attempts per day counted")  # fmt: skip
+    violations = red + bad_runs + twice + off_days
     examples = problems[: recovery_store.LIMIT]
     return CheckResult("drain", violations == 0, detail, violations, examples)

@@ -1,6 +1,7 @@
 """candidate_pair: the engine's candidate lists of ``unmatched`` as rows, indexed by person,
 kept by triggers on ``unmatched``; person.retired_into and review_item.person_key indexed;
-activity_day, unlinked activity's trend per day (docs/summaries.md)
+activity_day, unlinked activity's trend per day; recovery_attempt_day, the attempts per day
+(docs/summaries.md)
 
 Unlinked activity asks "which unmatched leads name this person as a candidate?". Answered from
 the JSON lists that meant expanding every ``unmatched`` row (350 k at 1 M leads) for each page.
@@ -102,6 +103,18 @@ def upgrade() -> None:
     )
     op.execute("INSERT INTO activity_day (day, drivers, trips) "
                "SELECT day, count(*), sum(trips) FROM activity_trip_day GROUP BY day")  # fmt: skip
+    op.create_table(
+        "recovery_attempt_day",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("outcome", sa.String(12), nullable=False),
+        sa.Column("reason", sa.String(30), nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("day", "outcome", "reason", name=op.f("pk_recovery_attempt_day")),
+    )
+    # date(x) is SQLite's function and PostgreSQL's function-style cast alike.
+    op.execute("INSERT INTO recovery_attempt_day (day, outcome, reason, n) "
+               "SELECT date(at), outcome, coalesce(reason, ''), count(*) FROM recovery_attempt "
+               "GROUP BY date(at), outcome, coalesce(reason, '')")  # fmt: skip
     # The pairs of the rows already there: an UPDATE that changes nothing fires the triggers.
     op.execute("UPDATE unmatched SET candidates = candidates")
 
@@ -113,6 +126,7 @@ def downgrade() -> None:
             op.execute(f"DROP FUNCTION IF EXISTS {name}()")
         else:
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
+    op.drop_table("recovery_attempt_day")
     op.drop_table("activity_day")
     op.drop_index("ix_review_item_person_key", "review_item")
     op.drop_index("ix_person_retired_into", "person")
