@@ -1,12 +1,30 @@
-"""One exception root; the edges (CLI, API) translate it into exit codes and statuses."""
+"""One exception root; the edges (CLI, API) translate it into exit codes and statuses.
+
+An error a person can meet in the dashboard also carries a ``code`` and its ``params``: the
+message is written once here, in English, as a template (``"no person {key}"``), and the
+dashboard shows ``error.<code>`` from its catalog in the page's language, formatted with the
+same params (docs/dashboard.md, "Errors in the page's language"). The CLI and the API say the
+English text.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class LeadlinkError(Exception):
-    """Root of every error leadlink raises on purpose."""
+    """Root of every error leadlink raises on purpose.
+
+    ``LeadlinkError("no person {key}", code="person_unknown", key=k)``: with params, the
+    message is a template they fill in; without, it is the text as given.
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str = "", /, *, code: str | None = None, **params: Any) -> None:
+        self.code = code
+        self.params = params
+        super().__init__(message.format(**params) if params else message)
 
 
 class ConfigError(LeadlinkError):

@@ -109,7 +109,7 @@ def test_a_decided_item_cannot_be_decided_again(
     for action in ("accept", "reject"):
         again = client.post(f"/api/review/{item}/{action}", headers=ana)
         assert again.status_code == 409, again.text
-        assert "already accepted by otto" in again.json()["detail"]
+        assert "already accepted (by otto" in again.json()["detail"]
     assert _status(world, item)[:2] == ("accepted", "otto")
     assert [a[:2] for a in _audit(world)] == [("otto", "review_accept")]
 

@@ -72,7 +72,7 @@ def test_reject_through_the_form_and_a_second_decision_is_reported(
     assert "rechazado" in text_of(page(client, "/review", params={"status": "all"}), "flash-ok")
     again = post(client, f"/review/{item}/accept", {"csrf_token": token})
     assert again.status_code == 303
-    assert "already rejected" in text_of(page(client, "/review"), "flash-error")
+    assert "ya se decidió (rejected, por" in text_of(page(client, "/review"), "flash-error")
     assert status_of(engine, item) == ("rejected", "olga", None)
     # An unknown item is said so, too; a "back" off the queue is not followed.
     missing = post(client, "/review/999999/accept", {"csrf_token": token, "back": "/gap"})
@@ -88,7 +88,7 @@ def test_a_viewer_gets_a_403_page_and_nothing_changes(
     got = post(client, f"/review/{item}/accept", {"csrf_token": csrf(page(client, "/review"))})
     assert got.status_code == 403
     assert text_of(got.text, "error-status").startswith("403")
-    assert "viewer" in text_of(got.text, "error-detail")
+    assert "usuario de solo lectura" in text_of(got.text, "error-detail")
     assert status_of(engine, item) == ("open", None, None)
 
 

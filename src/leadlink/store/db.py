@@ -191,11 +191,13 @@ def _translate_error(ctx: ExceptionContext) -> None:
     where = describe(url) if url is not None else "the database"
     if _refused_write(original):
         raise ReadOnlyDatabaseError(
-            f"the database {where} is read-only (opened with mode=ro or immutable=1, or its "
-            "file or folder cannot be written): nothing was written"
+            "the database {where} is read-only (opened with mode=ro or immutable=1, or its "
+            "file or folder cannot be written): nothing was written",
+            code="database_read_only", where=where,
         )
     if ctx.connection is None and isinstance(ctx.sqlalchemy_exception, DBAPIError):
-        raise DatabaseError(f"cannot open the database {where}: {redact(str(original), url)}")
+        raise DatabaseError("cannot open the database {where}: {why}", code="database_unreachable",
+                            where=where, why=redact(str(original), url))
 
 
 def describe(url: URL) -> str:

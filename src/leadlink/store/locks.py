@@ -163,9 +163,10 @@ def acquire(
         if elapsed >= timeout:
             waited = f" after waiting {timeout:g} s" if timeout else ""
             raise LockBusyError(
-                f"{busy.describe()}{waited}; another {kind} job is running. Wait for it to "
-                f"finish, or retry later (a lock without heartbeat for "
-                f"{int(stale_after.total_seconds())} s is taken over)."
+                "{holder}{waited}; another {kind} job is running. Wait for it to finish, or "
+                "retry later (a lock without heartbeat for {stale} s is taken over).",
+                code="job_busy", holder=busy.describe(), waited=waited, kind=kind,
+                stale=int(stale_after.total_seconds()),
             )
         time.sleep(min(POLL_SECONDS, max(timeout - elapsed, 0.01)))
 
@@ -304,7 +305,9 @@ def hold_linking(
                     taken = False
             if elapsed >= timeout:
                 assert blocker is not None
-                raise LockBusyError(_linking_busy(job, blocker, timeout, stale_after))
+                text = _linking_busy(job, blocker, timeout, stale_after)
+                raise LockBusyError("{text}", text=text, code="linking_busy", job=job,
+                                    other=_other(blocker))
             time.sleep(min(POLL_SECONDS, max(timeout - elapsed, 0.01)))
     except BaseException:
         if taken:
@@ -342,8 +345,13 @@ def _linking_blocker(
     return None
 
 
+def _other(blocker: Holder) -> str:
+    """The job that holds the linking lock, by name."""
+    return "match" if blocker.kind == LINKING else blocker.kind.split("/")[1]
+
+
 def _linking_busy(job: str, blocker: Holder, waited: float, stale_after: dt.timedelta) -> str:
-    other = "match" if blocker.kind == LINKING else blocker.kind.split("/")[1]
+    other = _other(blocker)
     after = f" after waiting {waited:g} s" if waited else ""
     return (
         f"cannot start {job}: a {other} run holds the linking lock (as {blocker.owner}, since "

@@ -78,7 +78,7 @@ def live_keys(session: Session, keys: Iterable[str]) -> dict[str, str]:
 def live_key(session: Session, key: str) -> str:
     found = live_keys(session, [key])
     if key not in found:
-        raise NotFoundError(f"no person {key}")
+        raise NotFoundError("no person {key}", code="person_unknown", key=key)
     return found[key]
 
 
@@ -94,16 +94,18 @@ def full_key(session: Session, key: str) -> str:
     if session.get(Person, key) is not None:
         return key
     if len(key) < MIN_PREFIX or not _KEY_START.fullmatch(key):
-        raise NotFoundError(f"no person {key}")
+        raise NotFoundError("no person {key}", code="person_unknown", key=key)
     query = (select(Person.person_key).where(Person.person_key.startswith(key, autoescape=True))
              .order_by(Person.person_key).limit(3))  # fmt: skip
     found = list(session.scalars(query))
     if not found:
-        raise NotFoundError(f"no person key starts with {key}")
+        raise NotFoundError("no person key starts with {key}", code="person_prefix_unknown",
+                            key=key)
     if len(found) > 1:
         more = ", ".join(found[:2]) + (", …" if len(found) > 2 else "")
-        raise UsageError(f"{key} is the start of more than one person key ({more}): "
-                         "give more characters")  # fmt: skip
+        raise UsageError("{key} is the start of more than one person key ({more}): "
+                         "give more characters", code="person_prefix_ambiguous", key=key,
+                         more=more)  # fmt: skip
     return found[0]
 
 
@@ -166,19 +168,22 @@ def merge(
     chooses). The audit row's ``journal`` names every row moved, for ``store.unmerge``.
     """
     if survivor == retired:
-        raise UsageError(f"cannot merge person {survivor} into itself")
+        raise UsageError("cannot merge person {key} into itself", code="merge_into_itself",
+                         key=survivor)
     rows = persons(session, [survivor, retired], lock=True)
     for key in (survivor, retired):
         if key not in rows:
-            raise NotFoundError(f"no person {key}")
+            raise NotFoundError("no person {key}", code="person_unknown", key=key)
     keep, gone = rows[survivor], rows[retired]
     if keep.retired_into is not None:
-        raise UsageError(f"{survivor} is retired (into {keep.retired_into}): it cannot survive")
+        raise UsageError("{key} is retired (into {into}): it cannot survive",
+                         code="merge_survivor_retired", key=survivor, into=keep.retired_into)
     result: dict[str, Any] = {"survivor": survivor, "retired": retired}
     if gone.retired_into is not None:
         if live_key(session, retired) == survivor:
             return {**result, "status": "already_merged"}
-        raise UsageError(f"{retired} is already retired into {gone.retired_into}")
+        raise UsageError("{key} is already retired into {into}", code="merge_already_retired",
+                         key=retired, into=gone.retired_into)
     detail = {"from": retired, "to": survivor}
     result["status"] = "merged"
     # Every row the merge moves or marks, by id, so that `persons unmerge` can put it back.

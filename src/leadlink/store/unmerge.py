@@ -53,19 +53,22 @@ def undoable(session: Session, retired: str, *, lock: bool = False) -> tuple[str
     NotFoundError or UsageError saying why (so a refusal writes nothing, not even a job run)."""
     rows = persons(session, [retired], lock=lock)
     if retired not in rows:
-        raise NotFoundError(f"no person {retired}")
+        raise NotFoundError("no person {key}", code="person_unknown", key=retired)
     survivor = rows[retired].retired_into
     if survivor is None:
-        raise UsageError(f"{retired} is not merged into anyone: nothing to undo")
+        raise UsageError("{key} is not merged into anyone: nothing to undo",
+                         code="unmerge_not_merged", key=retired)
     merged = last_merge(session, retired)
     if merged is None or "journal" not in (merged.detail or {}) \
             or merged.detail.get("survivor") != survivor:
-        raise UsageError(f"the merge of {retired} into {survivor} has no journal (it predates "
-                         "undo, or was written by hand): it cannot be undone")  # fmt: skip
+        raise UsageError("the merge of {key} into {into} has no journal (it predates undo, or "
+                         "was written by hand): it cannot be undone", code="unmerge_no_journal",
+                         key=retired, into=survivor)  # fmt: skip
     keep = persons(session, [survivor], lock=lock).get(survivor)
     if keep is None or keep.retired_into is not None:
-        raise UsageError(f"{survivor} was itself merged into {keep and keep.retired_into} since: "
-                         "undo that merge first")  # fmt: skip
+        raise UsageError("{key} was itself merged into {into} since: undo that merge first",
+                         code="unmerge_survivor_merged", key=survivor,
+                         into=keep and keep.retired_into)  # fmt: skip
     return survivor, merged
 
 

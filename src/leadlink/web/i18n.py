@@ -115,6 +115,21 @@ class Translator:
         text = self.catalog.gettext(key)
         return str(value) if text == key else text
 
+    def error(self, exc: BaseException) -> str:
+        """An error in the language: its ``error.<code>`` message filled with its params, else
+        its own (English) text. tests/web/test_error_texts.py holds every coded raise to a
+        message in each catalog whose fields its params fill, so the fallback is for errors
+        the dashboard cannot meet."""
+        code = getattr(exc, "code", None)
+        key = f"error.{code}"
+        text = self.catalog.gettext(key) if code else key
+        if text == key:
+            return str(exc)
+        try:
+            return text.format(**getattr(exc, "params", {}))
+        except (KeyError, IndexError, ValueError):
+            return str(exc)
+
     @property
     def currency_symbol(self) -> str:
         """The sol's symbol in the language (``S/`` in ``es_PE``), for a chart's axis."""

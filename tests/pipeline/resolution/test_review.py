@@ -193,7 +193,7 @@ def test_engine_error_leaves_open_items_alone(
 def test_deciding_a_closed_or_unknown_item_is_refused(world: Engine) -> None:
     first = item_id(world, "L2", "D2")
     review.accept(world, SETTINGS, first, actor="ana", now=NOW)
-    with pytest.raises(UsageError, match="already accepted by ana"):
+    with pytest.raises(UsageError, match="already accepted \\(by ana"):
         review.reject(world, SETTINGS, first, actor="ana", now=NOW)
     with pytest.raises(UsageError, match="already accepted"):
         review.accept(world, SETTINGS, first, actor="ana", now=NOW)
@@ -254,7 +254,7 @@ def test_cli_list_accept_reject(world: Engine, db_url: str) -> None:
     again = runner.invoke(app, ["--db", db_url, "review", "accept", str(first)])
     assert again.exit_code == 2 and "already accepted" in again.output
     again = runner.invoke(app, ["--db", db_url, "review", "reject", str(second)])
-    assert again.exit_code == 2 and "already rejected by ana" in again.output
+    assert again.exit_code == 2 and "already rejected (by ana" in again.output
     missing = runner.invoke(app, ["--db", db_url, "review", "accept", "4242"])
     assert missing.exit_code == 2 and "no review item 4242" in missing.output
     bad = runner.invoke(app, ["--db", db_url, "review", "list", "--status", "nope"])

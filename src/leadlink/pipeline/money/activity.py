@@ -50,9 +50,9 @@ def unlinked_activity(
     the day's snapshot when one was recorded.
     """
     if limit < 0 or offset < 0:
-        raise UsageError("--limit and --offset must not be negative")
+        raise UsageError("--limit and --offset must not be negative", code="page_negative")
     if not 1 <= days <= MAX_DAYS:
-        raise UsageError(f"--days must be between 1 and {MAX_DAYS}")
+        raise UsageError("--days must be between 1 and {n}", code="days_out_of_range", n=MAX_DAYS)
     today = now.date()
     since = today - dt.timedelta(days=days - 1)
     ensure(engine, settings, now)

@@ -32,8 +32,9 @@ def gap_report(
     bad += [r for r in risks if r not in gap_store.RISKS]
     if bad:
         raise UsageError(
-            f"unknown gap reason or risk {', '.join(bad)}: reasons are "
-            f"{', '.join(gap_store.GAP_REASONS)}; risks are {', '.join(gap_store.RISKS)}"
+            "unknown gap reason or risk {bad}: reasons are {reasons}; risks are {risks}",
+            code="gap_filter_unknown", bad=", ".join(bad),
+            reasons=", ".join(gap_store.GAP_REASONS), risks=", ".join(gap_store.RISKS),
         )
     cutoffs = gap_store.GapCutoffs.at(now, settings.gap_medium_days, settings.gap_high_days)
     with transaction(engine) as session:

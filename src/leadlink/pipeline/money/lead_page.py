@@ -33,7 +33,8 @@ def lead_page(
     with transaction(engine) as session:
         record = queries.record(session, "leads", lead_id)
         if record is None:  # deleted between the two reads
-            raise NotFoundError(f"no record leads/{lead_id}")
+            raise NotFoundError("no record {source}/{pk}", code="record_unknown",
+                                source="leads", pk=lead_id)
         items = queries.review_items(session, record.id)
         row = backlog_view.lead(session, rules, record.id)
     return {**lead, "review_items": items, "backlog": _backlog(row, now.date())}

@@ -50,7 +50,8 @@ def backlog_segments(
     "total", "limit", "offset", "filters"}``: the whole backlog's segments and one page of it."""
     bad = [s for s in segments if s not in SEGMENTS]
     if bad:
-        raise UsageError(f"unknown segment {', '.join(bad)}: segments are {', '.join(SEGMENTS)}")
+        raise UsageError("unknown segment {bad}: segments are {known}", code="segment_unknown",
+                         bad=", ".join(bad), known=", ".join(SEGMENTS))
     rules = segment_rules(settings, now)
     ensure(engine, settings, now)
     with transaction(engine) as session:

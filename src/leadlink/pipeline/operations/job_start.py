@@ -51,7 +51,8 @@ def start(
     wait_seconds: float,
 ) -> Started:
     if kind not in KINDS:
-        raise UsageError(f"unknown job kind {kind!r}: use one of {', '.join(KINDS)}")
+        raise UsageError("unknown job kind {kind!r}: use one of {known}", code="job_kind_unknown",
+                         kind=kind, known=", ".join(KINDS))
     owner = f"{locks.new_owner()}:api:{actor}"[:OWNER_CHARS]
     worker = Worker(engine, settings, owner=owner)
     job = next(j for j in worker.jobs() if j.kind == kind)

@@ -24,7 +24,8 @@ def explain(engine: Engine, source: str, source_pk: str) -> dict[str, Any]:
     with transaction(engine) as session:
         rec = queries.record(session, source, source_pk)
         if rec is None:
-            raise NotFoundError(f"no record {source}/{source_pk}")
+            raise NotFoundError("no record {source}/{pk}", code="record_unknown",
+                                source=source, pk=source_pk)
         out: dict[str, Any] = {"source": source, "source_pk": source_pk, "data": rec.data}
         link = queries.active_link(session, rec.id)
         um = queries.unmatched(session, rec.id)

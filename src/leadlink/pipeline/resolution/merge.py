@@ -157,11 +157,12 @@ def merge_persons(
         # A key or its start (8 characters or more, as lists print keys).
         keep, retire = merges.full_key(session, keep), merges.full_key(session, retire)
         if keep == retire:
-            raise UsageError(f"cannot merge person {keep} into itself")
+            raise UsageError("cannot merge person {key} into itself", code="merge_into_itself",
+                             key=keep)
         live = merges.live_keys(session, [keep, retire])
         for key in (keep, retire):
             if key not in live:
-                raise NotFoundError(f"no person {key}")
+                raise NotFoundError("no person {key}", code="person_unknown", key=key)
         conflicts = merge_conflicts(persons.identity_values(session, [live[keep], live[retire]]),
                                     live[keep], live[retire])  # fmt: skip
     requested = {"keep": keep, "retire": retire, "keep_live": live[keep],
@@ -174,8 +175,10 @@ def merge_persons(
     if blocking and not (force or dry_run):
         said = "; ".join(f"{c['field']}: {', '.join(c['keep'])} / {', '.join(c['retire'])}"
                          for c in blocking)  # fmt: skip
-        raise UsageError(f"{live[keep]} and {live[retire]} look like two people ({said}): "
-                         "see `persons merge --dry-run`, or merge anyway with --force")  # fmt: skip
+        raise UsageError("{keep} and {retire} look like two people ({said}): see `persons "
+                         "merge --dry-run`, or merge anyway with --force",
+                         code="merge_two_people", keep=live[keep], retire=live[retire],
+                         said=said)  # fmt: skip
     if dry_run:
         with rehearsal(engine) as session:
             result = merges.merge(session, live[keep], live[retire], run_id=None, now=now,

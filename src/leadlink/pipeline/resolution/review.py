@@ -108,9 +108,10 @@ def list_items(
     """
     if status != "all" and status not in review_store.STATUSES:
         known = ", ".join(review_store.STATUSES)
-        raise UsageError(f"unknown status {status!r}; one of: all, {known}")
+        raise UsageError("unknown status {status!r}; one of: all, {known}",
+                         code="review_status_unknown", status=status, known=known)
     if limit < 1 or offset < 0:
-        raise UsageError("limit must be at least 1 and offset at least 0")
+        raise UsageError("limit must be at least 1 and offset at least 0", code="page_bounds")
     today = (now or dt.datetime.now(dt.UTC)).date()
     with transaction(engine) as session:
         total, page = review_store.list_page(
@@ -182,19 +183,20 @@ def _iso(value: dt.date | None) -> str | None:
 def _open_item(session: Session, item_id: int) -> tuple[ReviewItem, SourceRecord]:
     found = review_store.item_for_update(session, item_id)
     if found is None:
-        raise NotFoundError(f"no review item {item_id}")
+        raise NotFoundError("no review item {id}", code="review_item_unknown", id=item_id)
     item, record = found
     if item.status != "open":
-        by = f" by {item.decided_by}" if item.decided_by else ""
-        when = f" at {item.decided_at:%Y-%m-%d %H:%M}" if item.decided_at else ""
-        raise UsageError(f"review item {item_id} is already {item.status}{by}{when}")
+        when = f"{item.decided_at:%Y-%m-%d %H:%M}" if item.decided_at else "?"
+        raise UsageError("review item {id} is already {status} (by {by}, at {when})",
+                         code="review_item_decided", id=item_id, status=item.status,
+                         by=item.decided_by or "?", when=when)
     return item, record
 
 
 def _need_actor(actor: str) -> str:
     actor = actor.strip()
     if not actor:
-        raise UsageError("a decision needs who made it (--by NAME)")
+        raise UsageError("a decision needs who made it (--by NAME)", code="decision_needs_actor")
     return actor
 
 
@@ -257,8 +259,9 @@ def accept(
                 "superseded": superseded,
             }  # fmt: skip
     if stale is not None:
-        raise UsageError(f"review item {item_id} cannot be accepted: {stale}; "
-                         "it is now marked superseded")  # fmt: skip
+        raise UsageError("review item {id} cannot be accepted: {why}; it is now marked "
+                         "superseded", code="review_item_stale", id=item_id,
+                         why=stale)  # fmt: skip
     return result
 
 

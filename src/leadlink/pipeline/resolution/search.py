@@ -118,13 +118,15 @@ def search(engine: Engine, query: str | None) -> dict[str, Any]:
     leads of the persons found ride along with ``matched_on: ["person"]`` and ``via``."""
     text = (query or "").strip()
     if len(text) < MIN_LENGTH:
-        raise UsageError(f"search needs at least {MIN_LENGTH} characters: a lead id, a phone, "
-                         "a DNI, a plate or a full name")  # fmt: skip
+        raise UsageError("search needs at least {n} characters: a lead id, a phone, a DNI, a "
+                         "plate or a full name", code="search_too_short", n=MIN_LENGTH)  # fmt: skip
     if len(text) > MAX_LENGTH:
-        raise UsageError(f"search takes at most {MAX_LENGTH} characters")
+        raise UsageError("search takes at most {n} characters", code="search_too_long",
+                         n=MAX_LENGTH)
     if "\x00" in text or _SURROGATES.search(text):
         # No PostgreSQL text holds them: refused here, not a database error.
-        raise UsageError("search takes valid text: no NUL character, no lone surrogate")
+        raise UsageError("search takes valid text: no NUL character, no lone surrogate",
+                         code="search_bad_text")
     read = probes(text)
     keys = query_keys(read)
     with transaction(engine) as session:

@@ -71,10 +71,13 @@ def claims(
 ) -> Response:
     def build() -> dict[str, Any]:
         if milestone not in (None, "", *MILESTONE_NAMES):
-            raise UsageError(f"unknown milestone {milestone!r}; one of: "
-                             f"{', '.join(MILESTONE_NAMES)}")  # fmt: skip
+            raise UsageError("unknown milestone {milestone!r}; one of: {known}",
+                             code="milestone_unknown", milestone=milestone,
+                             known=", ".join(MILESTONE_NAMES))  # fmt: skip
         if status not in (None, "", *STATUSES):
-            raise UsageError(f"unknown status {status!r}; one of: {', '.join(STATUSES)}")
+            raise UsageError("unknown status {status!r}; one of: {known}",
+                             code="claim_status_unknown", status=status,
+                             known=", ".join(STATUSES))
         data = report(engine, settings, now=now, milestone=milestone or None,
                       status=status or None, with_rows=True)  # fmt: skip
         rows = data.pop("rows")

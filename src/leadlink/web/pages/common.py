@@ -151,7 +151,7 @@ def respond(
     except LeadlinkError as exc:
         if wants_json(request):
             raise
-        return error_page(request, principal, status_for(exc), str(exc))
+        return error_page(request, principal, status_for(exc), translator(request).error(exc))
     if wants_json(request):
         return json_response(data)
     extras = dict(view(translator(request), data)) if view is not None else {}
@@ -186,18 +186,22 @@ def safe_next(target: str | None) -> str:
 def form_writer(
     request: Request, engine: EngineDep, now: NowDep, csrf: CookieCsrfDep
 ) -> Principal | str:
-    """OperatorDep for dashboard forms: the operator, or why not (rendered as a 403 page,
-    not the API's JSON). Not logged in stays the app's 401/redirect; CSRF is checked by
-    ``current_principal`` for a cookie session exactly as for the API. A plain ``def`` like
-    it (the thread pool)."""
+    """OperatorDep for dashboard forms: the operator, or why not in the page's language
+    (rendered as a 403 page, not the API's JSON). Not logged in stays the app's 401/redirect;
+    CSRF is checked by ``current_principal`` for a cookie session exactly as for the API. A
+    plain ``def`` like it (the thread pool)."""
+    t = translator(request)
     try:
-        return require_operator(current_principal(request, engine, now, csrf))
+        principal = current_principal(request, engine, now, csrf)
     except NotAuthenticated:
         raise
     except HTTPException as exc:
-        if exc.status_code == 403:
-            return str(exc.detail)
+        if exc.status_code == 403:  # the one 403 current_principal raises: the CSRF token
+            return t("error.csrf")
         raise
+    if not principal.can_write:
+        return t("error.operator_only", name=principal.name)
+    return require_operator(principal)
 
 
 FormWriterDep = Annotated[Principal | str, Depends(form_writer)]

@@ -77,7 +77,7 @@ def merge(
                                reason=reason.strip() or "dashboard", dry_run=preview,
                                force=force)  # fmt: skip
     except LeadlinkError as exc:  # unknown key, two people on paper: say so on the page
-        flash(request, "error", t("merge.failed", error=str(exc)))
+        flash(request, "error", t("merge.failed", error=t.error(exc)))
         return _back(key)
     if result["status"] == "already_merged":
         flash(request, "info", t("merge.already", key=result["survivor"]))
@@ -111,7 +111,7 @@ def unmerge(
         result = unmerge_persons(engine, key, now=now, actor=writer.name,
                                  reason=reason.strip() or "dashboard", dry_run=preview)  # fmt: skip
     except LeadlinkError as exc:
-        flash(request, "error", t("merge.unmerge_failed", error=str(exc)))
+        flash(request, "error", t("merge.unmerge_failed", error=t.error(exc)))
         return _back(key)
     words = {"restored": result["restored"], "survivor": result["survivor"],
              "counts": _counts(t, result, UNMERGE_COUNTS)}  # fmt: skip

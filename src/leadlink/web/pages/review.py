@@ -169,7 +169,7 @@ def _decide(
     try:
         result = call(actor=writer.name, note=(note or "").strip() or None)
     except LeadlinkError as exc:  # already decided, unknown item: say so on the queue
-        flash(request, "error", t("review.failed", id=item_id, error=str(exc)))
+        flash(request, "error", t("review.failed", id=item_id, error=t.error(exc)))
     else:
         if action == "accept":
             link = result["link"]

@@ -58,7 +58,8 @@ def lead(
 
     def build() -> dict[str, Any]:
         if "\x00" in lead_id:  # no stored id holds one (PostgreSQL text cannot)
-            raise NotFoundError(f"no record leads/{lead_id!r}")
+            raise NotFoundError("no record {source}/{pk}", code="record_unknown",
+                                source="leads", pk=lead_id)
         return lead_page(engine, settings, lead_id, now=now)  # NotFoundError -> 404
 
     def view(t: Translator, data: dict[str, Any]) -> dict[str, Any]:
