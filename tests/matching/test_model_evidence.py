@@ -58,9 +58,13 @@ def test_a_model_only_pair_shows_the_evidence_of_its_records(
     reg, settings = world["reg"], world["model"].settings
     driver = _namesake(reg)
     given = " ".join(driver["tokens"][: len(driver["tokens"]) - 2])
-    lead = {"rid": QUERY_RID, "first_name": given, "middle_name": middle,
-            "last_name": " ".join(driver["family"]),
-            "date": None if offset is None else driver["date"] + dt.timedelta(days=offset)}
+    lead = {
+        "rid": QUERY_RID,
+        "first_name": given,
+        "middle_name": middle,
+        "last_name": " ".join(driver["family"]),
+        "date": None if offset is None else driver["date"] + dt.timedelta(days=offset),
+    }
     query = prepare(canonical_from_rows([lead]))
     (q,) = query.to_pylist()
     assert not blocked(q, driver), "no rule blocks the pair: only the model finds it"
