@@ -108,8 +108,10 @@ def _panel(panel: Panel, rows: Sequence[Row], left: float, width: float,
         x0, x1 = sorted((zero, axis(shown)))
         colour = (POSITIVE if value >= 0 else NEGATIVE) if panel.signed else NEUTRAL
         label = f"{row.group} · {row.label}: {panel.fmt(value)}"
-        parts.append(f'<rect x="{x0:.1f}" y="{y + 3:.1f}" width="{max(x1 - x0, 1.0):.1f}" '
-                     f'height="{ROW - 6}" fill="{colour}"><title>{escape(label)}</title></rect>')
+        parts.append(
+            f'<rect x="{x0:.1f}" y="{y + 3:.1f}" width="{max(x1 - x0, 1.0):.1f}" '
+            f'height="{ROW - 6}" fill="{colour}"><title>{escape(label)}</title></rect>'
+        )
         text = ("◀ " if value < shown else "") + panel.fmt(value) + (" ▶" if value > shown else "")
         if value >= 0 or not panel.signed:
             parts.append(_text(x1 + 3, y + 13, text, font_size=10,

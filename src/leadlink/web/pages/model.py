@@ -66,8 +66,8 @@ def view(t: Translator, data: dict[str, Any]) -> dict[str, Any]:
     ]  # fmt: skip
     rows = [Row(lvl["field_label"], lvl["level_label"]) for lvl in levels]
     mu = level_chart(rows, [
-        Panel(t("model.m_panel"), [lvl["m"] for lvl in levels], 0.0, 1.0),
-        Panel(t("model.u_panel"), [lvl["u"] for lvl in levels], 0.0, 1.0),
+        Panel(t("model.m_panel"), [lvl["m"] for lvl in levels], 0.0, 1.0, fmt=_short),
+        Panel(t("model.u_panel"), [lvl["u"] for lvl in levels], 0.0, 1.0, fmt=_short),
     ], title=t("model.mu_chart"))  # fmt: skip
     prior = [Row(t("model.prior"), "λ")] if data["prior_weight"] is not None else []
     weights = [*([data["prior_weight"]] if prior else []), *(lvl["weight"] for lvl in levels)]
@@ -77,6 +77,10 @@ def view(t: Translator, data: dict[str, Any]) -> dict[str, Any]:
     ], title=t("model.weights_chart"))  # fmt: skip
     return {"levels": levels, "mu_chart": svg(mu), "weights_chart": svg(chart),
             "prior_shown": probability(data["prior"])}  # fmt: skip
+
+
+def _short(value: float) -> str:
+    return f"{value:.3g}"
 
 
 def _signed(value: float) -> str:
