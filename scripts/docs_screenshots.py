@@ -35,6 +35,7 @@ SHOTS = {
     "alerts": "alerts",
     "activity": "activity",
     "search": "search",
+    "model": "model",
     "lead": "lead",
     "login": "login",
     "overview-en": "overview-en",

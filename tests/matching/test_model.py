@@ -239,6 +239,8 @@ def test_single_record_path_decides_like_the_batch_engine(world: dict[str, Any])
             or abs(got["score"] - expected["score"]) < 1e-9
         )
         same = same and json.loads(got["candidates"]) == json.loads(expected["candidates"])
+        # The evidence too: a pair only the model found has its features on both paths.
+        same = same and json.loads(got["evidence"]) == json.loads(expected["evidence"])
         if not same:
             differ.append((expected, got))
     assert not differ, [{k: (e[k], g[k]) for k in e if e[k] != g[k]} for e, g in differ[:2]]

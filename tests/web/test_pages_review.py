@@ -238,3 +238,63 @@ def test_the_review_page_says_missing_where_the_lead_has_no_value(
     block = element(page(client, "/review"), f"review-item-{item}")
     assert 'data-testid="field-missing"' in block and "sin dato en este registro" in block
     assert "✘" not in block  # nothing the lead carries disagrees with Luis's driver record
+
+
+def _ids_in_order(html: str, prefix: str) -> list[int]:
+    return [int(i) for i in re.findall(rf'data-testid="{prefix}-(\d+)"', html)]
+
+
+def test_the_compact_view_is_one_row_per_item_of_the_json(
+    client: TestClient, make_token: TokenMaker
+) -> None:
+    login(client, make_token("viewer", "vera"))
+    expected = {i["id"]: i for i in client.get("/review.json").json()["items"]}
+    assert len(expected) >= 3
+    full = page(client, "/review")
+    compact = page(client, "/review", view="compact")
+    table = element(compact, "review-compact")
+    rows = _ids_in_order(table, "review-row")
+    # Every item of the JSON once, in the full page's order, with its score; no evidence
+    # table open on the page (it is folded in each row's <details>).
+    assert sorted(rows) == sorted(expected) and rows == _ids_in_order(full, "review-item")
+    for item_id_, item in expected.items():
+        row = element(table, f"review-row-{item_id_}")
+        assert text_of(row, f"review-row-{item_id_}-score") == f"{item['score']:.2f}"
+        assert f'href="/persons/{item["person_key"]}"' in row
+        if item["record"]["source"] == "leads":
+            assert f'href="/leads/{item["record"]["source_pk"]}"' in row
+        details = element(row, f"review-row-{item_id_}-details")
+        assert "<summary>" in details
+        # The evidence the full view shows (a runner-up proposed beside the best has none).
+        assert ('class="evidence compact"' in details) is bool(item["evidence"].get("fields"))
+    assert 'data-testid="review-item-' not in compact  # not the full cards
+    assert "review-row-" not in full  # and the full view has no compact rows
+    # The toggle, both ways; a viewer sees no forms.
+    assert 'href="/review?status=open&amp;view=compact"' in full
+    assert 'href="/review?status=open"' in element(compact, "review-view-full")
+    assert "/accept" not in compact
+    # Paging keeps the view; so does the status filter.
+    paged = page(client, "/review", view="compact", limit=1)
+    assert "view=compact" in element(paged, "pager-next")
+    assert '<input type="hidden" name="view" value="compact">' in paged
+
+
+def test_accept_from_the_compact_view_returns_to_it(
+    client: TestClient, make_token: TokenMaker, engine: Engine
+) -> None:
+    login(client, make_token("operator", "olga"))
+    item = item_id(engine, "RL1", "RD1")
+    compact = page(client, "/review", view="compact")
+    form = re.search(rf'<form method="post" action="/review/{item}/accept".*?</form>', compact,
+                     flags=re.S)  # fmt: skip
+    assert form, "an accept form on the item's row"
+    back = re.search(r'name="back" value="([^"]+)"', form.group(0))
+    assert back and back.group(1) == "/review?status=open&amp;view=compact"
+    back_url = "/review?status=open&view=compact"
+    got = post(client, f"/review/{item}/accept", {"csrf_token": csrf(compact), "back": back_url})
+    assert got.status_code == 303
+    assert got.headers["location"] == back_url
+    assert status_of(engine, item) == ("accepted", "olga", None)
+    after = page(client, got.headers["location"])
+    assert f"Ítem {item} aceptado" in text_of(after, "flash-ok")
+    assert f'data-testid="review-row-{item}"' not in after and 'review-compact' in after

@@ -56,8 +56,11 @@ SELECT DISTINCT rid, cid FROM (
 # One row per candidate pair with what agreed. Given names that disagree cap the name
 # similarity at 0.5: two relatives share family names (and often a phone) but not a given name.
 # Between two full names nobody knows which token is the given name, so all must agree.
-FEATURES_SQL = """
-CREATE OR REPLACE TEMP TABLE features AS
+# ``{pairs}`` / ``{into}``: the (rid, cid) table read and the table made. The rules' pairs make
+# ``features``; the pairs only the model's blocking found get theirs from the same SQL
+# (``engine.MODEL_FEATURES_SQL``), so a model proposal's evidence is never left at defaults.
+_FEATURES = """
+CREATE OR REPLACE TEMP TABLE {into} AS
 SELECT
   p.rid, p.cid, r.person_key,
   coalesce(q.phone = r.phone, FALSE) AS phone_eq,
@@ -73,8 +76,17 @@ SELECT
          THEN least(bag_sim(q.tokens, r.tokens), 0.5)
        ELSE bag_sim(q.tokens, r.tokens) END AS name_sim,
   date_diff('day', q.date, r.date) AS days
-FROM pairs p JOIN q ON q.rid = p.rid JOIN r ON r.rid = p.cid
+FROM {pairs} p JOIN q ON q.rid = p.rid JOIN r ON r.rid = p.cid
 """
+
+
+def features_sql(pairs: str = "pairs", into: str = "features") -> str:
+    """The features of the pairs in table ``pairs`` (rid, cid), as temp table ``into``."""
+    # Table names are the engine's own constants, never data.
+    return _FEATURES.format(pairs=pairs, into=into)
+
+
+FEATURES_SQL = features_sql()
 
 
 def connect() -> duckdb.DuckDBPyConnection:

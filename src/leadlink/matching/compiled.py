@@ -49,6 +49,40 @@ def _min_weight(threshold: float) -> float:
     return _log2(threshold / (1 - threshold)) if 0 < threshold < 1 else -1e9
 
 
+def prior_weight(settings: dict[str, Any]) -> float:
+    """The match weight every pair starts from: log2 of the prior odds λ / (1 - λ)."""
+    prior = float(settings["probability_two_random_records_match"])
+    return _log2(prior / (1 - prior))
+
+
+@dataclass(frozen=True)
+class Level:
+    """A non-null level of a stored comparison as scoring applies it."""
+
+    gamma: int  # the level's number in a waterfall (0: else, highest: exact)
+    spec: dict[str, Any]  # the stored level (label_for_charts, sql_condition, m, u, tf...)
+    m: float | None  # the m scoring uses: the stored one, else Splink's default
+    u: float | None
+    weight: float  # log2(m / u) (0.0 when either is unknown), before term frequencies
+    m_default: bool  # EM estimated no m for this level: the default is used
+
+
+def levels_of(comparison: dict[str, Any]) -> list[Level]:
+    """The non-null levels of a stored comparison, highest first, with their weights: the one
+    place that says which m a level scores with (``compile_model`` and ``model show``)."""
+    levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
+    # Levels EM never saw keep no m; Splink then uses its defaults, and so do we.
+    defaults = default_m_values(len(levels))[::-1] if len(levels) > 1 else [0.95]
+    out = []
+    for i, lv in enumerate(levels):
+        stored = lv.get("m_probability")
+        m, u = stored or defaults[i], lv.get("u_probability")
+        out.append(Level(gamma=len(levels) - 1 - i, spec=lv, m=m, u=u,
+                         weight=_log2(m / u) if m and u else 0.0,
+                         m_default=not stored))  # fmt: skip
+    return out
+
+
 @dataclass(frozen=True)
 class Compiled:
     """The model as SQL over a relation ``pairs`` with columns ``<field>_l`` / ``<field>_r``."""
@@ -87,25 +121,19 @@ class Compiled:
 
 def compile_model(settings: dict[str, Any], tf_columns: set[str]) -> Compiled:
     """``tf_columns``: columns with a ``tf_<col> (v, tf)`` table to adjust exact matches by."""
-    prior = float(settings["probability_two_random_records_match"])
     parts: list[str] = []
     tf_joins: list[str] = []
     for comp in settings["comparisons"]:
         name = comp["output_column_name"]
-        levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
         nulls = [lv for lv in comp["comparison_levels"] if lv.get("is_null_level")]
         level_cases, weight_cases = [], []
         if nulls:
             level_cases.append(f"WHEN {nulls[0]['sql_condition']} THEN -1")
             weight_cases.append(f"WHEN {nulls[0]['sql_condition']} THEN 0.0")
-        # Levels EM never saw keep no m; Splink then uses its defaults, and so do we.
-        defaults = default_m_values(len(levels))[::-1] if len(levels) > 1 else [0.95]
-        for i, lv in enumerate(levels):
-            gamma = len(levels) - 1 - i
+        for level in levels_of(comp):
+            lv, gamma, u, weight = level.spec, level.gamma, level.u, level.weight
             raw = lv["sql_condition"]
             cond = "TRUE" if raw.strip().upper() == "ELSE" else raw
-            m, u = lv.get("m_probability") or defaults[i], lv.get("u_probability")
-            weight = _log2(m / u) if m and u else 0.0
             tf_col = lv.get("tf_adjustment_column")
             if tf_col and u and tf_col in tf_columns:
                 # Splink: on an exact match, weigh by how common the value is.
@@ -124,7 +152,7 @@ def compile_model(settings: dict[str, Any], tf_columns: set[str]) -> Compiled:
             f"weight := (CASE {' '.join(weight_cases)} END)::DOUBLE) AS {name}"
         )
     names = [c["output_column_name"] for c in settings["comparisons"]]
-    return Compiled(parts, names, tf_joins, _log2(prior / (1 - prior)))
+    return Compiled(parts, names, tf_joins, prior_weight(settings))
 
 
 _COLS = (*FIELDS, "phone7", "unique_id")

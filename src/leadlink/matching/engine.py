@@ -109,25 +109,36 @@ FROM decisions ORDER BY rid
 # Records the rules left open that the model may still settle (outcome.OPEN).
 OPEN_SQL = "SELECT rid FROM decisions WHERE list_contains($open, reason)"
 
+# The pairs only the model's blocking found (no rule blocked them together): their features
+# are computed by the rules' own SQL (blocking.features_sql) into ``model_features``, so the
+# evidence a reviewer reads agrees with the weights the model gave the same records.
+MODEL_ONLY_SQL = """
+CREATE OR REPLACE TEMP TABLE model_only AS
+SELECT DISTINCT m.rid, m.cid FROM mscored m
+WHERE NOT EXISTS (SELECT 1 FROM rule_pairs f WHERE f.rid = m.rid AND f.cid = m.cid)
+"""
+
 # Model pairs join the rule pairs as rule 'model'. A pair a rule found conflicting stays
 # conflicting. What the model alone may link is guarded (outcome.Guard); the rest is capped
-# under the accept band, so it can be proposed for review but never linked.
+# under the accept band, so it can be proposed for review but never linked. A pair's
+# features come from the rules' pairs (f) or, for a pair only the model found, from
+# model_features (g): exactly one of the two has it.
+_FEATURES = {"phone_eq": "FALSE", "id_eq": "FALSE", "id_conflict": "FALSE", "plate_eq": "FALSE",
+             "brand_model_eq": "FALSE", "driver_id_eq": "FALSE", "name_sim": "0.0",
+             "days": "NULL"}  # fmt: skip
 MODEL_PAIRS_SQL = f"""
 INSERT INTO scored BY NAME
 SELECT m.rid, m.cid, r.person_key,
-  coalesce(f.phone_eq, FALSE) AS phone_eq, coalesce(f.id_eq, FALSE) AS id_eq,
-  coalesce(f.id_conflict, FALSE) AS id_conflict, coalesce(f.plate_eq, FALSE) AS plate_eq,
-  coalesce(f.brand_model_eq, FALSE) AS brand_model_eq,
-  coalesce(f.driver_id_eq, FALSE) AS driver_id_eq,
-  coalesce(f.name_sim, 0.0) AS name_sim, f.days,
+  {", ".join(f"coalesce(f.{c}, g.{c}, {d}) AS {c}" for c, d in _FEATURES.items())},
   'model' AS rule,
   {{score}} AS score,
   {MODEL_CONFIDENCE.sql("m.")} AS confidence,
   m.waterfall
 FROM mscored m JOIN r ON r.rid = m.cid
 LEFT JOIN rule_pairs f ON f.rid = m.rid AND f.cid = m.cid
+LEFT JOIN model_features g ON g.rid = m.rid AND g.cid = m.cid
 WHERE f.rule IS DISTINCT FROM 'conflict'
-"""  # noqa: S608 - rendered from outcome.py's expressions, no data
+"""  # noqa: S608 - rendered from outcome.py's expressions and column names, no data
 
 
 def model_guard(model: dict[str, Any]) -> str:
@@ -170,6 +181,8 @@ def resolve(
                 subset = query.filter(pc.is_in(query.column("rid"), value_set=open_rids))
                 con.register("mscored", scorer(subset, registry))
                 con.execute("CREATE OR REPLACE TEMP TABLE rule_pairs AS SELECT * FROM scored")
+                con.execute(MODEL_ONLY_SQL)
+                con.execute(blocking.features_sql("model_only", "model_features"))
                 score = model_score(Guard.of(model)).sql("m.")
                 sql = MODEL_PAIRS_SQL.replace("{score}", score)
                 con.execute(sql, {"cap": model_cap(bands), "accept": bands.accept})

@@ -36,9 +36,6 @@ from leadlink.matching.outcome import (
 from leadlink.matching.rules import RULES, Rule, first_rule, rule_confidence, rule_score
 
 Row = dict[str, Any]
-NO_FEATURES: Row = {"phone_eq": False, "id_eq": False, "id_conflict": False, "plate_eq": False,
-                    "brand_model_eq": False, "driver_id_eq": False, "name_sim": 0.0,
-                    "days": None}  # fmt: skip
 
 
 def _best(x: str, bag: Sequence[str]) -> float:
@@ -161,13 +158,9 @@ def resolve_one(
         rule_pair = by_cid.get(m["cid"])
         if rule_pair is not None and rule_pair["rule"] == "conflict":
             continue
-        # A pair only the model found carries no rule features (the batch's LEFT JOIN).
-        base = rule_pair or {
-            "rid": q["rid"],
-            "cid": m["cid"],
-            "person_key": by_rid[m["cid"]]["person_key"],
-            **NO_FEATURES,
-        }
+        # A pair only the model found gets its features computed all the same (the batch's
+        # model_features): its evidence must agree with the weights beside it.
+        base = rule_pair or features(q, by_rid[m["cid"]])
         pair = {"probability": m["probability"], "waterfall": json.loads(m["waterfall"])}
         model_pairs.append({
             **base, "rule": "model", "score": score.eval(pair, params),

@@ -22,9 +22,11 @@ def _print_model(data: dict[str, object], title: str) -> None:
     for comp in data["comparisons"]:  # type: ignore[attr-defined]
         for level in comp["levels"]:
             m, u = level["m"], level["u"]
-            rows.append((comp["field"], level["label"], _prob(m), _prob(u)))
-    console.table("comparisons (m = P(level | match), u = P(level | non-match))",
-                  ["field", "level", "m", "u"], rows)  # fmt: skip
+            rows.append((comp["field"], level["label"], _prob(m), _prob(u),
+                         f"{level['weight']:+.2f}"))  # fmt: skip
+    console.table("comparisons (m = P(level | match), u = P(level | non-match), "
+                  "weight = log2(m/u))", ["field", "level", "m", "u", "weight"],
+                  rows)  # fmt: skip
 
 
 def _prob(value: object) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from leadlink.errors import NotFoundError, UsageError
 from leadlink.matching import model as probabilistic
 from leadlink.matching import prepare, training
+from leadlink.matching.compiled import levels_of, prior_weight
 from leadlink.pipeline.resolution.canonical import canonical_frame
 from leadlink.store import match_models
 from leadlink.store.db import transaction
@@ -38,21 +39,29 @@ class StoredModel:
     created_at: dt.datetime
 
     def summary(self) -> dict[str, Any]:
+        """``model show --json`` (and the dashboard's /model): per comparison, each level
+        (highest first) with its stored m and u, and the match weight scoring gives it,
+        log2(m / u) before term frequencies (``m_default``: EM estimated no m, Splink's
+        default is used); the prior λ and its match weight log2(λ / (1 - λ))."""
         comparisons = []
         for comp in self.settings.get("comparisons", []):
             levels = [
-                {"label": lvl.get("label_for_charts"), "m": lvl.get("m_probability"),
-                 "u": lvl.get("u_probability")}
-                for lvl in comp.get("comparison_levels", []) if not lvl.get("is_null_level")
+                {"level": lvl.gamma, "label": lvl.spec.get("label_for_charts"),
+                 "m": lvl.spec.get("m_probability"), "u": lvl.spec.get("u_probability"),
+                 "weight": round(lvl.weight, 4), "m_default": lvl.m_default,
+                 "tf_adjusted": bool(lvl.spec.get("tf_adjustment_column"))}
+                for lvl in levels_of(comp)
             ]  # fmt: skip
             comparisons.append({"field": comp["output_column_name"], "levels": levels})
+        prior = self.settings.get("probability_two_random_records_match")
         return {
             "model_id": self.id,
             "version": probabilistic.MODEL_VERSION,
             "sha256": self.sha256,
             "created_at": self.created_at.isoformat(sep=" "),
             "trained_on": self.trained_on,
-            "prior": self.settings.get("probability_two_random_records_match"),
+            "prior": prior,
+            "prior_weight": None if prior is None else round(prior_weight(self.settings), 4),
             "comparisons": comparisons,
         }
 

@@ -47,6 +47,7 @@ NAV = (
     ("/activity", "nav.activity", "nav-activity"),
     ("/review", "nav.review", "nav-review"),
     ("/alerts", "nav.alerts", "nav-alerts"),
+    ("/model", "nav.model", "nav-model"),
 )
 
 View = Callable[[Translator, dict[str, Any]], Mapping[str, Any]]

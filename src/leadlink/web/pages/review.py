@@ -140,18 +140,29 @@ def review(
     status: Annotated[str, Query(description="open, accepted, rejected, superseded or all")] = (
         "open"
     ),
+    view: Annotated[str, Query(description="full (default) or compact: one row per item")] = (
+        "full"
+    ),
 ) -> Response:
     def build() -> dict[str, Any]:
         return review_service.list_items(engine, settings, status=status, limit=page.limit,
                                          offset=page.offset, now=now)  # fmt: skip
 
-    def view(t: Translator, data: dict[str, Any]) -> dict[str, Any]:
-        return {"groups": grouped(data["items"], model_prior(engine)),
+    def extras(t: Translator, data: dict[str, Any]) -> dict[str, Any]:
+        groups = grouped(data["items"], model_prior(engine))
+        return {"groups": groups, "compact": view == "compact", "rows": compact_rows(groups),
+                "with_stake": any("at_stake" in i for i in data["items"]),
                 "statuses": ("open", "accepted", "rejected", "superseded", "all"),
                 "page": paged([], data["total"], page)}  # fmt: skip
 
     return respond(request, principal, "review.html", build, json_path="/review.json",
-                   view=view)  # fmt: skip
+                   view=extras)  # fmt: skip
+
+
+def compact_rows(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The compact view's rows: every item of the page, explained, one row each (in the
+    groups' order, which is the queue's: a record's candidates stay next to each other)."""
+    return [item for group in groups for item in group["items"]]
 
 
 def _decide(

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from leadlink.web.pages import activity as pages_activity
 from leadlink.web.pages import auth as pages_auth
 from leadlink.web.pages import claims as pages_claims
+from leadlink.web.pages import model as pages_model
 from leadlink.web.pages import ops as pages_ops
 from leadlink.web.pages import persons as pages_persons
 from leadlink.web.pages import review as pages_review
@@ -39,3 +40,4 @@ READ_API = (api_leads, api_persons, api_unmatched, api_review, api_recovery, api
 ROUTERS.extend(m.router for m in READ_API)
 ROUTERS.extend(m.router for m in (pages_auth, pages_ops, pages_claims, pages_activity,
                                   pages_review, pages_persons, pages_search))  # fmt: skip
+ROUTERS.append(pages_model.router)
