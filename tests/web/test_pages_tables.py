@@ -61,7 +61,8 @@ def test_every_table_downloads_as_its_json_rows(viewer_client: TestClient) -> No
         for name, spec in tables.items():
             got = download(viewer_client, path, table=name, **query)
             assert got.headers["content-disposition"] == (
-                f'attachment; filename="{stem}-{name}.csv"')
+                f'attachment; filename="{stem}-{name}.csv"'
+            )
             header, *body = read_csv(got)
             assert header == list(spec.columns), (path, name)
             expected = list(lines(as_json, spec))[1:]
@@ -105,7 +106,7 @@ def test_the_claims_csv_equals_the_api_rows_for_the_same_filters_sort_and_page(
 def test_cells_are_plain_and_formulas_are_guarded() -> None:
     assert [cell(v) for v in (None, True, False, 3, -3, 12.5, 1e-05, ["a", "b"])] == [
         "", "true", "false", "3", "-3", "12.5", "0.00001", "a; b"]  # fmt: skip
-    for text in ("=HYPERLINK(\"x\")", "+51955", "-2+3", "@SUM(A1)", "\tx", "\rx"):
+    for text in ('=HYPERLINK("x")', "+51955", "-2+3", "@SUM(A1)", "\tx", "\rx"):
         assert cell(text) == "'" + text
     assert cell("Ñandú = bird") == "Ñandú = bird"  # only the first character counts
     assert cell({"b": 1, "a": None}) == '{"a": null, "b": 1}'
@@ -207,7 +208,8 @@ def test_backlog_facets_count_the_rows_their_links_select(viewer_client: TestCli
         chosen = data(viewer_client, "/backlog.json", loss_reason=reason, limit=500)
         assert chosen["leads"]["total"] == n == len(chosen["leads"]["items"])
         assert {(r["segment"], r["loss_reason"]) for r in chosen["leads"]["items"]} == {
-            ("lost", reason)}
+            ("lost", reason)
+        }
     for segment, n in facets["segment"].items():
         assert data(viewer_client, "/backlog.json", segment=segment)["leads"]["total"] == n
     html = page(viewer_client, "/backlog", sort="lead_date")
@@ -223,7 +225,8 @@ def test_claims_facets_are_one_group_by_under_the_filters(viewer_client: TestCli
             assert got["facets"][column] == dict(Counter(r[column] for r in rows)), column
     html = page(viewer_client, "/claims", params={"status": "generated"})
     assert 'href="/claims?milestone=M25&amp;status=generated&amp;sort=-reached_on"' in element(
-        html, "facet-milestone")
+        html, "facet-milestone"
+    )
     assert "<strong" in element(html, "facet-status")  # the chosen value is not a link
 
 
