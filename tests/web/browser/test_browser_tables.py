@@ -33,8 +33,9 @@ def test_a_claims_csv_download_equals_the_api_rows(tab: Tab, site: Site, tmp_pat
     download.save_as(saved)
     header_row, *body = list(csv.reader(io.StringIO(saved.read_bytes().decode("utf-8-sig"))))
     # The API with the page's own session, the page's filters, sort and page size.
-    api = tab.page.request.get(site.url + "/api/claims",
-                               params={"status": "generated", "sort": "-amount", "limit": 3})
+    api = tab.page.request.get(
+        site.url + "/api/claims", params={"status": "generated", "sort": "-amount", "limit": 3}
+    )
     assert api.status == 200
     items = api.json()["items"]
     assert len(items) == 3 and len(body) == 3
@@ -53,8 +54,9 @@ def test_the_pager_jumps_to_a_typed_page(tab: Tab, site: Site) -> None:
     query = parse_qs(urlsplit(tab.page.url).query)
     assert query == {"sort": ["lead_date"], "limit": ["2"], "page": ["3"]}
     assert tab.page.locator('[data-testid="pager-page-3"][aria-current="page"]').count() == 1
-    api = tab.page.request.get(site.url + "/api/claims",
-                               params={"sort": "lead_date", "limit": 2, "offset": 4})
+    api = tab.page.request.get(
+        site.url + "/api/claims", params={"sort": "lead_date", "limit": 2, "offset": 4}
+    )
     shown = tab.page.locator('[data-testid="claims-rows"] tbody tr')
     assert shown.count() == len(api.json()["items"]) == 2
     with tab.page.expect_navigation():
