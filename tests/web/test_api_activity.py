@@ -106,3 +106,31 @@ def test_metrics_carry_the_unlinked_activity_gauges(
     text = client.get("/metrics", headers=viewer).text
     assert "leadlink_unlinked_activity_drivers 5.0" in text
     assert "leadlink_unlinked_activity_would_claim_soles 270.0" in text
+
+
+def test_drivers_sort_both_ways_and_the_anchor_facets_count_what_they_select(
+    world: Engine, client: TestClient, viewer: dict[str, str]
+) -> None:
+    def get(path: str, **params: Any) -> Any:
+        got = client.get(path, params={"limit": 500, **params}, headers=viewer)
+        assert got.status_code == 200, got.text
+        return got.json()
+
+    most = get("/api/activity")["drivers"]
+    least = get("/api/activity", sort="would_claim")["drivers"]
+    assert least == list(reversed(most))  # the same index read backwards, ties included
+    assert [d["would_claim"] for d in least] == sorted(d["would_claim"] for d in most)
+    page = get("/activity.json", sort="would_claim", limit=2, offset=1)
+    assert page["drivers"] == least[1:3] and page["sort"] == "would_claim"
+    facets = get("/activity.json")["facets"]
+    assert sum(facets["anchor"].values()) == len(most)
+    assert sum(facets["has_candidate"].values()) == len(most)
+    for anchor, n in facets["anchor"].items():
+        chosen = get("/api/activity", anchor=anchor)
+        assert chosen["total"] == n == len(chosen["drivers"])
+        assert {d["anchor"] for d in chosen["drivers"]} == {anchor}
+        assert chosen["facets"]["anchor"] == {anchor: n}
+    html = client.get("/activity", params={"sort": "would_claim"}, headers=viewer).text
+    assert 'aria-sort="ascending"><a href="/activity?days=30&amp;sort=-would_claim"' in html
+    assert client.get("/api/activity", params={"anchor": "moon"}, headers=viewer).status_code == 422
+    assert client.get("/activity", params={"anchor": "moon"}, headers=viewer).status_code == 422

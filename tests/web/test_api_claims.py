@@ -136,7 +136,7 @@ def test_report_is_the_clis(api: Get, app: FastAPI, db_url: str) -> None:  # noq
         ({"week": "26-W45"}, "week"),
         ({"milestone": "M2"}, "milestone"),
         ({"status": "owed"}, "status"),
-        ({"sort": "amount"}, "sort"),
+        ({"sort": "size"}, "sort"),
         ({"person_key": "p" * 37}, "person_key"),
         ({"limit": 0}, "limit"),
     ],

@@ -169,15 +169,42 @@ def summary(session: Session) -> dict[str, Any]:
     return _summary(session.execute(select(*_totals(_stored()))).one())
 
 
-def page(session: Session, *, limit: int, offset: int) -> list[dict[str, Any]]:
-    """One page of drivers: most money first, then the longest running, then by driver id."""
+# The orders of a page, each ending on the unique driver id: ix_activity_driver_order read
+# forwards or backwards. Other columns (trips in the window, first trip) would each need an
+# index of their own to stay one range at every depth.
+SORTS: dict[str, tuple[Any, ...]] = {
+    "-would_claim": (ActivityDriver.would_claim.desc(), ActivityDriver.first_trip,
+                     ActivityDriver.driver_id),
+    "would_claim": (ActivityDriver.would_claim, ActivityDriver.first_trip.desc(),
+                    ActivityDriver.driver_id.desc()),
+}  # fmt: skip
+
+
+def facets(session: Session, anchor: str | None = None) -> dict[str, dict[str, int]]:
+    """Drivers per window anchor and per "has a candidate lead" under the filter: one GROUP
+    BY over the table (as ``summary`` reads it all), summed per column, most drivers first."""
     c = ActivityDriver
-    query = (
-        select(*(getattr(c, name) for name in PAGE_COLUMNS))
-        .order_by(c.would_claim.desc(), c.first_trip, c.driver_id)
-        .limit(limit)
-        .offset(offset)
-    )
+    query = select(c.anchor, c.has_candidate, func.count()).group_by(c.anchor, c.has_candidate)
+    if anchor is not None:
+        query = query.where(c.anchor == anchor)
+    out: dict[str, dict[str, int]] = {"anchor": {}, "has_candidate": {}}
+    for value, has, n in session.execute(query):
+        for column, key in (("anchor", str(value)), ("has_candidate", "true" if has else "false")):
+            out[column][key] = out[column].get(key, 0) + int(n)
+    return {k: dict(sorted(v.items(), key=lambda kv: (-kv[1], kv[0]))) for k, v in out.items()}
+
+
+def page(
+    session: Session, *, limit: int, offset: int, sort: str = "-would_claim",
+    anchor: str | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """One page of drivers (of one window ``anchor`` when given) in ``sort`` order (a key of
+    ``SORTS``; by default most money first, then the longest running, then by driver id)."""
+    c = ActivityDriver
+    query = select(*(getattr(c, name) for name in PAGE_COLUMNS))
+    if anchor is not None:
+        query = query.where(c.anchor == anchor)
+    query = query.order_by(*SORTS[sort]).limit(limit).offset(offset)
     out = []
     for row in session.execute(query):
         r = dict(zip(PAGE_COLUMNS, row, strict=True))

@@ -205,14 +205,61 @@ def summary(session: Session, rules: SegmentRules) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _segment_page(
-    session: Session, rules: SegmentRules, segment: str, limit: int, offset: int
-) -> list[dict[str, Any]]:
-    """One segment's leads in working order: recoverable by deadline then most money,
-    waiting by deadline, lost most recent first; lead id breaks ties (stable paging)."""
+# The orders a reader may choose besides the working order (None), each with a unique
+# tiebreaker: both are ix_backlog_lead_day read forwards or backwards, filtered by segment.
+# Money at stake, the deadline or days left would each need an index of their own (the
+# deadline is lead_date plus a per-segment number of days: no index on lead_date orders it).
+SORTS: dict[str, tuple[Any, ...]] = {
+    "-lead_date": (BacklogLead.lead_date.desc(), BacklogLead.lead_id),
+    "lead_date": (BacklogLead.lead_date, BacklogLead.lead_id.desc()),
+}
+
+
+def _row(rules: SegmentRules, row: Any) -> dict[str, Any]:
+    lead: BacklogLead = row[0]
+    day = as_date(lead.lead_date)
+    shown = lead.candidate_trips if row.segment == "recoverable" else 0
+    return {
+        "record_id": lead.record_id, "lead_id": lead.lead_id, "lead_date": day,
+        "segment": row.segment, "loss_reason": row.loss_reason, "reason": lead.reason,
+        "candidate": lead.candidate, "candidate_trips": shown,
+        "deadline": _deadline(rules, lead.has_candidate, day),
+        "at_stake": float(row.at_stake or 0.0),
+    }  # fmt: skip
+
+
+def _page_query(rules: SegmentRules) -> tuple[Select[Any], dict[str, ColumnElement[Any]]]:
     b = BacklogLead
     f = _derived(rules, b.has_candidate, b.lead_date, b.reason, b.candidate_amount, literal(1))
     red = b.lead_date < cutoff(rules.now, rules.grace_days)
+    query = select(b, f["segment"].label("segment"), f["loss_reason"].label("loss_reason"),
+                   f["at_stake"].label("at_stake")).where(red)  # fmt: skip
+    return query, f
+
+
+def sorted_page(
+    session: Session, rules: SegmentRules, sort: str, segments: Sequence[str], limit: int,
+    offset: int, losses: Sequence[str] = (),
+) -> list[dict[str, Any]]:  # fmt: skip
+    """One page of the chosen segments' leads (of the lost ones with one of ``losses``) in
+    ``sort`` order (a key of ``SORTS``)."""
+    query, f = _page_query(rules)
+    if segments:
+        query = query.where(f["segment"].in_(list(segments)))
+    if losses:
+        query = query.where(f["loss_reason"].in_(list(losses)))
+    query = query.order_by(*SORTS[sort]).limit(limit).offset(offset)
+    return [_row(rules, row) for row in session.execute(query)]
+
+
+def _segment_page(
+    session: Session, rules: SegmentRules, segment: str, limit: int, offset: int,
+    losses: Sequence[str] = (),
+) -> list[dict[str, Any]]:  # fmt: skip
+    """One segment's leads in working order: recoverable by deadline then most money,
+    waiting by deadline, lost most recent first; lead id breaks ties (stable paging)."""
+    b = BacklogLead
+    query, f = _page_query(rules)
     order: tuple[Any, ...]
     if segment == "recoverable":
         where, order = f["recoverable"], (b.lead_date, b.candidate_amount.desc(), b.lead_id)
@@ -221,24 +268,10 @@ def _segment_page(
     else:
         where = and_(~f["recoverable"], ~f["waiting"])
         order = (b.lead_date.desc(), b.lead_id)
-    query = (
-        select(b, f["segment"].label("segment"), f["loss_reason"].label("loss_reason"),
-               f["at_stake"].label("at_stake"))
-        .where(red, where).order_by(*order).limit(limit).offset(offset)
-    )  # fmt: skip
-    out = []
-    for row in session.execute(query):
-        lead: BacklogLead = row[0]
-        day = as_date(lead.lead_date)
-        shown = lead.candidate_trips if segment == "recoverable" else 0
-        out.append({
-            "record_id": lead.record_id, "lead_id": lead.lead_id, "lead_date": day,
-            "segment": row.segment, "loss_reason": row.loss_reason, "reason": lead.reason,
-            "candidate": lead.candidate, "candidate_trips": shown,
-            "deadline": _deadline(rules, lead.has_candidate, day),
-            "at_stake": float(row.at_stake or 0.0),
-        })  # fmt: skip
-    return out
+    if losses:
+        where = and_(where, f["loss_reason"].in_(list(losses)))
+    query = query.where(where).order_by(*order).limit(limit).offset(offset)
+    return [_row(rules, row) for row in session.execute(query)]
 
 
 def leads(
@@ -249,10 +282,12 @@ def leads(
     segments: Sequence[str] = (),
     limit: int = LIMIT,
     offset: int = 0,
+    losses: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """One page of the backlog in working order (recoverable, waiting, lost), across the
-    chosen segments; ``counts`` (the summary's leads per segment) place the page without a
-    pass over the backlog: at most one index range per segment is read."""
+    chosen segments; ``counts`` (the summary's leads per segment, under ``losses``) place the
+    page without a pass over the backlog: at most one index range per segment is read.
+    ``losses`` (loss reasons) keep lost leads only, those lost for one of them."""
     out: list[dict[str, Any]] = []
     for segment in SEGMENTS:
         if segments and segment not in segments:
@@ -264,7 +299,7 @@ def leads(
         want = limit - len(out)
         if want <= 0:
             break
-        out += _segment_page(session, rules, segment, want, offset)
+        out += _segment_page(session, rules, segment, want, offset, losses)
         offset = 0
     return out
 

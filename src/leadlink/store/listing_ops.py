@@ -37,10 +37,54 @@ class ClaimFilter:
     person_key: str | None = None
 
 
+# The claim orders, each ending on a unique key (stable paging). The claim table has no index
+# for them (only person_key): a sort reads the filtered claims, one per person and milestone,
+# as the claims report already does; "-reached_on" as a range would need (reached_on, id).
+# A claim not reached yet (expected) has no reached_on: last either way, on both stores.
+CLAIM_ORDERS: dict[str, tuple[Any, ...]] = {
+    "-reached_on": (Claim.reached_on.desc().nulls_last(), Claim.id),
+    "reached_on": (Claim.reached_on.asc().nulls_last(), Claim.id),
+    "lead_date": (Claim.lead_date, Claim.id),
+    "-lead_date": (Claim.lead_date.desc(), Claim.id),
+    "-amount": (Claim.amount.desc(), Claim.id),
+    "amount": (Claim.amount, Claim.id),
+    "person_key": (Claim.person_key, Claim.milestone),
+}
+CLAIM_SORTS = tuple(CLAIM_ORDERS)
+
+
+def _claim_where(filters: ClaimFilter) -> list[Any]:
+    f, where = filters, []
+    if f.milestone is not None:
+        where.append(Claim.milestone == f.milestone)
+    if f.status is not None:
+        where.append(Claim.status == f.status)
+    if f.week_start is not None:
+        end = f.week_start + dt.timedelta(days=7)
+        where += [Claim.reached_on >= f.week_start, Claim.reached_on < end]
+    if f.person_key is not None:
+        where.append(Claim.person_key == f.person_key)
+    return where
+
+
+def claim_facets(engine: Engine, filters: ClaimFilter) -> dict[str, dict[str, int]]:
+    """Claims per milestone and per status under ``filters``: one GROUP BY (milestone,
+    status), summed per column; values with no claim are absent, most claims first."""
+    query = (select(Claim.milestone, Claim.status, func.count()).where(*_claim_where(filters))
+             .group_by(Claim.milestone, Claim.status))  # fmt: skip
+    out: dict[str, dict[str, int]] = {"milestone": {}, "status": {}}
+    with transaction(engine) as session:
+        for milestone, status, n in session.execute(query):
+            for column, value in (("milestone", milestone), ("status", status)):
+                out[column][value] = out[column].get(value, 0) + int(n)
+    return {k: dict(sorted(v.items(), key=lambda kv: (-kv[1], kv[0]))) for k, v in out.items()}
+
+
 def claims(
     engine: Engine, filters: ClaimFilter, window: Window, sort: str = "-reached_on"
 ) -> tuple[int, list[dict[str, Any]]]:
-    """Claims with their lead id and the payment_id of the payment reconciled to them."""
+    """Claims with their lead id and the payment_id of the payment reconciled to them, in the
+    order ``sort`` (a key of ``CLAIM_ORDERS``)."""
     lead = aliased(SourceRecord)
     paid = aliased(SourceRecord)
     query = (
@@ -59,25 +103,9 @@ def claims(
         .outerjoin(Payment, Payment.id == Claim.payment_id)
         .outerjoin(paid, paid.id == Payment.record_id)
     )
-    f = filters
-    if f.milestone is not None:
-        query = query.where(Claim.milestone == f.milestone)
-    if f.status is not None:
-        query = query.where(Claim.status == f.status)
-    if f.week_start is not None:
-        end = f.week_start + dt.timedelta(days=7)
-        query = query.where(Claim.reached_on >= f.week_start, Claim.reached_on < end)
-    if f.person_key is not None:
-        query = query.where(Claim.person_key == f.person_key)
-    orders = {
-        "-reached_on": (Claim.reached_on.desc(), Claim.id),
-        "reached_on": (Claim.reached_on, Claim.id),
-        "lead_date": (Claim.lead_date, Claim.id),
-        "-amount": (Claim.amount.desc(), Claim.id),
-        "person_key": (Claim.person_key, Claim.milestone),
-    }
+    query = query.where(*_claim_where(filters))
     with transaction(engine) as session:
-        total, rows = page_of(session, query, sort_order(orders, sort), window)
+        total, rows = page_of(session, query, sort_order(CLAIM_ORDERS, sort), window)
     for r in rows:
         r["lead_date"], r["reached_on"] = iso(r["lead_date"]), iso(r["reached_on"])
     return total, rows

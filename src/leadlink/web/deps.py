@@ -105,8 +105,13 @@ class Page:
 def page_params(
     limit: Annotated[int, Query(ge=1, le=500, description="Rows per page.")] = 50,
     offset: Annotated[int, Query(ge=0, description="Rows to skip.")] = 0,
+    page: Annotated[
+        int | None, Query(ge=1, le=2**31, description="Page number, 1 the first; wins over offset.")
+    ] = None,
 ) -> Page:
-    return Page(limit, offset)
+    # ``page`` is the pager's "go to page" form (a GET form, no JavaScript): it cannot compute
+    # an offset, so the page number is turned into one here.
+    return Page(limit, offset if page is None else (page - 1) * limit)
 
 
 PageDep = Annotated[Page, Depends(page_params)]

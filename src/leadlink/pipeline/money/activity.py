@@ -41,14 +41,26 @@ def unlinked_activity(
     limit: int = 50,
     offset: int = 0,
     days: int = 30,
+    sort: str = "-would_claim",
+    anchor: str | None = None,
 ) -> dict[str, Any]:
-    """``{"as_of", "summary", "drivers", "total", "limit", "offset", "trend"}``.
+    """``{"as_of", "summary", "drivers", "total", "limit", "offset", "trend", "sort",
+    "filters", "facets"}``.
 
     ``drivers`` is one page, most would-claim money first (then the earliest first trip, then
     the driver id), each with up to three candidate leads; ``trend`` has, for each of the last
     ``days`` days (today included), the KPI drivers with trips that day and their trips, and
-    the day's snapshot when one was recorded.
+    the day's snapshot when one was recorded. ``sort`` is a key of ``activity_view.SORTS``;
+    ``anchor`` keeps the drivers whose window is anchored so (``total`` then counts them;
+    ``summary`` always covers every driver); ``facets`` count drivers per anchor and per
+    having a candidate lead, under the filter.
     """
+    if sort not in activity_view.SORTS:
+        raise UsageError("unknown sort {sort!r}; one of: {known}", code="sort_unknown",
+                         sort=sort, known=", ".join(activity_view.SORTS))
+    if anchor is not None and anchor not in ANCHORS:
+        raise UsageError("unknown anchor {anchor!r}; one of: {known}", code="anchor_unknown",
+                         anchor=anchor, known=", ".join(ANCHORS))
     if limit < 0 or offset < 0:
         raise UsageError("--limit and --offset must not be negative", code="page_negative")
     if not 1 <= days <= MAX_DAYS:
@@ -58,7 +70,8 @@ def unlinked_activity(
     ensure(engine, settings, now)
     with transaction(engine) as session:
         totals = activity_view.summary(session)
-        rows = activity_view.page(session, limit=limit, offset=offset)
+        rows = activity_view.page(session, limit=limit, offset=offset, sort=sort, anchor=anchor)
+        facets = activity_view.facets(session, anchor)
         fresh = freshness(session).get("activity")
         found = activity_store.candidates_of(session, sorted({r["person_key"] for r in rows}))
         per_day = activity_view.trend(session, since, today)
@@ -69,11 +82,14 @@ def unlinked_activity(
         "claim_window_days": settings.claim_window_days,
         "summary": totals,
         "drivers": drivers,
-        "total": totals["drivers"],
+        "total": totals["drivers"] if anchor is None else sum(facets["anchor"].values()),
         "limit": limit,
         "offset": offset,
         "trend": _trend(since, days, per_day, snapshots, totals["drivers"]),
         "summary_table": fresh,
+        "sort": sort,
+        "filters": {"anchor": anchor},
+        "facets": facets,
     }
 
 

@@ -13,8 +13,10 @@ from leadlink.pipeline.money.claim_facts import MILESTONES, STATUSES
 from leadlink.pipeline.money.funnel import funnel
 from leadlink.settings import Settings
 from leadlink.store import claims as claims_store
+from leadlink.store import listing_ops
 from leadlink.store import quarantine as quarantine_store
 from leadlink.store.db import transaction
+from leadlink.store.listing import Window
 
 AGING = (("0-7", 0, 7), ("8-14", 8, 14), ("15-30", 15, 30), (">30", 31, None))
 
@@ -24,6 +26,30 @@ def aging_bucket(days: int) -> str:
         if days >= low and (high is None or days <= high):
             return label
     return AGING[0][0]  # a claim cannot be outstanding before its window closed
+
+
+def age_days(lead_date: dt.date, status: str, today: dt.date, window_days: int) -> int | None:
+    """Days since the claim's window closed (0 before), None while it is only expected."""
+    age = (today - (lead_date + dt.timedelta(days=window_days))).days
+    return max(age, 0) if status != "expected" else None
+
+
+def claim_list(
+    engine: Engine,
+    settings: Settings,
+    filters: listing_ops.ClaimFilter,
+    window: Window,
+    *,
+    now: dt.datetime,
+    sort: str = "-reached_on",
+) -> tuple[int, list[dict[str, Any]]]:
+    """One page of claims in ``sort`` order, each with its ``age_days``: ``GET /api/claims``'s
+    rows and the /claims page's table alike."""
+    total, rows = listing_ops.claims(engine, filters, window, sort)
+    for r in rows:
+        r["age_days"] = age_days(dt.date.fromisoformat(r["lead_date"]), r["status"], now.date(),
+                                 settings.claim_window_days)  # fmt: skip
+    return total, rows
 
 
 def report(

@@ -45,22 +45,43 @@ def backlog_segments(
     segments: Sequence[str] = (),
     limit: int = backlog_view.LIMIT,
     offset: int = 0,
+    sort: str | None = None,
+    losses: Sequence[str] = (),
 ) -> dict[str, Any]:
     """``{"as_of", "kpi_red", "at_stake", "segments": {SEGMENT: {...}}, "leads": [...],
-    "total", "limit", "offset", "filters"}``: the whole backlog's segments and one page of it."""
+    "total", "limit", "offset", "filters", "facets"}``: the whole backlog's segments and one
+    page of it, in working order or in ``sort`` (``backlog_view.SORTS``); ``losses`` (loss
+    reasons) keep the lost leads lost for one of them. ``facets`` count the leads per segment
+    and per loss reason, read from the summary (the leads of each value, whatever is chosen)."""
     bad = [s for s in segments if s not in SEGMENTS]
     if bad:
         raise UsageError("unknown segment {bad}: segments are {known}", code="segment_unknown",
                          bad=", ".join(bad), known=", ".join(SEGMENTS))
+    if sort not in (None, "", *backlog_view.SORTS):
+        raise UsageError("unknown sort {sort!r}; one of: {known}", code="sort_unknown",
+                         sort=sort, known=", ".join(backlog_view.SORTS))
     rules = segment_rules(settings, now)
     ensure(engine, settings, now)
     with transaction(engine) as session:
         summary = segment_summary(session, settings, now)
-        counts = {s: v["leads"] for s, v in summary.items()}
-        rows = backlog_view.leads(session, rules, counts, segments=segments, limit=limit,
-                                  offset=offset)  # fmt: skip
+        reasons = summary["lost"]["by_reason"]
+        chosen = list(segments)
+        if losses:  # only lost leads, those of the chosen reasons
+            lost = sum(reasons.get(r, 0) for r in losses)
+            counts = {"lost": lost if not segments or "lost" in segments else 0}
+            chosen = ["lost"]
+        else:
+            counts = {s: v["leads"] for s, v in summary.items()}
+        total = sum(n for s, n in counts.items() if not chosen or s in chosen)
+        if offset >= total:
+            rows = []
+        elif sort:
+            rows = backlog_view.sorted_page(session, rules, sort, chosen, limit, offset,
+                                            losses)  # fmt: skip
+        else:
+            rows = backlog_view.leads(session, rules, counts, segments=chosen, limit=limit,
+                                      offset=offset, losses=losses)  # fmt: skip
         fresh = freshness(session).get("backlog")
-    total = sum(v["leads"] for s, v in summary.items() if not segments or s in segments)
     return {
         "as_of": now.date().isoformat(),
         "kpi_red": sum(v["leads"] for v in summary.values()),
@@ -70,7 +91,10 @@ def backlog_segments(
         "total": total,
         "limit": limit,
         "offset": offset,
-        "filters": {"segment": list(segments)},
+        "sort": sort or None,
+        "filters": {"segment": list(segments), "loss_reason": list(losses)},
+        "facets": {"segment": {s: v["leads"] for s, v in summary.items()},
+                   "loss_reason": dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))},
         "summary_table": fresh,
     }
 

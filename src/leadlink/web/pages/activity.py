@@ -15,11 +15,24 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from leadlink.pipeline.money.activity import MAX_DAYS, unlinked_activity
+from leadlink.store import activity_view
 from leadlink.web import charts
 from leadlink.web.deps import EngineDep, NowDep, PageDep, SettingsDep, ViewerDep
 from leadlink.web.i18n import Translator
 from leadlink.web.pages.common import respond, svg
 from leadlink.web.pages.ops import day_labels
+from leadlink.web.pages.tables import TableSpec
+
+# The page's tables as CSV (web/pages/tables.py); a driver's candidate leads are left out
+# (a list of records: the JSON has them).
+TABLES = {
+    "drivers": TableSpec(("drivers",), ("driver_id", "person_key", "name", "hire_date",
+                                        "first_trip", "last_trip", "trips", "window_from",
+                                        "window_to", "anchor", "trips_in_window",
+                                        "trips_outside_window", "would_claim")),
+    "trend": TableSpec(("trend", "days"), ("day", "drivers", "trips", "snapshot.drivers",
+                                           "snapshot.would_claim")),
+}  # fmt: skip
 
 router = APIRouter(include_in_schema=False)
 
@@ -34,10 +47,13 @@ def activity(
     now: NowDep,
     page: PageDep,
     days: Annotated[int, Query(ge=1, le=MAX_DAYS, description="Days of trend shown.")] = 30,
+    sort: Annotated[str, Query(description="-would_claim or would_claim.")] = "-would_claim",
+    anchor: Annotated[str | None, Query(description="Only this window anchor.")] = None,
 ) -> Response:
     def build() -> dict[str, Any]:
         return unlinked_activity(engine, settings, now=now, limit=page.limit,
-                                 offset=page.offset, days=days)  # fmt: skip
+                                 offset=page.offset, days=days, sort=sort,
+                                 anchor=anchor or None)  # fmt: skip
 
     def view(t: Translator, data: dict[str, Any]) -> dict[str, Any]:
         points = [(float(dt.date.fromisoformat(d["day"]).toordinal()), d)
@@ -50,7 +66,7 @@ def activity(
             series, title=t("activity.chart"), x_label=t("backlog.day"),
             y_label=t("activity.drivers"), x_format=day_labels(t), y_format=t.formatter("num"),
         )  # fmt: skip
-        return {"chart": svg(chart), "days": days}
+        return {"chart": svg(chart), "days": days, "sorts": tuple(activity_view.SORTS)}
 
     return respond(request, principal, "activity.html", build, json_path="/activity.json",
-                   view=view)  # fmt: skip
+                   view=view, tables=TABLES)  # fmt: skip

@@ -15,11 +15,25 @@ from fastapi.responses import Response
 
 from leadlink.errors import UsageError
 from leadlink.pipeline.money.claim_facts import MILESTONES, STATUSES
-from leadlink.pipeline.money.claims_report import AGING, report
+from leadlink.pipeline.money.claims_report import AGING, claim_list, report
+from leadlink.store.listing import Window
+from leadlink.store.listing_ops import CLAIM_SORTS, ClaimFilter, claim_facets
 from leadlink.web import charts
 from leadlink.web.deps import EngineDep, NowDep, PageDep, SettingsDep, ViewerDep, paged
 from leadlink.web.i18n import Translator, format_date
 from leadlink.web.pages.common import respond, svg
+from leadlink.web.pages.tables import TableSpec
+
+# The page's tables as CSV (web/pages/tables.py): the claim rows are GET /api/claims's.
+TABLES = {
+    "rows": TableSpec(("rows",), ("id", "person_key", "milestone", "lead_id", "lead_date",
+                                  "reached_on", "amount", "status", "payment", "age_days")),
+    "by_milestone": TableSpec(("claims", "by_milestone"), (
+        "milestone", "count", "amount", *(f"by_status.{s}" for s in STATUSES)), key="milestone"),
+    "by_week": TableSpec(("by_week",), ("week", "iso_week", "count", "amount", "collected",
+                                        "outstanding", *(f"by_status.{s}" for s in STATUSES))),
+    "aging": TableSpec(("claims", "aging"), ("bucket", "count", "amount"), key="bucket"),
+}  # fmt: skip
 
 router = APIRouter(include_in_schema=False)
 
@@ -68,6 +82,7 @@ def claims(
     page: PageDep,
     milestone: Annotated[str | None, Query(description="Only M1, M5 or M25.")] = None,
     status: Annotated[str | None, Query(description="Only this claim status.")] = None,
+    sort: Annotated[str, Query(description="The rows' order (GET /api/claims's).")] = "-reached_on",
 ) -> Response:
     def build() -> dict[str, Any]:
         if milestone not in (None, "", *MILESTONE_NAMES):
@@ -78,12 +93,21 @@ def claims(
             raise UsageError("unknown status {status!r}; one of: {known}",
                              code="claim_status_unknown", status=status,
                              known=", ".join(STATUSES))
+        if sort not in CLAIM_SORTS:
+            raise UsageError("unknown sort {sort!r}; one of: {known}", code="sort_unknown",
+                             sort=sort, known=", ".join(CLAIM_SORTS))
         data = report(engine, settings, now=now, milestone=milestone or None,
                       status=status or None, with_rows=True)  # fmt: skip
-        rows = data.pop("rows")
-        data["by_week"] = by_week(rows)
-        data["rows"] = paged(rows[page.offset : page.offset + page.limit], len(rows), page)
+        data["by_week"] = by_week(data.pop("rows"))
+        # The table is GET /api/claims's page (same filters, sort and page); the report above
+        # sums every claim.
+        filters = ClaimFilter(milestone=milestone or None, status=status or None)
+        total, rows = claim_list(engine, settings, filters, Window(page.limit, page.offset),
+                                 now=now, sort=sort)  # fmt: skip
+        data["rows"] = paged(list(rows), total, page)
+        data["facets"] = claim_facets(engine, filters)
         data["filters"] = {"milestone": milestone or None, "status": status or None}
+        data["sort"] = sort
         data["as_of"] = now.date().isoformat()
         return data
 
@@ -102,8 +126,8 @@ def claims(
             colours=[STATUS_COLOURS[s] for s in shown],
         )  # fmt: skip
         return {"milestone_chart": svg(milestone_chart), "week_chart": svg(week_chart),
-                "milestones": MILESTONE_NAMES, "statuses": STATUSES,
+                "milestones": MILESTONE_NAMES, "statuses": STATUSES, "sorts": CLAIM_SORTS,
                 "aging_buckets": [label for label, _, _ in AGING]}  # fmt: skip
 
     return respond(request, principal, "claims.html", build, json_path="/claims.json",
-                   view=view)  # fmt: skip
+                   view=view, tables=TABLES)  # fmt: skip

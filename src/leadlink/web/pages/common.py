@@ -33,6 +33,7 @@ from leadlink.web.deps import (
 )
 from leadlink.web.errors import status_for
 from leadlink.web.i18n import Translator
+from leadlink.web.pages.tables import Tables, csv_response
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parents[1] / "templates")
 i18n.install(TEMPLATES.env)
@@ -55,6 +56,17 @@ View = Callable[[Translator, dict[str, Any]], Mapping[str, Any]]
 
 def wants_json(request: Request) -> bool:
     return request.url.path.endswith(".json") or request.query_params.get("format") == "json"
+
+
+def wants_csv(request: Request) -> bool:
+    return request.query_params.get("format") == "csv"
+
+
+def csv_url(request: Request, table: str) -> str:
+    """This page's table ``table`` as CSV, with the page's current filters, sort and page."""
+    path = request.url.path.removesuffix(".json")
+    query = _query_without(request, "lang", "format", "table")
+    return local_url(path, {**query, "format": "csv", "table": table})
 
 
 def json_response(data: Any, status_code: int = 200) -> Response:
@@ -127,6 +139,7 @@ def render(
         "languages": [(code, name, switch_url(request, code)) for code, name in t.others()],
         "json_url": json_url(request, json_path) if json_path else None,
         "url": local_url,
+        "csv_url": lambda table: csv_url(request, table),
     }
     return TEMPLATES.TemplateResponse(
         request, template, {**base, **context}, status_code=status_code, headers=headers
@@ -141,12 +154,20 @@ def respond(
     *,
     json_path: str,
     view: View | None = None,
+    tables: Tables | None = None,
 ) -> Response:
-    """Compute the page's data once; answer it as JSON or render it with ``view``'s extras.
+    """Compute the page's data once; answer it as JSON, as one of its ``tables`` in CSV
+    (``?format=csv&table=NAME``, web/pages/tables.py) or render it with ``view``'s extras.
 
     A LeadlinkError (a bad filter, an unknown person) is the app's JSON error for JSON, an
-    error page with the same status for HTML.
+    error page with the same status for HTML and CSV; an unknown table is a 404 page.
     """
+    if wants_csv(request):
+        name = request.query_params.get("table", "")
+        if name not in (tables or {}):
+            known = ", ".join(tables or {}) or "none"
+            return error_page(request, principal, 404,
+                              f"unknown table {name!r}; this page's tables: {known}")  # fmt: skip
     try:
         data = build()
     except LeadlinkError as exc:
@@ -155,6 +176,10 @@ def respond(
         return error_page(request, principal, status_for(exc), translator(request).error(exc))
     if wants_json(request):
         return json_response(data)
+    if wants_csv(request) and tables is not None:
+        page = json_path.partition("?")[0].rsplit("/", 1)[-1].removesuffix(".json")
+        name = request.query_params["table"]
+        return csv_response(page, name, data, tables[name])
     extras = dict(view(translator(request), data)) if view is not None else {}
     return render(request, template, {"data": data, **extras}, principal=principal,
                   json_path=json_path)  # fmt: skip

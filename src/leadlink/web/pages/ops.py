@@ -21,12 +21,14 @@ from leadlink.pipeline.money.recovery import queue_status
 from leadlink.pipeline.money.segments import SEGMENTS, Segment, backlog_segments
 from leadlink.pipeline.operations import alerts as alerts_service
 from leadlink.pipeline.operations.freshness import job_freshness, run_dict
+from leadlink.store import backlog_view
 from leadlink.store import gap as gap_store
 from leadlink.store import jobs as jobs_store
 from leadlink.web import charts
 from leadlink.web.deps import EngineDep, NowDep, PageDep, SettingsDep, ViewerDep, paged
 from leadlink.web.i18n import Translator, format_date
 from leadlink.web.pages.common import respond, svg
+from leadlink.web.pages.tables import TableSpec
 
 router = APIRouter(include_in_schema=False)
 
@@ -35,6 +37,40 @@ RISK_COLOURS = {"high": "#b3261e", "medium": "#e69f00", "low": "#9aa5b1"}
 IMPACT_KEYS = ("since", "days_window", "backlog_before", "backlog_after", "delta",
                "matched_out", "new_in", "top_fail_reason", "success", "segments")  # fmt: skip
 SEGMENT_KEYS = ("as_of", "kpi_red", "at_stake", "segments", "summary_table")
+
+# Each page's tables as CSV (web/pages/tables.py): where they are in its dict, their columns.
+RUN_COLUMNS = ("id", "kind", "status", "started_at", "finished_at", "duration_s", "counts",
+               "error")  # fmt: skip
+DAY_COLUMNS = ("day", "backlog_before", "backlog_after", "delta", "matched_out", "new_in",
+               "processed", "failed", "top_fail_reason")  # fmt: skip
+OVERVIEW_TABLES = {
+    "funnel": TableSpec(("funnel", "stages"), ("stage", "leads", "persons", "amount"), "stage"),
+}
+BACKLOG_TABLES = {
+    "leads": TableSpec(("leads",), ("lead_id", "lead_date", "segment", "loss_reason", "reason",
+                                    "candidate", "candidate_trips", "at_stake", "deadline",
+                                    "days_left")),
+    "segments": TableSpec(("segments", "segments"), ("segment", "leads", "at_stake",
+                                                     "next_deadline"), key="segment"),
+    "lost_by_reason": TableSpec(("segments", "segments", "lost", "by_reason"),
+                                ("loss_reason", "leads"), key="loss_reason", value="leads"),
+    "days": TableSpec(("impact", "days"), DAY_COLUMNS),
+    "parked": TableSpec(("queue", "parked"), ("lead_id", "attempts", "last_error")),
+}  # fmt: skip
+GAP_TABLES = {
+    "leads": TableSpec(("leads",), ("lead_id", "gap_reason", "risk", "lead_date", "age_days",
+                                    "person_key")),
+    "by_reason": TableSpec(("summary", "by_risk"), ("gap_reason", *gap_store.RISKS),
+                           key="gap_reason"),
+}  # fmt: skip
+JOBS_TABLES = {
+    "jobs": TableSpec(("jobs",), ("kind", "status", "duration_s", "last_ok_at", "hours_since_ok",
+                                  "stale", "stale_after_hours", "watched", "last_run.id")),
+    "recover_runs": TableSpec(("recover_runs",), RUN_COLUMNS),
+}  # fmt: skip
+ALERTS_TABLES = {
+    "open": TableSpec(("open",), ("id", "kind", "subject", "severity", "raised_at", "detail")),
+}
 
 
 @router.get("/")
@@ -61,7 +97,7 @@ def overview(
         return {"stages": STAGES, "chart": svg(chart)}
 
     return respond(request, principal, "overview.html", build,
-                   json_path="/overview.json", view=view)  # fmt: skip
+                   json_path="/overview.json", view=view, tables=OVERVIEW_TABLES)  # fmt: skip
 
 
 def day_labels(t: Translator) -> Callable[[float], str]:
@@ -86,16 +122,20 @@ def backlog(
     page: PageDep,
     days: Annotated[int, Query(ge=1, le=366, description="Days shown, today included.")] = 30,
     segment: Annotated[list[Segment] | None, Query(description="Only these segments.")] = None,
+    loss_reason: Annotated[list[str] | None, Query(description="Only lost for these.")] = None,
+    sort: Annotated[str | None, Query(description="lead_date or -lead_date.")] = None,
 ) -> Response:
     def build() -> dict[str, Any]:
         # The segments are `leadlink backlog --json`'s, the page of leads its ``leads``.
         split = backlog_segments(engine, settings, now=now, segments=segment or (),
-                                 limit=page.limit, offset=page.offset)  # fmt: skip
+                                 limit=page.limit, offset=page.offset, sort=sort,
+                                 losses=loss_reason or ())  # fmt: skip
         return {"impact": impact(engine, settings, now=now, days=days),
                 "queue": queue_status(engine, now=now), "days": days,
                 "segments": {k: split[k] for k in SEGMENT_KEYS},
                 "leads": paged(split["leads"], split["total"], page),
-                "filters": {"segment": split["filters"]["segment"]}}  # fmt: skip
+                "sort": split["sort"], "facets": split["facets"],
+                "filters": split["filters"]}  # fmt: skip
 
     def view(t: Translator, data: dict[str, Any]) -> dict[str, Any]:
         rows = data["impact"]["days"]
@@ -114,10 +154,10 @@ def backlog(
             fmt=t.formatter("num"),
         )  # fmt: skip
         return {"line_chart": svg(line) if line else None, "flow_chart": svg(flow),
-                "segment_names": SEGMENTS}
+                "segment_names": SEGMENTS, "sorts": tuple(backlog_view.SORTS)}
 
     return respond(request, principal, "backlog.html", build,
-                   json_path="/backlog.json", view=view)  # fmt: skip
+                   json_path="/backlog.json", view=view, tables=BACKLOG_TABLES)  # fmt: skip
 
 
 @router.get("/gap")
@@ -142,7 +182,15 @@ def gap(
         total = sum(n for r, per in by_risk.items() if not reasons or r in reasons
                     for k, n in per.items() if not risks or k in risks)  # fmt: skip
         leads = paged(report["leads"][page.offset :], total, page)
-        return {"summary": report["summary"], "leads": leads,
+        # Facets from the summary's one GROUP BY (reason, risk), under the other filter.
+        facets: dict[str, dict[str, int]] = {"reason": {}, "risk": {}}
+        for r, per in by_risk.items():
+            for k, n in per.items():
+                if n and (not risks or k in risks):
+                    facets["reason"][r] = facets["reason"].get(r, 0) + n
+                if n and (not reasons or r in reasons):
+                    facets["risk"][k] = facets["risk"].get(k, 0) + n
+        return {"summary": report["summary"], "leads": leads, "facets": facets,
                 "filters": {"reason": reasons, "risk": risks}}  # fmt: skip
 
     def view(t: Translator, data: dict[str, Any]) -> dict[str, Any]:
@@ -157,7 +205,7 @@ def gap(
         return {"chart": svg(chart), "reasons": gap_store.GAP_REASONS, "risks": gap_store.RISKS}
 
     return respond(request, principal, "gap.html", build, json_path="/gap.json",
-                   view=view)  # fmt: skip
+                   view=view, tables=GAP_TABLES)  # fmt: skip
 
 
 def recover_runs(engine: Engine, limit: int) -> list[dict[str, Any]]:
@@ -195,7 +243,7 @@ def jobs(
         return {"chart": svg(chart)}
 
     return respond(request, principal, "jobs.html", build, json_path="/jobs.json",
-                   view=view)  # fmt: skip
+                   view=view, tables=JOBS_TABLES)  # fmt: skip
 
 
 @router.get("/alerts")
@@ -208,4 +256,5 @@ def alerts(request: Request, principal: ViewerDep, engine: EngineDep, now: NowDe
                 "evaluated_at": run_dict(evaluated)["finished_at"] if evaluated else None,
                 "as_of": now.isoformat(timespec="seconds")}  # fmt: skip
 
-    return respond(request, principal, "alerts.html", build, json_path="/alerts.json")
+    return respond(request, principal, "alerts.html", build, json_path="/alerts.json",
+                   tables=ALERTS_TABLES)  # fmt: skip

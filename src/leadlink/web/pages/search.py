@@ -21,8 +21,16 @@ from leadlink.web.deps import EngineDep, NowDep, SettingsDep, ViewerDep
 from leadlink.web.i18n import Translator
 from leadlink.web.pages.common import error_page, local_url, respond, translator, wants_json
 from leadlink.web.pages.review import explanation, model_prior
+from leadlink.web.pages.tables import TableSpec
 
 router = APIRouter(include_in_schema=False)
+
+# The results as CSV (web/pages/tables.py): GET /api/search's items.
+TABLES = {
+    "results": TableSpec(("items",), ("source", "source_pk", "name", "phone", "plate", "date",
+                                      "status", "person_key", "rule", "reason", "band",
+                                      "matched_on", "via")),
+}  # fmt: skip
 
 
 @router.get("/search")
@@ -41,7 +49,7 @@ def search_page(
         return search(engine, q)  # too short: UsageError -> the API's 422 for JSON
 
     return respond(request, principal, "search.html", build,
-                   json_path=local_url("/search.json", {"q": q}))  # fmt: skip
+                   json_path=local_url("/search.json", {"q": q}), tables=TABLES)  # fmt: skip
 
 
 @router.get("/leads/{lead_id:path}")

@@ -14,6 +14,8 @@ from leadlink.web.routes.api_common import Item, PageDep, SummaryTable
 router = APIRouter(prefix="/api", tags=["activity"], dependencies=[Depends(current_principal)])
 
 Anchor = Literal["candidate_lead", "hire_date", "first_trip"]
+# store.activity_view.SORTS (a test holds them equal): what its order index serves.
+ActivitySort = Literal["-would_claim", "would_claim"]
 
 
 class CandidateLead(Item):
@@ -98,9 +100,14 @@ def get_activity(
     days: Annotated[
         int, Query(ge=1, le=MAX_DAYS, description="Days of trend, today included.")
     ] = 30,
+    sort: Annotated[
+        ActivitySort, Query(description="Drivers' order by would-claim soles; `-` descending.")
+    ] = "-would_claim",
+    anchor: Annotated[Anchor | None, Query(description="Only drivers of this anchor.")] = None,
 ) -> dict[str, Any]:
     """``leadlink activity --json``: ``summary`` covers every driver in the KPI; ``drivers`` is
     one page (most would-claim soles first, then the earliest first trip, then the driver id),
-    ``total`` how many there are; ``trend`` the last ``days`` days."""
+    ``total`` how many there are (of ``anchor`` when given); ``trend`` the last ``days``
+    days. ``sort=would_claim`` reverses the order (least money first, ties the other way)."""
     return unlinked_activity(engine, settings, now=now, limit=page.limit, offset=page.offset,
-                             days=days)  # fmt: skip
+                             days=days, sort=sort, anchor=anchor)  # fmt: skip

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
@@ -14,6 +14,9 @@ from leadlink.web.routes.api_common import Item, PageDep, SummaryTable
 
 # Every route reads: a viewer token (or a dashboard session) is enough.
 router = APIRouter(prefix="/api", tags=["backlog"], dependencies=[Depends(current_principal)])
+
+# store.backlog_view.SORTS (a test holds them equal): what ix_backlog_lead_day serves.
+BacklogSort = Literal["-lead_date", "lead_date"]
 
 
 class SegmentSummary(BaseModel):
@@ -71,9 +74,17 @@ def get_backlog(
     segment: Annotated[
         list[Segment] | None, Query(description="Only leads of these segments (repeatable).")
     ] = None,
+    loss_reason: Annotated[
+        list[str] | None, Query(description="Only lost leads lost for these reasons.")
+    ] = None,
+    sort: Annotated[
+        BacklogSort | None, Query(description="By lead date (`-` newest first); none: work order.")
+    ] = None,
 ) -> BacklogPage:
     """Recoverable leads first (nearest deadline, then most money), then waiting (nearest
-    deadline), then lost (newest first)."""
+    deadline), then lost (newest first); or by lead date when ``sort`` says so (ties by lead
+    id)."""
     data = backlog_segments(engine, settings, now=now, segments=segment or (),
-                            limit=page.limit, offset=page.offset)  # fmt: skip
+                            limit=page.limit, offset=page.offset, sort=sort,
+                            losses=loss_reason or ())  # fmt: skip
     return BacklogPage.model_validate({**data, "items": data["leads"]})

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from leadlink.pipeline.money.claims_report import report
+from leadlink.pipeline.money.claims_report import claim_list, report
 from leadlink.store import listing_ops
 from leadlink.web.deps import (
     EngineDep,
@@ -23,7 +22,9 @@ router = APIRouter(prefix="/api/claims", tags=["claims"], dependencies=[Depends(
 
 Milestone = Literal["M1", "M5", "M25"]
 ClaimStatus = Literal["expected", "generated", "paid", "rejected", "expired"]
-ClaimSort = Literal["-reached_on", "reached_on", "lead_date", "-amount", "person_key"]
+# listing_ops.CLAIM_SORTS, spelled out for the OpenAPI schema (a test holds them equal).
+ClaimSort = Literal["-reached_on", "reached_on", "lead_date", "-lead_date", "-amount", "amount",
+                    "person_key"]  # fmt: skip
 
 
 class ClaimItem(Item):
@@ -60,11 +61,7 @@ def list_claims(
     filters = listing_ops.ClaimFilter(
         milestone=milestone, status=status, week_start=week, person_key=person_key
     )
-    total, rows = listing_ops.claims(engine, filters, window(page), sort)
-    closes = dt.timedelta(days=settings.claim_window_days)
-    for r in rows:  # the report's aging: days since the window closed, once it has
-        age = (now.date() - (dt.date.fromisoformat(r["lead_date"]) + closes)).days
-        r["age_days"] = max(age, 0) if r["status"] != "expected" else None
+    total, rows = claim_list(engine, settings, filters, window(page), now=now, sort=sort)
     return paged(list(rows), total, page)
 
 
