@@ -47,7 +47,10 @@ def test_an_operator_acknowledges_and_the_listing_says_so(
     body = got.json()
     assert body["id"] == alert_id and body["open"] and body["acknowledged"]
     assert (body["acknowledged_by"], body["acknowledged_at"], body["ack_note"]) == (
-        "otto", NOW.isoformat(), "el equipo de recuperación lo ve")
+        "otto",
+        NOW.isoformat(),
+        "el equipo de recuperación lo ve",
+    )
     (listed,) = [i for i in all_items(api, "/api/alerts") if i["id"] == alert_id]
     assert {k: listed[k] for k in body} == body
     assert [i["id"] for i in all_items(api, "/api/alerts", acknowledged="true")] == [alert_id]

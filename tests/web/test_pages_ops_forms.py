@@ -111,7 +111,7 @@ def test_alert_details_link_their_leads_persons_segments_and_jobs(
     assert 'href="/backlog?segment=' in backlog  # the segments
     activity = element(html, f"alert-{alert_id(engine, 'unlinked_activity_growing')}")
     assert f'href="/persons/{key}"' in activity and 'data-testid="alert-person-DA1"' in activity
-    assert "DZ9" in activity and 'alert-person-DZ9' not in activity  # no person known: text
+    assert "DZ9" in activity and "alert-person-DZ9" not in activity  # no person known: text
     assert ">persons<" not in activity  # the map is for the links, not shown by itself
     assert 'href="/jobs#job-ingest"' in element(html, f"alert-{alert_id(engine, 'job_stale')}")
 
@@ -169,5 +169,6 @@ def test_run_now_of_a_long_job_says_it_still_runs(
     assert locks.holder(engine, "match") is None
     newest = rows(engine, "SELECT id, status FROM job_run WHERE kind = 'match' ORDER BY id")[-1]
     assert newest[1] == "ok" and text_of(page(client, "/jobs"), "job-match-run-id") == (
-        f"#{newest[0]}")
+        f"#{newest[0]}"
+    )
     assert audit(engine, "job_start") == [("olga", "job:match")]

@@ -58,7 +58,10 @@ def test_acknowledge_records_who_when_and_the_note_and_audits_it(world: Engine) 
     got = acknowledge(world, alert_id, actor=" ana ", note="  llamando a los leads ", now=at)
     assert got["id"] == alert_id and got["open"] and got["acknowledged"]
     assert (got["acknowledged_by"], got["acknowledged_at"], got["ack_note"]) == (
-        "ana", at.isoformat(), "llamando a los leads")
+        "ana",
+        at.isoformat(),
+        "llamando a los leads",
+    )
     # Still open, now with its acknowledgement, in every listing.
     (listed,) = [a for a in open_now(world) if a["id"] == alert_id]
     assert listed == got
