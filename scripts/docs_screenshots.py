@@ -23,16 +23,17 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 IMG = ROOT / "docs" / "img"
 
 # docs/img/<key>.png <- tests/artifacts/<value>.png. `dashboard` is the README's name for the
-# overview; the others keep the shot's name.
+# overview; /jobs and /alerts are shown as an operator sees them (their forms, after using
+# them); the others keep the shot's name.
 SHOTS = {
     "dashboard": "overview",
     "backlog": "backlog",
     "gap": "gap",
-    "jobs": "jobs",
+    "jobs": "jobs-operator",
     "claims": "claims",
     "review": "review",
     "person": "person",
-    "alerts": "alerts",
+    "alerts": "alerts-operator",
     "activity": "activity",
     "search": "search",
     "model": "model",

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from leadlink.store.db import alembic_config, current_revision, heads, make_engine, migrate
 from leadlink.store.models import Base
@@ -79,3 +81,39 @@ def test_0007_indexes_source_keys_in_byte_order_on_postgresql(engine: Engine) ->
     assert "ix_source_record_source_key_bytes" not in indexes()
     command.upgrade(cfg, "head")
     assert ("ix_source_record_source_key_bytes" in indexes()) is on_pg
+
+
+def test_0010_adds_the_alert_acknowledgement_and_downgrades_cleanly(engine: Engine) -> None:
+    def columns() -> set[str]:
+        return {c["name"] for c in inspect(engine).get_columns("alert")}
+
+    ack = {"acknowledged_at", "acknowledged_by", "ack_note"}
+    assert ack <= columns()
+    insert = ("INSERT INTO alert (kind, subject, severity, detail, raised_at, resolved_at) "
+              "VALUES ('job_stale', 'match', 'warning', '{}', '2026-11-01 12:00:00', :resolved)")
+    with engine.begin() as conn:
+        conn.execute(text(insert), {"resolved": None})
+        conn.execute(text("UPDATE alert SET acknowledged_by = 'ana', "
+                          "acknowledged_at = raised_at, ack_note = 'visto'"))  # fmt: skip
+    cfg = alembic_config(engine)
+    command.downgrade(cfg, "0009_candidate_pairs")
+    assert not ack & columns()
+    # The alert rows stay, and so does "one open alert per (kind, subject)" (SQLite rebuilds
+    # the table to drop the columns: the partial unique index must come back with it).
+    _one_open_alert_per_kind_and_subject(engine, insert)
+    command.upgrade(cfg, "head")
+    assert ack <= columns() and current_revision(engine) in heads(engine)
+    with engine.connect() as conn:
+        got = conn.execute(text("SELECT subject, acknowledged_by, resolved_at IS NULL "
+                                "FROM alert ORDER BY id")).all()  # fmt: skip
+    assert [tuple(r) for r in got] == [("match", None, True)]  # kept, its acknowledgement not
+    _one_open_alert_per_kind_and_subject(engine, insert)
+
+
+def _one_open_alert_per_kind_and_subject(engine: Engine, insert: str) -> None:
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text(insert), {"resolved": None})
+    with engine.begin() as conn:  # a resolved one beside the open one is fine
+        conn.execute(text(insert), {"resolved": "2026-11-02 12:00:00"})
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM alert WHERE resolved_at IS NOT NULL"))

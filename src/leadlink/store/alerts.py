@@ -11,6 +11,7 @@ from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from leadlink.store.models import Alert, JobRun, RecoveryDaily, SourceRecord
+from leadlink.store.money_tables import ActivityDriver
 
 Firing = dict[tuple[str, str], dict[str, Any]]
 """(kind, subject) -> {"severity": ..., "detail": {...}} for every alert that holds now."""
@@ -20,11 +21,49 @@ def open_alerts(session: Session) -> list[dict[str, Any]]:
     rows = session.scalars(
         select(Alert).where(Alert.resolved_at.is_(None)).order_by(Alert.raised_at, Alert.id)
     )
-    return [
-        {"id": a.id, "kind": a.kind, "subject": a.subject, "severity": a.severity,
-         "detail": a.detail, "raised_at": a.raised_at.isoformat()}
-        for a in rows
-    ]  # fmt: skip
+    return [alert_dict(a) for a in rows]
+
+
+def alert_dict(a: Alert) -> dict[str, Any]:
+    return {"id": a.id, "kind": a.kind, "subject": a.subject, "severity": a.severity,
+            "detail": a.detail, "raised_at": a.raised_at.isoformat(),
+            "resolved_at": a.resolved_at.isoformat() if a.resolved_at else None,
+            "open": a.resolved_at is None,
+            **acknowledgement(a.acknowledged_at, a.acknowledged_by, a.ack_note)}  # fmt: skip
+
+
+def acknowledgement(at: dt.datetime | None, by: str | None, note: str | None) -> dict[str, Any]:
+    """The acknowledgement fields of an alert, the same in every listing."""
+    return {"acknowledged": at is not None, "acknowledged_at": at.isoformat() if at else None,
+            "acknowledged_by": by, "ack_note": note}  # fmt: skip
+
+
+def acknowledge(
+    session: Session, alert_id: int, *, actor: str, note: str | None, now: dt.datetime
+) -> tuple[bool, Alert | None]:
+    """Acknowledge the alert if it is open and not acknowledged yet, in one conditional UPDATE
+    (two operators at once: one wins, the other finds it acknowledged). Returns whether this
+    call acknowledged it and the row as it is afterwards (None: no such alert)."""
+    done = session.execute(
+        update(Alert)
+        .where(Alert.id == alert_id, Alert.resolved_at.is_(None), Alert.acknowledged_at.is_(None))
+        .values(acknowledged_at=now, acknowledged_by=actor, ack_note=note)
+        .execution_options(synchronize_session=False)
+    )
+    row = session.scalars(
+        select(Alert).where(Alert.id == alert_id).execution_options(populate_existing=True)
+    ).one_or_none()
+    return done.rowcount == 1, row  # type: ignore[attr-defined]
+
+
+def open_counts(session: Session) -> dict[str, dict[str, int]]:
+    """Kind -> {"open", "unacknowledged"} over the open alerts (kinds with none left out)."""
+    rows = session.execute(
+        select(Alert.kind, func.count(), func.count(Alert.acknowledged_at))
+        .where(Alert.resolved_at.is_(None))
+        .group_by(Alert.kind)
+    )
+    return {r[0]: {"open": int(r[1]), "unacknowledged": int(r[1]) - int(r[2])} for r in rows}
 
 
 def apply(
@@ -101,3 +140,16 @@ def sample_lead_ids(session: Session, record_ids: Any, limit: int = 10) -> list[
         .limit(limit)
     )
     return list(rows)
+
+
+def driver_persons(session: Session, driver_ids: Sequence[str]) -> dict[str, str]:
+    """Driver id -> person key of these drivers in unlinked activity (one query: through the
+    drivers' source records, whose (source, source_pk) index finds them; driver_id has none)."""
+    if not driver_ids:
+        return {}
+    rows = session.execute(
+        select(ActivityDriver.driver_id, ActivityDriver.person_key)
+        .join(SourceRecord, SourceRecord.id == ActivityDriver.record_id)
+        .where(SourceRecord.source == "drivers", SourceRecord.source_pk.in_(list(driver_ids)))
+    )
+    return {r[0]: r[1] for r in rows}

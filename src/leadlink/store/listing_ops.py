@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, aliased
 
+from leadlink.store.alerts import acknowledgement
 from leadlink.store.db import transaction
 from leadlink.store.listing import Window, iso, page_of, person_records, sort_order
 from leadlink.store.models import (
@@ -258,6 +259,7 @@ class AlertFilter:
     state: str = "open"  # open | resolved | all
     kind: str | None = None
     severity: str | None = None
+    acknowledged: bool | None = None
 
 
 def alerts(
@@ -266,7 +268,7 @@ def alerts(
     """Alerts, newest raised first; ``open`` are the ones firing at the last evaluation."""
     query = select(
         Alert.id, Alert.kind, Alert.subject, Alert.severity, Alert.detail, Alert.raised_at,
-        Alert.resolved_at,
+        Alert.resolved_at, Alert.acknowledged_at, Alert.acknowledged_by, Alert.ack_note,
     )  # fmt: skip
     f = filters
     if f.state == "open":
@@ -277,10 +279,14 @@ def alerts(
         query = query.where(Alert.kind == f.kind)
     if f.severity is not None:
         query = query.where(Alert.severity == f.severity)
+    if f.acknowledged is not None:
+        seen = Alert.acknowledged_at.is_not(None)
+        query = query.where(seen if f.acknowledged else ~seen)
     with transaction(engine) as session:
         total, rows = page_of(session, query, (Alert.raised_at.desc(), Alert.id.desc()), window)
     for r in rows:
         r["raised_at"] = r["raised_at"].isoformat()
         r["resolved_at"] = iso(r["resolved_at"])
         r["open"] = r["resolved_at"] is None
+        r.update(acknowledgement(r["acknowledged_at"], r["acknowledged_by"], r["ack_note"]))
     return total, rows

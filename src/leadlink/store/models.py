@@ -359,6 +359,10 @@ class Alert(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
     raised_at: Mapped[dt.datetime] = mapped_column(DateTime)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # An operator saw it (migration 0010): it stays open while it holds, shown apart.
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    ack_note: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class JobLock(Base):

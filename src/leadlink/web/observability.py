@@ -4,8 +4,9 @@ Every response carries ``X-Request-ID`` (the caller's, when it sends one) and ev
 is logged as one JSON line with that id, the route, status, duration and actor. ``/metrics``
 is Prometheus text: request latency by method, route template and status (bounded labels),
 and, read from the database at scrape time, the KPI-red backlog, records matched by the last
-match run, each job kind's last duration and unlinked activity (drivers riding with no lead and
-no origin, and the soles their trips would claim: docs/activity.md).
+match run, each job kind's last duration, unlinked activity (drivers riding with no lead and
+no origin, and the soles their trips would claim: docs/activity.md) and the open alerts per
+kind, with how many of them nobody acknowledged yet (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ from starlette.routing import BaseRoute, Mount
 from leadlink import __version__, clock
 from leadlink.pipeline.money import activity
 from leadlink.pipeline.money.segments import segment_summary
+from leadlink.pipeline.operations.alerts import KINDS as ALERT_KINDS
 from leadlink.pipeline.summaries import ensure
 from leadlink.settings import Settings
-from leadlink.store import jobs
+from leadlink.store import alerts, jobs
 from leadlink.store.db import current_revision, heads, transaction
 from leadlink.web.deps import ViewerDep
 
@@ -77,6 +79,7 @@ class StoreCollector(Collector):
         ensure(self.engine, self.settings, now)
         with transaction(self.engine) as session:
             segments = segment_summary(session, self.settings, now)
+            open_alerts = alerts.open_counts(session)
         red = sum(v["leads"] for v in segments.values())  # the segments split KPI red
         yield GaugeMetricFamily(
             "leadlink_backlog_kpi_red", "Leads with no person past the grace days.", value=red
@@ -115,6 +118,25 @@ class StoreCollector(Collector):
                 for outcome, value in match_outcomes(run["counts"]).items():
                     matched.add_metric([outcome], value)
         yield from (matched, duration, age)
+        yield from alert_gauges(open_alerts)
+
+
+def alert_gauges(counts: dict[str, dict[str, int]]) -> Iterator[GaugeMetricFamily]:
+    """Every rule's kind, 0 included (a rule that fires shows up as a rise, not a new series).
+    An acknowledged alert still holds, so it counts as open; page on the unacknowledged ones."""
+    opened = GaugeMetricFamily(
+        "leadlink_alerts_open", "Open (firing) alerts by kind, acknowledged or not.",
+        labels=["kind"],
+    )  # fmt: skip
+    pending = GaugeMetricFamily(
+        "leadlink_alerts_unacknowledged", "Open alerts by kind that no operator acknowledged.",
+        labels=["kind"],
+    )  # fmt: skip
+    for kind in ALERT_KINDS:
+        found = counts.get(kind, {"open": 0, "unacknowledged": 0})
+        opened.add_metric([kind], found["open"])
+        pending.add_metric([kind], found["unacknowledged"])
+    yield from (opened, pending)
 
 
 def segment_gauges(segments: dict[str, dict[str, Any]]) -> Iterator[GaugeMetricFamily]:

@@ -14,7 +14,7 @@ from tests.pipeline.activity_world import NOW, SETTINGS, build
 
 from leadlink.pipeline.money.activity import unlinked_activity
 from leadlink.pipeline.operations.alerts import evaluate
-from leadlink.pipeline.resolution.resolve import match
+from leadlink.pipeline.resolution.resolve import match, person_key_for
 from leadlink.store.db import transaction
 from leadlink.store.models import ActivityDaily
 
@@ -60,8 +60,11 @@ def test_the_alert_fires_when_the_kpi_grows_and_resolves_after(
     evaluate(world, SETTINGS, now=day2, job_kinds=[])
     ((alert_id, resolved, detail),) = _alerts(world)
     assert not resolved
+    examples = ["DD", "DA", "DC", "DB", "DN"]
+    # Each example driver's person: the dashboard links the driver to its person page.
+    persons = {d: person_key_for("drivers", d) for d in examples}
     assert detail == {"drivers": 5, "previous": 4, "previous_day": "2026-11-01", "rise": 1,
-                      "would_claim": 295.0, "examples": ["DD", "DA", "DC", "DB", "DN"]}  # fmt: skip
+                      "would_claim": 295.0, "examples": examples, "persons": persons}  # fmt: skip
     assert unlinked_activity(world, SETTINGS, now=day2)["summary"]["drivers"] == 5
 
     # The same day again: the same snapshot row, untouched, and the same open alert. (DD's

@@ -1,5 +1,5 @@
 """`leadlink check`, `leadlink gap`, `leadlink backfill origins`, `leadlink origins
-list|decide`, `leadlink alerts`, `leadlink worker`: operating leadlink day to day
+list|decide`, `leadlink alerts [ack]`, `leadlink worker`: operating leadlink day to day
 (docs/operations.md)."""
 
 from __future__ import annotations
@@ -154,20 +154,64 @@ def _print_decided(data: dict[str, Any], origin_id: int) -> None:
                   [(h["at"], h["event"], h["detail"]) for h in data["history"]])  # fmt: skip
 
 
-@handles_errors
-def alerts(json_out: JsonOpt = False) -> None:
-    """Evaluate the alert rules now: raise new alerts, resolve the ones that cleared."""
+def alerts(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Evaluate the alert rules now: raise new alerts, resolve the ones that cleared; list the
+    open ones, acknowledged or not (`alerts ack ID` acknowledges one)."""
+    if ctx.invoked_subcommand is None:
+        # Not decorated itself: a group's callback is no command of its own (test_registration).
+        handles_errors(_evaluate)(json_out)
+
+
+def _evaluate(json_out: bool) -> None:
     from leadlink.pipeline.operations.alerts import evaluate
 
     emit(evaluate(state.engine(), state.settings(), now=now()).as_dict(), _print_alerts, json_out)
 
 
 def _print_alerts(data: dict[str, Any]) -> None:
+    pending = [a for a in data["open"] if not a["acknowledged"]]
     console.key_values("alerts", {"raised": data["raised"], "resolved": data["resolved"],
-                                  "open": len(data["open"])})  # fmt: skip
-    console.table("open alerts", ["kind", "subject", "severity", "since", "detail"],
-                  [(a["kind"], a["subject"], a["severity"], a["raised_at"], a["detail"])
-                   for a in data["open"]])  # fmt: skip
+                                  "open": len(data["open"]),
+                                  "unacknowledged": len(pending)})  # fmt: skip
+    console.table("open alerts", ["id", "kind", "subject", "severity", "since", "acknowledged",
+                                  "detail"],
+                  [(a["id"], a["kind"], a["subject"], a["severity"], a["raised_at"], _ack(a),
+                    a["detail"]) for a in data["open"]])  # fmt: skip
+
+
+def _ack(alert: dict[str, Any]) -> str:
+    if not alert["acknowledged"]:
+        return "-"
+    note = f"\n{alert['ack_note']}" if alert["ack_note"] else ""
+    return f"{alert['acknowledged_by']}\n{alert['acknowledged_at']}{note}"
+
+
+alerts_app = typer.Typer(help=alerts.__doc__, invoke_without_command=True)
+alerts_app.callback(invoke_without_command=True)(alerts)
+
+
+@alerts_app.command("ack")
+@handles_errors
+def alerts_ack(
+    alert_id: Annotated[int, typer.Argument(help="Alert id (see `alerts`, or GET /api/alerts).")],
+    note: Annotated[str | None, typer.Option("--note", help="What is being done about it.")] = None,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Who acknowledges (default: the OS user).")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Acknowledge an open alert (audited): it stays open while it holds, shown as acknowledged.
+    A resolved or already acknowledged alert is an error (exit 2)."""
+    import getpass
+
+    from leadlink.pipeline.operations.alerts import acknowledge
+
+    data = acknowledge(state.engine(), alert_id, actor=by if by is not None else getpass.getuser(),
+                       note=note, now=now())  # fmt: skip
+    emit(data, lambda d: console.key_values(f"alert {alert_id} acknowledged", {
+        "kind": d["kind"], "subject": d["subject"], "severity": d["severity"],
+        "acknowledged_by": d["acknowledged_by"], "acknowledged_at": d["acknowledged_at"],
+        "note": d["ack_note"] or "-"}), json_out)  # fmt: skip
 
 
 @handles_errors

@@ -21,6 +21,10 @@ Rules (subjects make "one open alert per (kind, subject)" meaningful):
 
 The two backlog alerts carry the backlog's segments (leads and soles at stake per segment).
 
+An operator acknowledges an open alert (``acknowledge``: who, when, a note, audited as
+``alert_ack``): it stays open while its rule holds, shown apart from the unacknowledged ones;
+once it resolves, a later firing is a new, unacknowledged row.
+
 An open alert whose condition still holds keeps its ``raised_at`` and gets the current detail;
 one whose condition cleared is resolved (``resolved_at`` = now). Each evaluation is a job_run.
 """
@@ -35,13 +39,14 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from leadlink.errors import NotFoundError, UsageError
 from leadlink.pipeline import summaries
 from leadlink.pipeline.money import activity as activity_service
 from leadlink.pipeline.money.segments import segment_summary
 from leadlink.pipeline.summaries import segment_rules
 from leadlink.settings import Settings
 from leadlink.store import alerts as alerts_store
-from leadlink.store import backlog, backlog_view, jobs
+from leadlink.store import audit, backlog, backlog_view, jobs
 from leadlink.store import gap as gap_store
 from leadlink.store.db import transaction
 
@@ -153,11 +158,13 @@ def activity_growing(
     totals, previous, sample = activity_service.record_snapshot(session, settings, now=now)
     if previous is None or totals["drivers"] <= previous["drivers"]:
         return {}
+    # Each example driver's person, so the dashboard links the driver to its person page.
     return {("unlinked_activity_growing", "drivers"): {
         "severity": "warning",
         "detail": {"drivers": totals["drivers"], "previous": previous["drivers"],
                    "previous_day": previous["day"], "rise": totals["drivers"] - previous["drivers"],
-                   "would_claim": totals["would_claim"], "examples": sample},
+                   "would_claim": totals["would_claim"], "examples": sample,
+                   "persons": alerts_store.driver_persons(session, sample)},
     }}  # fmt: skip
 
 
@@ -166,3 +173,37 @@ def open_now(engine: Engine) -> list[dict[str, Any]]:
     dashboard shows them; ``evaluate`` is the worker's and `leadlink alerts`' job)."""
     with transaction(engine) as session:
         return alerts_store.open_alerts(session)
+
+
+NOTE_CHARS = 2000  # the API's limit on a note, kept by the CLI and the page alike
+
+
+def acknowledge(
+    engine: Engine, alert_id: int, *, actor: str, note: str | None, now: dt.datetime
+) -> dict[str, Any]:
+    """Acknowledge an open alert as ``actor`` (audited ``alert_ack``); the alert afterwards.
+
+    NotFoundError: no such alert. UsageError (a conflict: 409, exit 2): it is resolved, or
+    somebody acknowledged it already (named, with when)."""
+    actor = actor.strip()
+    note = (note or "").strip() or None
+    if not actor:
+        raise UsageError("an acknowledgement needs who makes it (--by NAME)")
+    if note is not None and len(note) > NOTE_CHARS:
+        raise UsageError(f"the note has {len(note)} characters: at most {NOTE_CHARS}")
+    with transaction(engine) as session:
+        done, row = alerts_store.acknowledge(session, alert_id, actor=actor, note=note, now=now)
+        if row is None:
+            raise NotFoundError(f"no alert {alert_id}")
+        if not done:
+            if row.resolved_at is not None:
+                raise UsageError(f"alert {alert_id} ({row.kind} {row.subject}) is resolved "
+                                 f"since {row.resolved_at:%Y-%m-%d %H:%M}: nothing to "
+                                 "acknowledge")  # fmt: skip
+            raise UsageError(f"alert {alert_id} ({row.kind} {row.subject}) is already "
+                             f"acknowledged by {row.acknowledged_by} at "
+                             f"{row.acknowledged_at:%Y-%m-%d %H:%M}")  # fmt: skip
+        audit.record(session, actor=actor, action="alert_ack", target=f"alert:{alert_id}",
+                     detail={"kind": row.kind, "subject": row.subject,
+                             "severity": row.severity, "note": note}, now=now)  # fmt: skip
+        return alerts_store.alert_dict(row)

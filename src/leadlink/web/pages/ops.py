@@ -1,7 +1,9 @@
 """Operations pages: overview (the funnel), the KPI-red backlog, gap analysis, jobs and alerts.
 
 Each page's dict comes from the services behind the CLI (``funnel``/``claims``, ``impact``,
-``queue status``, ``gap``, ``alerts``), so its JSON equals their ``--json`` numbers.
+``queue status``, ``gap``, ``alerts``), so its JSON equals their ``--json`` numbers. The
+operator's forms on the last two, "run now" on /jobs and "acknowledge" on /alerts, call the
+services behind ``POST /api/jobs/{kind}`` and ``POST /api/alerts/{id}/ack`` (audited alike).
 """
 
 from __future__ import annotations
@@ -10,16 +12,18 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Engine
 
+from leadlink.errors import LeadlinkError, LockBusyError
 from leadlink.pipeline.money.funnel import STAGES, funnel
 from leadlink.pipeline.money.gap import gap_report
 from leadlink.pipeline.money.impact import impact
 from leadlink.pipeline.money.recovery import queue_status
 from leadlink.pipeline.money.segments import SEGMENTS, Segment, backlog_segments
 from leadlink.pipeline.operations import alerts as alerts_service
+from leadlink.pipeline.operations import job_start
 from leadlink.pipeline.operations.freshness import job_freshness, run_dict
 from leadlink.store import backlog_view
 from leadlink.store import gap as gap_store
@@ -27,7 +31,14 @@ from leadlink.store import jobs as jobs_store
 from leadlink.web import charts
 from leadlink.web.deps import EngineDep, NowDep, PageDep, SettingsDep, ViewerDep, paged
 from leadlink.web.i18n import Translator, format_date
-from leadlink.web.pages.common import respond, svg
+from leadlink.web.pages.common import (
+    FormWriterDep,
+    error_page,
+    flash,
+    respond,
+    svg,
+    translator,
+)
 from leadlink.web.pages.tables import TableSpec
 
 router = APIRouter(include_in_schema=False)
@@ -37,6 +48,8 @@ RISK_COLOURS = {"high": "#b3261e", "medium": "#e69f00", "low": "#9aa5b1"}
 IMPACT_KEYS = ("since", "days_window", "backlog_before", "backlog_after", "delta",
                "matched_out", "new_in", "top_fail_reason", "success", "segments")  # fmt: skip
 SEGMENT_KEYS = ("as_of", "kpi_red", "at_stake", "segments", "summary_table")
+# How long "run now" waits for the job before saying it still runs (the API's wait).
+RUN_WAIT_SECONDS = 2.0
 
 # Each page's tables as CSV (web/pages/tables.py): where they are in its dict, their columns.
 RUN_COLUMNS = ("id", "kind", "status", "started_at", "finished_at", "duration_s", "counts",
@@ -240,10 +253,44 @@ def jobs(
             title=t("jobs.chart_runs"), y_label=t("common.leads"), fmt=t.formatter("num"),
             colours=["#1e7b34", "#9aa5b1", "#b3261e"],
         )  # fmt: skip
-        return {"chart": svg(chart)}
+        return {"chart": svg(chart), "runnable": job_start.KINDS}
 
     return respond(request, principal, "jobs.html", build, json_path="/jobs.json",
                    view=view, tables=JOBS_TABLES)  # fmt: skip
+
+
+@router.post("/jobs/{kind}/run")
+def run_job(
+    request: Request, kind: str, writer: FormWriterDep, engine: EngineDep,
+    settings: SettingsDep, now: NowDep,
+) -> Response:  # fmt: skip
+    """Start one of the worker's jobs now (``job_start``: its lock, job_run and audit), wait a
+    little for it, and say on /jobs how it ended, that it still runs, or who runs it already."""
+    t = translator(request)
+    if isinstance(writer, str):  # a viewer, or no CSRF token: refused, as a page
+        return error_page(request, None, 403, writer)
+    if kind not in job_start.KINDS:
+        return error_page(request, writer, 404, t("jobs.unknown_kind", kind=kind))
+    name = t.code("job", kind)
+    try:
+        started = job_start.start(engine, settings, kind, actor=writer.name, now=now,
+                                  wait_seconds=RUN_WAIT_SECONDS)  # fmt: skip
+    except LockBusyError as exc:  # somebody runs it: nothing was started, nothing audited
+        flash(request, "info", t("jobs.run_busy", job=name, detail=t.error(exc)))
+    except LeadlinkError as exc:
+        flash(request, "error", t("jobs.run_failed", job=name, error=t.error(exc)))
+    else:
+        result = started.result
+        if not started.finished:
+            flash(request, "info", t("jobs.run_running", job=name))
+        elif result["status"] == "ok":
+            flash(request, "ok", t("jobs.run_ok", job=name, run=result["run_id"],
+                                   seconds=result["duration_s"]))  # fmt: skip
+        else:
+            flash(request, "error", t("jobs.run_ended", job=name, run=result["run_id"],
+                                      status=t.code("job_status", result["status"]),
+                                      error=result["error"] or "—"))  # fmt: skip
+    return RedirectResponse(f"/jobs#job-{kind}", 303)
 
 
 @router.get("/alerts")
@@ -258,3 +305,23 @@ def alerts(request: Request, principal: ViewerDep, engine: EngineDep, now: NowDe
 
     return respond(request, principal, "alerts.html", build, json_path="/alerts.json",
                    tables=ALERTS_TABLES)  # fmt: skip
+
+
+@router.post("/alerts/{alert_id}/ack")
+def acknowledge_alert(
+    request: Request, alert_id: int, writer: FormWriterDep, engine: EngineDep, now: NowDep,
+    note: Annotated[str, Form()] = "",
+) -> Response:  # fmt: skip
+    """Acknowledge an open alert as the operator (``alerts ack``), back to /alerts."""
+    t = translator(request)
+    if isinstance(writer, str):
+        return error_page(request, None, 403, writer)
+    try:
+        alert = alerts_service.acknowledge(engine, alert_id, actor=writer.name, note=note,
+                                           now=now)  # fmt: skip
+    except LeadlinkError as exc:  # unknown, resolved or acknowledged already: say so
+        flash(request, "error", t("alerts.ack_failed", error=t.error(exc)))
+    else:
+        flash(request, "ok", t("alerts.acked", id=alert_id,
+                               kind=t.code("alert", alert["kind"])))  # fmt: skip
+    return RedirectResponse("/alerts", 303)

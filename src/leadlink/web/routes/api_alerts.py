@@ -19,7 +19,8 @@ Severity = Literal["warning", "critical"]
 
 class AlertItem(Item):
     """An alert (``leadlink alerts`` evaluates the rules; docs/operations.md lists them):
-    ``open`` while it fires, with ``resolved_at`` once it cleared."""
+    ``open`` while it fires, with ``resolved_at`` once it cleared; ``acknowledged`` once an
+    operator acknowledged it (POST /api/alerts/{id}/ack: who, when, the note)."""
 
     id: int
     kind: str
@@ -29,6 +30,10 @@ class AlertItem(Item):
     raised_at: str
     resolved_at: str | None
     open: bool
+    acknowledged: bool
+    acknowledged_at: str | None
+    acknowledged_by: str | None
+    ack_note: str | None
 
 
 @router.get("", response_model=Page[AlertItem], summary="Alerts, open (firing) ones by default")
@@ -40,8 +45,12 @@ def list_alerts(
     ] = "open",
     kind: Annotated[str | None, text_filter("Alert kind, e.g. job_stale.", 40)] = None,
     severity: Annotated[Severity | None, Query(description="Severity.")] = None,
+    acknowledged: Annotated[
+        bool | None, Query(description="Only acknowledged (true) or unacknowledged (false).")
+    ] = None,
 ) -> dict[str, object]:
     """Newest raised first."""
-    filters = listing_ops.AlertFilter(state=state, kind=kind, severity=severity)
+    filters = listing_ops.AlertFilter(state=state, kind=kind, severity=severity,
+                                      acknowledged=acknowledged)  # fmt: skip
     total, rows = listing_ops.alerts(engine, filters, window(page))
     return paged(list(rows), total, page)

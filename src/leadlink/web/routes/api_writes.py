@@ -1,8 +1,10 @@
-"""The API's writes besides leads: review decisions and starting jobs (operators only).
+"""The API's writes besides leads: review decisions, acknowledging alerts and starting jobs
+(operators only).
 
 Every write is audited with the token's name by the service it calls (``review_accept`` /
-``review_reject``, ``job_start``). A review item decided already (or whose record got a link
-meanwhile) is a conflict: 409 with what happened to it.
+``review_reject``, ``alert_ack``, ``job_start``). A review item decided already (or whose
+record got a link meanwhile), or an alert resolved or acknowledged already, is a conflict:
+409 with what happened to it.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from fastapi import APIRouter, Body, HTTPException, Response
 from pydantic import AfterValidator, BaseModel, Field
 
 from leadlink.errors import UsageError
+from leadlink.pipeline.operations import alerts as alerts_service
 from leadlink.pipeline.operations import job_start
 from leadlink.pipeline.resolution import review
 from leadlink.web.deps import EngineDep, NowDep, OperatorDep, SettingsDep
+from leadlink.web.routes.api_alerts import AlertItem
 from leadlink.web.routes.api_common import JsonBodyRoute, id_path, no_surrogates, not_found
 
 router = APIRouter(prefix="/api", tags=["writes"], route_class=JsonBodyRoute)
@@ -42,7 +46,7 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
 def _decide(action: Any, **kwargs: Any) -> dict[str, Any]:
     try:
         result: dict[str, Any] = action(**kwargs)
-    except UsageError as exc:  # the service's only UsageError here: the item is not open
+    except UsageError as exc:  # the services' only UsageError here: the item is not open
         raise HTTPException(409, str(exc)) from None
     return result
 
@@ -64,6 +68,24 @@ def reject_review_item(
 ) -> dict[str, Any]:  # fmt: skip
     """Never propose this pair again; the record stays unmatched, audited."""
     return _decide(review.reject, engine=engine, settings=settings, item_id=item_id,
+                   actor=principal.name, note=body.note if body else None, now=now)  # fmt: skip
+
+
+AlertId = Annotated[int, id_path("Alert id (GET /api/alerts).")]
+ALERT_CONFLICT: dict[int | str, dict[str, Any]] = {
+    **not_found("alert"),
+    409: {"description": "The alert is resolved, or acknowledged already (by whom, when)."},
+}
+
+
+@router.post("/alerts/{alert_id}/ack", response_model=AlertItem, responses=ALERT_CONFLICT)
+def acknowledge_alert(
+    alert_id: AlertId, principal: OperatorDep, engine: EngineDep, now: NowDep,
+    body: NoteBody = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Acknowledge an open alert, audited: it stays open while its rule holds, shown as
+    acknowledged (by the token's name, when, the note); the alert as GET /api/alerts lists it."""
+    return _decide(alerts_service.acknowledge, engine=engine, alert_id=alert_id,
                    actor=principal.name, note=body.note if body else None, now=now)  # fmt: skip
 
 
