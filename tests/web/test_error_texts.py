@@ -30,7 +30,8 @@ DASHBOARD_MODULES = (
     "pipeline/resolution/explain.py", "pipeline/resolution/search.py",
     "pipeline/money/lead_page.py", "pipeline/money/segments.py",
     "pipeline/money/activity.py", "pipeline/money/gap.py",
-    "pipeline/operations/job_start.py", "web/pages/claims.py", "web/pages/search.py",
+    "pipeline/operations/job_start.py", "pipeline/operations/alerts.py",
+    "web/pages/claims.py", "web/pages/search.py",
 )  # fmt: skip
 # (module, error class): why it may stay uncoded.
 EXEMPT = {

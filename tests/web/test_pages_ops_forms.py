@@ -70,7 +70,7 @@ def test_an_operator_acknowledges_an_alert_from_the_page(
     # Twice: the page says who did it first; nothing more is written.
     post(client, f"/alerts/{backlog}/ack", {"csrf_token": csrf(after), "note": ""})
     refused = text_of(page(client, "/alerts"), "flash-error")
-    assert refused.startswith("No se reconoció:") and "already acknowledged by olga" in refused
+    assert refused.startswith("No se reconoció:") and "ya fue reconocida por olga" in refused
     assert audit(engine, "alert_ack") == [("olga", f"alert:{backlog}")]
 
 
@@ -83,7 +83,7 @@ def test_a_viewer_sees_no_form_and_a_form_without_csrf_is_refused(
     html = page(client, "/alerts")
     assert "ack-form" not in html and "/run" not in page(client, "/jobs")
     got = post(client, f"/alerts/{backlog}/ack", {"csrf_token": csrf(html)})
-    assert got.status_code == 403 and "viewer" in got.text
+    assert got.status_code == 403 and "usuario de solo lectura" in got.text
     assert post(client, "/jobs/claims/run", {"csrf_token": csrf(html)}).status_code == 403
 
     login(client, make_token("operator", "otto"))

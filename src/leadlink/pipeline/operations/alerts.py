@@ -188,21 +188,25 @@ def acknowledge(
     actor = actor.strip()
     note = (note or "").strip() or None
     if not actor:
-        raise UsageError("an acknowledgement needs who makes it (--by NAME)")
+        raise UsageError("an acknowledgement needs who makes it (--by NAME)",
+                         code="decision_needs_actor")
     if note is not None and len(note) > NOTE_CHARS:
-        raise UsageError(f"the note has {len(note)} characters: at most {NOTE_CHARS}")
+        raise UsageError("the note has {n} characters: at most {most}", code="note_too_long",
+                         n=len(note), most=NOTE_CHARS)
     with transaction(engine) as session:
         done, row = alerts_store.acknowledge(session, alert_id, actor=actor, note=note, now=now)
         if row is None:
-            raise NotFoundError(f"no alert {alert_id}")
+            raise NotFoundError("no alert {id}", code="alert_unknown", id=alert_id)
         if not done:
             if row.resolved_at is not None:
-                raise UsageError(f"alert {alert_id} ({row.kind} {row.subject}) is resolved "
-                                 f"since {row.resolved_at:%Y-%m-%d %H:%M}: nothing to "
-                                 "acknowledge")  # fmt: skip
-            raise UsageError(f"alert {alert_id} ({row.kind} {row.subject}) is already "
-                             f"acknowledged by {row.acknowledged_by} at "
-                             f"{row.acknowledged_at:%Y-%m-%d %H:%M}")  # fmt: skip
+                raise UsageError("alert {id} ({kind} {subject}) is resolved since {when}: "
+                                 "nothing to acknowledge", code="alert_resolved",
+                                 id=alert_id, kind=row.kind, subject=row.subject,
+                                 when=f"{row.resolved_at:%Y-%m-%d %H:%M}")  # fmt: skip
+            raise UsageError("alert {id} ({kind} {subject}) is already acknowledged by {by} "
+                             "at {when}", code="alert_acknowledged", id=alert_id,
+                             kind=row.kind, subject=row.subject, by=row.acknowledged_by,
+                             when=f"{row.acknowledged_at:%Y-%m-%d %H:%M}")  # fmt: skip
         audit.record(session, actor=actor, action="alert_ack", target=f"alert:{alert_id}",
                      detail={"kind": row.kind, "subject": row.subject,
                              "severity": row.severity, "note": note}, now=now)  # fmt: skip

@@ -82,7 +82,8 @@ JOBS_TABLES = {
     "recover_runs": TableSpec(("recover_runs",), RUN_COLUMNS),
 }  # fmt: skip
 ALERTS_TABLES = {
-    "open": TableSpec(("open",), ("id", "kind", "subject", "severity", "raised_at", "detail")),
+    "open": TableSpec(("open",), ("id", "kind", "subject", "severity", "raised_at", "detail",
+                                  "acknowledged_at", "acknowledged_by", "ack_note")),
 }
 
 
