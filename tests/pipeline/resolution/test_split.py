@@ -8,12 +8,17 @@ and M25 generated and M5 rejected by payment P03 (docs/claims.md, tests/fixtures
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
+from tests.factories import load
 from tests.pipeline.claims_world import NOW, SETTINGS
 from tests.review_factories import item_id
 from tests.web.api_world import rows, world_db_url  # noqa: F401
@@ -198,6 +203,40 @@ def test_the_person_view_money_equals_the_claims_report(engine: Engine) -> None:
     assert [(p["payment_id"], p["milestone"], p["amount"], p["claim_status"],
              p["amount_mismatch"]) for p in view["payments"]] == [
         ("P03", "M5", 30.0, "rejected", True)]  # fmt: skip
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements ``engine`` runs inside the block."""
+    seen: list[str] = []
+
+    def count(*args: Any) -> None:
+        seen.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def test_the_person_view_reads_a_bounded_number_of_queries(engine: Engine, tmp_path: Path) -> None:
+    """Three hundred more trip days of DB1: the same queries, one page of them, the sums exact."""
+    with statements(engine) as before:
+        person_view(engine, SETTINGS, DB, now=NOW, trips_limit=10)
+    start = dt.date(2025, 1, 1)
+    load(engine, tmp_path, "trips", [
+        {"driver_id": "DB1", "date": (start + dt.timedelta(days=n)).isoformat(),
+         "completed_trips": "2"} for n in range(300)
+    ])  # fmt: skip
+    with statements(engine) as after:
+        view = person_view(engine, SETTINGS, DB, now=NOW, trips_limit=10, trips_offset=300)
+    assert len(after) == len(before) <= 20
+    assert view["trips"]["summary"] == {"days": 305, "completed": 640, "first_day": "2025-01-01",
+                                        "last_day": "2026-10-17"}  # fmt: skip
+    # Newest first: the fixture's five days, then 2025's from its last; offset 300 is the end.
+    assert [t["day"] for t in view["trips"]["items"]] == [
+        "2025-01-05", "2025-01-04", "2025-01-03", "2025-01-02", "2025-01-01"]  # fmt: skip
 
 
 def _cli(db_url: str, *args: str, code: int = 0) -> str:
