@@ -210,4 +210,3 @@ def _move(
         update(table).where(table.id.in_(ids)).values(person_key=new_key, **values)
         .execution_options(synchronize_session=False)
     ))  # fmt: skip
-
