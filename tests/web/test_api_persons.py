@@ -109,6 +109,20 @@ def test_one_person_is_persons_show_plus_records_and_claims(
     assert len(body["claims"]) == 3
 
 
+def test_one_person_has_its_money_and_pages_its_trips(api: Get, engine: Engine) -> None:
+    key = person_of(engine, "drivers", "DB1")
+    body = api(f"/api/persons/{key}", {"trips_limit": 2, "trips_offset": 1})
+    assert body["claim_totals"] == report(engine, CLAIMS_SETTINGS, now=NOW, person=key)["claims"]
+    assert [c["milestone"] for c in body["claims"]] == ["M1", "M5", "M25"]
+    assert body["trips"]["summary"] == {"days": 5, "completed": 40, "first_day": "2026-10-02",
+                                        "last_day": "2026-10-17"}  # fmt: skip
+    assert [(t["day"], t["driver_id"]) for t in body["trips"]["items"]] == [
+        ("2026-10-16", "DB1"), ("2026-10-09", "DB2")]  # fmt: skip
+    assert [(p["payment_id"], p["claim_status"]) for p in body["payments"]] == [("P03", "rejected")]
+    assert "trips_limit" in error_fields(api(f"/api/persons/{key}", {"trips_limit": 0},
+                                             status=422))  # fmt: skip
+
+
 def test_unknown_person_is_404(api: Get) -> None:
     assert api("/api/persons/00000000-0000-0000-0000-000000000000", status=404)["detail"]
 

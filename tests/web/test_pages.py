@@ -25,9 +25,9 @@ from typer.testing import CliRunner
 from leadlink.cli import app as cli_app
 from leadlink.clock import utcnow
 from leadlink.pipeline.money import claims_report, funnel, gap, impact, recovery, segments
+from leadlink.pipeline.money.person import person_view
 from leadlink.pipeline.operations import alerts
 from leadlink.pipeline.resolution import review
-from leadlink.pipeline.resolution.merge import show_person
 from leadlink.pipeline.resolution.resolve import person_key_for
 from leadlink.settings import Settings
 from leadlink.store import jobs
@@ -264,11 +264,13 @@ def test_review_json_is_the_queue_and_homonyms_sit_side_by_side(
     assert one["items"] == got["items"][1:2] and one["total"] == 4
 
 
-def test_person_page_shows_every_record_and_why(viewer_client: TestClient, engine: Engine) -> None:
+def test_person_page_shows_every_record_and_why(
+    viewer_client: TestClient, engine: Engine, web_settings: Settings
+) -> None:
     person = rows(engine, "SELECT l.person_key FROM link l JOIN source_record sr ON "
                   "sr.id = l.record_id AND l.active WHERE sr.source_pk = 'LA1'")[0][0]  # fmt: skip
     got = data(viewer_client, f"/persons/{person}.json")
-    assert got == normal(show_person(engine, person))
+    assert got == normal(person_view(engine, web_settings, person, now=NOW))
     html = page(viewer_client, f"/persons/{person}")
     records = element(html, "person-records")
     for r in got["records"]:

@@ -143,8 +143,11 @@ def update_payments(
         session.execute(update(Payment), [{**r, "run_id": run_id, "updated_at": now} for r in rows])
 
 
-def claim_rows(session: Session, milestones: Sequence[str]) -> list[dict[str, Any]]:
-    """Every claim with its lead's id and its payment's id, for reports: by lead (date, id),
+def claim_rows(
+    session: Session, milestones: Sequence[str], persons: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """Every claim (of ``persons`` only, when given: a person's page reads its few through the
+    person index) with its lead's id and its payment's id, for reports: by lead (date, id),
     then milestone in ``milestones`` order (M1, M5, M25; not as text, where M25 < M5)."""
     rank = case({m: i for i, m in enumerate(milestones)}, value=Claim.milestone,
                 else_=len(milestones))  # fmt: skip
@@ -162,6 +165,8 @@ def claim_rows(session: Session, milestones: Sequence[str]) -> list[dict[str, An
         .join(SourceRecord, SourceRecord.id == Claim.lead_record_id)
         .order_by(Claim.lead_date, SourceRecord.source_pk, rank, Claim.person_key)
     )
+    if persons is not None:
+        query = query.where(Claim.person_key.in_(list(persons)))
     return [dict(r._mapping) for r in session.execute(query)]
 
 
@@ -174,11 +179,14 @@ def payment_summary(session: Session) -> list[tuple[str, str, str | None, int, f
     return [(r[0], r[1], r[2], int(r[3]), float(r[4] or 0)) for r in session.execute(query)]
 
 
-def payment_keys(session: Session) -> dict[int, str]:
-    """payment row id -> the payments record's payment_id (what a claim's payment_id points at)."""
+def payment_keys(session: Session, ids: Sequence[int] | None = None) -> dict[int, str]:
+    """payment row id -> the payments record's payment_id (what a claim's payment_id points at);
+    of the payment rows ``ids`` only, when given."""
     query = select(Payment.id, SourceRecord.source_pk).join(
         SourceRecord, SourceRecord.id == Payment.record_id
     )
+    if ids is not None:
+        query = query.where(Payment.id.in_(list(ids)))
     return {r[0]: r[1] for r in session.execute(query)}
 
 

@@ -18,8 +18,8 @@ from leadlink.store.money_tables import MoneyRefresh
 VIEWS = ("backlog", "activity")
 # Jobs whose writes change what the summaries count; each refreshes them before it ends, so
 # one that is still running, or failed or died after the last refresh, leaves them stale.
-WRITER_JOBS = ("match", "recover", "merge", "unmerge", "quarantine", "backfill_origins",
-               "ingest")  # fmt: skip
+WRITER_JOBS = ("match", "recover", "merge", "unmerge", "split", "quarantine",
+               "backfill_origins", "ingest")  # fmt: skip
 LOCK_KEY = 7_340_101  # the PostgreSQL advisory lock of the summaries (any stable number)
 
 

@@ -26,7 +26,7 @@ from leadlink.pipeline.resolution.search import KINDS as SEARCH_KINDS
 from leadlink.store.gap import GAP_REASONS, RISKS
 from leadlink.store.segments import EXPIRED, NOT_MATCHED, SEGMENTS
 from leadlink.web.pages.common import NAV
-from leadlink.web.pages.persons import MERGE_COUNTS, UNMERGE_COUNTS
+from leadlink.web.pages.persons import MERGE_COUNTS, SPLIT_COUNTS, UNMERGE_COUNTS
 from leadlink.web.pages.review import FIELDS
 from leadlink.web.routes.api_alerts import Severity
 from leadlink.web.routes.api_jobs import RunStatus
@@ -74,7 +74,7 @@ CODE_GROUPS: dict[str, tuple[object, ...]] = {
     "origin": ORIGINS,
     "role": ROLES,
     "error": ERROR_STATUSES,
-    "merge_count": (*MERGE_COUNTS, *UNMERGE_COUNTS),
+    "merge_count": tuple(dict.fromkeys((*MERGE_COUNTS, *UNMERGE_COUNTS, *SPLIT_COUNTS))),
     "conflict": ("identity_number", "family_name"),
     "lead_status": get_args(LeadStatus),
     "matched_on": SEARCH_KINDS,

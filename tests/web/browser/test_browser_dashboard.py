@@ -201,3 +201,54 @@ def test_an_operator_previews_merges_and_undoes_a_merge(tab: Tab, site: Site) ->
     actions = rows(site.engine, "SELECT actor, action FROM audit_log WHERE target = :k "
                                 "ORDER BY id", k=gone)  # fmt: skip
     assert [tuple(a) for a in actions] == [("omar", "merge"), ("omar", "unmerge")]
+
+
+def test_an_operator_sees_a_persons_money_splits_it_and_merges_it_back(
+    tab: Tab, site: Site
+) -> None:
+    """DB1 + DB2 (one DNI, leads LB1 and LB2): DB2 and LB1 split off to a new person, with
+    the claims anchored on LB1 and P03, then merged back from the person's page."""
+    key, new = person_key_for("drivers", "DB1"), person_key_for("drivers", "DB2")
+    claims = cli_json(site, "claims", "--person", key)  # today's statuses, as the page reads
+    tab.login(site.token("operator", "sofia"))
+    tab.open(f"/persons/{key}")
+    assert tab.testid("person-claims").is_visible() and tab.testid("person-trips").is_visible()
+    for status, n in claims["claims"]["by_status"].items():
+        row = tab.testid(f"person-claims-{status}")
+        assert row.count() == (1 if n else 0), status
+        if n:
+            assert f"({n})" in row.inner_text() and "S/" in row.inner_text()
+    assert tab.testid("person-claim-M5").is_visible()
+    assert tab.testid("person-payment-P03").is_visible()
+    assert tab.text("person-trip-days") == "5" and tab.text("person-trips-completed") == "40"
+    assert tab.page.locator('[data-testid^="person-trip-DB"]').count() == 5
+    tab.testid("split-record-drivers-DB2").check()
+    tab.testid("split-record-leads-LB1").check()
+    tab.testid("split-reason").fill("otra persona")
+    with tab.page.expect_navigation():
+        tab.testid("split-preview").click()
+    assert tab.text("flash-info").startswith("Vista previa (nada escrito): separar")
+    assert "cobros: 3" in tab.text("flash-info")
+    assert rows(site.engine, "SELECT count(*) FROM person WHERE person_key = :k",
+                k=new) == [(0,)]  # fmt: skip
+    tab.testid("split-record-drivers-DB2").check()  # the preview came back to a fresh form
+    tab.testid("split-record-leads-LB1").check()
+    with tab.page.expect_navigation():
+        tab.testid("split-submit").click()
+    assert tab.page.url == f"{site.url}/persons/{new}"
+    assert tab.text("flash-ok").startswith(f"drivers:DB2, leads:LB1 separados de {key}")
+    assert tab.testid("person-record-drivers-DB2").is_visible()
+    assert tab.testid("person-claim-M5").is_visible() and tab.text("person-trip-days") == "2"
+    tab.shot("person-split")
+    tab.open(f"/persons/{key}")
+    assert tab.testid("person-claim-M5").count() == 0 and tab.text("person-trip-days") == "3"
+    tab.testid("merge-retire").fill(new)
+    tab.testid("merge-reason").fill("deshacer la separación")
+    with tab.page.expect_navigation():
+        tab.testid("merge-submit").click()
+    assert f"{new} fusionada en {key}" in tab.text("flash-ok")
+    assert tab.testid("person-record-drivers-DB2").is_visible()
+    assert tab.testid("person-claim-M5").is_visible() and tab.text("person-trip-days") == "5"
+    actions = rows(site.engine, "SELECT actor, action, target FROM audit_log WHERE action IN "
+                                "('split', 'merge') AND actor = 'sofia' ORDER BY id")  # fmt: skip
+    assert [tuple(a) for a in actions] == [("sofia", "split", key), ("sofia", "merge", new)]

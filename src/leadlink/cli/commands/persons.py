@@ -1,5 +1,5 @@
-"""`leadlink persons merge|unmerge|show`: one person behind two keys (and back), and everything a
-person holds."""
+"""`leadlink persons merge|unmerge|split|show`: one person behind two keys (and back), one
+person's records split off to a new one, and everything a person holds (its money too)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import typer
 from leadlink.cli import console
 from leadlink.cli.kit import JsonOpt, emit, handles_errors, now, state
 
-persons_app = typer.Typer(help="Persons: show one, merge two, undo a merge.",
+persons_app = typer.Typer(help="Persons: show one, merge two, undo a merge, split one.",
                           no_args_is_help=True)  # fmt: skip
 
 
@@ -94,16 +94,54 @@ def unmerge_cmd(
                                                       if k != "dry_run"}), json_out)  # fmt: skip
 
 
+@persons_app.command("split")
+@handles_errors
+def split_cmd(
+    key: Annotated[str, typer.Argument(help="The person to split (a key or its start)")],
+    record: Annotated[
+        list[str],
+        typer.Option("--record", help="SOURCE:PK of a record that leaves (repeat for more)."),
+    ],
+    reason: Annotated[str, typer.Option("--reason", help="Why they are two people")] = "manual",
+    by: Annotated[str | None, typer.Option("--by", help="Who decides (audit log)")] = None,
+    dry_run: DryRunOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Split a person: the named records (actively linked to KEY; not all of them) move to a
+    new person with their origins, review items, the claims anchored on a moved lead and
+    those claims' payments, and quarantine rows. Undo: `persons merge KEY NEW`. Run
+    `leadlink claims` afterwards to recompute claims."""
+    from leadlink.pipeline.resolution.split import split_person
+
+    result = split_person(state.engine(), key, record, now=now(), actor=by or _default_actor(),
+                          reason=reason, dry_run=dry_run)  # fmt: skip
+    emit(result, _print_split, json_out)
+
+
+def _print_split(result: dict[str, Any]) -> None:
+    title = "split (dry run: nothing written)" if result["dry_run"] else "split"
+    keys = ("person_key", "new_person_key", "records", "links_moved", "origins_moved",
+            "review_items_moved", "claims_moved", "payments_moved", "quarantine_moved",
+            "run_id", "audit_id")  # fmt: skip
+    console.key_values(title, {k: result[k] for k in keys})
+
+
 @persons_app.command("show")
 @handles_errors
 def show_cmd(
     key: Annotated[str, typer.Argument(help="Person key (a retired key shows its survivor)")],
+    limit: Annotated[int, typer.Option("--limit", min=1, max=500, help="Trip days listed.")] = 50,
+    offset: Annotated[int, typer.Option("--offset", min=0, help="Trip days skipped.")] = 0,
     json_out: JsonOpt = False,
 ) -> None:
-    """A person's records, links (active and past), origins and retired keys."""
-    from leadlink.pipeline.resolution.merge import show_person
+    """A person's records, links (active and past), origins and retired keys; its claims
+    (with the totals `leadlink claims --person KEY` gives), trips (newest first, paged) and
+    the payments of its claims."""
+    from leadlink.pipeline.money.person import person_view
 
-    emit(show_person(state.engine(), key), lambda d: _print_person(d, key), json_out)
+    data = person_view(state.engine(), state.settings(), key, now=now(), trips_limit=limit,
+                       trips_offset=offset)  # fmt: skip
+    emit(data, lambda d: _print_person(d, key), json_out)
 
 
 def _print_person(data: dict[str, Any], key: str) -> None:
@@ -128,3 +166,27 @@ def _print_person(data: dict[str, Any], key: str) -> None:
                   [(o["origin"], f"{o['source']}/{o['source_pk']}", o["status"],
                     ", ".join(h["event"] for h in o["history"]))
                    for o in data["origins"]])  # fmt: skip
+    _print_money(data)
+
+
+def _print_money(data: dict[str, Any]) -> None:
+    console.table("claims (S/)", ["milestone", "lead", "status", "amount", "reached",
+                                  "window closes", "expires", "payment"],
+                  [(c["milestone"], c["lead_id"], c["status"], f"{c['amount']:.2f}",
+                    c["reached_on"], c["window_closes"], c["expires_on"], c["payment"])
+                   for c in data["claims"]])  # fmt: skip
+    totals = data["claim_totals"]
+    console.key_values("claim totals (S/)", {
+        s: f"{totals['by_status'][s]} / {totals[f'amount_{s}']:.2f}" for s in totals["by_status"]
+    })  # fmt: skip
+    trips = data["trips"]
+    console.key_values("trips", trips["summary"])
+    shown = f"trip days {trips['offset'] + 1}-{trips['offset'] + len(trips['items'])} of " \
+            f"{trips['total']}, newest first"  # fmt: skip
+    console.table(shown, ["day", "driver", "completed trips"],
+                  [(t["day"], t["driver_id"], t["completed_trips"]) for t in trips["items"]])
+    console.table("payments of its claims (S/)",
+                  ["payment", "milestone", "paid", "claimed", "paid on", "method", "claim"],
+                  [(p["payment_id"], p["milestone"], f"{p['amount']:.2f}",
+                    f"{p['claim_amount']:.2f}", p["paid_at"], p["method"], p["claim_status"])
+                   for p in data["payments"]])  # fmt: skip

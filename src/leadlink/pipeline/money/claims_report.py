@@ -75,6 +75,30 @@ def report(
         and (status is None or r["status"] == status)
         and (person is None or r["person_key"] == person)
     ]
+    totals = claim_totals(rows, paid_by, settings=settings, now=now, milestone=milestone)
+    out: dict[str, Any] = {
+        "claims": totals,
+        "payments": _payments_summary(payments),
+        "funnel": {k: v["leads"] for k, v in funnel(engine, settings, now=now)["stages"].items()},
+        "quarantined": quarantined,
+    }
+    if with_rows or person is not None:
+        out["rows"] = rows
+    return out
+
+
+def claim_totals(
+    rows: list[dict[str, Any]],
+    paid_by: dict[int, str],
+    *,
+    settings: Settings,
+    now: dt.datetime,
+    milestone: str | None = None,
+) -> dict[str, Any]:
+    """The ``claims`` part of the report over ``rows`` (``claims_store.claim_rows``): counts
+    and S/ per status and milestone, and the aging of outstanding claims. Each row gets its
+    ``age_days`` and its ``payment`` (the payment_id, from ``paid_by``) in place of the
+    payment row's id. The one definition of these totals: the report and a person's page."""
     window = dt.timedelta(days=settings.claim_window_days)
     aging: dict[str, dict[str, Any]] = {label: {"count": 0, "amount": 0.0} for label, _, _ in AGING}
     by_status = {s: 0 for s in STATUSES}
@@ -102,23 +126,15 @@ def report(
     for part in (*aging.values(), *by_milestone.values()):
         part["amount"] = round(float(part["amount"]), 2)
     money = {f"amount_{s}": round(amount_by_status[s], 2) for s in STATUSES}
-    out: dict[str, Any] = {
-        "claims": {
-            "total": len(rows),
-            "by_status": by_status,
-            "by_milestone": by_milestone,
-            "amount_outstanding": money["amount_generated"],
-            **money,
-            "aging": aging,
-            "currency": "PEN",
-        },
-        "payments": _payments_summary(payments),
-        "funnel": {k: v["leads"] for k, v in funnel(engine, settings, now=now)["stages"].items()},
-        "quarantined": quarantined,
+    return {
+        "total": len(rows),
+        "by_status": by_status,
+        "by_milestone": by_milestone,
+        "amount_outstanding": money["amount_generated"],
+        **money,
+        "aging": aging,
+        "currency": "PEN",
     }
-    if with_rows or person is not None:
-        out["rows"] = rows
-    return out
 
 
 def _payments_summary(rows: list[tuple[str, str, str | None, int, float]]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
-"""A person's page (every record, link and origin, and why each record is linked), and the
-operator's forms on it: merge another person into this one (with a preview: the merge done
-and rolled back, its counts and conflicts shown), and undo a merge of one of its retired keys.
-Both call the services behind `leadlink persons merge|unmerge`, audited under the operator."""
+"""A person's page (every record, link and origin, and why each record is linked; its claims,
+trips and payments), and the operator's forms on it: merge another person into this one (with
+a preview: the merge done and rolled back, its counts and conflicts shown), undo a merge of one
+of its retired keys, and split records off to a new person (with a preview too). Each calls
+the service behind `leadlink persons merge|unmerge|split`, audited under the operator."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from leadlink.errors import LeadlinkError
+from leadlink.pipeline.money.person import person_view
 from leadlink.pipeline.resolution import review as review_service
-from leadlink.pipeline.resolution.merge import merge_persons, show_person, unmerge_persons
-from leadlink.web.deps import EngineDep, NowDep, ViewerDep
+from leadlink.pipeline.resolution.merge import merge_persons, unmerge_persons
+from leadlink.pipeline.resolution.split import split_person
+from leadlink.web.deps import EngineDep, NowDep, PageDep, SettingsDep, ViewerDep
 from leadlink.web.i18n import Translator
 from leadlink.web.pages.common import (
     FormWriterDep,
@@ -32,16 +35,27 @@ MERGE_COUNTS = ("links_moved", "origins_moved", "review_items_moved", "claims_mo
                 "claims_rejected", "payments_moved")  # fmt: skip
 UNMERGE_COUNTS = ("links_restored", "links_kept", "origins_restored", "review_items_restored",
                   "claims_restored")  # fmt: skip
+SPLIT_COUNTS = ("links_moved", "origins_moved", "review_items_moved", "claims_moved",
+                "payments_moved", "quarantine_moved")  # fmt: skip
 
 
 @router.get("/persons/{key}")
-def person(request: Request, key: str, principal: ViewerDep, engine: EngineDep) -> Response:
-    """``/persons/KEY`` (HTML) and ``/persons/KEY.json``: ``persons show --json`` plus, per
-    active record, why it is linked."""
+def person(
+    request: Request,
+    key: str,
+    principal: ViewerDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    now: NowDep,
+    page: PageDep,
+) -> Response:
+    """``/persons/KEY`` (HTML) and ``/persons/KEY.json``: ``persons show --json`` (its
+    ``limit`` and ``offset`` page the trip days) plus, per active record, why it is linked."""
     key = key.removesuffix(".json")
 
     def build() -> dict[str, Any]:
-        return show_person(engine, key)
+        return person_view(engine, settings, key, now=now, trips_limit=page.limit,
+                           trips_offset=page.offset)  # fmt: skip
 
     def view(t: Translator, data: dict[str, Any]) -> dict[str, Any]:
         active = [link for link in data["links"] if link["active"]]
@@ -120,6 +134,39 @@ def unmerge(
         return _back(result["survivor"])
     flash(request, "ok", t("merge.unmerged", **words, audit=result["audit_id"]))
     return _back(result["restored"])
+
+
+@router.post("/persons/{key}/split")
+def split(
+    request: Request,
+    key: str,
+    writer: FormWriterDep,
+    engine: EngineDep,
+    now: NowDep,
+    record: Annotated[list[str] | None, Form()] = None,
+    reason: Annotated[str, Form()] = "",
+    action: Annotated[str, Form()] = "preview",
+) -> Response:
+    """Split the checked records (``SOURCE:PK``) off to a new person (``action=split``), or
+    preview it (``preview``: done and rolled back); after a split, the new person's page."""
+    t = translator(request)
+    if isinstance(writer, str):
+        return error_page(request, None, 403, writer)
+    preview = action != "split"
+    try:
+        result = split_person(engine, key, record or [], now=now, actor=writer.name,
+                              reason=reason.strip() or "dashboard", dry_run=preview)  # fmt: skip
+    except LeadlinkError as exc:  # no record checked, every record, one not of this person
+        flash(request, "error", t("split.failed", error=str(exc)))
+        return _back(key)
+    words = {"key": result["person_key"], "new": result["new_person_key"],
+             "records": ", ".join(result["records"]),
+             "counts": _counts(t, result, SPLIT_COUNTS)}  # fmt: skip
+    if preview:
+        flash(request, "info", t("split.preview", **words))
+        return _back(result["person_key"])
+    flash(request, "ok", t("split.done", **words, audit=result["audit_id"]))
+    return _back(result["new_person_key"])
 
 
 def _back(key: str) -> Response:

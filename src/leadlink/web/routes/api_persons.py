@@ -6,11 +6,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
+from leadlink.pipeline.money.person import MAX_TRIPS_SHOWN, TRIPS_SHOWN, person_view
 from leadlink.pipeline.resolution.explain import rule_label
-from leadlink.pipeline.resolution.merge import show_person
 from leadlink.pipeline.resolution.review import summary
-from leadlink.store import listing, listing_ops
-from leadlink.web.deps import EngineDep, current_principal, paged
+from leadlink.store import listing
+from leadlink.web.deps import EngineDep, NowDep, SettingsDep, current_principal, paged
 from leadlink.web.routes.api_common import (
     DocumentParam,
     Item,
@@ -29,8 +29,6 @@ router = APIRouter(
 )
 
 PersonSort = Literal["person_key", "-created_at", "created_at"]
-# A person's claims, shown whole on its page (at most three milestones per person).
-CLAIMS_SHOWN = 50
 
 
 class PersonItem(Item):
@@ -84,16 +82,27 @@ def _display(records: list[dict[str, Any]]) -> dict[str, str | None]:
     responses=not_found("person"),
 )
 def get_person(
-    engine: EngineDep, person_key: Annotated[str, key_path("A person key (a retired one too).", 36)]
+    engine: EngineDep,
+    settings: SettingsDep,
+    now: NowDep,
+    person_key: Annotated[str, key_path("A person key (a retired one too).", 36)],
+    trips_limit: Annotated[
+        int, Query(ge=1, le=MAX_TRIPS_SHOWN, description="Trip days listed (newest first).")
+    ] = TRIPS_SHOWN,
+    trips_offset: Annotated[int, Query(ge=0, description="Trip days skipped.")] = 0,
 ) -> dict[str, Any]:
     """The person (``leadlink persons show KEY --json``) with, per active record, its fields,
     its link and why it is linked; every link ever (``links``, active or not, merged ones
-    included), every origin with its history, and the person's claims.
+    included), every origin with its history; its money: ``claims`` (milestone order, with
+    their window's close and expiry) and ``claim_totals`` (what ``leadlink claims --person KEY
+    --json`` totals), ``trips`` (``summary``, and one page of trip days in ``items``) and the
+    ``payments`` of its claims.
 
     A retired key (merged into another person) answers its survivor: ``was_retired`` is true,
     ``requested`` is the key asked for and ``person_key`` the survivor's. 404 if unknown.
     """
-    shown = show_person(engine, person_key)  # NotFoundError -> 404
+    shown = person_view(engine, settings, person_key, now=now, trips_limit=trips_limit,
+                        trips_offset=trips_offset)  # NotFoundError -> 404  # fmt: skip
     live = shown["person_key"]
     merged_from = {(r["source"], r["source_pk"]): r["merged_from"] for r in shown["records"]}
     records = []
@@ -109,9 +118,5 @@ def get_person(
                 "evidence": evidence,
             },
         })  # fmt: skip
-    _, claims = listing_ops.claims(
-        engine, listing_ops.ClaimFilter(person_key=live), listing.Window(CLAIMS_SHOWN, 0),
-        "person_key",
-    )  # fmt: skip
     note = f"{person_key} was retired into {live}" if shown["was_retired"] else None
-    return {**shown, "note": note, "records": records, "claims": claims}
+    return {**shown, "note": note, "records": records}
