@@ -26,7 +26,8 @@ from leadlink.web.i18n import Translator, languages
 # page's job start meets). Their raises of a LeadlinkError must carry a code.
 DASHBOARD_MODULES = (
     "store/merges.py", "store/unmerge.py", "store/locks.py", "store/db.py",
-    "pipeline/resolution/merge.py", "pipeline/resolution/review.py",
+    "pipeline/resolution/merge.py", "pipeline/resolution/split.py", "store/splits.py",
+    "pipeline/resolution/review.py",
     "pipeline/resolution/explain.py", "pipeline/resolution/search.py",
     "pipeline/money/lead_page.py", "pipeline/money/segments.py",
     "pipeline/money/activity.py", "pipeline/money/gap.py",

@@ -90,11 +90,12 @@ def split(
     checked that each is actively linked to ``key`` and that some record stays."""
     rows = persons(session, [key, new_key], lock=True)
     if key not in rows:
-        raise NotFoundError(f"no person {key}")
+        raise NotFoundError("no person {key}", code="person_unknown", key=key)
     if rows[key].retired_into is not None:
-        raise UsageError(f"{key} is retired (into {rows[key].retired_into}): split its survivor")
+        raise UsageError("{key} is retired (into {into}): split its survivor",
+                         code="split_retired", key=key, into=rows[key].retired_into)
     if new_key in rows:
-        raise UsageError(f"person {new_key} exists already")
+        raise UsageError("person {key} exists already", code="person_exists", key=new_key)
     session.add(Person(person_key=new_key, created_at=now, run_id=run_id, retired_into=None))
     session.flush()
     record_ids = [r["record_id"] for r in moving]

@@ -38,7 +38,7 @@ from leadlink.web.routes.api_review import ReviewStatus
 LINK_RULES = ("model", "review_accept", "new_person")
 # The jobs the dashboard lists (the worker's and the ones a person starts).
 JOB_KINDS = ("ingest", "match", "queue_seed", "recover", "claims", "alerts", "quarantine",
-             "merge", "unmerge", "backfill_origins")  # fmt: skip
+             "merge", "unmerge", "split", "backfill_origins")  # fmt: skip
 # The counts of the recovery queue shown on /jobs, and of a recover run on its chart.
 QUEUE_STATES = ("pending", "matched", "unmatched", "parked", "due")
 RUN_COUNTS = ("matched", "unmatched", "failed")

@@ -33,7 +33,8 @@ def parse_record(spec: str) -> tuple[str, str]:
     """``SOURCE:PK`` -> (source, pk); the key may itself hold colons (only the first splits)."""
     source, sep, pk = spec.strip().partition(":")
     if not sep or not source.strip() or not pk.strip():
-        raise UsageError(f"a record is SOURCE:PK (e.g. drivers:D1), not {spec!r}")
+        raise UsageError("a record is SOURCE:PK (e.g. drivers:D1), not {spec!r}",
+                         code="record_spec_bad", spec=spec)
     return source.strip(), pk.strip()
 
 
@@ -87,10 +88,12 @@ def _moving(session: Session, live: str, wanted: list[tuple[str, str]]) -> list[
                      else "not linked to anyone" if found[(source, pk)] is None
                      else f"linked to person {found[(source, pk)]}")  # fmt: skip
             said.append(f"{source}:{pk} ({where})")
-        raise UsageError(f"not an active record of person {live}: {', '.join(said)}")
+        raise UsageError("not an active record of person {key}: {said}",
+                         code="split_not_active", key=live, said=", ".join(said))
     if len(wanted) == len(active):
-        raise UsageError(f"{len(active)} of {len(active)} records of person {live} named: a "
-                         "split leaves at least one record with the person")  # fmt: skip
+        raise UsageError("{n} of {n} records of person {key} named: a split leaves at least "
+                         "one record with the person", code="split_all", n=len(active),
+                         key=live)  # fmt: skip
     return [by_pk[w] for w in wanted]
 
 

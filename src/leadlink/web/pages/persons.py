@@ -157,7 +157,7 @@ def split(
         result = split_person(engine, key, record or [], now=now, actor=writer.name,
                               reason=reason.strip() or "dashboard", dry_run=preview)  # fmt: skip
     except LeadlinkError as exc:  # no record checked, every record, one not of this person
-        flash(request, "error", t("split.failed", error=str(exc)))
+        flash(request, "error", t("split.failed", error=t.error(exc)))
         return _back(key)
     words = {"key": result["person_key"], "new": result["new_person_key"],
              "records": ", ".join(result["records"]),
