@@ -180,7 +180,8 @@ def test_an_operator_previews_and_splits_a_person(
     assert rows(engine, "SELECT actor, action, target FROM audit_log WHERE action = 'split'") == [
         ("olga", "split", JUAN_A)]  # fmt: skip
     # Refused, said on the page: no record checked; every record; one no longer the person's.
-    for records, said in (([], "name the records"), (["drivers:DB1", "leads:LB2"], "2 of 2 "),
+    for records, said in (([], "elige los registros"),
+                          (["drivers:DB1", "leads:LB2"], "2 de 2 registros"),
                           (["leads:LB1"], "linked to person")):  # fmt: skip
         assert split("split", records).headers["location"] == f"/persons/{JUAN_A}"
         error = text_of(page(client, f"/persons/{JUAN_A}"), "flash-error")

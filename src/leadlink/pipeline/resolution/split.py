@@ -53,7 +53,8 @@ def split_person(
     actively linked to the person, every record) are UsageErrors and write nothing."""
     wanted = list(dict.fromkeys(parse_record(r) for r in records))
     if not wanted:
-        raise UsageError("name the records to split off: --record SOURCE:PK (one or more)")
+        raise UsageError("name the records to split off: --record SOURCE:PK (one or more)",
+                         code="split_no_records")
     with transaction(engine) as session:
         requested = merges.full_key(session, key)
         live = merges.live_key(session, requested)
