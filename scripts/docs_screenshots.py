@@ -32,7 +32,7 @@ SHOTS = {
     "jobs": "jobs-operator",
     "claims": "claims",
     "review": "review",
-    "person": "person",
+    "person": "person-split",
     "alerts": "alerts-operator",
     "activity": "activity",
     "search": "search",
