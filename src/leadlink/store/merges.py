@@ -236,6 +236,21 @@ def _move_links(
         .order_by(Link.id)
     ).all()
     journal["links"] = [r[0] for r in old]  # the rows deactivated; the new ones name them
+    return relink(session, old, survivor, {"merged_from": retired}, run_id=run_id, now=now)
+
+
+def relink(
+    session: Session,
+    old: Sequence[Any],
+    person_key: str,
+    provenance: dict[str, str],
+    *,
+    run_id: int | None,
+    now: dt.datetime,
+) -> int:
+    """Deactivate the links ``old`` (rows of id, record_id, rule, score, confidence,
+    evidence) and insert the same links to ``person_key``, their evidence naming what moved
+    them (``provenance``) and the link each replaces: merge and split alike."""
     if not old:
         return 0
     ids = [r[0] for r in old]
@@ -246,9 +261,9 @@ def _move_links(
     session.execute(
         insert(Link),
         [
-            {"record_id": rid, "person_key": survivor, "rule": rule, "score": score,
+            {"record_id": rid, "person_key": person_key, "rule": rule, "score": score,
              "confidence": conf, "run_id": run_id, "active": True, "created_at": now,
-             "evidence": {**(evidence or {}), "merged_from": retired, "previous_link": lid}}
+             "evidence": {**(evidence or {}), **provenance, "previous_link": lid}}
             for lid, rid, rule, score, conf, evidence in old
         ],
     )  # fmt: skip

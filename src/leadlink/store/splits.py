@@ -24,11 +24,11 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from leadlink.errors import NotFoundError, UsageError
-from leadlink.store.merges import journal_origins, persons, rowcount
+from leadlink.store.merges import journal_origins, persons, relink, rowcount
 from leadlink.store.models import (
     AuditLog,
     Claim,
@@ -152,19 +152,7 @@ def _move_links(
         .order_by(Link.id)
     ).all()  # fmt: skip
     journal["links"] = [r[0] for r in old]
-    if not old:
-        return 0
-    session.execute(update(Link).where(Link.id.in_(journal["links"])).values(active=False))
-    session.execute(
-        insert(Link),
-        [
-            {"record_id": rid, "person_key": new_key, "rule": rule, "score": score,
-             "confidence": conf, "run_id": run_id, "active": True, "created_at": now,
-             "evidence": {**(evidence or {}), "split_from": key, "previous_link": lid}}
-            for lid, rid, rule, score, conf, evidence in old
-        ],
-    )  # fmt: skip
-    return len(old)
+    return relink(session, old, new_key, {"split_from": key}, run_id=run_id, now=now)
 
 
 def _move_origins(
