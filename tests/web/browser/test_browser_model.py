@@ -93,3 +93,27 @@ def test_the_compact_queue_is_a_fraction_of_the_full_one_and_accepts(tab: Tab, s
     status = rows(site.engine, "SELECT status, decided_by FROM review_item WHERE id = :i",
                   i=first["id"])  # fmt: skip
     assert tuple(status[0]) == ("accepted", "oscar")
+
+
+def _number(text: str) -> float:
+    return float(text.strip().replace("\N{MINUS SIGN}", "-").replace(",", ""))
+
+
+def test_every_waterfall_on_the_queue_sums_to_its_probability(tab: Tab, site: Site) -> None:
+    """As a reader checks it: the prior plus each shown weight is the shown total (each
+    rounded to 2 places), and the shown probability is 1 / (1 + 2^-total)."""
+    tab.login(site.token("viewer", "wanda"))
+    tab.open("/review?limit=100")
+    tables = tab.page.locator('[data-testid="waterfall"]')
+    assert tables.count() >= 5, "the generated store's model proposals show their waterfall"
+    for i in range(tables.count()):
+        table = tables.nth(i)
+        prior = _number(table.locator('[data-testid="waterfall-prior"] .num').inner_text())
+        weights = [_number(t) for t in table.locator("tbody tr:not([data-testid]) .num")
+                   .all_inner_texts()]  # fmt: skip
+        total = _number(table.locator('[data-testid="waterfall-total"] .num').inner_text())
+        shown = _number(table.locator('[data-testid="waterfall-probability"] .num').inner_text())
+        assert weights, f"waterfall {i} has no weights"
+        assert abs(prior + sum(weights) - total) <= 0.005 * (len(weights) + 2), (i, prior,
+                                                                                weights, total)
+        assert abs(shown - 1 / (1 + 2 ** -total)) <= 0.006, (i, total, shown)
