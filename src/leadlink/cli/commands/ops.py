@@ -256,6 +256,9 @@ def worker(
     databases = db_sources.load(sources_file) if sources_file else []
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # Alembic says INFO for every context it opens (a check's scratch copy migrates one): not
+    # the worker's news. Its warnings and errors still show.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: Any) -> None:
