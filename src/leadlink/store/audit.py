@@ -14,7 +14,10 @@ from leadlink.store.models import AuditLog
 def record(
     session: Session, *, actor: str, action: str, target: str | None, detail: dict[str, Any],
     now: dt.datetime,
-) -> None:  # fmt: skip
-    session.execute(
-        insert(AuditLog).values(at=now, actor=actor, action=action, target=target, detail=detail)
-    )
+) -> int:  # fmt: skip
+    """Write the row; its id (a merge or split names it in its result, for the undo)."""
+    return session.execute(
+        insert(AuditLog)
+        .values(at=now, actor=actor, action=action, target=target, detail=detail)
+        .returning(AuditLog.id)
+    ).scalar_one()

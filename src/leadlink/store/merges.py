@@ -20,8 +20,8 @@ from sqlalchemy import CursorResult, Result, and_, exists, func, insert, literal
 from sqlalchemy.orm import Session, aliased
 
 from leadlink.errors import LeadlinkError, NotFoundError, UsageError
+from leadlink.store import audit
 from leadlink.store.models import (
-    AuditLog,
     Claim,
     Link,
     Origin,
@@ -207,12 +207,10 @@ def merge(
     session.execute(
         update(Person).where(Person.person_key == retired).values(retired_into=survivor)
     )
-    audit = AuditLog(at=now, actor=actor, action="merge", target=retired,
-                     detail={**result, "reason": reason, "run_id": run_id,
-                             "journal": journal})  # fmt: skip
-    session.add(audit)
-    session.flush()
-    result["audit_id"] = audit.id
+    result["audit_id"] = audit.record(
+        session, actor=actor, action="merge", target=retired, now=now,
+        detail={**result, "reason": reason, "run_id": run_id, "journal": journal},
+    )
     return result
 
 

@@ -28,9 +28,9 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from leadlink.errors import NotFoundError, UsageError
+from leadlink.store import audit
 from leadlink.store.merges import journal_origins, persons, relink, rowcount
 from leadlink.store.models import (
-    AuditLog,
     Claim,
     Link,
     Origin,
@@ -124,12 +124,10 @@ def split(
         session, Quarantine, journal, Quarantine.person_key == key,
         Quarantine.record_id.in_(record_ids), new_key=new_key,
     )  # fmt: skip
-    audit = AuditLog(at=now, actor=actor, action=SPLIT, target=key,
-                     detail={**result, "reason": reason, "run_id": run_id,
-                             "journal": journal})  # fmt: skip
-    session.add(audit)
-    session.flush()
-    result["audit_id"] = audit.id
+    result["audit_id"] = audit.record(
+        session, actor=actor, action=SPLIT, target=key, now=now,
+        detail={**result, "reason": reason, "run_id": run_id, "journal": journal},
+    )
     return result
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from leadlink.errors import NotFoundError, UsageError
+from leadlink.store import audit
 from leadlink.store.merges import IN_CHUNK, journal_origins, persons, rowcount
 from leadlink.store.models import (
     AuditLog,
@@ -95,11 +96,10 @@ def unmerge(
         .values(retired_into=retired)
     )) if chain else 0  # fmt: skip
     session.execute(update(Person).where(Person.person_key == retired).values(retired_into=None))
-    audit = AuditLog(at=now, actor=actor, action=UNMERGE, target=retired,
-                     detail={**result, "reason": reason, "run_id": run_id})  # fmt: skip
-    session.add(audit)
-    session.flush()
-    result["audit_id"] = audit.id
+    result["audit_id"] = audit.record(
+        session, actor=actor, action=UNMERGE, target=retired, now=now,
+        detail={**result, "reason": reason, "run_id": run_id},
+    )
     return result
 
 
