@@ -18,9 +18,10 @@ from tests.web.conftest import TokenMaker
 from tests.web.dashboard import HTML, data, element, login, page
 
 from leadlink.store import activity_view, backlog_view, listing_ops
+from leadlink.store import gap as gap_store
 from leadlink.web.pages import activity, claims, ops, search
 from leadlink.web.pages.tables import TableSpec, cell, lines, rows_of, to_csv
-from leadlink.web.routes import api_activity, api_backlog, api_claims
+from leadlink.web.routes import api_activity, api_backlog, api_claims, api_gap
 
 
 @pytest.fixture
@@ -122,12 +123,13 @@ def test_an_unknown_table_is_a_404_page_and_a_bad_sort_a_422(
     assert "nope" in html and "rows" in html  # it names the page's tables
     download(viewer_client, "/claims", 404)
     download(viewer_client, "/leads/LX1", 404, table="rows")  # a page with no table
-    for path in ("/claims", "/backlog", "/activity"):
+    for path in ("/claims", "/backlog", "/activity", "/gap"):
         assert "size" in page(viewer_client, path, 422, sort="size")
         data(viewer_client, path + ".json", 422, sort="size")
-        table = {"/claims": "rows", "/backlog": "leads", "/activity": "drivers"}[path]
+        table = {"/claims": "rows", "/backlog": "leads", "/activity": "drivers",
+                 "/gap": "leads"}[path]  # fmt: skip
         download(viewer_client, path, 422, table=table, sort="size")
-    for path in ("/api/claims", "/api/backlog", "/api/activity"):
+    for path in ("/api/claims", "/api/backlog", "/api/activity", "/api/gap"):
         got = viewer_client.get(path, params={"sort": "size"}, headers=viewer)
         assert got.status_code == 422 and got.json()["detail"][0]["loc"] == ["query", "sort"]
 
@@ -139,6 +141,7 @@ def test_the_api_sorts_are_the_stores(viewer_client: TestClient) -> None:
     assert literal(api_claims.ClaimSort) == listing_ops.CLAIM_SORTS
     assert literal(api_backlog.BacklogSort) == tuple(backlog_view.SORTS)
     assert literal(api_activity.ActivitySort) == tuple(activity_view.SORTS)
+    assert literal(api_gap.GapSort) == gap_store.SORTS
 
 
 def _claims(client: TestClient, **params: Any) -> list[dict[str, Any]]:
@@ -175,6 +178,37 @@ def test_claims_sort_in_each_order_with_a_stable_tiebreaker(viewer_client: TestC
     assert 'href="/claims?sort=lead_date" data-testid="sort-lead_date"' in head
     assert 'aria-sort="ascending"' in element(page(viewer_client, "/claims", sort="amount"),
                                               "claims-rows")  # fmt: skip
+
+
+def test_gap_sorts_and_pages_in_the_database(viewer_client: TestClient) -> None:
+    working = data(viewer_client, "/gap.json", limit=500)["leads"]
+    every = working["items"]
+    assert working["total"] == len(every) > 4
+    rank = {"high": 0, "medium": 1, "low": 2}
+    assert every == sorted(every, key=lambda r: (rank[r["risk"]], r["lead_date"], r["lead_id"]))
+    expected = {
+        "lead_date": sorted(every, key=lambda r: (r["lead_date"], r["lead_id"])),
+        "-lead_date": sorted(sorted(every, key=lambda r: r["lead_id"]),
+                             key=lambda r: r["lead_date"], reverse=True),
+        "lead_id": sorted(every, key=lambda r: r["lead_id"]),
+        "-lead_id": sorted(every, key=lambda r: r["lead_id"], reverse=True),
+    }  # fmt: skip
+    assert set(expected) == set(gap_store.SORTS)
+    for sort, rows in expected.items():
+        assert data(viewer_client, "/gap.json", sort=sort, limit=500)["leads"]["items"] == rows
+        # Each page is the sorted list's slice, read with OFFSET (the page and the API agree).
+        for offset in (0, 3, len(rows) - 1):
+            shown = data(viewer_client, "/gap.json", sort=sort, limit=3, offset=offset)["leads"]
+            assert shown["items"] == rows[offset : offset + 3], (sort, offset)
+            assert shown["total"] == len(rows)
+            api = viewer_client.get("/api/gap", params={"sort": sort, "limit": 3,
+                                                        "offset": offset}).json()  # fmt: skip
+            assert api["leads"] == rows[offset : offset + 3] and api["total"] == len(rows)
+    head = element(page(viewer_client, "/gap", sort="lead_date"), "gap-leads")
+    assert 'aria-sort="ascending"' in head and "sort=-lead_date" in head
+    # A filter keeps the sort, and the sort keeps the filter.
+    high = data(viewer_client, "/gap.json", sort="-lead_id", risk="high", limit=500)["leads"]
+    assert high["items"] == [r for r in expected["-lead_id"] if r["risk"] == "high"]
 
 
 def test_the_backlog_sorts_by_lead_date_across_segments(viewer_client: TestClient) -> None:

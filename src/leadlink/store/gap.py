@@ -98,6 +98,24 @@ def summary(session: Session, cutoffs: GapCutoffs) -> dict[str, dict[str, int]]:
     return out
 
 
+# The orders a reader may choose besides the working order (None: high risk first, then
+# oldest, then lead id). Each ends on the lead id, unique among leads, so pages never overlap.
+SORTS = ("lead_date", "-lead_date", "lead_id", "-lead_id")
+
+
+def _order(sub: Any, sort: str | None) -> tuple[Any, ...]:
+    if sort == "lead_date":
+        return (sub.c.event_date, sub.c.lead_id)
+    if sort == "-lead_date":
+        return (sub.c.event_date.desc(), sub.c.lead_id)
+    if sort == "lead_id":
+        return (sub.c.lead_id,)
+    if sort == "-lead_id":
+        return (sub.c.lead_id.desc(),)
+    risk_rank = case((sub.c.risk == "high", 0), (sub.c.risk == "medium", 1), else_=2)
+    return (risk_rank, sub.c.event_date, sub.c.lead_id)
+
+
 def leads(
     session: Session,
     cutoffs: GapCutoffs,
@@ -105,18 +123,22 @@ def leads(
     reasons: Sequence[str] = (),
     risks: Sequence[str] = (),
     limit: int | None = None,
+    offset: int = 0,
+    sort: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The leads matching the filters: high risk first, then oldest first, then by lead id."""
+    """One page of the leads matching the filters, in ``sort`` order (one of ``SORTS``;
+    None: high risk first, then oldest first, then by lead id)."""
     sub = gap_query(cutoffs).subquery()
     query = select(sub)
     if reasons:
         query = query.where(sub.c.gap_reason.in_(list(reasons)))
     if risks:
         query = query.where(sub.c.risk.in_(list(risks)))
-    risk_rank = case((sub.c.risk == "high", 0), (sub.c.risk == "medium", 1), else_=2)
-    query = query.order_by(risk_rank, sub.c.event_date, sub.c.lead_id)
+    query = query.order_by(*_order(sub, sort))
     if limit is not None:
         query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
     return [dict(r._mapping) for r in session.execute(query)]
 
 

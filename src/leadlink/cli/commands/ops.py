@@ -71,13 +71,18 @@ def gap(
         typer.Option("--risk", help="Only this risk (repeatable): high, medium, low."),
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N leads.")] = None,
+    sort: Annotated[
+        str | None,
+        typer.Option("--sort", help="lead_date, -lead_date, lead_id or -lead_id; "
+                     "default: high risk first, then oldest."),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Gap analysis per lead: resolved / no_identity / no_origin / inconsistent_origin, risk."""
     from leadlink.pipeline.money.gap import gap_report
 
     data = gap_report(state.engine(), state.settings(), now=now(), reasons=reason or (),
-                      risks=risk or (), limit=limit)  # fmt: skip
+                      risks=risk or (), limit=limit, sort=sort)  # fmt: skip
     emit(data, lambda d: _print_gap(d, limit), json_out)
 
 

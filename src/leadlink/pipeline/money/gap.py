@@ -26,8 +26,14 @@ def gap_report(
     reasons: Sequence[str] = (),
     risks: Sequence[str] = (),
     limit: int | None = None,
+    offset: int = 0,
+    sort: str | None = None,
 ) -> dict[str, Any]:
-    """``{"summary": {reason: n, "high_risk": n, ...}, "leads": [{lead_id, gap_reason, ...}]}``."""
+    """``{"summary": {reason: n, "high_risk": n, ...}, "leads": [{lead_id, gap_reason, ...}]}``:
+    ``leads`` is the page of ``limit`` filtered leads from ``offset`` in ``sort`` order."""
+    if sort is not None and sort not in gap_store.SORTS:
+        raise UsageError("unknown sort {sort!r}; one of: {known}", code="sort_unknown",
+                         sort=sort, known=", ".join(gap_store.SORTS))  # fmt: skip
     bad = [r for r in reasons if r not in gap_store.GAP_REASONS]
     bad += [r for r in risks if r not in gap_store.RISKS]
     if bad:
@@ -39,7 +45,8 @@ def gap_report(
     cutoffs = gap_store.GapCutoffs.at(now, settings.gap_medium_days, settings.gap_high_days)
     with transaction(engine) as session:
         by_reason = gap_store.summary(session, cutoffs)
-        rows = gap_store.leads(session, cutoffs, reasons=reasons, risks=risks, limit=limit)
+        rows = gap_store.leads(session, cutoffs, reasons=reasons, risks=risks, limit=limit,
+                               offset=offset, sort=sort)  # fmt: skip
     return {"summary": _summary(by_reason), "leads": [_lead(r, now.date()) for r in rows]}
 
 

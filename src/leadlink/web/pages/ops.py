@@ -185,17 +185,17 @@ def gap(
     page: PageDep,
     reason: Annotated[list[str] | None, Query(description="Only these gap reasons.")] = None,
     risk: Annotated[list[str] | None, Query(description="Only these risks.")] = None,
+    sort: Annotated[str | None, Query(description="lead_date, lead_id (`-`: descending).")] = None,
 ) -> Response:
     reasons, risks = reason or [], risk or []
 
     def build() -> dict[str, Any]:
-        # gap_report has no offset: ask for the rows up to the page's end, keep the page.
         report = gap_report(engine, settings, now=now, reasons=reasons, risks=risks,
-                            limit=page.offset + page.limit)  # fmt: skip
+                            limit=page.limit, offset=page.offset, sort=sort)  # fmt: skip
         by_risk = report["summary"]["by_risk"]
         total = sum(n for r, per in by_risk.items() if not reasons or r in reasons
                     for k, n in per.items() if not risks or k in risks)  # fmt: skip
-        leads = paged(report["leads"][page.offset :], total, page)
+        leads = paged(report["leads"], total, page)
         # Facets from the summary's one GROUP BY (reason, risk), under the other filter.
         facets: dict[str, dict[str, int]] = {"reason": {}, "risk": {}}
         for r, per in by_risk.items():
@@ -205,7 +205,7 @@ def gap(
                 if n and (not reasons or r in reasons):
                     facets["risk"][k] = facets["risk"].get(k, 0) + n
         return {"summary": report["summary"], "leads": leads, "facets": facets,
-                "filters": {"reason": reasons, "risk": risks}}  # fmt: skip
+                "filters": {"reason": reasons, "risk": risks}, "sort": sort}  # fmt: skip
 
     def view(t: Translator, data: dict[str, Any]) -> dict[str, Any]:
         by_risk = data["summary"]["by_risk"]
@@ -216,7 +216,8 @@ def gap(
             title=t("gap.chart"), y_label=t("common.leads"), fmt=t.formatter("num"),
             colours=[RISK_COLOURS[k] for k in gap_store.RISKS],
         )  # fmt: skip
-        return {"chart": svg(chart), "reasons": gap_store.GAP_REASONS, "risks": gap_store.RISKS}
+        return {"chart": svg(chart), "reasons": gap_store.GAP_REASONS, "risks": gap_store.RISKS,
+                "sorts": gap_store.SORTS}  # fmt: skip
 
     return respond(request, principal, "gap.html", build, json_path="/gap.json",
                    view=view, tables=GAP_TABLES)  # fmt: skip

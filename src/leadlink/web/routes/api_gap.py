@@ -16,6 +16,8 @@ router = APIRouter(prefix="/api", tags=["gap"], dependencies=[Depends(current_pr
 
 GapReason = Literal["resolved", "no_identity", "no_origin", "inconsistent_origin"]
 Risk = Literal["high", "medium", "low"]
+# store.gap.SORTS, spelled out for the OpenAPI schema (a test holds them equal).
+GapSort = Literal["lead_date", "-lead_date", "lead_id", "-lead_id"]
 
 
 @router.get("/gap", summary="Gap analysis: why each lead is (not) attributed, and the risk")
@@ -28,13 +30,17 @@ def get_gap(
         list[GapReason] | None, Query(description="Only these gap reasons (repeatable).")
     ] = None,
     risk: Annotated[list[Risk] | None, Query(description="Only these risks (repeatable).")] = None,
+    sort: Annotated[
+        GapSort | None, Query(description="By lead date or lead id (`-`: descending); none: "
+                              "high risk first, then oldest.")
+    ] = None,
 ) -> dict[str, Any]:
     """``leadlink gap --json`` with the same filters: ``summary`` covers every lead (filters
     do not change it); ``leads`` is one page of the filtered leads (high risk first, then
-    oldest), ``total`` how many match the filters, plus ``limit`` and ``offset``."""
+    oldest, or ``sort``), ``total`` how many match the filters, plus ``limit`` and ``offset``."""
     reasons, risks = reason or [], risk or []
     report = gap_report(engine, settings, now=now, reasons=reasons, risks=risks,
-                        limit=page.offset + page.limit)  # fmt: skip
+                        limit=page.limit, offset=page.offset, sort=sort)  # fmt: skip
     # The summary counts every (reason, risk) pair: the filtered total is a sum of its cells.
     total = sum(
         n
@@ -44,7 +50,7 @@ def get_gap(
     )
     return {
         "summary": report["summary"],
-        "leads": report["leads"][page.offset :],
+        "leads": report["leads"],
         "total": total,
         "limit": page.limit,
         "offset": page.offset,
