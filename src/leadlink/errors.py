@@ -4,12 +4,40 @@ An error a person can meet in the dashboard also carries a ``code`` and its ``pa
 message is written once here, in English, as a template (``"no person {key}"``), and the
 dashboard shows ``error.<code>`` from its catalog in the page's language, formatted with the
 same params (docs/dashboard.md, "Errors in the page's language"). The CLI and the API say the
-English text.
+English text. A part of such a message that is itself words (why a record cannot move, why
+an item went stale) is a :class:`Phrase`, said the same way, so no English fragment ends up
+inside a Spanish page.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+
+class Phrase:
+    """A piece of an error's text in the reader's language, given as an error param:
+    ``Phrase("{record} (no such record)", code="split_record_unknown", record=r)``. Its
+    ``str()`` is the English text; a page says ``error.<code>`` with the same params."""
+
+    def __init__(self, template: str, /, *, code: str, **params: Any) -> None:
+        self.template, self.code, self.params = template, code, params
+
+    def __str__(self) -> str:
+        return self.template.format(**self.params)
+
+    def __repr__(self) -> str:
+        return f"Phrase({str(self)!r}, code={self.code!r})"
+
+
+class Phrases:
+    """Several phrases given as one param, joined by ``sep`` (the same in every language)."""
+
+    def __init__(self, items: Sequence[Phrase], sep: str = ", ") -> None:
+        self.items, self.sep = tuple(items), sep
+
+    def __str__(self) -> str:
+        return self.sep.join(str(p) for p in self.items)
 
 
 class LeadlinkError(Exception):

@@ -17,7 +17,7 @@ from tests.web.api_world import pinned_app_fixture, rows, world_db_url  # noqa: 
 from tests.web.conftest import TokenMaker
 from tests.web.dashboard import HTML, csrf, login, page, text_of
 
-from leadlink.errors import LeadlinkError, NotFoundError, UsageError
+from leadlink.errors import LeadlinkError, NotFoundError, Phrase, Phrases, UsageError
 from leadlink.pipeline.resolution.resolve import person_key_for
 from leadlink.web.error_codes import PACKAGE, coded_raises
 from leadlink.web.i18n import Translator, languages
@@ -124,6 +124,26 @@ def test_the_translator_fills_the_code_and_falls_back_to_the_text() -> None:
     assert Translator("es").error(UsageError("plain {text}")) == "plain {text}"
     unknown = UsageError("x {a}", code="no_such_code", a=1)
     assert Translator("es").error(unknown) == "x 1"
+
+
+def test_phrases_inside_an_error_are_said_in_the_language_too() -> None:
+    said = Phrases([Phrase("{record} (no such record)", code="split_record_unknown",
+                           record="drivers:X"),
+                    Phrase("{record} (linked to person {other})", code="split_record_elsewhere",
+                           record="leads:L1", other="abc")])  # fmt: skip
+    exc = UsageError("not an active record of person {key}: {said}", code="split_not_active",
+                     key="k1", said=said)  # fmt: skip
+    english = "not an active record of person k1: drivers:X (no such record), leads:L1 " \
+              "(linked to person abc)"  # fmt: skip
+    assert str(exc) == Translator("en").error(exc) == english
+    assert Translator("es").error(exc) == (
+        "no es un registro activo de la persona k1: drivers:X (no existe ese registro), "
+        "leads:L1 (vinculado a la persona abc)")  # fmt: skip
+    stale = UsageError("review item {id} cannot be accepted: {why}", code="review_item_stale",
+                       id=3, why=Phrase("person {person} no longer exists",
+                                        code="review_stale_gone", person="p9"))  # fmt: skip
+    assert "la persona p9 ya no existe" in Translator("es").error(stale)
+    assert "no longer" not in Translator("es").error(stale)
 
 
 # ---- on the pages, through a login (the API world of tests/web/api_world.py) ----

@@ -59,7 +59,9 @@ def test_preview_refusal_forced_merge_and_undo(
 
     post(client, f"/persons/{JUAN_A}/merge", {**form, "action": "merge"})
     refused = text_of(page(client, f"/persons/{JUAN_A}"), "flash-error")
-    assert refused.startswith("No se fusionó:") and "10000002 / 10000005" in refused
+    assert refused.startswith("No se fusionó:")
+    assert "números de identidad 10000002 / 10000005" in refused
+    assert "identity" not in refused
     assert live(engine, JUAN_B) and audit(engine) == []
 
     got = post(client, f"/persons/{JUAN_A}/merge", {**form, "action": "merge", "force": "true"})
@@ -182,7 +184,7 @@ def test_an_operator_previews_and_splits_a_person(
     # Refused, said on the page: no record checked; every record; one no longer the person's.
     for records, said in (([], "elige los registros"),
                           (["drivers:DB1", "leads:LB2"], "2 de 2 registros"),
-                          (["leads:LB1"], "linked to person")):  # fmt: skip
+                          (["leads:LB1"], "(vinculado a la persona ")):  # fmt: skip
         assert split("split", records).headers["location"] == f"/persons/{JUAN_A}"
         error = text_of(page(client, f"/persons/{JUAN_A}"), "flash-error")
         assert error.startswith("No se separó:") and said in error, error

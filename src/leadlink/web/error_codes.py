@@ -2,8 +2,9 @@
 ``make catalogs`` puts every ``error.<code>`` message in each catalog) and the facts the
 tests check (each code's params fill its message in every language).
 
-A coded raise is ``SomeError("template {x}", code="name", x=...)`` (leadlink.errors): the
-code is a keyword given as a literal, so it can be found without running anything.
+A coded raise is ``SomeError("template {x}", code="name", x=...)`` (leadlink.errors), and a
+part of one is ``Phrase("template {x}", code="name", x=...)``: the code is a keyword given as
+a literal, so it can be found without running anything.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def _calls(tree: ast.AST) -> Iterator[ast.Call]:
             continue
         func = node.func
         name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-        if name.endswith(("Error", "Failed")):
+        if name.endswith(("Error", "Failed")) or name == "Phrase":
             yield node
 
 

@@ -30,6 +30,8 @@ from fastapi import Request
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
 
+from leadlink.errors import Phrase, Phrases
+
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "messages"
 DEFAULT_LANGUAGE = "es"
@@ -120,15 +122,26 @@ class Translator:
         its own (English) text. tests/web/test_error_texts.py holds every coded raise to a
         message in each catalog whose fields its params fill, so the fallback is for errors
         the dashboard cannot meet."""
-        code = getattr(exc, "code", None)
+        return self._say(getattr(exc, "code", None), getattr(exc, "params", {}), str(exc))
+
+    def _say(self, code: str | None, params: dict[str, Any], english: str) -> str:
         key = f"error.{code}"
         text = self.catalog.gettext(key) if code else key
         if text == key:
-            return str(exc)
+            return english
+        said = {name: self._param(value) for name, value in params.items()}
         try:
-            return text.format(**getattr(exc, "params", {}))
+            return text.format(**said)
         except (KeyError, IndexError, ValueError):
-            return str(exc)
+            return english
+
+    def _param(self, value: object) -> object:
+        # A param that is words (errors.Phrase) is said in the language too.
+        if isinstance(value, Phrase):
+            return self._say(value.code, value.params, str(value))
+        if isinstance(value, Phrases):
+            return value.sep.join(str(self._param(p)) for p in value.items)
+        return value
 
     @property
     def currency_symbol(self) -> str:

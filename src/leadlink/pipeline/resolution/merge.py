@@ -173,12 +173,13 @@ def merge_persons(
                 "run_id": None}  # fmt: skip
     blocking = [c for c in conflicts if c["blocks"]]
     if blocking and not (force or dry_run):
-        said = "; ".join(f"{c['field']}: {', '.join(c['keep'])} / {', '.join(c['retire'])}"
-                         for c in blocking)  # fmt: skip
-        raise UsageError("{keep} and {retire} look like two people ({said}): see `persons "
-                         "merge --dry-run`, or merge anyway with --force",
-                         code="merge_two_people", keep=live[keep], retire=live[retire],
-                         said=said)  # fmt: skip
+        # Only identity numbers block (merge_conflicts): the message names them as such.
+        ids = next(c for c in blocking if c["field"] == "identity_number")
+        raise UsageError("{keep} and {retire} look like two people (identity numbers "
+                         "{keep_ids} / {retire_ids}): see `persons merge --dry-run`, or merge "
+                         "anyway with --force", code="merge_two_people", keep=live[keep],
+                         retire=live[retire], keep_ids=", ".join(ids["keep"]),
+                         retire_ids=", ".join(ids["retire"]))  # fmt: skip
     if dry_run:
         with rehearsal(engine) as session:
             result = merges.merge(session, live[keep], live[retire], run_id=None, now=now,

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from leadlink.errors import NotFoundError, UsageError
+from leadlink.errors import NotFoundError, Phrase, UsageError
 from leadlink.matching import Reason
 from leadlink.matching.decision import Decision
 from leadlink.pipeline import summaries
@@ -215,7 +215,7 @@ def accept(
     superseded (and audited) and a UsageError names the link it lost to.
     """
     actor = _need_actor(actor)
-    stale: str | None = None
+    stale: Phrase | None = None
     result: dict[str, Any] = {}
     with transaction(engine) as session:
         item, record = _open_item(session, item_id)
@@ -226,14 +226,16 @@ def accept(
         person_key = review_store.surviving_person(session, item.person_key)
         if existing is not None or person_key is None:
             stale = (
-                f"record {detail['record']} is already linked to person {existing.person_key} "
-                f"(rule {existing.rule})"
+                Phrase("record {record} is already linked to person {person} (rule {rule})",
+                       code="review_stale_linked", record=detail["record"],
+                       person=existing.person_key, rule=existing.rule)
                 if existing is not None
-                else f"person {item.person_key} no longer exists"
-            )
+                else Phrase("person {person} no longer exists", code="review_stale_gone",
+                            person=item.person_key)
+            )  # fmt: skip
             review_store.close(session, item, status="superseded", actor=actor, note=note, now=now)
             audit.record(session, actor=actor, action="review_stale",
-                        target=f"review_item:{item.id}", detail={**detail, "why": stale},
+                        target=f"review_item:{item.id}", detail={**detail, "why": str(stale)},
                         now=now)  # fmt: skip
         else:
             evidence = {**item.evidence, "accepted_by": actor, "review_item": item.id}

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from leadlink.errors import UsageError
+from leadlink.errors import Phrase, Phrases, UsageError
 from leadlink.pipeline import summaries
 from leadlink.pipeline.resolution.founding import PERSON_NAMESPACE, person_key_for
 from leadlink.store import jobs, merges, splits
@@ -85,12 +85,19 @@ def _moving(session: Session, live: str, wanted: list[tuple[str, str]]) -> list[
         found = splits.linked_elsewhere(session, missing)
         said = []
         for source, pk in missing:
-            where = ("no such record" if (source, pk) not in found
-                     else "not linked to anyone" if found[(source, pk)] is None
-                     else f"linked to person {found[(source, pk)]}")  # fmt: skip
-            said.append(f"{source}:{pk} ({where})")
+            record = f"{source}:{pk}"
+            if (source, pk) not in found:
+                said.append(Phrase("{record} (no such record)", code="split_record_unknown",
+                                   record=record))  # fmt: skip
+            elif found[(source, pk)] is None:
+                said.append(Phrase("{record} (not linked to anyone)",
+                                   code="split_record_unlinked", record=record))  # fmt: skip
+            else:
+                said.append(Phrase("{record} (linked to person {other})",
+                                   code="split_record_elsewhere", record=record,
+                                   other=found[(source, pk)]))  # fmt: skip
         raise UsageError("not an active record of person {key}: {said}",
-                         code="split_not_active", key=live, said=", ".join(said))
+                         code="split_not_active", key=live, said=Phrases(said))
     if len(wanted) == len(active):
         raise UsageError("{n} of {n} records of person {key} named: a split leaves at least "
                          "one record with the person", code="split_all", n=len(active),
