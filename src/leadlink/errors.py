@@ -30,6 +30,17 @@ class Phrase:
         return f"Phrase({str(self)!r}, code={self.code!r})"
 
 
+class Term:
+    """A code word given as an error param (a status, a reason): ``str()`` is the code itself,
+    a page says its catalog's ``<group>.<value>`` (``review_status.accepted``)."""
+
+    def __init__(self, group: str, value: str) -> None:
+        self.group, self.value = group, value
+
+    def __str__(self) -> str:
+        return self.value
+
+
 class Phrases:
     """Several phrases given as one param, joined by ``sep`` (the same in every language)."""
 

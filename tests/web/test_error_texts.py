@@ -17,7 +17,7 @@ from tests.web.api_world import pinned_app_fixture, rows, world_db_url  # noqa: 
 from tests.web.conftest import TokenMaker
 from tests.web.dashboard import HTML, csrf, login, page, text_of
 
-from leadlink.errors import LeadlinkError, NotFoundError, Phrase, Phrases, UsageError
+from leadlink.errors import LeadlinkError, NotFoundError, Phrase, Phrases, Term, UsageError
 from leadlink.pipeline.resolution.resolve import person_key_for
 from leadlink.web.error_codes import PACKAGE, coded_raises
 from leadlink.web.i18n import Translator, languages
@@ -144,6 +144,10 @@ def test_phrases_inside_an_error_are_said_in_the_language_too() -> None:
                                         code="review_stale_gone", person="p9"))  # fmt: skip
     assert "la persona p9 ya no existe" in Translator("es").error(stale)
     assert "no longer" not in Translator("es").error(stale)
+    decided = UsageError("review item {id} is already {status}", code="review_item_decided",
+                         id=4, status=Term("item_status", "rejected"), by="ana", when="x")
+    assert str(decided) == "review item 4 is already rejected"
+    assert "ya se decidió (rechazado, por ana, el x)" in Translator("es").error(decided)
 
 
 # ---- on the pages, through a login (the API world of tests/web/api_world.py) ----

@@ -67,6 +67,8 @@ CODE_GROUPS: dict[str, tuple[object, ...]] = {
     "queue": QUEUE_STATES,
     "backlog": RUN_COUNTS,
     "review_status": get_args(ReviewStatus),
+    # One item's status, said inside a sentence (errors.Term in review_item_decided).
+    "item_status": ("open", "accepted", "rejected", "superseded"),
     "claim_status": CLAIM_STATUSES,
     "alert": ALERT_KINDS,
     "anchor": ANCHORS,

@@ -30,7 +30,7 @@ from fastapi import Request
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
 
-from leadlink.errors import Phrase, Phrases
+from leadlink.errors import Phrase, Phrases, Term
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "messages"
@@ -136,9 +136,11 @@ class Translator:
             return english
 
     def _param(self, value: object) -> object:
-        # A param that is words (errors.Phrase) is said in the language too.
+        # A param that is words (errors.Phrase, errors.Term) is said in the language too.
         if isinstance(value, Phrase):
             return self._say(value.code, value.params, str(value))
+        if isinstance(value, Term):
+            return self.code(value.group, value.value)
         if isinstance(value, Phrases):
             return value.sep.join(str(self._param(p)) for p in value.items)
         return value

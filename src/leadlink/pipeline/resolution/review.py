@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from leadlink.errors import NotFoundError, Phrase, UsageError
+from leadlink.errors import NotFoundError, Phrase, Term, UsageError
 from leadlink.matching import Reason
 from leadlink.matching.decision import Decision
 from leadlink.pipeline import summaries
@@ -188,7 +188,8 @@ def _open_item(session: Session, item_id: int) -> tuple[ReviewItem, SourceRecord
     if item.status != "open":
         when = f"{item.decided_at:%Y-%m-%d %H:%M}" if item.decided_at else "?"
         raise UsageError("review item {id} is already {status} (by {by}, at {when})",
-                         code="review_item_decided", id=item_id, status=item.status,
+                         code="review_item_decided", id=item_id,
+                         status=Term("item_status", item.status),
                          by=item.decided_by or "?", when=when)
     return item, record
 
