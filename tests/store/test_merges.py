@@ -11,7 +11,7 @@ from tests.merge_world import LATER, P1, P2, P3, SETTINGS, World, world_fixture 
 
 from leadlink.errors import NotFoundError, UsageError
 from leadlink.pipeline.operations.checks import CHECKS, run_checks
-from leadlink.store import merges, persons, unmerge
+from leadlink.store import merges, person_keys, persons, unmerge
 from leadlink.store.db import transaction
 from leadlink.store.models import Claim, Payment, Person, Quarantine, ReviewItem
 
@@ -72,12 +72,12 @@ def test_retired_key_resolves_and_the_audit_log_has_the_merge(world: World) -> N
     _merge(world, actor="maria")
     assert world.rows("SELECT retired_into FROM person WHERE person_key = :p", p=P2) == [(P1,)]
     with transaction(world.engine) as session:
-        assert merges.live_key(session, P2) == P1
-        assert merges.live_key(session, P1) == P1
-        assert merges.live_keys(session, [P1, P2, "nobody"]) == {P1: P1, P2: P1}
-        assert merges.retired_into_person(session, P1) == [P2]
+        assert person_keys.live_key(session, P2) == P1
+        assert person_keys.live_key(session, P1) == P1
+        assert person_keys.live_keys(session, [P1, P2, "nobody"]) == {P1: P1, P2: P1}
+        assert person_keys.retired_into_person(session, P1) == [P2]
         with pytest.raises(NotFoundError):
-            merges.live_key(session, "nobody")
+            person_keys.live_key(session, "nobody")
     audit = world.rows("SELECT actor, action, target, detail FROM audit_log")
     assert len(audit) == 1
     actor, action, target, detail = audit[0]
@@ -117,7 +117,7 @@ def test_a_retired_key_cannot_survive_and_chains_resolve_to_the_live_end(world: 
     # A two-hop chain written by an older version still resolves, in one query per hop.
     world.exec("UPDATE person SET retired_into = :p2 WHERE person_key = :p3", p2=P2, p3=P3)
     with transaction(world.engine) as session:
-        assert merges.live_keys(session, [P3, P2, P1]) == {P1: P1, P2: P1, P3: P1}
+        assert person_keys.live_keys(session, [P3, P2, P1]) == {P1: P1, P2: P1, P3: P1}
 
 
 def test_merging_into_a_person_that_absorbed_others_compresses_the_chain(world: World) -> None:
@@ -193,7 +193,7 @@ def test_unmerge_puts_review_items_claims_payments_and_quarantine_back(world: Wo
     assert (result["payment_restored"], result["quarantine_restored"]) == (1, 1)
     assert [world.rows(q) for q in tables] == before
     with transaction(world.engine) as session:
-        assert merges.live_key(session, P2) == P2
+        assert person_keys.live_key(session, P2) == P2
         assert all(n == 0 for n, _ in persons.pointers_to_retired(session))
 
 

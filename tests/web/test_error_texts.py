@@ -25,7 +25,7 @@ from leadlink.web.i18n import Translator, languages
 # The modules whose errors reach a dashboard page (a page's service, a form's write, a lock a
 # page's job start meets). Their raises of a LeadlinkError must carry a code.
 DASHBOARD_MODULES = (
-    "store/merges.py", "store/unmerge.py", "store/locks.py", "store/db.py",
+    "store/merges.py", "store/person_keys.py", "store/unmerge.py", "store/locks.py", "store/db.py",
     "pipeline/resolution/merge.py", "pipeline/resolution/split.py", "store/splits.py",
     "pipeline/resolution/review.py",
     "pipeline/resolution/explain.py", "pipeline/resolution/search.py",
@@ -36,7 +36,7 @@ DASHBOARD_MODULES = (
 )  # fmt: skip
 # (module, error class): why it may stay uncoded.
 EXEMPT = {
-    ("store/merges.py", "RetiredChainError"): "a broken store (a cycle), a 500 for the log",
+    ("store/person_keys.py", "RetiredChainError"): "a broken store (a cycle), a 500 for the log",
     ("store/locks.py", "LockBusyError@heartbeat"): "a worker losing its own lock, no page",
     ("store/db.py", "ConfigError"): "a bad URL at start-up: the server does not start",
     ("store/db.py", "NoDatabaseError"): "no database at start-up: the server does not start",

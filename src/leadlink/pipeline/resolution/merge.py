@@ -26,7 +26,7 @@ from leadlink.matching.decision import Decision
 from leadlink.pipeline import summaries
 from leadlink.pipeline.checking import CheckResult
 from leadlink.settings import Settings
-from leadlink.store import jobs, merges, persons, unmerge
+from leadlink.store import jobs, merges, person_keys, persons, unmerge
 from leadlink.store.db import rehearsal, transaction
 
 # The one rule whose agreement on two persons proves they are one human.
@@ -80,7 +80,7 @@ def apply(
     """
     retired: dict[str, str] = {}
     for a, b in pairs:
-        live = merges.live_keys(session, [a, b])
+        live = person_keys.live_keys(session, [a, b])
         if a not in live or b not in live or live[a] == live[b]:
             continue
         rows = merges.persons(session, [live[a], live[b]])
@@ -89,7 +89,7 @@ def apply(
                      actor=actor, reason=reason)  # fmt: skip
         retired[gone.person_key] = keep.person_key
     # A key retired early in the loop may have been retired again later: point to the end.
-    return merges.live_keys(session, retired) if retired else {}
+    return person_keys.live_keys(session, retired) if retired else {}
 
 
 def redirect(
@@ -155,11 +155,11 @@ def merge_persons(
     """
     with transaction(engine) as session:
         # A key or its start (8 characters or more, as lists print keys).
-        keep, retire = merges.full_key(session, keep), merges.full_key(session, retire)
+        keep, retire = person_keys.full_key(session, keep), person_keys.full_key(session, retire)
         if keep == retire:
             raise UsageError("cannot merge person {key} into itself", code="merge_into_itself",
                              key=keep)
-        live = merges.live_keys(session, [keep, retire])
+        live = person_keys.live_keys(session, [keep, retire])
         for key in (keep, retire):
             if key not in live:
                 raise NotFoundError("no person {key}", code="person_unknown", key=key)
@@ -229,7 +229,7 @@ def unmerge_persons(
     (those changed since keep their present state). A job run of kind `unmerge`; claims are
     recomputed by the next `leadlink claims`."""
     with transaction(engine) as session:
-        key = merges.full_key(session, retired)
+        key = person_keys.full_key(session, retired)
         unmerge.undoable(session, key)  # a refusal starts no job run
     if dry_run:
         with rehearsal(engine) as session:
@@ -254,10 +254,10 @@ def show_person(engine: Engine, key: str) -> dict[str, Any]:
     """A person with every record, link (active or not), origin and retired key. ``key`` may
     be the start of one key (8 characters or more: what lists print)."""
     with transaction(engine) as session:
-        key = merges.full_key(session, key)
-        live = merges.live_key(session, key)
+        key = person_keys.full_key(session, key)
+        live = person_keys.live_key(session, key)
         person = merges.persons(session, [live])[live]
-        retired = merges.retired_into_person(session, live)
+        retired = person_keys.retired_into_person(session, live)
         keys = [live, *retired]
         links = persons.person_links(session, keys)
         origins = persons.person_origins(session, keys)
@@ -284,7 +284,7 @@ def check_persons(engine: Engine, _: Settings) -> CheckResult:
     with transaction(engine) as session:
         parts = persons.pointers_to_retired(session)
         edges = persons.retired_edges(session)
-        exist = merges.existing_keys(session, edges.values())
+        exist = person_keys.existing_keys(session, edges.values())
     bad_chains = chain_problems(edges, exist)
     total = sum(n for n, _ in parts) + len(bad_chains)
     examples = ([e for _, ex in parts for e in ex] + bad_chains)[: merges.LIMIT]

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from leadlink.errors import Phrase, Phrases, UsageError
 from leadlink.pipeline import summaries
 from leadlink.pipeline.resolution.founding import PERSON_NAMESPACE, person_key_for
-from leadlink.store import jobs, merges, splits
+from leadlink.store import jobs, person_keys, splits
 from leadlink.store.db import rehearsal, transaction
 
 MAX_KEY_TRIES = 100
@@ -56,8 +56,8 @@ def split_person(
         raise UsageError("name the records to split off: --record SOURCE:PK (one or more)",
                          code="split_no_records")
     with transaction(engine) as session:
-        requested = merges.full_key(session, key)
-        live = merges.live_key(session, requested)
+        requested = person_keys.full_key(session, key)
+        live = person_keys.live_key(session, requested)
         moving = _moving(session, live, wanted)
         new_key = _new_key(session, live, moving)
     base = {"requested": requested, "dry_run": dry_run}
@@ -113,5 +113,5 @@ def _new_key(session: Session, live: str, moving: list[dict[str, Any]]) -> str:
     tries = [person_key_for(first["source"], first["source_pk"])] + [
         str(uuid.uuid5(PERSON_NAMESPACE, f"split:{live}:{names}:{n}")) for n in range(MAX_KEY_TRIES)
     ]
-    taken = merges.existing_keys(session, tries)
+    taken = person_keys.existing_keys(session, tries)
     return next(k for k in tries if k not in taken)
