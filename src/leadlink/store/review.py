@@ -268,8 +268,12 @@ def invariant_violations(session: Session) -> list[tuple[int, list[str]]]:
     """(count, examples) per review invariant: no open item on a linked record; an accepted
     item has its review_accept link; every accept/reject is audited; statuses are known."""
     linked = exists().where(and_(Link.record_id == ReviewItem.record_id, Link.active))
+    # A person's accept writes a review_accept link; a model's (`match --rematch`) is the
+    # model's own link, rule 'model'.
+    accepted_rule = or_(Link.rule == ACCEPT_RULE,
+                        and_(Link.rule == "model", ~by_a_person()))  # fmt: skip
     accepted_link = exists().where(
-        and_(Link.record_id == ReviewItem.record_id, Link.rule == ACCEPT_RULE,
+        and_(Link.record_id == ReviewItem.record_id, accepted_rule,
              Link.person_key == ReviewItem.person_key)
     )  # fmt: skip
     target = literal("review_item:") + cast(ReviewItem.id, String)
