@@ -131,3 +131,51 @@ def test_level_charts_escape_their_texts_and_clip_what_lies_off_the_axis() -> No
     assert "exact &amp; more" in chart
     assert "◀ -85" in chart  # clipped at the axis, its true value printed
     assert chart.count("&lt;b&gt;given&lt;/b&gt;</text>") == 1  # the group named once
+
+
+def test_the_page_shows_how_many_reviews_the_model_learned_from(
+    client: TestClient, engine: Engine, db_url: str, make_token: TokenMaker, tmp_path: Path
+) -> None:
+    from tests.review_factories import SETTINGS, rows
+
+    from leadlink.pipeline.resolution import review
+    from leadlink.pipeline.resolution.resolve import match
+    from leadlink.store import review as review_store
+    from leadlink.store.db import transaction
+
+    trained(engine, tmp_path)
+    login(client, make_token("viewer", "vera"))
+    # Trained with no review decided: none counted, no agreement to measure.
+    html = page(client, "/model")
+    assert text_of(html, "model-labels-accepted") == "0"
+    assert text_of(html, "model-labels-agreement") == "—"
+    # One pair a person accepted, one rejected (a lead with two drivers' persons), retrained.
+    match(engine, SETTINGS, now=NOW)
+    free = "SELECT id FROM source_record WHERE source = 'leads' AND id NOT IN (SELECT record_id "
+    lead_id = rows(engine, free + "FROM link WHERE active) ORDER BY id LIMIT 1")[0][0]
+    keys = [r[0] for r in rows(engine, "SELECT l.person_key FROM link l JOIN source_record sr ON "
+                               "sr.id = l.record_id WHERE l.active AND sr.source = 'drivers' "
+                               "ORDER BY sr.id LIMIT 2")]  # fmt: skip
+    with transaction(engine) as session:
+        review_store.propose(session, [
+            {"record_id": lead_id, "person_key": k, "rule": "model", "score": 0.6,
+             "evidence": {}, "deadline": None} for k in keys
+        ], run_id=None, now=NOW)  # fmt: skip
+    first, second = (r[0] for r in rows(engine, "SELECT id FROM review_item WHERE record_id = "
+                                        ":r ORDER BY id", r=lead_id))  # fmt: skip
+    review.reject(engine, SETTINGS, second, actor="ana", now=NOW)
+    review.accept(engine, SETTINGS, first, actor="ana", now=NOW)
+    model_service.train(engine, now=NOW)
+
+    expected = cli_json(db_url, "model", "show")
+    assert data(client, "/model.json") == expected
+    labels = expected["labels"]
+    assert (labels["accepted"], labels["rejected"], labels["learned_from"]) == (1, 1, 1)
+    html = page(client, "/model")
+    assert text_of(html, "model-labels-accepted") == "1"
+    assert text_of(html, "model-labels-rejected") == "1"
+    assert text_of(html, "model-labels-learned") == "1"
+    shown = f"{labels['agreement'] * 100:.1f} % ({labels['agreed']} / {labels['compared']})"
+    assert text_of(html, "model-labels-agreement") == shown
+    assert "Lo que aprendió de las revisiones" in element(html, "model-labels")
+    assert "What it learned from reviews" in page(client, "/model", lang="en")

@@ -18,8 +18,21 @@ import pyarrow as pa
 from splink import Linker, SettingsCreator, block_on
 from splink.backends.duckdb import DuckDBAPI
 
+from leadlink.matching import labels as reviewed
 from leadlink.matching.model import blocks_for, comparisons_for, present_fields, quiet
 from leadlink.matching.model_frame import MODEL_VERSION, model_frame
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Reviewed pairs to learn from (matching/labels.py): ``pairs`` in LABELS_SCHEMA, the
+    ``records`` (prepared) they name, the term frequencies `match` scores with, and the accept
+    threshold the agreement is measured at."""
+
+    pairs: pa.Table
+    records: pa.Table
+    accept: float
+    tf: dict[str, pa.Table] | None = None
 
 
 @dataclass(frozen=True)
@@ -58,9 +71,16 @@ def prior_blocks(present: set[str]) -> list[tuple[str, ...]]:
 
 
 def train(
-    left: pa.Table, right: pa.Table, *, seed: int = 42, max_pairs: float = 1e6
+    left: pa.Table,
+    right: pa.Table,
+    *,
+    seed: int = 42,
+    max_pairs: float = 1e6,
+    labels: Labels | None = None,
 ) -> TrainedModel:
-    """Train on two prepared frames: u by random sampling, m by EM on a few blocking rules."""
+    """Train on two prepared frames: u by random sampling, m by EM on a few blocking rules,
+    then m updated by the accepted ``labels`` (matching/labels.py), whose counts and
+    agreement with the trained model go into ``trained_on["labels"]``."""
     lf, rf = model_frame(left), model_frame(right)
     present = present_fields(lf, rf)
     comparisons = comparisons_for(present)
@@ -94,6 +114,12 @@ def train(
         "left": left.num_rows, "right": right.num_rows, "seed": seed, "max_pairs": max_pairs,
         "fields": sorted(present), "version": MODEL_VERSION,
     }  # fmt: skip
+    if labels is not None:
+        em = reviewed.best_pairs(model, labels.records, labels.pairs, tf=labels.tf)
+        model = reviewed.learn_m(model, em)
+        final = reviewed.best_pairs(model, labels.records, labels.pairs, tf=labels.tf)
+        trained_on["labels"] = reviewed.agreement(model, labels.pairs, final,
+                                                  accept=labels.accept)  # fmt: skip
     return TrainedModel(settings=model, trained_on=trained_on)
 
 

@@ -21,3 +21,10 @@ def record(
         .values(at=now, actor=actor, action=action, target=target, detail=detail)
         .returning(AuditLog.id)
     ).scalar_one()
+
+
+def record_many(session: Session, rows: list[dict[str, Any]], *, now: dt.datetime) -> None:
+    """Many rows (each with actor, action, target, detail) in one insert: a change made to
+    many rows at once (the model settling review items) is audited row by row, set-based."""
+    if rows:
+        session.execute(insert(AuditLog), [{**row, "at": now} for row in rows])

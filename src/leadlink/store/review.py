@@ -12,6 +12,7 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Insert,
     String,
     and_,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    or_,
     select,
     update,
 )
@@ -266,8 +268,12 @@ def invariant_violations(session: Session) -> list[tuple[int, list[str]]]:
     """(count, examples) per review invariant: no open item on a linked record; an accepted
     item has its review_accept link; every accept/reject is audited; statuses are known."""
     linked = exists().where(and_(Link.record_id == ReviewItem.record_id, Link.active))
+    # A person's accept writes a review_accept link; a model's (`match --rematch`) is the
+    # model's own link, rule 'model'.
+    accepted_rule = or_(Link.rule == ACCEPT_RULE,
+                        and_(Link.rule == "model", ~by_a_person()))  # fmt: skip
     accepted_link = exists().where(
-        and_(Link.record_id == ReviewItem.record_id, Link.rule == ACCEPT_RULE,
+        and_(Link.record_id == ReviewItem.record_id, accepted_rule,
              Link.person_key == ReviewItem.person_key)
     )  # fmt: skip
     target = literal("review_item:") + cast(ReviewItem.id, String)
@@ -296,4 +302,44 @@ def invariant_violations(session: Session) -> list[tuple[int, list[str]]]:
             for r in session.execute(query.order_by(ReviewItem.id).limit(EXAMPLES))
         ]
         out.append((int(n), examples))
+    return out
+
+
+# --------------------------------------------------------------------------- labels
+
+# decided_by of the items `match --rematch` settles with a model (pipeline/resolution/settle.py).
+MODEL_ACTOR_PREFIX = "model:"
+
+
+def by_a_person() -> ColumnElement[bool]:
+    """The item was decided by a person (the model's own decisions are never its labels)."""
+    return or_(ReviewItem.decided_by.is_(None),
+               ~ReviewItem.decided_by.like(f"{MODEL_ACTOR_PREFIX}%"))  # fmt: skip
+
+
+def label_rows(session: Session) -> list[tuple[int, int, int | None, bool]]:
+    """The items people accepted or rejected, each with every active record of its person
+    (its survivor's, if merged) other than its own, in one query: (item id, record id,
+    candidate record id or None when the person has no other record, accepted)."""
+    person = func.coalesce(Person.retired_into, ReviewItem.person_key)
+    rows = session.execute(
+        select(ReviewItem.id, ReviewItem.record_id, Link.record_id, ReviewItem.status)
+        .join(Person, Person.person_key == ReviewItem.person_key)
+        .outerjoin(Link, and_(Link.person_key == person, Link.active,
+                              Link.record_id != ReviewItem.record_id))
+        .where(ReviewItem.status.in_(["accepted", "rejected"]), by_a_person())
+        .order_by(ReviewItem.id, Link.record_id)
+    )  # fmt: skip
+    return [(r[0], r[1], r[2], r[3] == "accepted") for r in rows]
+
+
+def records_by_id(session: Session, ids: Collection[int]) -> list[tuple[int, str, dict[str, Any]]]:
+    """(id, source, data) of these records, by id."""
+    out: list[tuple[int, str, dict[str, Any]]] = []
+    for part in _chunks(sorted(set(ids))):
+        rows = session.execute(
+            select(SourceRecord.id, SourceRecord.source, SourceRecord.data)
+            .where(SourceRecord.id.in_(part)).order_by(SourceRecord.id)
+        )  # fmt: skip
+        out.extend((r[0], r[1], r[2]) for r in rows)
     return out

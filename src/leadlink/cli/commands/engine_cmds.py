@@ -17,7 +17,9 @@ model_app = typer.Typer(help="The probabilistic tier's trained model.", no_args_
 
 
 def _print_model(data: dict[str, object], title: str) -> None:
-    console.key_values(title, {k: v for k, v in data.items() if k != "comparisons"})
+    console.key_values(title, {k: v for k, v in data.items() if k not in ("comparisons", "labels")})
+    if isinstance(labels := data.get("labels"), dict):
+        console.key_values("labels (review items decided by people)", labels)
     rows = []
     for comp in data["comparisons"]:  # type: ignore[attr-defined]
         for level in comp["levels"]:
@@ -39,10 +41,14 @@ def model_train(
     seed: Annotated[int, typer.Option(help="Seed of the random sampling of u")] = 42,
     json_out: JsonOpt = False,
 ) -> None:
-    """Train the model on the store (leads, scouting, migrations against drivers) and keep it."""
+    """Train the model on the store (leads, scouting, migrations against drivers) and keep it.
+
+    The review items people accepted teach it their pairs' m; it is checked against every
+    item people accepted or rejected (docs/model.md)."""
     from leadlink.pipeline.resolution.model import train
 
-    data = train(state.engine(), now=now(), seed=seed).summary()
+    accept = state.settings().accept_threshold
+    data = train(state.engine(), now=now(), seed=seed, accept=accept).summary()
     emit(data, lambda d: _print_model(d, f"model {d['model_id']} trained"), json_out)
 
 

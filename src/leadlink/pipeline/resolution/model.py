@@ -13,14 +13,20 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from leadlink.errors import NotFoundError, UsageError
+from leadlink.matching import labels as reviewed
 from leadlink.matching import model as probabilistic
 from leadlink.matching import prepare, training
 from leadlink.matching.compiled import levels_of, prior_weight
+from leadlink.matching.engine import term_frequencies
 from leadlink.pipeline.resolution.canonical import canonical_frame
-from leadlink.store import match_models
+from leadlink.settings import Settings
+from leadlink.store import keys, match_models
+from leadlink.store import review as review_store
 from leadlink.store.db import transaction
 from leadlink.store.resolution import records_of
 
@@ -28,6 +34,7 @@ ATTACHING = ("leads", "scouting", "migrations")
 # Records of each source a model is trained on, at most (an even spread of ids): training on
 # the whole of a 1 M-lead store took over 5.8 GB; u is sampled from pairs anyway.
 TRAIN_PER_SOURCE = 100_000
+ACCEPT_THRESHOLD: float = Settings.model_fields["accept_threshold"].default
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,9 @@ class StoredModel:
             "prior": prior,
             "prior_weight": None if prior is None else round(prior_weight(self.settings), 4),
             "comparisons": comparisons,
+            # How many reviews it learned from and how well it agrees with them (None: trained
+            # before models learned from reviews).
+            "labels": self.trained_on.get("labels"),
         }
 
 
@@ -70,10 +80,21 @@ class TooLittleData(UsageError):
     """Too few records to estimate a model from."""
 
 
-def train(engine: Engine, *, now: dt.datetime, seed: int = 42, min_records: int = 1) -> StoredModel:
-    """Train on the whole store and keep the result; raise TooLittleData if there is too little."""
+def train(
+    engine: Engine,
+    *,
+    now: dt.datetime,
+    seed: int = 42,
+    min_records: int = 1,
+    accept: float = ACCEPT_THRESHOLD,
+) -> StoredModel:
+    """Train on the whole store and keep the result; raise TooLittleData if there is too little.
+
+    The review items people decided are the model's labels (``labels``); ``accept`` is the
+    accept threshold its agreement with them is measured at (the settings' in `match`)."""
     with transaction(engine) as session:
         rows = records_of(session, (*ATTACHING, "drivers"), per_source=TRAIN_PER_SOURCE)
+        labelled = labels(session, accept)
     left = prepare(canonical_frame((s, rid, d, None) for rid, s, d in rows if s != "drivers"))
     right = prepare(canonical_frame((s, rid, d, None) for rid, s, d in rows if s == "drivers"))
     if min(left.num_rows, right.num_rows) < min_records:
@@ -81,13 +102,28 @@ def train(engine: Engine, *, now: dt.datetime, seed: int = 42, min_records: int 
             f"too little to train on: {left.num_rows} lead/scouting/migration records and "
             f"{right.num_rows} drivers (need {min_records} of each)"
         )
-    trained = training.train(left, right, seed=seed)
+    trained = training.train(left, right, seed=seed, labels=labelled)
     with transaction(engine) as session:
         model_id = match_models.save(
             session, version=probabilistic.MODEL_VERSION, sha256=trained.sha256,
             settings=trained.settings, trained_on=trained.trained_on, now=now,
         )  # fmt: skip
     return StoredModel(model_id, trained.sha256, trained.settings, trained.trained_on, now)
+
+
+def labels(session: Session, accept: float) -> training.Labels:
+    """The store's review decisions as training labels (matching/labels.py): each item with
+    every record of its person, the records they name, and `match`'s term frequencies."""
+    rows = review_store.label_rows(session)
+    pairs = pa.table(
+        [pa.array([r[i] for r in rows], t.type) for i, t in enumerate(reviewed.LABELS_SCHEMA)],
+        schema=reviewed.LABELS_SCHEMA,
+    )
+    ids = {r[1] for r in rows} | {r[2] for r in rows if r[2] is not None}
+    records = review_store.records_by_id(session, ids)
+    frame = prepare(canonical_frame((s, rid, d, None) for rid, s, d in records))
+    tf = term_frequencies(keys.term_counts(session)) if rows else None
+    return training.Labels(pairs=pairs, records=frame, accept=accept, tf=tf)
 
 
 def current(engine: Engine) -> StoredModel | None:

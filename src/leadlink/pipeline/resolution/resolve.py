@@ -33,6 +33,7 @@ from leadlink.pipeline.resolution.founding import person_key_for as person_key_f
 from leadlink.pipeline.resolution.model import StoredModel, TooLittleData
 from leadlink.pipeline.resolution.model import current as current_model
 from leadlink.pipeline.resolution.model import train as train_model
+from leadlink.pipeline.resolution.settle import model_actor
 from leadlink.pipeline.resolution.streaming import DECIDE_CHUNK, Streamer, StreamStats
 from leadlink.pipeline.resolution.workspace import Workspace
 from leadlink.settings import Settings
@@ -154,8 +155,13 @@ def _run(
             parts = stream.decided_parts(settings.chunk_size)
             if source == "drivers":
                 parts = found_driver_parts(parts, ws.all_pending(), ws.pending_pks())
+            # A rematch re-decides the review band: the model settles what it now decides.
+            settle_by = None
+            if rematch and model and resolver.model is not None:
+                settle_by = model_actor(resolver.model.id)
             new_links = _write(engine, result, source, parts, total, run_id=result.run_id,
-                               now=now, progress=progress, beat=beat)  # fmt: skip
+                               now=now, progress=progress, beat=beat,
+                               settle_by=settle_by)  # fmt: skip
             ws.grow(new_links)
             if source == "drivers" and result.merged:
                 stream.reset_registry()  # it still holds the retired keys
@@ -231,7 +237,8 @@ class Resolver:
             if self.model is None:
                 try:
                     self.model = train_model(self.engine, now=self.now,
-                                             min_records=self.min_records)  # fmt: skip
+                                             min_records=self.min_records,
+                                             accept=self.bands.accept)  # fmt: skip
                 except TooLittleData as exc:
                     self.model_skipped = str(exc)
                     return None
@@ -254,8 +261,11 @@ def write_decisions(
     run_id: int | None,
     now: dt.datetime,
     window_days: int,
+    settle_by: str | None = None,
 ) -> dict[int, str]:
     """Persist decisions in the caller's transaction; return rid -> person_key of new links.
+
+    ``settle_by``: the model whose verdicts settle open review items (`match --rematch`).
 
     ``window_days`` (the claim window) dates the review items' deadlines. ``run_id`` is None
     for a decision made outside a run (one lead posted to the API: its audit row says who).
@@ -269,7 +279,8 @@ def write_decisions(
     # transaction (imported here: this function is the review queue's only hook in this file).
     from leadlink.pipeline.resolution.review import queue_decisions
 
-    queue_decisions(session, decided, run_id=run_id, now=now, window_days=window_days)
+    queue_decisions(session, decided, run_id=run_id, now=now, window_days=window_days,
+                    settle_by=settle_by)
     return {r["record_id"]: r["person_key"] for r in links}
 
 
@@ -321,6 +332,7 @@ def _write(
     now: dt.datetime,
     progress: ProgressFn | None,
     beat: Callable[[], None],
+    settle_by: str | None = None,
 ) -> dict[int, str]:
     """Write decisions part by part, one transaction each; return rid -> person_key linked.
 
@@ -338,7 +350,8 @@ def _write(
                     if source == "drivers":  # a driver whose document two persons share
                         part = _merge_persons(session, result, part, run_id=run_id, now=now)
                     linked = write_decisions(session, part, run_id=run_id, now=now,
-                                             window_days=result.window_days)  # fmt: skip
+                                             window_days=result.window_days,
+                                             settle_by=settle_by)  # fmt: skip
                 break
             except IntegrityError:
                 result.merged = merged  # the merges rolled back with the part

@@ -21,11 +21,13 @@ from leadlink.matching import Reason
 from leadlink.matching.decision import Decision
 from leadlink.pipeline import summaries
 from leadlink.pipeline.checking import CheckResult
+from leadlink.pipeline.resolution.settle import settle
 from leadlink.settings import Settings
-from leadlink.store import audit
+from leadlink.store import audit, origins, review_model
 from leadlink.store import review as review_store
 from leadlink.store.db import transaction
 from leadlink.store.models import ReviewItem, SourceRecord
+from leadlink.store.review_model import by_model
 
 LINKED = ("link", "found")
 # How many of a candidate person's records `review list` shows.
@@ -42,8 +44,12 @@ def queue_decisions(
     run_id: int | None,
     now: dt.datetime,
     window_days: int,
+    settle_by: str | None = None,
 ) -> None:
     """Turn one chunk of decisions into review items, in the caller's transaction.
+
+    ``settle_by`` (a model's actor, `match --rematch`): open items the verdicts now decide
+    are settled by that model first (pipeline/resolution/settle.py).
 
     A review-band verdict proposes its best candidate; MULTIPLE_CANDIDATES also proposes every
     candidate scoring at least the runner-up (the engine could not tell them apart, a person
@@ -57,6 +63,8 @@ def queue_decisions(
         day = dates.get(p["record_id"])
         p["deadline"] = None if day is None else day + dt.timedelta(days=window_days)
     review_store.propose(session, proposals, run_id=run_id, now=now)
+    if settle_by is not None:
+        settle(session, decided, actor=settle_by, now=now)
     judged = [d["rid"] for d in decided if d.get("reason") != Reason.ERROR.value]
     keep = {(p["record_id"], p["person_key"]) for p in proposals}
     review_store.supersede(session, judged, now=now, keep=keep)
@@ -180,12 +188,17 @@ def _iso(value: dt.date | None) -> str | None:
 # --------------------------------------------------------------------------- deciding
 
 
-def _open_item(session: Session, item_id: int) -> tuple[ReviewItem, SourceRecord]:
+def _open_item(
+    session: Session, item_id: int, *, undoes: str | None = None
+) -> tuple[ReviewItem, SourceRecord]:
+    """The item, open; or, with ``undoes``, one a model closed with that status (a person may
+    undo what a model decided, pipeline/resolution/settle.py)."""
     found = review_store.item_for_update(session, item_id)
     if found is None:
         raise NotFoundError("no review item {id}", code="review_item_unknown", id=item_id)
     item, record = found
-    if item.status != "open":
+    undoable = undoes is not None and item.status == undoes and by_model(item.decided_by)
+    if item.status != "open" and not undoable:
         when = f"{item.decided_at:%Y-%m-%d %H:%M}" if item.decided_at else "?"
         raise UsageError("review item {id} is already {status} (by {by}, at {when})",
                          code="review_item_decided", id=item_id,
@@ -197,6 +210,8 @@ def _open_item(session: Session, item_id: int) -> tuple[ReviewItem, SourceRecord
 def _need_actor(actor: str) -> str:
     actor = actor.strip()
     if not actor:
+        raise UsageError("a decision needs who made it (--by NAME)", code="decision_needs_actor")
+    if by_model(actor):  # reserved: a model's decisions are not labels, a person's are
         raise UsageError("a decision needs who made it (--by NAME)", code="decision_needs_actor")
     return actor
 
@@ -219,10 +234,12 @@ def accept(
     stale: Phrase | None = None
     result: dict[str, Any] = {}
     with transaction(engine) as session:
-        item, record = _open_item(session, item_id)
+        item, record = _open_item(session, item_id, undoes="rejected")
         detail: dict[str, Any] = {"record": f"{record.source}/{record.source_pk}",
                                   "record_id": record.id, "person_key": item.person_key,
                                   "rule": item.rule, "score": item.score, "note": note}  # fmt: skip
+        if item.status != "open":
+            detail["undid"] = item.decided_by
         existing = review_store.active_link(session, record.id)
         person_key = review_store.surviving_person(session, item.person_key)
         if existing is not None or person_key is None:
@@ -283,15 +300,30 @@ def reject(
     """
     actor = _need_actor(actor)
     with transaction(engine) as session:
-        item, record = _open_item(session, item_id)
+        item, record = _open_item(session, item_id, undoes="accepted")
+        detail: dict[str, Any] = {"record": f"{record.source}/{record.source_pk}",
+                                  "record_id": record.id, "person_key": item.person_key,
+                                  "rule": item.rule, "score": item.score, "note": note}  # fmt: skip
+        if item.status == "accepted":  # the model linked it: the link is taken back
+            detail.update(undid=item.decided_by, **_undo_model_link(session, item, actor, now))
         review_store.close(session, item, status="rejected", actor=actor, note=note, now=now)
-        detail = {"record": f"{record.source}/{record.source_pk}", "record_id": record.id,
-                  "person_key": item.person_key, "rule": item.rule, "score": item.score,
-                  "note": note}  # fmt: skip
         audit.record(session, actor=actor, action="review_reject",
                     target=f"review_item:{item.id}", detail=detail, now=now)  # fmt: skip
         summaries.touch(session, settings, now, leads={record.id}, persons={item.person_key})
         return {"item": item_dict(item, record, now.date())}
+
+
+def _undo_model_link(
+    session: Session, item: ReviewItem, actor: str, now: dt.datetime
+) -> dict[str, Any]:
+    """Deactivate the link a model's accept made; the origin it gave the person is discarded
+    (journaled and audited as a person's origin decision)."""
+    undone = review_model.undo_accept(session, item, now=now)
+    origin = undone["origin"]
+    if origin is not None:
+        origins.decide(session, origin, status="discarded", actor=actor,
+                       note=f"review item {item.id}: the pair is not a match", now=now)  # fmt: skip
+    return {"link_id": undone["link_id"], "origin_id": None if origin is None else origin.id}
 
 
 # --------------------------------------------------------------------------- invariant
