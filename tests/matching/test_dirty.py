@@ -92,15 +92,19 @@ def level_of(field: str, left: str | None, right: str | None) -> str:
     return str(labels[level])
 
 
+DATE_DL1 = "Damerau-Levenshtein distance of birth_date <= 1"
+DATE_DL2 = "Damerau-Levenshtein distance of birth_date <= 2"
+
+
 @pytest.mark.parametrize(
     ("field", "left", "right", "label"),
     [
         ("birth_date", "1945-04-03", "03/04/1945", "Exact match on birth_date"),
         # FEBRL's typo: one wrong digit is close, as Splink's DateOfBirthComparison reads it.
-        ("birth_date", "1945-04-03", "19450493", "Damerau-Levenshtein distance of birth_date <= 1"),
-        ("birth_date", "1945-04-03", "93/04/1945", "Damerau-Levenshtein distance of birth_date <= 1"),
+        ("birth_date", "1945-04-03", "19450493", DATE_DL1),
+        ("birth_date", "1945-04-03", "93/04/1945", DATE_DL1),
         ("birth_date", "19450493", "1945-04-93", "Exact match on birth_date"),
-        ("birth_date", "1945-04-03", "1945-04-39", "Damerau-Levenshtein distance of birth_date <= 2"),
+        ("birth_date", "1945-04-03", "1945-04-39", DATE_DL2),
         ("birth_date", "1945-04-03", "1987-13-45", "All other comparisons"),
         ("birth_date", "1945-04-03", "unknown", "null"),
         ("phone", "987654321", "+51 987 654 321", "Exact match on phone"),
