@@ -23,6 +23,7 @@ from leadlink.matching.outcome import (
     USABLE,
     Bands,
     Guard,
+    Profile,
     model_cap,
     model_score,
 )  # fmt: skip
@@ -141,9 +142,9 @@ WHERE f.rule IS DISTINCT FROM 'conflict'
 """  # noqa: S608 - rendered from outcome.py's expressions and column names, no data
 
 
-def model_guard(model: dict[str, Any]) -> str:
+def model_guard(model: dict[str, Any], profile: Profile = "peru") -> str:
     """The guard of a trained model as SQL over the model pairs ``m`` (outcome.Guard)."""
-    return Guard.of(model).sql()
+    return Guard.of(model, profile).sql()
 
 
 def resolve(
@@ -154,6 +155,8 @@ def resolve(
     model: dict[str, Any] | None = None,
     scorer: Scorer | None = None,
     tf: dict[str, pa.Table] | None = None,
+    *,
+    profile: Profile = "peru",
 ) -> pa.Table:
     """One decision per query record against the registry (both prepared frames).
 
@@ -163,7 +166,8 @@ def resolve(
     ``functools.partial(model.score, settings, tf=...)``, or ``compiled.BatchScorer`` /
     ``CompiledModel``; it returns ``model_frame.SCORED_SCHEMA``. The engine never imports
     Splink itself. ``tf`` is not read here: the scorer carries its term frequencies (callers
-    still passing it can drop it).
+    still passing it can drop it). ``profile``: the data the model's guard is fitted to
+    (outcome.Guard): ``peru`` for our sources (`match`), ``generic`` for `leadlink link`.
     """
     if model is not None and scorer is None:
         raise ValueError("a model needs its scorer (e.g. functools.partial(model.score, ...))")
@@ -183,7 +187,7 @@ def resolve(
                 con.execute("CREATE OR REPLACE TEMP TABLE rule_pairs AS SELECT * FROM scored")
                 con.execute(MODEL_ONLY_SQL)
                 con.execute(blocking.features_sql("model_only", "model_features"))
-                score = model_score(Guard.of(model)).sql("m.")
+                score = model_score(Guard.of(model, profile)).sql("m.")
                 sql = MODEL_PAIRS_SQL.replace("{score}", score)
                 con.execute(sql, {"cap": model_cap(bands), "accept": bands.accept})
                 con.execute(DECIDE_SQL, params)
@@ -233,5 +237,5 @@ def clusters(frame: pa.Table, rules: Sequence[Rule]) -> dict[int, int]:
     return {rid: find(rid) for rid in parent}
 
 
-__all__ = ["Bands", "Reason", "Scorer", "clusters", "model_cap", "model_guard", "resolve",
-           "term_frequencies"]
+__all__ = ["Bands", "Profile", "Reason", "Scorer", "clusters", "model_cap", "model_guard",
+           "resolve", "term_frequencies"]

@@ -13,6 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from leadlink.matching import dirty as dirty_values
 from leadlink.matching import normalise as norm
 
 # Fields the engine understands (DESIGN.md "Canonical fields"), plus driver_id and
@@ -48,6 +49,10 @@ PREPARED_SCHEMA = pa.schema(
         ("email", pa.string()),
     ]
 )
+
+# What ``prepare(..., dirty=True)`` adds: the digits of each phone that is no phone, for the
+# model alone (model_frame): the rules never link on a value that did not parse.
+DIRTY_SCHEMA = PREPARED_SCHEMA.append(pa.field("phone_text", pa.string()))
 
 # Generic fields: canonical name -> normaliser (None in, None out).
 GENERIC_FIELDS = {
@@ -93,8 +98,12 @@ def _given_first(given: tuple[str, ...]) -> str | None:
     return given[0] if given else None
 
 
-def prepare(canonical: pa.Table) -> pa.Table:
-    """Normalise every identifying field of a canonical frame (see PREPARED_SCHEMA)."""
+def prepare(canonical: pa.Table, *, dirty: bool = False) -> pa.Table:
+    """Normalise every identifying field of a canonical frame (see PREPARED_SCHEMA).
+
+    ``dirty``: keep what does not parse as text the model compares (matching/dirty.py), as
+    `leadlink link` does: a birth date as its digits in date order, a phone as its digits in
+    ``phone_text`` (DIRTY_SCHEMA). Without it (our sources) such a value is missing."""
     n = canonical.num_rows
     first = _column(canonical, "first_name")
     middle = _column(canonical, "middle_name")
@@ -136,32 +145,42 @@ def prepare(canonical: pa.Table) -> pa.Table:
     blocks = [
         [f"{b}|{car}" for b in bs] if car else [] for bs, car in zip(blocks, cars, strict=True)
     ]
+    generic = {name: [fn(_text(v)) or None for v in _column(canonical, name)]
+               for name, fn in GENERIC_FIELDS.items()}  # fmt: skip
+    raw_phones = _column(canonical, "phone")
+    phones = [norm.phone(v) for v in raw_phones]
+    if dirty:
+        raw_dates = _column(canonical, "birth_date")
+        generic["birth_date"] = [
+            iso or dirty_values.date_digits(_text(raw))
+            for iso, raw in zip(generic["birth_date"], raw_dates, strict=True)
+        ]
     person_keys = _column(canonical, "person_key")
     driver_ids = [(str(v).strip() or None) if v is not None else None for v in
                   _column(canonical, "driver_id")]  # fmt: skip
-    return pa.table(
+    prepared = pa.table(
         {
             "rid": pa.array(_column(canonical, "rid"), pa.int64()),
             "person_key": pa.array(person_keys, pa.string()),
             "tokens": pa.array(tokens, pa.list_(pa.string())),
             "given": pa.array(given_first, pa.string()),
             "blocks": pa.array(blocks, pa.list_(pa.string())),
-            "phone": pa.array([norm.phone(v) for v in _column(canonical, "phone")], pa.string()),
+            "phone": pa.array(phones, pa.string()),
             "ids": pa.array(ids, pa.list_(pa.string())),
             "plate": pa.array([norm.plate(v) for v in _column(canonical, "plate")], pa.string()),
             "brand_model": pa.array(cars, pa.string()),
             "date": pa.array([_as_date(v) for v in _column(canonical, "date")], pa.date32()),
             "driver_id": pa.array(driver_ids, pa.string()),
             "family": pa.array(family, pa.list_(pa.string())),
-            **{
-                name: pa.array(
-                    [fn(_text(v)) or None for v in _column(canonical, name)], pa.string()
-                )
-                for name, fn in GENERIC_FIELDS.items()
-            },
+            **{name: pa.array(values, pa.string()) for name, values in generic.items()},
         },
         schema=PREPARED_SCHEMA,
     )
+    if not dirty:
+        return prepared
+    texts = [None if e164 else dirty_values.phone_digits(_text(raw))
+             for e164, raw in zip(phones, raw_phones, strict=True)]  # fmt: skip
+    return prepared.append_column("phone_text", pa.array(texts, pa.string()))
 
 
 def canonical_from_rows(rows: Sequence[dict[str, Any]]) -> pa.Table:

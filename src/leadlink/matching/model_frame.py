@@ -83,8 +83,13 @@ def model_frame(prepared: pa.Table) -> pa.Table:
 
     family1, family2: the first two family names; name_bag: the name tokens of a record whose
     family names are unknown (a full name in one field), NULL otherwise; phone7: the phone's
-    last 7 digits; doc: the first document number."""
+    last 7 digits; doc: the first document number. A frame prepared with ``dirty=True``
+    (frames.DIRTY_SCHEMA) gives the model the digits of a phone that is no phone where the
+    phone is missing: compared by the phone's own levels, never seen by the rules."""
     family, tokens = prepared.column("family"), prepared.column("tokens")
+    phone = prepared.column("phone").cast(pa.string())
+    if "phone_text" in prepared.column_names:
+        phone = pc.coalesce(phone, prepared.column("phone_text").cast(pa.string()))
     full_name_only = pc.and_kleene(pc.equal(pc.list_value_length(family), 0),
                                    pc.greater(pc.list_value_length(tokens), 0))  # fmt: skip
     columns = {
@@ -92,9 +97,10 @@ def model_frame(prepared: pa.Table) -> pa.Table:
         "family1": _element(family, 0),
         "family2": _element(family, 1),
         "name_bag": pc.if_else(full_name_only, tokens.cast(_STRINGS), pa.nulls(1, _STRINGS)[0]),
-        "phone7": pc.utf8_slice_codeunits(prepared.column("phone").cast(pa.string()), -7),
+        "phone7": pc.utf8_slice_codeunits(phone, -7),
         "doc": _element(prepared.column("ids"), 0),
         **{name: prepared.column(name) for name in _KEPT},
+        "phone": phone,
     }
     return pa.table(
         [columns[name] for name in MODEL_FRAME_SCHEMA.names], names=MODEL_FRAME_SCHEMA.names

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 from leadlink.matching.expr import (
     TRUE,
@@ -97,6 +97,14 @@ def model_score(guard: Guard) -> Expr:
     return Case(((guard.condition, _probability),), Least(_probability, Param("cap")))
 
 
+# Which data a guard is fitted to: "peru" (our sources: `match`, always) or "generic" (any
+# two files: `leadlink link` by default). See Guard.
+Profile = Literal["peru", "generic"]
+PROFILES: tuple[Profile, ...] = ("peru", "generic")
+
+# A guard's term: a comparison that agrees (level > 0), or reaches a level (name, level).
+Term = str | tuple[str, int]
+
 # Fields whose agreement identifies a person; names only find candidates (homonyms).
 STRONG_FIELDS = ("phone", "doc", "plate", "email", "birth_date")
 # Fields that corroborate a full name (both family names) when no strong key is known.
@@ -117,15 +125,25 @@ class Guard:
     capped under the accept band: proposed for review, never linked. Fields the model does not
     have are not required.
 
-    The guard is a disjunction of conjunctions of "field agrees" (level > 0), over the model's
-    own comparison names; ``condition`` is it as one expression, which ``sql`` renders and
-    ``holds`` evaluates.
+    The ``generic`` profile (`leadlink link` on any two files) adds one path, measured on
+    generated person files (benchmarks/RESULTS.md, section link-seed7): an exact e-mail
+    address with a phone, postcode or address links through a nickname, an initial or swapped
+    first/last names. Every looser name test measured (either name, no name, a strong key
+    alone, a sum of the non-name weights) linked relatives at one address and let wrong
+    candidates crowd the margin: lower precision and lower recall. Our sources carry no
+    e-mail, so on them both profiles are the same guard.
+
+    The guard is a disjunction of conjunctions of "field agrees" (level > 0, or at least the
+    level a ``(name, level)`` term names), over the model's own comparison names;
+    ``condition`` is it as one expression, which ``sql`` renders and ``holds`` evaluates.
     """
 
-    any_of: tuple[tuple[tuple[str, ...], ...], ...]  # OR of (AND of (OR of fields))
+    any_of: tuple[tuple[tuple[Term, ...], ...], ...]  # OR of (AND of (OR of terms))
 
     @classmethod
-    def of(cls, model: dict[str, Any]) -> Guard:
+    def of(cls, model: dict[str, Any], profile: Profile = "peru") -> Guard:
+        if profile not in PROFILES:
+            raise ValueError(f"unknown guard profile {profile!r}: {', '.join(PROFILES)}")
         have = {c["output_column_name"] for c in model.get("comparisons", [])}
 
         def some(*names: str) -> tuple[str, ...]:
@@ -141,10 +159,15 @@ class Guard:
             paths.append([strong])
         if (support := some(*SUPPORT_FIELDS)) and "family2" in have:
             paths.append([("family2",), support])
-        alternatives = [(*names, *path) for names in name_options for path in (paths or [[]])]
+        alternatives: list[tuple[tuple[Term, ...], ...]] = [
+            (*names, *path) for names in name_options for path in (paths or [[]])
+        ]
         dated, others = some("birth_date"), some("address", "postcode", "email", "phone")
         if dated and others:
             alternatives.append((dated, others))
+        exact_email, where = _top_level(model, "email"), some("phone", "postcode", "address")
+        if profile == "generic" and exact_email is not None and where:
+            alternatives.append(((("email", exact_email),), where))
         return cls(tuple(alternatives))
 
     @cached_property
@@ -152,8 +175,10 @@ class Guard:
         if not self.any_of:
             return TRUE
 
-        def agrees(name: str) -> Expr:
-            return WaterfallLevel(name) > 0
+        def agrees(term: Term) -> Expr:
+            if isinstance(term, tuple):
+                return WaterfallLevel(term[0]) >= term[1]
+            return WaterfallLevel(term) > 0
 
         return Or(*(
             And(*(Or(*(agrees(n) for n in group)) for group in conj)) if conj else TRUE
@@ -165,3 +190,12 @@ class Guard:
 
     def sql(self) -> str:
         return self.condition.sql("m.")
+
+
+def _top_level(model: dict[str, Any], name: str) -> int | None:
+    """The level number of a comparison's exact level (its highest), None without it."""
+    for comp in model.get("comparisons", []):
+        if comp["output_column_name"] == name:
+            levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
+            return len(levels) - 1
+    return None

@@ -102,8 +102,6 @@ def test_semicolon_cp1252_file_with_encoding(tmp_path: Path) -> None:
         ([*ROWS, ["a2", "Ana", "Ramos", "", ""]], HEADER, "id", 5, "id",
          "duplicate id 'a2': lines 3 and 5"),
         ([ROWS[0], ["", "Ana", "Ramos", "", ""]], HEADER, "id", 3, "id", "id may not be empty"),
-        ([ROWS[0], ["a9", "Ana", "Ramos", "31/02/1990", ""]], HEADER, "id", 3, "dob",
-         "'31/02/1990' is not a date"),
         ([ROWS[0], ["a9", "Ana", "Ramos", "1990"]], HEADER, "id", 3, None,
          "this row has 4 values but the header has 5"),
         (ROWS, ["id", "given", "surname", "dob", "id"], "id", 1, None,
@@ -128,10 +126,44 @@ def test_bad_input_names_file_line_and_column(
     assert message in str(err)
 
 
+BAD_DATE = [ROWS[0], ["a9", "Ana", "Ramos", "31/02/1990", ""], ROWS[2]]
+
+
+def test_a_date_that_does_not_parse_is_kept_and_counted(tmp_path: Path) -> None:
+    side = linkage.read_side(write(tmp_path / "in.csv", BAD_DATE), "id", FIELDS)
+    # Kept as written: the engine compares it as text (matching/dirty.py).
+    assert side.frame.column("birth_date").to_pylist() == ["1980-03-15", "31/02/1990",
+                                                           "1991-07-04"]  # fmt: skip
+    assert side.unparsed == {"birth_date": 1}  # mapped parsed fields only, no phone here
+
+
+def test_a_phone_that_does_not_parse_is_kept_and_counted(tmp_path: Path) -> None:
+    rows = [["a1", "Ana", "07 1234 5678"], ["a2", "Luis", "987654321"], ["a3", "Eva", ""]]
+    path = write(tmp_path / "in.csv", rows, ["id", "given", "tel"])
+    side = linkage.read_side(path, "id", {"first_name": "given", "phone": "tel"})
+    assert side.frame.column("phone").to_pylist() == ["07 1234 5678", "987654321", None]
+    assert side.unparsed == {"phone": 1}  # an empty value is missing, not unparsed
+    with pytest.raises(BadInputError) as info:
+        linkage.read_side(path, "id", {"first_name": "given", "phone": "tel"}, strict=True)
+    assert (info.value.line, info.value.column) == (2, "tel")
+    assert "'07 1234 5678' is not a phone number (--strict refuses it" in str(info.value)
+
+
+def test_strict_refuses_a_bad_date_naming_file_line_and_column(tmp_path: Path) -> None:
+    path = write(tmp_path / "in.csv", BAD_DATE)
+    for kw in ({"strict": True}, {"bad_dates": "error"}):  # the deprecated spelling
+        with pytest.raises(BadInputError) as info:
+            linkage.read_side(path, "id", FIELDS, **kw)  # type: ignore[arg-type]
+        err = info.value
+        assert (err.file, err.line, err.column) == (str(path), 3, "dob")
+        assert "'31/02/1990' is not a date" in str(err)
+
+
 def test_bad_dates_blank_treats_them_as_missing(tmp_path: Path) -> None:
-    path = write(tmp_path / "in.csv", [ROWS[0], ["a9", "Ana", "Ramos", "31/02/1990", ""]])
+    path = write(tmp_path / "in.csv", BAD_DATE)
     side = linkage.read_side(path, "id", FIELDS, bad_dates="blank")
-    assert side.frame.column("birth_date").to_pylist() == ["1980-03-15", None]
+    assert side.frame.column("birth_date").to_pylist() == ["1980-03-15", None, "1991-07-04"]
+    assert side.unparsed == {"birth_date": 1}
 
 
 # --- output and quality ----------------------------------------------------------------------
@@ -215,6 +247,8 @@ def test_cli_usage_and_input_errors_exit_2_and_write_nothing(tmp_path: Path) -> 
          "line 5, column 'id': duplicate id 'a1'"),
         ([*base, "--id", "id", "--field", "last_name=surname", "--bad-dates", "x"],
          "--bad-dates must be error or blank"),
+        ([*base, "--id", "id", "--field", "last_name=surname", "--profile", "spain"],
+         "--profile must be peru or generic, not 'spain'"),
     ]  # fmt: skip
     for args, message in cases:
         output = link(*args, code=2)
@@ -252,6 +286,31 @@ def test_link_on_generated_people_reaches_f1_098(linked: tuple[Path, dict[str, A
     quality = linked[1]["quality"]
     assert quality["precision"] >= 0.99, quality
     assert quality["f1"] >= 0.98, quality
+
+
+def test_a_bad_date_links_and_is_counted_and_strict_refuses_it(
+    people: Path, tmp_path: Path
+) -> None:
+    # FEBRL's case: one date of birth with a digit no calendar has (a 93rd day).
+    with (people / "right.csv").open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    dated = next(i for i, r in enumerate(rows) if r["birth_date"])
+    day, month, year = rows[dated]["birth_date"].split("/")
+    rows[dated]["birth_date"] = f"{year}{month}9{day[1]}"
+    right = tmp_path / "right.csv"
+    with right.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    args = people_args(people, tmp_path / "pairs.csv")
+    args[1] = str(right)
+    data = json.loads(link(*args, "--json"))
+    assert data["unparsed"] == {"left": {"birth_date": 0, "phone": 0},
+                                "right": {"birth_date": 1, "phone": 0}}  # fmt: skip
+    assert data["profile"] == "generic" and data["pairs"] > 0
+    output = link(*args, "--strict", code=2)
+    assert f"{right}, line {dated + 2}, column 'birth_date'" in " ".join(output.split())
+    assert "is not a date" in output
 
 
 def test_link_output_shape_and_byte_identical_rerun(

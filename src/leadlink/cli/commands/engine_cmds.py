@@ -91,9 +91,21 @@ def link_cmd(
     encoding: Annotated[
         str | None, typer.Option(help="Text encoding of CSV inputs, e.g. cp1252")
     ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(help="Refuse a date or phone that does not parse (default: count it and "
+                     "compare it as text)"),
+    ] = False,
+    profile: Annotated[
+        str,
+        typer.Option(help="The model's guard: generic (any files) or peru (the partner's "
+                     "sources, as match)"),
+    ] = "generic",
     bad_dates: Annotated[
-        str, typer.Option(help="error (default) or blank: treat unparseable dates as missing")
-    ] = "error",
+        str | None,
+        typer.Option(help="Deprecated: error = --strict for dates only; blank = a bad date "
+                     "is missing"),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the model's random sampling")] = 42,
     truth: Annotated[
         Path | None,
@@ -103,9 +115,15 @@ def link_cmd(
 ) -> None:
     """Link two arbitrary files; write left_id,right_id,score,decision,rule."""
     from leadlink.matching.engine import Bands
+    from leadlink.matching.outcome import PROFILES
     from leadlink.pipeline.resolution import linkage
 
-    need(bad_dates in ("error", "blank"), f"--bad-dates must be error or blank, not {bad_dates!r}")
+    need(bad_dates in (None, "error", "blank"),
+         f"--bad-dates must be error or blank, not {bad_dates!r}")  # fmt: skip
+    need(profile in PROFILES, f"--profile must be {' or '.join(PROFILES)}, not {profile!r}")
+    if bad_dates is not None:
+        console.err.print("warning: --bad-dates is deprecated: a date that does not parse is "
+                          "now counted and compared as text; --strict refuses it")  # fmt: skip
     left_key, right_key = left_id or id_column, right_id or id_column
     need(
         left_key is not None and right_key is not None,
@@ -119,8 +137,9 @@ def link_cmd(
     bands = Bands(settings.accept_threshold, settings.review_threshold, settings.margin)
     result = linkage.link_files(
         left, right, out, left_id=left_key, right_id=right_key, left_fields=left_fields,
-        right_fields=right_fields, bands=bands, encoding=encoding,
-        bad_dates="blank" if bad_dates == "blank" else "error", seed=seed, truth=truth,
+        right_fields=right_fields, bands=bands, encoding=encoding, strict=strict,
+        bad_dates=None if bad_dates is None else "blank" if bad_dates == "blank" else "error",
+        seed=seed, truth=truth, profile="peru" if profile == "peru" else "generic",
     )  # fmt: skip
 
     def render(data: dict[str, Any]) -> None:
@@ -130,6 +149,11 @@ def link_cmd(
         )
         console.table("pairs by decision", ["decision", "pairs"], list(data["by_decision"].items()))
         console.table("pairs by rule", ["rule", "pairs"], list(data["by_rule"].items()))
+        unparsed = [(side, canon, n) for side, counts in data["unparsed"].items()
+                    for canon, n in counts.items()]  # fmt: skip
+        if unparsed:
+            console.table("values that did not parse (compared as text)",
+                          ["file", "field", "values"], unparsed)  # fmt: skip
         if "quality" in data:
             console.key_values(f"'match' pairs against {truth}", data["quality"])
 

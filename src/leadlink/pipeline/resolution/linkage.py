@@ -6,7 +6,9 @@ Steps, none of which touches the database:
    delimiters and errors naming file/line/column work as for ``ingest``);
 2. map columns onto canonical fields (``--field CANON=COL`` for both files,
    ``--left-field``/``--right-field`` to override one side), check the header has every
-   mapped column and the id column, every id is present and unique, every date parses;
+   mapped column and the id column, every id is present and unique; count per field the
+   values that do not parse (dates, phones): they are kept for the engine to compare as text
+   (``matching/dirty.py``), or refused with ``strict`` (file, line, column);
 3. build canonical frames (``rid`` = 0-based row index) and call
    :func:`leadlink.matching.linkage.link_frames`, which trains the probabilistic model on the
    two frames and runs the same decision function as ``match``;
@@ -22,15 +24,16 @@ import os
 import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
 
-from leadlink.dates import DateParseError, parse_timestamp
+from leadlink.dates import parse_timestamp
 from leadlink.errors import BadInputError, UsageError
-from leadlink.matching.engine import Bands
+from leadlink.matching.dirty import date_parses, phone_parses
+from leadlink.matching.engine import Bands, Profile
 from leadlink.pipeline.csv_cells import csv_writer, safe_cell
 from leadlink.pipeline.ingest.readers import PARQUET_SUFFIXES, RawTable, data_rows, read_table
 
@@ -41,9 +44,13 @@ LINK_FIELDS: tuple[str, ...] = (
     "state", "email", "date",
 )  # fmt: skip
 DATE_FIELDS = frozenset({"birth_date", "date"})
+# Fields whose values parse (or not): the ones counted in a run's ``unparsed``.
+PARSED_FIELDS = ("birth_date", "date", "phone")
 OUTPUT_COLUMNS = ("left_id", "right_id", "score", "decision", "rule")
 DECISIONS = ("match", "review", "non_match")
 BadDates = Literal["error", "blank"]
+"""The deprecated ``--bad-dates``: error = refuse a bad date (``--strict`` for dates only),
+blank = treat it as missing; unset (None), a bad date is compared as text."""
 Pair = tuple[str, str, str, str, str]
 """One output row: left_id, right_id, score (text, 4 decimals), decision, rule."""
 
@@ -75,6 +82,7 @@ class Side:
     file: str
     ids: list[str]
     frame: pa.Table
+    unparsed: dict[str, int] = field(default_factory=dict)  # mapped parsed field -> values
 
 
 def read_side(
@@ -83,15 +91,22 @@ def read_side(
     fields: Mapping[str, str],
     *,
     encoding: str | None = None,
-    bad_dates: BadDates = "error",
+    strict: bool = False,
+    bad_dates: BadDates | None = None,
 ) -> Side:
-    """Read and validate one file; BadInputError names file, line and column."""
+    """Read and validate one file; BadInputError names file, line and column.
+
+    A date or phone that does not parse is counted in ``Side.unparsed`` and kept as it is
+    (the engine compares it as text); ``strict`` refuses it instead. Dates that parse are
+    passed as ISO ``YYYY-MM-DD``."""
     table = read_table(path, encoding=encoding)
     index = _check_header(table, id_column, fields)
     file = table.file
     id_at = index[id_column]
     seen: dict[str, int] = {}
     columns: dict[str, list[str | None]] = {canon: [] for canon in fields}
+    unparsed = {canon: 0 for canon in PARSED_FIELDS if canon in fields}
+    refuse_dates = strict or bad_dates == "error"
     for line, values in data_rows(table):
         rid = values[id_at]
         if not rid:
@@ -107,7 +122,18 @@ def read_side(
         for canon, column in fields.items():
             value = values[index[column]] or None
             if value is not None and canon in DATE_FIELDS:
-                value = _iso_date(value, file, line, column, bad_dates)
+                iso = _iso_date(value)
+                if iso is None:
+                    unparsed[canon] += 1
+                    if refuse_dates:
+                        raise BadInputError(file, f"{value!r} is not a date{_STRICT}",
+                                            line=line, column=column)  # fmt: skip
+                value = None if iso is None and bad_dates == "blank" else iso or value
+            elif value is not None and canon == "phone" and not phone_parses(value):
+                unparsed[canon] += 1
+                if strict:
+                    raise BadInputError(file, f"{value!r} is not a phone number{_STRICT}",
+                                        line=line, column=column)  # fmt: skip
             columns[canon].append(value)
     frame = pa.table(
         {
@@ -115,7 +141,7 @@ def read_side(
             **{canon: pa.array(vals, pa.string()) for canon, vals in columns.items()},
         }
     )
-    return Side(file=file, ids=list(seen), frame=frame)
+    return Side(file=file, ids=list(seen), frame=frame, unparsed=unparsed)
 
 
 def _check_header(table: RawTable, id_column: str, fields: Mapping[str, str]) -> dict[str, int]:
@@ -145,15 +171,13 @@ def _check_header(table: RawTable, id_column: str, fields: Mapping[str, str]) ->
     return index
 
 
-def _iso_date(value: str, file: str, line: int, column: str, bad_dates: BadDates) -> str | None:
-    try:
-        stamp = parse_timestamp(value)
-    except DateParseError as exc:
-        if bad_dates == "blank":
-            return None
-        raise BadInputError(
-            file, f"{exc} (--bad-dates blank treats it as missing)", line=line, column=column
-        ) from None
+_STRICT = " (--strict refuses it; without --strict it is counted and compared as text)"
+
+
+def _iso_date(value: str) -> str | None:
+    if not date_parses(value):
+        return None
+    stamp = parse_timestamp(value)
     day = stamp.date() if isinstance(stamp, dt.datetime) else stamp
     return day.isoformat()
 
@@ -167,10 +191,15 @@ class LinkResult:
     left_rows: int
     right_rows: int
     quality: dict[str, float | int] | None = None  # with a truth file: see pair_quality
+    # Per side ("left", "right"): mapped date/phone field -> values that did not parse.
+    unparsed: dict[str, dict[str, int]] = field(default_factory=dict)
+    profile: Profile = "generic"
 
     def as_dict(self) -> dict[str, Any]:
         quality = {"quality": self.quality} if self.quality is not None else {}
         return quality | {
+            "profile": self.profile,
+            "unparsed": self.unparsed,
             "pairs": self.pairs,
             "by_decision": self.by_decision,
             "by_rule": self.by_rule,
@@ -180,12 +209,14 @@ class LinkResult:
         }
 
 
-def link_sides(left: Side, right: Side, bands: Bands, *, seed: int = 42) -> list[Pair]:
+def link_sides(
+    left: Side, right: Side, bands: Bands, *, seed: int = 42, profile: Profile = "generic"
+) -> list[Pair]:
     """Run the engine on two sides; ``(left_id, right_id, score, decision, rule)`` rows sorted
-    by ids, score as text with 4 decimals."""
+    by ids, score as text with 4 decimals. ``profile``: the model's guard (outcome.Guard)."""
     from leadlink.matching.linkage import link_frames  # DuckDB/Splink only when linking
 
-    pairs = link_frames(left.frame, right.frame, bands, seed=seed)
+    pairs = link_frames(left.frame, right.frame, bands, seed=seed, profile=profile)
     data = pairs.select(["left_rid", "right_rid", "score", "decision", "rule"]).to_pydict()
     rows: list[Pair] = [
         (left.ids[lr], right.ids[rr], f"{float(score):.4f}", str(decision), str(rule))
@@ -254,21 +285,27 @@ def link_files(
     right_fields: Mapping[str, str],
     bands: Bands,
     encoding: str | None = None,
-    bad_dates: BadDates = "error",
+    strict: bool = False,
+    bad_dates: BadDates | None = None,
     seed: int = 42,
     truth: Path | None = None,
+    profile: Profile = "generic",
 ) -> LinkResult:
     """Read, validate, link and write; nothing is written unless every step succeeds.
-    With ``truth`` (a ``left_id,right_id`` CSV), also measure the ``match`` pairs against it."""
+    With ``truth`` (a ``left_id,right_id`` CSV), also measure the ``match`` pairs against it.
+    ``strict``, ``bad_dates``: see read_side; ``profile``: see link_sides."""
     if not left_fields and not right_fields:
         raise UsageError("map at least one column: --field CANON=COLUMN (e.g. last_name=surname)")
     if set(left_fields) != set(right_fields):
         only = sorted(set(left_fields) ^ set(right_fields))
         raise UsageError(f"field(s) mapped on one side only: {', '.join(only)}")
-    left_side = read_side(left, left_id, left_fields, encoding=encoding, bad_dates=bad_dates)
-    right_side = read_side(right, right_id, right_fields, encoding=encoding, bad_dates=bad_dates)
+    left_side, right_side = (
+        read_side(path, id_col, mapped, encoding=encoding, strict=strict, bad_dates=bad_dates)
+        for path, id_col, mapped in ((left, left_id, left_fields),
+                                     (right, right_id, right_fields))
+    )  # fmt: skip
     true_pairs = read_truth(truth) if truth is not None else None
-    rows = link_sides(left_side, right_side, bands, seed=seed)
+    rows = link_sides(left_side, right_side, bands, seed=seed, profile=profile)
     write_pairs(out, rows)
     decisions = Counter(row[3] for row in rows)
     return LinkResult(
@@ -280,6 +317,8 @@ def link_files(
         left_rows=len(left_side.ids),
         right_rows=len(right_side.ids),
         quality=pair_quality(rows, true_pairs) if true_pairs is not None else None,
+        unparsed={"left": left_side.unparsed, "right": right_side.unparsed},
+        profile=profile,
     )
 
 
