@@ -7,9 +7,10 @@ score, confidence, reason, band, evidence (JSON), candidates (JSON)``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -154,8 +155,18 @@ def resolve(
     model: dict[str, Any] | None = None,
     scorer: Scorer | None = None,
     tf: dict[str, pa.Table] | None = None,
+    *,
+    dedupe: bool = False,
 ) -> pa.Table:
     """One decision per query record against the registry (both prepared frames).
+
+    ``dedupe``: query and registry are one frame (`leadlink dedupe`): a record is never its
+    own candidate, and each pair's features are computed once for both of its records
+    (blocking.MIRROR_SQL); the scorer then gives each pair in both directions too. The
+    persons a record is decided between are then the groups of records that pairs at or above
+    the accept band tie together (``_group_persons``), so a record whose duplicates are two
+    near-identical records of one person is not held back by the margin as if they were two
+    persons; the margin still applies between two such groups.
 
     With a ``model`` (trained settings, see ``training.train``), records the rules did not
     settle are scored by the probabilistic tier too, and decided again by the same bands and
@@ -171,7 +182,7 @@ def resolve(
     params = bands.params()
     con = blocking.connect()
     try:
-        blocking.build_features(con, query, registry)
+        blocking.build_features(con, query, registry, self_join=dedupe, mirror=dedupe)
         con.execute(_scored_sql(rules))
         con.execute(DECIDE_SQL, params)
         if model is not None and scorer is not None:
@@ -187,6 +198,9 @@ def resolve(
                 sql = MODEL_PAIRS_SQL.replace("{score}", score)
                 con.execute(sql, {"cap": model_cap(bands), "accept": bands.accept})
                 con.execute(DECIDE_SQL, params)
+        if dedupe:
+            _group_persons(con, bands)
+            con.execute(DECIDE_SQL, params)
         return con.sql(RESULT_SQL, params={"review": bands.review}).to_arrow_table()
     finally:
         con.close()
@@ -204,6 +218,47 @@ def term_frequencies(counts: dict[str, list[tuple[str, int]]]) -> dict[str, pa.T
     return out
 
 
+# The pairs that tie two records of one file together in a dedupe: scored at or above accept
+# (a model pair the guard stopped is already capped under it), never a conflict.
+_TIES_SQL = """
+SELECT DISTINCT least(rid, cid), greatest(rid, cid) FROM scored
+WHERE score >= $accept AND rule <> 'conflict'
+"""
+
+
+def _group_persons(con: duckdb.DuckDBPyConnection, bands: Bands) -> None:
+    """In a dedupe, each candidate's person becomes its group: the smallest rid of the
+    connected records (``components`` of _TIES_SQL's pairs)."""
+    edges = con.execute(_TIES_SQL, {"accept": bands.accept}).fetchall()
+    roots = components((int(a), int(b)) for a, b in edges)
+    if not roots:
+        return
+    groups = pa.table({"rid": list(roots), "root": [str(r) for r in roots.values()]})
+    con.register("person_groups", groups)
+    con.execute(
+        "UPDATE scored SET person_key = g.root FROM person_groups g WHERE scored.cid = g.rid"
+    )
+
+
+def components(edges: Iterable[tuple[int, int]]) -> dict[int, int]:
+    """Connected components of undirected edges: every record on an edge -> the smallest rid
+    of its component (union-find; the smaller root always wins, so input order is moot)."""
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        ra, rb = find(a), find(b)
+        parent.setdefault(a, a)
+        parent.setdefault(b, b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return {rid: find(rid) for rid in parent}
+
+
 def clusters(frame: pa.Table, rules: Sequence[Rule]) -> dict[int, int]:
     """Group records of one frame that the given rules tie together; rid -> smallest rid.
 
@@ -219,19 +274,10 @@ def clusters(frame: pa.Table, rules: Sequence[Rule]) -> dict[int, int]:
         ).fetchall()
     finally:
         con.close()
-    parent: dict[int, int] = {}
-
-    def find(x: int) -> int:
-        while parent.get(x, x) != x:
-            x = parent[x]
-        return x
-
-    for a, b in edges:
-        ra, rb = find(int(a)), find(int(b))
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    return {rid: find(rid) for rid in parent}
+    # Each group's smallest rid stands for it and is not listed itself.
+    roots = components((int(a), int(b)) for a, b in edges)
+    return {rid: root for rid, root in roots.items() if rid != root}
 
 
-__all__ = ["Bands", "Reason", "Scorer", "clusters", "model_cap", "model_guard", "resolve",
-           "term_frequencies"]
+__all__ = ["Bands", "Reason", "Scorer", "clusters", "components", "model_cap", "model_guard",
+           "resolve", "term_frequencies"]  # fmt: skip

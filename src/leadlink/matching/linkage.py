@@ -4,6 +4,10 @@
 trains the probabilistic model on them, and decides every left record against the right
 file with the same rules, bands and margin guard as `match`. Each right record stands for its
 own person, so a decision names one right record.
+
+``dedupe_frame(frame, bands)`` is the same with one file against itself (`leadlink dedupe`):
+the model is trained on the file alone (Splink's ``dedupe_only``), every record is decided
+against the others, and each pair comes out once, ``left_rid < right_rid``.
 """
 
 from __future__ import annotations
@@ -25,6 +29,34 @@ PAIRS_SCHEMA = pa.schema(
 )  # fmt: skip
 
 
+def _keyed(frame: pa.Table) -> pa.Table:
+    """A prepared frame where every record is its own person (``person_key`` = its rid)."""
+    keys = pc.cast(frame.column("rid"), pa.string())
+    return frame.set_column(frame.schema.get_field_index("person_key"), "person_key", keys)
+
+
+def _pairs_table(rows: list[tuple[int, int, float, str, str]]) -> pa.Table:
+    rows.sort(key=lambda r: (r[0], r[1]))
+    return pa.table(
+        {name: [r[i] for r in rows] for i, name in enumerate(PAIRS_SCHEMA.names)},
+        schema=PAIRS_SCHEMA,
+    )
+
+
+def _decided_pairs(decisions: pa.Table, bands: Bands) -> list[tuple[int, int, float, str, str]]:
+    """Each record's link (``match``), or its candidates in the review band (``review``): the
+    record each names (``cid``; in a link that is the person, a right record, too)."""
+    rows: list[tuple[int, int, float, str, str]] = []
+    for d in decisions.to_pylist():
+        if d["decision"] == "link":
+            rows.append((d["rid"], int(d["cid"]), d["score"], "match", d["rule"]))
+            continue
+        for c in json.loads(d["candidates"] or "[]"):
+            if c["score"] is not None and c["score"] >= bands.review:
+                rows.append((d["rid"], int(c["cid"]), c["score"], "review", c["rule"]))
+    return rows
+
+
 def link_frames(
     left: pa.Table, right: pa.Table, bands: Bands | None = None, *, seed: int = 42
 ) -> pa.Table:
@@ -35,24 +67,40 @@ def link_frames(
     """
     bands = bands or Bands()
     query = prepare(left)
-    registry = prepare(right)
-    keys = pc.cast(registry.column("rid"), pa.string())
-    registry = registry.set_column(
-        registry.schema.get_field_index("person_key"), "person_key", keys
-    )
+    registry = _keyed(prepare(right))
     trained = training.train(query, registry, seed=seed)
     scorer = functools.partial(model.score, trained.settings)
     decisions = resolve(query, registry, bands, RULES, trained.settings, scorer)
-    rows: list[tuple[int, int, float, str, str]] = []
-    for d in decisions.to_pylist():
-        if d["decision"] == "link":
-            rows.append((d["rid"], int(d["person_key"]), d["score"], "match", d["rule"]))
-            continue
-        for c in json.loads(d["candidates"] or "[]"):
-            if c["score"] is not None and c["score"] >= bands.review:
-                rows.append((d["rid"], int(c["person_key"]), c["score"], "review", c["rule"]))
-    rows.sort(key=lambda r: (r[0], r[1]))
-    return pa.table(
-        {name: [r[i] for r in rows] for i, name in enumerate(PAIRS_SCHEMA.names)},
-        schema=PAIRS_SCHEMA,
-    )
+    return _pairs_table(_decided_pairs(decisions, bands))
+
+
+def dedupe_frame(frame: pa.Table, bands: Bands | None = None, *, seed: int = 42) -> pa.Table:
+    """Pairs of one frame above the reject band, each once: ``left_rid < right_rid``.
+
+    Every record is decided against all the others, as a left record is in ``link_frames``;
+    a pair is ``match`` when either of its two records links to the other, else ``review``
+    when either proposes it. Its score is the best of the two (the same pair scores the same
+    both ways, but a record's decision may come from the rules and the other's from the model).
+    """
+    bands = bands or Bands()
+    registry = _keyed(prepare(frame))
+    trained = training.train(registry, None, seed=seed)
+    scored: dict[str, pa.Table] = {}
+
+    def scorer(subset: pa.Table, whole: pa.Table) -> pa.Table:
+        # One dedupe_only scoring of the whole file, then the open records' rows of it.
+        if "all" not in scored:
+            scored["all"] = model.score_dedupe(trained.settings, whole)
+        pairs = scored["all"]
+        return pairs.filter(pc.is_in(pairs.column("rid"), value_set=subset.column("rid")))
+
+    decisions = resolve(registry, registry, bands, RULES, trained.settings, scorer, dedupe=True)
+    best: dict[tuple[int, int], tuple[int, int, float, str, str]] = {}
+    for rid, cid, score, decision, rule in _decided_pairs(decisions, bands):
+        key = (min(rid, cid), max(rid, cid))
+        row = (*key, score, decision, rule)
+        old = best.get(key)
+        # match beats review; between equals the higher score, then the rule's name (stable).
+        if old is None or (decision == "match", score, rule) > (old[3] == "match", old[2], old[4]):
+            best[key] = row
+    return _pairs_table(list(best.values()))

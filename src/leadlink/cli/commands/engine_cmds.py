@@ -1,4 +1,5 @@
-"""`leadlink model train|show` and `leadlink link`: the matching engine's own commands."""
+"""`leadlink model train|show`, `leadlink link` and `leadlink dedupe`: the matching engine's
+own commands."""
 
 from __future__ import annotations
 
@@ -61,7 +62,7 @@ def model_show(
     emit(data, lambda d: _print_model(d, f"model {d['model_id']}"), json_out)
 
 
-# --- `leadlink link` and `leadlink generate-people` (docs/link.md) --------------------------
+# --- `leadlink link`, `dedupe`, `generate-people` (docs/link.md) ---------------------------
 
 
 @handles_errors
@@ -126,6 +127,62 @@ def link_cmd(
         console.table("pairs by rule", ["rule", "pairs"], list(data["by_rule"].items()))
         if "quality" in data:
             console.key_values(f"'match' pairs against {truth}", data["quality"])
+
+    emit(result.as_dict(), render, json_out)
+
+
+@handles_errors
+def dedupe_cmd(
+    file: Annotated[Path, typer.Argument(help="The file to deduplicate (CSV or Parquet)")],
+    out: Annotated[
+        Path, typer.Option("--out", help="Where to write id,cluster_id (CSV, or .parquet)")
+    ],
+    id_column: Annotated[str, typer.Option("--id", help="Id column of the file")],
+    field: Annotated[
+        list[str] | None, typer.Option("--field", help="CANON=COLUMN (repeatable)")
+    ] = None,
+    pairs: Annotated[
+        Path | None,
+        typer.Option(help="Also write the pairs: left_id,right_id,score,decision,rule"),
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="Text encoding of a CSV input, e.g. cp1252")
+    ] = None,
+    bad_dates: Annotated[
+        str, typer.Option(help="error (default) or blank: treat unparseable dates as missing")
+    ] = "error",
+    seed: Annotated[int, typer.Option(help="Seed of the model's random sampling")] = 42,
+    truth: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV of true pairs (left_id,right_id) or clusters (id,cluster_id): "
+            "also report precision/recall/F1"
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Cluster the duplicates of one file; write id,cluster_id for every row."""
+    from leadlink.matching.engine import Bands
+    from leadlink.pipeline.resolution import dedupe, linkage
+
+    need(bad_dates in ("error", "blank"), f"--bad-dates must be error or blank, not {bad_dates!r}")
+    fields = linkage.parse_field_options(field or [], "--field")
+    settings = state.settings()
+    bands = Bands(settings.accept_threshold, settings.review_threshold, settings.margin)
+    result = dedupe.dedupe_file(
+        file, out, id_column=id_column, fields=fields, bands=bands, encoding=encoding,
+        bad_dates="blank" if bad_dates == "blank" else "error", seed=seed, truth=truth,
+        pairs_out=pairs,
+    )  # fmt: skip
+
+    def render(data: dict[str, Any]) -> None:
+        keys = ("rows", "clusters", "duplicate_clusters", "records_in_duplicates",
+                "largest_cluster", "pairs")  # fmt: skip
+        console.key_values(f"dedupe {file} → {out}", {k: data[k] for k in keys})
+        console.table("pairs by decision", ["decision", "pairs"], list(data["by_decision"].items()))
+        console.table("pairs by rule", ["rule", "pairs"], list(data["by_rule"].items()))
+        if "quality" in data:
+            console.key_values(f"pairs within clusters against {truth}", data["quality"])
 
     emit(result.as_dict(), render, json_out)
 
