@@ -426,6 +426,16 @@ def section(results: list[dict[str, Any]]) -> str:
                 f"| {q['predicted']:,} | {q['wall_s']:.2f} | {q['cpu_s']:.2f} | {q['load']:.1f} |"
             )
     lines.append("")
+    f1_ok = [r["data"] for r in results if r["leadlink"]["f1"] >= r["splink"]["f1"]]
+    time_ok = [r["data"] for r in results
+               if r["leadlink"]["wall_s"] <= 1.5 * r["splink"]["wall_s"]]  # fmt: skip
+    lines.append(
+        f"Targets (issue 16): leadlink's F1 ≥ Splink's on {len(f1_ok)} of {len(results)} "
+        f"({', '.join(f1_ok) or 'none'}); wall time ≤ 1.5× Splink's on {len(time_ok)} of "
+        f"{len(results)} ({', '.join(time_ok) or 'none'}). Wall time on this shared machine "
+        "moves with the load; CPU s is the steadier measure."
+    )
+    lines.append("")
     for r in results:
         ll, sp = r["leadlink"], r["splink"]
         lines.append(

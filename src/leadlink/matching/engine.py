@@ -155,18 +155,8 @@ def resolve(
     model: dict[str, Any] | None = None,
     scorer: Scorer | None = None,
     tf: dict[str, pa.Table] | None = None,
-    *,
-    dedupe: bool = False,
 ) -> pa.Table:
     """One decision per query record against the registry (both prepared frames).
-
-    ``dedupe``: query and registry are one frame (`leadlink dedupe`): a record is never its
-    own candidate, and each pair's features are computed once for both of its records
-    (blocking.MIRROR_SQL); the scorer then gives each pair in both directions too. The
-    persons a record is decided between are then the groups of records that pairs at or above
-    the accept band tie together (``_group_persons``), so a record whose duplicates are two
-    near-identical records of one person is not held back by the margin as if they were two
-    persons; the margin still applies between two such groups.
 
     With a ``model`` (trained settings, see ``training.train``), records the rules did not
     settle are scored by the probabilistic tier too, and decided again by the same bands and
@@ -176,34 +166,78 @@ def resolve(
     Splink itself. ``tf`` is not read here: the scorer carries its term frequencies (callers
     still passing it can drop it).
     """
-    if model is not None and scorer is None:
-        raise ValueError("a model needs its scorer (e.g. functools.partial(model.score, ...))")
     bands = bands or Bands()
-    params = bands.params()
     con = blocking.connect()
     try:
-        blocking.build_features(con, query, registry, self_join=dedupe, mirror=dedupe)
-        con.execute(_scored_sql(rules))
-        con.execute(DECIDE_SQL, params)
-        if model is not None and scorer is not None:
-            open_rids = con.sql(OPEN_SQL, params={"open": list(OPEN)}).to_arrow_table()
-            open_rids = open_rids.column("rid")
-            if len(open_rids):
-                subset = query.filter(pc.is_in(query.column("rid"), value_set=open_rids))
-                con.register("mscored", scorer(subset, registry))
-                con.execute("CREATE OR REPLACE TEMP TABLE rule_pairs AS SELECT * FROM scored")
-                con.execute(MODEL_ONLY_SQL)
-                con.execute(blocking.features_sql("model_only", "model_features"))
-                score = model_score(Guard.of(model)).sql("m.")
-                sql = MODEL_PAIRS_SQL.replace("{score}", score)
-                con.execute(sql, {"cap": model_cap(bands), "accept": bands.accept})
-                con.execute(DECIDE_SQL, params)
-        if dedupe:
-            _group_persons(con, bands)
-            con.execute(DECIDE_SQL, params)
+        _decide(con, query, registry, bands, rules, model, scorer, dedupe=False)
         return con.sql(RESULT_SQL, params={"review": bands.review}).to_arrow_table()
     finally:
         con.close()
+
+
+def resolve_dedupe(
+    frame: pa.Table,
+    bands: Bands | None = None,
+    rules: Sequence[Rule] = RULES,
+    model: dict[str, Any] | None = None,
+    scorer: Scorer | None = None,
+) -> tuple[pa.Table, pa.Table]:
+    """``resolve`` of one prepared frame against itself (`leadlink dedupe`): its decisions,
+    and its ``match`` pairs ``left_rid < right_rid, score, rule`` (MATCH_TIES_SQL).
+
+    A record is never its own candidate, and each pair's features are computed once for both
+    of its records (blocking.MIRROR_SQL); the scorer gives each pair in both directions, and
+    is offered every record, not only those the rules left open (a record a rule linked to one
+    duplicate may be the only tie to another). The persons a record is decided between are the
+    groups of records that pairs at or above the accept band tie together (``_group_persons``):
+    three rows of one person are one candidate, not two too close to tell apart; the margin
+    still applies between two groups.
+    """
+    bands = bands or Bands()
+    con = blocking.connect()
+    try:
+        _decide(con, frame, frame, bands, rules, model, scorer, dedupe=True)
+        decisions = con.sql(RESULT_SQL, params={"review": bands.review}).to_arrow_table()
+        matches = con.sql(MATCH_TIES_SQL, params={"accept": bands.accept}).to_arrow_table()
+        return decisions, matches
+    finally:
+        con.close()
+
+
+def _decide(
+    con: duckdb.DuckDBPyConnection,
+    query: pa.Table,
+    registry: pa.Table,
+    bands: Bands,
+    rules: Sequence[Rule],
+    model: dict[str, Any] | None,
+    scorer: Scorer | None,
+    *,
+    dedupe: bool,
+) -> None:
+    """Leave table ``decisions`` (and ``scored``, every pair with its score) in ``con``."""
+    if model is not None and scorer is None:
+        raise ValueError("a model needs its scorer (e.g. functools.partial(model.score, ...))")
+    params = bands.params()
+    blocking.build_features(con, query, registry, self_join=dedupe, mirror=dedupe)
+    con.execute(_scored_sql(rules))
+    con.execute(DECIDE_SQL, params)
+    if model is not None and scorer is not None:
+        open_rids = con.sql(OPEN_SQL, params={"open": list(OPEN)}).to_arrow_table()
+        open_rids = query.column("rid") if dedupe else open_rids.column("rid")
+        if len(open_rids):
+            subset = query.filter(pc.is_in(query.column("rid"), value_set=open_rids))
+            con.register("mscored", scorer(subset, registry))
+            con.execute("CREATE OR REPLACE TEMP TABLE rule_pairs AS SELECT * FROM scored")
+            con.execute(MODEL_ONLY_SQL)
+            con.execute(blocking.features_sql("model_only", "model_features"))
+            score = model_score(Guard.of(model)).sql("m.")
+            sql = MODEL_PAIRS_SQL.replace("{score}", score)
+            con.execute(sql, {"cap": model_cap(bands), "accept": bands.accept})
+            con.execute(DECIDE_SQL, params)
+    if dedupe:
+        _group_persons(con, bands)
+        con.execute(DECIDE_SQL, params)
 
 
 def term_frequencies(counts: dict[str, list[tuple[str, int]]]) -> dict[str, pa.Table]:
@@ -223,6 +257,25 @@ def term_frequencies(counts: dict[str, list[tuple[str, int]]]) -> dict[str, pa.T
 _TIES_SQL = """
 SELECT DISTINCT least(rid, cid), greatest(rid, cid) FROM scored
 WHERE score >= $accept AND rule <> 'conflict'
+"""
+
+
+# A dedupe's match pairs: every tie (each pair once, its best-scored direction) inside a group
+# that at least one of the pair's two records is linked to. A record's decision names one
+# record of its group; its cluster is the whole group, so the clusters (connected components
+# of these pairs) are the groups the records were linked to.
+MATCH_TIES_SQL = """
+WITH ties AS (
+  SELECT least(rid, cid) AS left_rid, greatest(rid, cid) AS right_rid, score, rule, person_key
+  FROM scored WHERE score >= $accept AND rule <> 'conflict'
+  QUALIFY row_number() OVER (PARTITION BY least(rid, cid), greatest(rid, cid)
+                             ORDER BY score DESC, rule) = 1
+)
+SELECT t.left_rid, t.right_rid, t.score, t.rule FROM ties t
+WHERE EXISTS (SELECT 1 FROM decisions d
+              WHERE d.rid IN (t.left_rid, t.right_rid) AND d.reason IS NULL
+                AND d.person_key = t.person_key)
+ORDER BY t.left_rid, t.right_rid
 """
 
 
@@ -280,4 +333,4 @@ def clusters(frame: pa.Table, rules: Sequence[Rule]) -> dict[int, int]:
 
 
 __all__ = ["Bands", "Reason", "Scorer", "clusters", "components", "model_cap", "model_guard",
-           "resolve", "term_frequencies"]  # fmt: skip
+           "resolve", "resolve_dedupe", "term_frequencies"]  # fmt: skip

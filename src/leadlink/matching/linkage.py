@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from leadlink.matching import model, training
-from leadlink.matching.engine import Bands, resolve
+from leadlink.matching.engine import Bands, resolve, resolve_dedupe
 from leadlink.matching.frames import prepare
 from leadlink.matching.rules import RULES
 
@@ -77,10 +77,10 @@ def link_frames(
 def dedupe_frame(frame: pa.Table, bands: Bands | None = None, *, seed: int = 42) -> pa.Table:
     """Pairs of one frame above the reject band, each once: ``left_rid < right_rid``.
 
-    Every record is decided against all the others, as a left record is in ``link_frames``;
-    a pair is ``match`` when either of its two records links to the other, else ``review``
-    when either proposes it. Its score is the best of the two (the same pair scores the same
-    both ways, but a record's decision may come from the rules and the other's from the model).
+    Every record is decided against all the others, as a left record is in ``link_frames``
+    (``engine.resolve_dedupe``). ``match``: the pairs at or above accept inside the group of
+    records a record is linked to (so the clusters, connected components of these pairs, are
+    those groups); ``review``: the candidates an unlinked record proposes, as in a link.
     """
     bands = bands or Bands()
     registry = _keyed(prepare(frame))
@@ -88,19 +88,24 @@ def dedupe_frame(frame: pa.Table, bands: Bands | None = None, *, seed: int = 42)
     scored: dict[str, pa.Table] = {}
 
     def scorer(subset: pa.Table, whole: pa.Table) -> pa.Table:
-        # One dedupe_only scoring of the whole file, then the open records' rows of it.
+        # One dedupe_only scoring of the whole file, then the given records' rows of it.
         if "all" not in scored:
             scored["all"] = model.score_dedupe(trained.settings, whole)
         pairs = scored["all"]
         return pairs.filter(pc.is_in(pairs.column("rid"), value_set=subset.column("rid")))
 
-    decisions = resolve(registry, registry, bands, RULES, trained.settings, scorer, dedupe=True)
-    best: dict[tuple[int, int], tuple[int, int, float, str, str]] = {}
+    decisions, matches = resolve_dedupe(registry, bands, RULES, trained.settings, scorer)
+    m = matches.to_pydict()
+    best: dict[tuple[int, int], tuple[int, int, float, str, str]] = {
+        (a, b): (a, b, score, "match", rule)
+        for a, b, score, rule in zip(
+            m["left_rid"], m["right_rid"], m["score"], m["rule"], strict=True
+        )
+    }
     for rid, cid, score, decision, rule in _decided_pairs(decisions, bands):
         key = (min(rid, cid), max(rid, cid))
-        row = (*key, score, decision, rule)
         old = best.get(key)
-        # match beats review; between equals the higher score, then the rule's name (stable).
+        # match beats review; between two reviews the higher score, then the rule's name.
         if old is None or (decision == "match", score, rule) > (old[3] == "match", old[2], old[4]):
-            best[key] = row
+            best[key] = (*key, score, decision, rule)
     return _pairs_table(list(best.values()))
