@@ -59,7 +59,7 @@ PREDICT_BLOCKS: tuple[tuple[str, ...], ...] = (
     # Only `leadlink link`/`dedupe` data has these fields (our sources have no birth date or
     # postcode), so `match` never blocks on them. On FEBRL they are where the true pairs with a
     # mistyped name were never compared (benchmarks/RESULTS.md "FEBRL"): a date of birth alone
-    # is ~1 in 30,000 values, a postcode with the street number shares an address.
+    # has ~36,500 values a century, a postcode with the street number is one address.
     ("birth_date",),
     ("postcode", "street_number"),
 )
