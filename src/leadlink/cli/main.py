@@ -69,6 +69,7 @@ app.command("check")(ops.check)
 # The console, the matching engine on arbitrary files, money, operations, the backlog.
 app.command("serve")(console_cmds.serve)
 app.command("link")(engine_cmds.link_cmd)
+app.command("dedupe")(engine_cmds.dedupe_cmd)
 app.command("generate-people")(engine_cmds.generate_people_cmd)
 app.command("claims")(money.claims_cmd)
 app.command("activity")(activity.activity_cmd)

@@ -97,20 +97,42 @@ def connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
+# A dedupe's pairs are symmetric: the features of (a, b) are computed once, for a < b, and
+# (b, a) is the same row turned round (the days between the two dates change sign). The name
+# similarity of two token bags is taken as symmetric, which it is but for repeated tokens.
+MIRROR_SQL = """
+INSERT INTO features BY NAME
+SELECT f.cid AS rid, f.rid AS cid, r.person_key, f.phone_eq, f.id_eq, f.id_conflict,
+  f.plate_eq, f.brand_model_eq, f.driver_id_eq, f.name_sim, -f.days AS days
+FROM features f JOIN r ON r.rid = f.rid
+"""
+
+
 def build_features(
-    con: duckdb.DuckDBPyConnection, query: pa.Table, registry: pa.Table, *, self_join: bool = False
+    con: duckdb.DuckDBPyConnection,
+    query: pa.Table,
+    registry: pa.Table,
+    *,
+    self_join: bool = False,
+    mirror: bool = False,
 ) -> int:
     """Create tables ``pairs`` and ``features`` from prepared frames; return the pair count.
 
     ``self_join`` (query and registry are one frame) drops each record's pair with itself;
     otherwise a query rid may equal a registry rid (two files numbered independently).
+    ``mirror`` (with ``self_join``, for a dedupe) computes each pair's features once and
+    writes the other direction from them (MIRROR_SQL): half the comparisons.
     """
     con.register("q", query)
     con.register("r", registry)
     con.execute(PAIRS_SQL)
-    if self_join:
+    if mirror:
+        con.execute("DELETE FROM pairs WHERE rid >= cid")
+    elif self_join:
         con.execute("DELETE FROM pairs WHERE rid = cid")
     con.execute(FEATURES_SQL)
+    if mirror:
+        con.execute(MIRROR_SQL)
     row = con.execute("SELECT count(*) FROM features").fetchone()
     return int(row[0]) if row else 0
 

@@ -7,9 +7,10 @@ score, confidence, reason, band, evidence (JSON), candidates (JSON)``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -169,31 +170,82 @@ def resolve(
     still passing it can drop it). ``profile``: the data the model's guard is fitted to
     (outcome.Guard): ``peru`` for our sources (`match`), ``generic`` for `leadlink link`.
     """
-    if model is not None and scorer is None:
-        raise ValueError("a model needs its scorer (e.g. functools.partial(model.score, ...))")
     bands = bands or Bands()
-    params = bands.params()
     con = blocking.connect()
     try:
-        blocking.build_features(con, query, registry)
-        con.execute(_scored_sql(rules))
-        con.execute(DECIDE_SQL, params)
-        if model is not None and scorer is not None:
-            open_rids = con.sql(OPEN_SQL, params={"open": list(OPEN)}).to_arrow_table()
-            open_rids = open_rids.column("rid")
-            if len(open_rids):
-                subset = query.filter(pc.is_in(query.column("rid"), value_set=open_rids))
-                con.register("mscored", scorer(subset, registry))
-                con.execute("CREATE OR REPLACE TEMP TABLE rule_pairs AS SELECT * FROM scored")
-                con.execute(MODEL_ONLY_SQL)
-                con.execute(blocking.features_sql("model_only", "model_features"))
-                score = model_score(Guard.of(model, profile)).sql("m.")
-                sql = MODEL_PAIRS_SQL.replace("{score}", score)
-                con.execute(sql, {"cap": model_cap(bands), "accept": bands.accept})
-                con.execute(DECIDE_SQL, params)
+        _decide(con, query, registry, bands, rules, model, scorer, dedupe=False,
+                profile=profile)
         return con.sql(RESULT_SQL, params={"review": bands.review}).to_arrow_table()
     finally:
         con.close()
+
+
+def resolve_dedupe(
+    frame: pa.Table,
+    bands: Bands | None = None,
+    rules: Sequence[Rule] = RULES,
+    model: dict[str, Any] | None = None,
+    scorer: Scorer | None = None,
+    *,
+    profile: Profile = "generic",
+) -> tuple[pa.Table, pa.Table]:
+    """``resolve`` of one prepared frame against itself (`leadlink dedupe`): its decisions,
+    and its ``match`` pairs ``left_rid < right_rid, score, rule`` (MATCH_TIES_SQL).
+
+    A record is never its own candidate, and each pair's features are computed once for both
+    of its records (blocking.MIRROR_SQL); the scorer gives each pair in both directions, and
+    is offered every record, not only those the rules left open (a record a rule linked to one
+    duplicate may be the only tie to another). The persons a record is decided between are the
+    groups of records that pairs at or above the accept band tie together (``_group_persons``):
+    three rows of one person are one candidate, not two too close to tell apart; the margin
+    still applies between two groups.
+    """
+    bands = bands or Bands()
+    con = blocking.connect()
+    try:
+        _decide(con, frame, frame, bands, rules, model, scorer, dedupe=True, profile=profile)
+        decisions = con.sql(RESULT_SQL, params={"review": bands.review}).to_arrow_table()
+        matches = con.sql(MATCH_TIES_SQL, params={"accept": bands.accept}).to_arrow_table()
+        return decisions, matches
+    finally:
+        con.close()
+
+
+def _decide(
+    con: duckdb.DuckDBPyConnection,
+    query: pa.Table,
+    registry: pa.Table,
+    bands: Bands,
+    rules: Sequence[Rule],
+    model: dict[str, Any] | None,
+    scorer: Scorer | None,
+    *,
+    dedupe: bool,
+    profile: Profile,
+) -> None:
+    """Leave table ``decisions`` (and ``scored``, every pair with its score) in ``con``."""
+    if model is not None and scorer is None:
+        raise ValueError("a model needs its scorer (e.g. functools.partial(model.score, ...))")
+    params = bands.params()
+    blocking.build_features(con, query, registry, self_join=dedupe, mirror=dedupe)
+    con.execute(_scored_sql(rules))
+    con.execute(DECIDE_SQL, params)
+    if model is not None and scorer is not None:
+        open_rids = con.sql(OPEN_SQL, params={"open": list(OPEN)}).to_arrow_table()
+        open_rids = query.column("rid") if dedupe else open_rids.column("rid")
+        if len(open_rids):
+            subset = query.filter(pc.is_in(query.column("rid"), value_set=open_rids))
+            con.register("mscored", scorer(subset, registry))
+            con.execute("CREATE OR REPLACE TEMP TABLE rule_pairs AS SELECT * FROM scored")
+            con.execute(MODEL_ONLY_SQL)
+            con.execute(blocking.features_sql("model_only", "model_features"))
+            score = model_score(Guard.of(model, profile)).sql("m.")
+            sql = MODEL_PAIRS_SQL.replace("{score}", score)
+            con.execute(sql, {"cap": model_cap(bands), "accept": bands.accept})
+            con.execute(DECIDE_SQL, params)
+    if dedupe:
+        _group_persons(con, bands)
+        con.execute(DECIDE_SQL, params)
 
 
 def term_frequencies(counts: dict[str, list[tuple[str, int]]]) -> dict[str, pa.Table]:
@@ -206,6 +258,66 @@ def term_frequencies(counts: dict[str, list[tuple[str, int]]]) -> dict[str, pa.T
         shares = pa.array([n / total for _, n in pairs] if total else [], pa.float64())
         out[col] = pa.table({col: values, f"tf_{col}": shares})
     return out
+
+
+# The pairs that tie two records of one file together in a dedupe: scored at or above accept
+# (a model pair the guard stopped is already capped under it), never a conflict.
+_TIES_SQL = """
+SELECT DISTINCT least(rid, cid), greatest(rid, cid) FROM scored
+WHERE score >= $accept AND rule <> 'conflict'
+"""
+
+
+# A dedupe's match pairs: every tie (each pair once, its best-scored direction) inside a group
+# that at least one of the pair's two records is linked to. A record's decision names one
+# record of its group; its cluster is the whole group, so the clusters (connected components
+# of these pairs) are the groups the records were linked to.
+MATCH_TIES_SQL = """
+WITH ties AS (
+  SELECT least(rid, cid) AS left_rid, greatest(rid, cid) AS right_rid, score, rule, person_key
+  FROM scored WHERE score >= $accept AND rule <> 'conflict'
+  QUALIFY row_number() OVER (PARTITION BY least(rid, cid), greatest(rid, cid)
+                             ORDER BY score DESC, rule) = 1
+)
+SELECT t.left_rid, t.right_rid, t.score, t.rule FROM ties t
+WHERE EXISTS (SELECT 1 FROM decisions d
+              WHERE d.rid IN (t.left_rid, t.right_rid) AND d.reason IS NULL
+                AND d.person_key = t.person_key)
+ORDER BY t.left_rid, t.right_rid
+"""
+
+
+def _group_persons(con: duckdb.DuckDBPyConnection, bands: Bands) -> None:
+    """In a dedupe, each candidate's person becomes its group: the smallest rid of the
+    connected records (``components`` of _TIES_SQL's pairs)."""
+    edges = con.execute(_TIES_SQL, {"accept": bands.accept}).fetchall()
+    roots = components((int(a), int(b)) for a, b in edges)
+    if not roots:
+        return
+    groups = pa.table({"rid": list(roots), "root": [str(r) for r in roots.values()]})
+    con.register("person_groups", groups)
+    con.execute(
+        "UPDATE scored SET person_key = g.root FROM person_groups g WHERE scored.cid = g.rid"
+    )
+
+
+def components(edges: Iterable[tuple[int, int]]) -> dict[int, int]:
+    """Connected components of undirected edges: every record on an edge -> the smallest rid
+    of its component (union-find; the smaller root always wins, so input order is moot)."""
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        ra, rb = find(a), find(b)
+        parent.setdefault(a, a)
+        parent.setdefault(b, b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return {rid: find(rid) for rid in parent}
 
 
 def clusters(frame: pa.Table, rules: Sequence[Rule]) -> dict[int, int]:
@@ -223,19 +335,10 @@ def clusters(frame: pa.Table, rules: Sequence[Rule]) -> dict[int, int]:
         ).fetchall()
     finally:
         con.close()
-    parent: dict[int, int] = {}
-
-    def find(x: int) -> int:
-        while parent.get(x, x) != x:
-            x = parent[x]
-        return x
-
-    for a, b in edges:
-        ra, rb = find(int(a)), find(int(b))
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    return {rid: find(rid) for rid in parent}
+    # Each group's smallest rid stands for it and is not listed itself.
+    roots = components((int(a), int(b)) for a, b in edges)
+    return {rid: root for rid, root in roots.items() if rid != root}
 
 
-__all__ = ["Bands", "Profile", "Reason", "Scorer", "clusters", "model_cap", "model_guard",
-           "resolve", "term_frequencies"]
+__all__ = ["Bands", "Profile", "Reason", "Scorer", "clusters", "components", "model_cap",
+           "model_guard", "resolve", "resolve_dedupe", "term_frequencies"]  # fmt: skip

@@ -6,6 +6,10 @@ file with the same rules, bands and margin guard as `match`. Each right record s
 own person, so a decision names one right record. Values that did not parse are kept as text
 the model compares (``frames.prepare(dirty=True)``); the model's guard is the ``generic``
 profile unless told otherwise (outcome.Guard).
+
+``dedupe_frame(frame, bands)`` is the same with one file against itself (`leadlink dedupe`):
+the model is trained on the file alone (Splink's ``dedupe_only``), every record is decided
+against the others, and each pair comes out once, ``left_rid < right_rid``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from leadlink.matching import model, training
-from leadlink.matching.engine import Bands, Profile, resolve
+from leadlink.matching.engine import Bands, Profile, resolve, resolve_dedupe
 from leadlink.matching.frames import prepare
 from leadlink.matching.rules import RULES
 
@@ -25,6 +29,34 @@ PAIRS_SCHEMA = pa.schema(
     [("left_rid", pa.int64()), ("right_rid", pa.int64()), ("score", pa.float64()),
      ("decision", pa.string()), ("rule", pa.string())]
 )  # fmt: skip
+
+
+def _keyed(frame: pa.Table) -> pa.Table:
+    """A prepared frame where every record is its own person (``person_key`` = its rid)."""
+    keys = pc.cast(frame.column("rid"), pa.string())
+    return frame.set_column(frame.schema.get_field_index("person_key"), "person_key", keys)
+
+
+def _pairs_table(rows: list[tuple[int, int, float, str, str]]) -> pa.Table:
+    rows.sort(key=lambda r: (r[0], r[1]))
+    return pa.table(
+        {name: [r[i] for r in rows] for i, name in enumerate(PAIRS_SCHEMA.names)},
+        schema=PAIRS_SCHEMA,
+    )
+
+
+def _decided_pairs(decisions: pa.Table, bands: Bands) -> list[tuple[int, int, float, str, str]]:
+    """Each record's link (``match``), or its candidates in the review band (``review``): the
+    record each names (``cid``; in a link that is the person, a right record, too)."""
+    rows: list[tuple[int, int, float, str, str]] = []
+    for d in decisions.to_pylist():
+        if d["decision"] == "link":
+            rows.append((d["rid"], int(d["cid"]), d["score"], "match", d["rule"]))
+            continue
+        for c in json.loads(d["candidates"] or "[]"):
+            if c["score"] is not None and c["score"] >= bands.review:
+                rows.append((d["rid"], int(c["cid"]), c["score"], "review", c["rule"]))
+    return rows
 
 
 def link_frames(
@@ -42,24 +74,49 @@ def link_frames(
     """
     bands = bands or Bands()
     query = prepare(left, dirty=True)
-    registry = prepare(right, dirty=True)
-    keys = pc.cast(registry.column("rid"), pa.string())
-    registry = registry.set_column(
-        registry.schema.get_field_index("person_key"), "person_key", keys
-    )
+    registry = _keyed(prepare(right, dirty=True))
     trained = training.train(query, registry, seed=seed)
     scorer = functools.partial(model.score, trained.settings)
     decisions = resolve(query, registry, bands, RULES, trained.settings, scorer, profile=profile)
-    rows: list[tuple[int, int, float, str, str]] = []
-    for d in decisions.to_pylist():
-        if d["decision"] == "link":
-            rows.append((d["rid"], int(d["person_key"]), d["score"], "match", d["rule"]))
-            continue
-        for c in json.loads(d["candidates"] or "[]"):
-            if c["score"] is not None and c["score"] >= bands.review:
-                rows.append((d["rid"], int(c["person_key"]), c["score"], "review", c["rule"]))
-    rows.sort(key=lambda r: (r[0], r[1]))
-    return pa.table(
-        {name: [r[i] for r in rows] for i, name in enumerate(PAIRS_SCHEMA.names)},
-        schema=PAIRS_SCHEMA,
-    )
+    return _pairs_table(_decided_pairs(decisions, bands))
+
+
+def dedupe_frame(
+    frame: pa.Table, bands: Bands | None = None, *, seed: int = 42,
+    profile: Profile = "generic",
+) -> pa.Table:  # fmt: skip
+    """Pairs of one frame above the reject band, each once: ``left_rid < right_rid``.
+
+    Every record is decided against all the others, as a left record is in ``link_frames``
+    (``engine.resolve_dedupe``). ``match``: the pairs at or above accept inside the group of
+    records a record is linked to (so the clusters, connected components of these pairs, are
+    those groups); ``review``: the candidates an unlinked record proposes, as in a link.
+    """
+    bands = bands or Bands()
+    registry = _keyed(prepare(frame, dirty=True))
+    trained = training.train(registry, None, seed=seed)
+    scored: dict[str, pa.Table] = {}
+
+    def scorer(subset: pa.Table, whole: pa.Table) -> pa.Table:
+        # One dedupe_only scoring of the whole file, then the given records' rows of it.
+        if "all" not in scored:
+            scored["all"] = model.score_dedupe(trained.settings, whole)
+        pairs = scored["all"]
+        return pairs.filter(pc.is_in(pairs.column("rid"), value_set=subset.column("rid")))
+
+    decisions, matches = resolve_dedupe(registry, bands, RULES, trained.settings, scorer,
+                                        profile=profile)  # fmt: skip
+    m = matches.to_pydict()
+    best: dict[tuple[int, int], tuple[int, int, float, str, str]] = {
+        (a, b): (a, b, score, "match", rule)
+        for a, b, score, rule in zip(
+            m["left_rid"], m["right_rid"], m["score"], m["rule"], strict=True
+        )
+    }
+    for rid, cid, score, decision, rule in _decided_pairs(decisions, bands):
+        key = (min(rid, cid), max(rid, cid))
+        old = best.get(key)
+        # match beats review; between two reviews the higher score, then the rule's name.
+        if old is None or (decision == "match", score, rule) > (old[3] == "match", old[2], old[4]):
+            best[key] = (*key, score, decision, rule)
+    return _pairs_table(list(best.values()))

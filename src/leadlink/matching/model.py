@@ -44,7 +44,7 @@ from leadlink.matching.model_frame import (
 __all__ = [
     "FIELDS", "MODEL_FRAME_SCHEMA", "MODEL_VERSION", "PREDICT_BLOCKS", "SCORED_SCHEMA",
     "SCORE_THRESHOLD", "TF_COLUMNS", "blocks_for", "comparisons_for", "in_dialect",
-    "model_frame", "predict", "present_fields", "quiet", "score", "scored",
+    "model_frame", "predict", "present_fields", "quiet", "score", "score_dedupe", "scored",
 ]  # fmt: skip
 
 def present_fields(*frames: pa.Table) -> set[str]:
@@ -161,6 +161,34 @@ def score(
     return table
 
 
+def score_dedupe(
+    settings: dict[str, Any], frame: pa.Table, *, threshold: float = SCORE_THRESHOLD
+) -> pa.Table:
+    """Blocked pairs of one frame with itself (`leadlink dedupe`), as SCORED_SCHEMA.
+
+    Splink's ``dedupe_only`` scores each pair once (``unique_id_l < unique_id_r``, never a
+    record with itself); the engine decides every record, so each pair comes back in both
+    directions, the second the first turned round (the comparison levels are symmetric)."""
+    if frame.num_rows < 2:
+        return SCORED_SCHEMA.empty_table()
+    mf = model_frame(frame)
+    con = duckdb.connect(":memory:")
+    try:
+        db_api = DuckDBAPI(connection=con)
+        blocks = [b.get_blocking_rule("duckdb").blocking_rule_sql
+                  for b in blocks_for(present_fields(mf))]  # fmt: skip
+        model = {**settings, "link_type": "dedupe_only",
+                 "blocking_rules_to_generate_predictions": blocks}  # fmt: skip
+        with quiet():
+            linker = Linker(db_api.register(mf, table_name="q_left"), model, log_level=None)
+            predictions = linker.inference.predict(threshold_match_probability=threshold)
+        once = _waterfall(con, predictions.physical_name, _names(settings))
+    finally:
+        con.close()
+    turned = once.select(["cid", "rid", "probability", "weight", "waterfall"])
+    return pa.concat_tables([once, turned.rename_columns(SCORED_SCHEMA.names).cast(SCORED_SCHEMA)])
+
+
 def predict(
     db_api: Any,
     settings: dict[str, Any],
@@ -257,11 +285,11 @@ def _waterfall(con: duckdb.DuckDBPyConnection, table: str, names: list[str]) -> 
     )
     waterfall = f"to_json(struct_pack({parts}))::VARCHAR" if parts else "'{}'"
     # Code-built SQL over Splink's own column names; no data reaches this string.
+    # One input (a dedupe) has no source_dataset: its pairs are (left, right) as they come.
+    left = "source_dataset_l = 'q_left'" if "source_dataset_l" in cols else "TRUE"
     sql = f"""
-    SELECT CASE WHEN source_dataset_l = 'q_left' THEN unique_id_l ELSE unique_id_r END::BIGINT
-             AS rid,
-           CASE WHEN source_dataset_l = 'q_left' THEN unique_id_r ELSE unique_id_l END::BIGINT
-             AS cid,
+    SELECT CASE WHEN {left} THEN unique_id_l ELSE unique_id_r END::BIGINT AS rid,
+           CASE WHEN {left} THEN unique_id_r ELSE unique_id_l END::BIGINT AS cid,
            match_probability::DOUBLE AS probability, match_weight::DOUBLE AS weight,
            {waterfall} AS waterfall
     FROM {table}

@@ -56,6 +56,12 @@ PREDICT_BLOCKS: tuple[tuple[str, ...], ...] = (
     ("birth_date", "family1"),
     ("birth_date", "given"),
     ("postcode", "family1"),
+    # Only `leadlink link`/`dedupe` data has these fields (our sources have no birth date or
+    # postcode), so `match` never blocks on them. On FEBRL they are where the true pairs with a
+    # mistyped name were never compared (benchmarks/RESULTS.md "FEBRL"): a date of birth alone
+    # has ~36,500 values a century, a postcode with the street number is one address.
+    ("birth_date",),
+    ("postcode", "street_number"),
 )
 
 SCORED_SCHEMA = pa.schema(

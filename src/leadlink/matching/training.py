@@ -72,7 +72,7 @@ def prior_blocks(present: set[str]) -> list[tuple[str, ...]]:
 
 def train(
     left: pa.Table,
-    right: pa.Table,
+    right: pa.Table | None,
     *,
     seed: int = 42,
     max_pairs: float = 1e6,
@@ -80,14 +80,20 @@ def train(
 ) -> TrainedModel:
     """Train on two prepared frames: u by random sampling, m by EM on a few blocking rules,
     then m updated by the accepted ``labels`` (matching/labels.py), whose counts and
-    agreement with the trained model go into ``trained_on["labels"]``."""
-    lf, rf = model_frame(left), model_frame(right)
-    present = present_fields(lf, rf)
+    agreement with the trained model go into ``trained_on["labels"]``.
+
+    ``right=None``: one frame against itself (`leadlink dedupe`), as Splink's ``dedupe_only``:
+    each pair once and never a record with itself, which would count as a perfect match in
+    every EM block and inflate every agreement's m.
+    """
+    lf = model_frame(left)
+    rf = model_frame(right) if right is not None else None
+    present = present_fields(lf, rf) if rf is not None else present_fields(lf)
     comparisons = comparisons_for(present)
     if not comparisons:
         raise ValueError("no field is present on both sides: nothing to compare")
     settings = SettingsCreator(
-        link_type="link_only",
+        link_type="link_only" if rf is not None else "dedupe_only",
         comparisons=comparisons,
         blocking_rules_to_generate_predictions=blocks_for(present),
         retain_intermediate_calculation_columns=True,
@@ -95,8 +101,11 @@ def train(
     )
     with quiet():
         db_api = DuckDBAPI(connection=duckdb.connect(":memory:"))
+        inputs = [db_api.register(lf, table_name="q_left")]
+        if rf is not None:
+            inputs.append(db_api.register(rf, table_name="r_right"))
         linker = Linker(
-            [db_api.register(lf, table_name="q_left"), db_api.register(rf, table_name="r_right")],
+            inputs,
             settings,
             log_level=None,  # keep Splink from re-enabling its own INFO logging
         )
@@ -111,7 +120,8 @@ def train(
     # A random id of the Linker object, not of the model: same data, same model, same hash.
     model.pop("linker_uid", None)
     trained_on = {
-        "left": left.num_rows, "right": right.num_rows, "seed": seed, "max_pairs": max_pairs,
+        "left": left.num_rows, "right": right.num_rows if right is not None else None,
+        "seed": seed, "max_pairs": max_pairs,
         "fields": sorted(present), "version": MODEL_VERSION,
     }  # fmt: skip
     if labels is not None:

@@ -1,15 +1,20 @@
-"""`leadlink model train|show` and `leadlink link`: the matching engine's own commands."""
+"""`leadlink model train|show`, `leadlink link` and `leadlink dedupe`: the matching engine's
+own commands."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from leadlink.cli import console
 from leadlink.cli.commands.data import print_generated
 from leadlink.cli.kit import JsonOpt, emit, handles_errors, need, now, state
+
+if TYPE_CHECKING:  # the engine is imported when a command runs, not to print --help
+    from leadlink.matching.outcome import Profile
+    from leadlink.pipeline.resolution.linkage import BadDates
 
 # --- `leadlink model train|show` (the probabilistic tier's stored model) -----------------------
 
@@ -67,7 +72,46 @@ def model_show(
     emit(data, lambda d: _print_model(d, f"model {d['model_id']}"), json_out)
 
 
-# --- `leadlink link` and `leadlink generate-people` (docs/link.md) --------------------------
+# --- `leadlink link`, `dedupe`, `generate-people` (docs/link.md) ---------------------------
+
+# What `link` and `dedupe` do with a value that does not parse, and the model's guard.
+StrictOpt = Annotated[
+    bool,
+    typer.Option(help="Refuse a date or phone that does not parse (default: count it and "
+                 "compare it as text)"),
+]  # fmt: skip
+ProfileOpt = Annotated[
+    str,
+    typer.Option(help="The model's guard: generic (any files) or peru (the partner's "
+                 "sources, as match)"),
+]  # fmt: skip
+BadDatesOpt = Annotated[
+    str | None,
+    typer.Option(help="Deprecated: error = --strict for dates only; blank = a bad date "
+                 "is missing"),
+]  # fmt: skip
+
+
+def _print_unparsed(unparsed: dict[str, dict[str, int]]) -> None:
+    rows = [(side, canon, n) for side, counts in unparsed.items() for canon, n in counts.items()]
+    if rows:
+        console.table("values that did not parse (compared as text)",
+                      ["file", "field", "values"], rows)  # fmt: skip
+
+
+def _value_options(profile: str, bad_dates: str | None) -> tuple[Profile, BadDates | None]:
+    """The checked ``--profile`` and ``--bad-dates`` (with its deprecation warning)."""
+    from leadlink.matching.outcome import PROFILES
+
+    need(bad_dates in (None, "error", "blank"),
+         f"--bad-dates must be error or blank, not {bad_dates!r}")  # fmt: skip
+    need(profile in PROFILES, f"--profile must be {' or '.join(PROFILES)}, not {profile!r}")
+    if bad_dates is not None:
+        console.err.print("warning: --bad-dates is deprecated: a date that does not parse is "
+                          "now counted and compared as text; --strict refuses it")  # fmt: skip
+    dates: BadDates | None = None if bad_dates is None else (
+        "blank" if bad_dates == "blank" else "error")  # fmt: skip
+    return ("peru" if profile == "peru" else "generic"), dates
 
 
 @handles_errors
@@ -91,21 +135,9 @@ def link_cmd(
     encoding: Annotated[
         str | None, typer.Option(help="Text encoding of CSV inputs, e.g. cp1252")
     ] = None,
-    strict: Annotated[
-        bool,
-        typer.Option(help="Refuse a date or phone that does not parse (default: count it and "
-                     "compare it as text)"),
-    ] = False,
-    profile: Annotated[
-        str,
-        typer.Option(help="The model's guard: generic (any files) or peru (the partner's "
-                     "sources, as match)"),
-    ] = "generic",
-    bad_dates: Annotated[
-        str | None,
-        typer.Option(help="Deprecated: error = --strict for dates only; blank = a bad date "
-                     "is missing"),
-    ] = None,
+    strict: StrictOpt = False,
+    profile: ProfileOpt = "generic",
+    bad_dates: BadDatesOpt = None,
     seed: Annotated[int, typer.Option(help="Seed of the model's random sampling")] = 42,
     truth: Annotated[
         Path | None,
@@ -115,15 +147,9 @@ def link_cmd(
 ) -> None:
     """Link two arbitrary files; write left_id,right_id,score,decision,rule."""
     from leadlink.matching.engine import Bands
-    from leadlink.matching.outcome import PROFILES
     from leadlink.pipeline.resolution import linkage
 
-    need(bad_dates in (None, "error", "blank"),
-         f"--bad-dates must be error or blank, not {bad_dates!r}")  # fmt: skip
-    need(profile in PROFILES, f"--profile must be {' or '.join(PROFILES)}, not {profile!r}")
-    if bad_dates is not None:
-        console.err.print("warning: --bad-dates is deprecated: a date that does not parse is "
-                          "now counted and compared as text; --strict refuses it")  # fmt: skip
+    guard, dates = _value_options(profile, bad_dates)
     left_key, right_key = left_id or id_column, right_id or id_column
     need(
         left_key is not None and right_key is not None,
@@ -138,8 +164,7 @@ def link_cmd(
     result = linkage.link_files(
         left, right, out, left_id=left_key, right_id=right_key, left_fields=left_fields,
         right_fields=right_fields, bands=bands, encoding=encoding, strict=strict,
-        bad_dates=None if bad_dates is None else "blank" if bad_dates == "blank" else "error",
-        seed=seed, truth=truth, profile="peru" if profile == "peru" else "generic",
+        bad_dates=dates, seed=seed, truth=truth, profile=guard,
     )  # fmt: skip
 
     def render(data: dict[str, Any]) -> None:
@@ -149,13 +174,65 @@ def link_cmd(
         )
         console.table("pairs by decision", ["decision", "pairs"], list(data["by_decision"].items()))
         console.table("pairs by rule", ["rule", "pairs"], list(data["by_rule"].items()))
-        unparsed = [(side, canon, n) for side, counts in data["unparsed"].items()
-                    for canon, n in counts.items()]  # fmt: skip
-        if unparsed:
-            console.table("values that did not parse (compared as text)",
-                          ["file", "field", "values"], unparsed)  # fmt: skip
+        _print_unparsed(data["unparsed"])
         if "quality" in data:
             console.key_values(f"'match' pairs against {truth}", data["quality"])
+
+    emit(result.as_dict(), render, json_out)
+
+
+@handles_errors
+def dedupe_cmd(
+    file: Annotated[Path, typer.Argument(help="The file to deduplicate (CSV or Parquet)")],
+    out: Annotated[
+        Path, typer.Option("--out", help="Where to write id,cluster_id (CSV, or .parquet)")
+    ],
+    id_column: Annotated[str, typer.Option("--id", help="Id column of the file")],
+    field: Annotated[
+        list[str] | None, typer.Option("--field", help="CANON=COLUMN (repeatable)")
+    ] = None,
+    pairs: Annotated[
+        Path | None,
+        typer.Option(help="Also write the pairs: left_id,right_id,score,decision,rule"),
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="Text encoding of a CSV input, e.g. cp1252")
+    ] = None,
+    strict: StrictOpt = False,
+    profile: ProfileOpt = "generic",
+    bad_dates: BadDatesOpt = None,
+    seed: Annotated[int, typer.Option(help="Seed of the model's random sampling")] = 42,
+    truth: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV of true pairs (left_id,right_id) or clusters (id,cluster_id): "
+            "also report precision/recall/F1"
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Cluster the duplicates of one file; write id,cluster_id for every row."""
+    from leadlink.matching.engine import Bands
+    from leadlink.pipeline.resolution import dedupe, linkage
+
+    guard, dates = _value_options(profile, bad_dates)
+    fields = linkage.parse_field_options(field or [], "--field")
+    settings = state.settings()
+    bands = Bands(settings.accept_threshold, settings.review_threshold, settings.margin)
+    result = dedupe.dedupe_file(
+        file, out, id_column=id_column, fields=fields, bands=bands, encoding=encoding,
+        strict=strict, bad_dates=dates, seed=seed, truth=truth, pairs_out=pairs, profile=guard,
+    )  # fmt: skip
+
+    def render(data: dict[str, Any]) -> None:
+        keys = ("rows", "clusters", "duplicate_clusters", "records_in_duplicates",
+                "largest_cluster", "pairs")  # fmt: skip
+        console.key_values(f"dedupe {file} → {out}", {k: data[k] for k in keys})
+        console.table("pairs by decision", ["decision", "pairs"], list(data["by_decision"].items()))
+        console.table("pairs by rule", ["rule", "pairs"], list(data["by_rule"].items()))
+        _print_unparsed({str(file): data["unparsed"]})
+        if "quality" in data:
+            console.key_values(f"pairs within clusters against {truth}", data["quality"])
 
     emit(result.as_dict(), render, json_out)
 
