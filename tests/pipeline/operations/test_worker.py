@@ -75,6 +75,10 @@ def test_a_cycle_ingests_the_folder_and_records_every_job(engine: Engine, tmp_pa
     _old(write_csv(inbox / "leads_bad.csv", "leads", [lead("L2", created_at="not a date")]))
     _old(write_csv(inbox / "notes.csv", "leads", [lead("L3")]))
     fresh = write_csv(inbox / "leads_2.csv", "leads", [lead("L4")])  # still being copied
+    # Still being written however long the cycles take (a loaded machine took > 5 s to run
+    # two, and the file aged past the settle time).
+    soon = time.time() + 3600
+    os.utime(fresh, (soon, soon))
     worker = Worker(engine, SETTINGS, watch=inbox, clock=lambda: NOW)
 
     outcomes = worker.run_cycle()
