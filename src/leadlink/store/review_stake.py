@@ -6,8 +6,9 @@ candidate person: the milestones the person's trips inside the lead's window
 ``[lead_date, lead_date + window)`` reach on the ladder, less those the person already has a
 claim for (one claim per person and milestone, whatever its status: expected, generated,
 paid, rejected or expired). It is 0 when linking would open no claim at all: the record is not
-a dated lead, the person already has a lead dated on or before it (its claims are anchored on
-that one), or the person is in quarantine (no claims).
+a dated lead, or the person already has a lead dated on or before it (its claims are anchored
+on that one). A person in quarantine counts like any other: quarantine holds drivers with no
+lead, no origin and no trips, and the link gives it its lead (the next scan releases it).
 
 ``stake_rows`` is that definition, once, in SQL; ``refresh`` stores it in
 ``review_item.at_stake`` set-based (one read, one bulk update of the items that changed) and
@@ -40,7 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from leadlink.store.models import Claim, Link, Quarantine, ReviewItem, SourceRecord
+from leadlink.store.models import Claim, Link, ReviewItem, SourceRecord
 from leadlink.store.segments import _candidate_trips
 from leadlink.store.windows import ladder_amount
 
@@ -59,11 +60,6 @@ def _earlier_lead(person: Any, record_id: Any, lead_date: Any) -> ColumnElement[
                lead.source == "leads", lead.id != record_id, lead.event_date <= lead_date)
         .correlate_except(link, lead)
     )  # fmt: skip
-
-
-def _quarantined(person: Any) -> ColumnElement[bool]:
-    q = aliased(Quarantine)
-    return exists().where(q.person_key == person, q.active).correlate_except(q)
 
 
 def _claimed(person: Any, milestone: str) -> ColumnElement[bool]:
@@ -89,8 +85,7 @@ def stake_rows(
     """
     r = SourceRecord
     dated_lead = and_(r.source == "leads", r.event_date.is_not(None))
-    eligible = and_(dated_lead, ~_earlier_lead(ReviewItem.person_key, r.id, r.event_date),
-                    ~_quarantined(ReviewItem.person_key))  # fmt: skip
+    eligible = and_(dated_lead, ~_earlier_lead(ReviewItem.person_key, r.id, r.event_date))
     base = (
         select(ReviewItem.id, ReviewItem.person_key, r.event_date.label("lead_date"),
                eligible.label("eligible"))
