@@ -4,16 +4,21 @@ items whose figures are worked out by hand.
 At ``NOW`` = 2026-10-20 (claim window 14 days, expiry 60, ladder S/ 25/35/100), after real
 ingest, ``match`` and the claims job:
 
-| item | lead (date) | candidate | the candidate's trips | at stake | deadline |
-|---|---|---|---|---|---|
-| L2/D2 | Rosa (09-29) | D2, who has lead LZ (10-05, later) | 30 on 09-29, 1 on 10-06: all 31 inside; M1 already claimed (through LZ) | 135 | 10-13 |
-| L1/D1 | Luis (10-01) | D1 | 3 on 10-01 (day 0 counts), 3 on 10-10; 20 on 10-15 (day 14: out), 30 on 10-20 | 60 | 10-15 |
-| L3/D3 | Juan (10-02), MULTIPLE_CANDIDATES | D3 | 1 on 10-03 | 25 | 10-16 |
-| LE/D5 | Maria (07-01) | D5 | 2 on 07-02: stored 25, but the claims would be expired (07-15 + 60 days) | 0 | 07-15 |
-| LC1/D6 | Carmen (10-01) | D6, who has lead LC0 (09-01, earlier: the claims anchor there) | 10 on 10-02 | 0 | 10-15 |
-| L3/D4 | Juan (10-02) | D4 | none | 0 | 10-16 |
+The open items, in the queue's order (lead and its date; candidate; the candidate's trips;
+soles at stake; deadline):
 
-The open queue in order is the table's; S/ 220 at stake in 3 items.
+- L2/D2: Rosa (09-29); D2, who has lead LZ (10-05, later); 30 trips on 09-29 and 1 on 10-06,
+  all 31 inside, M1 already claimed through LZ: S/ 135; 10-13.
+- L1/D1: Luis (10-01); D1; 3 on 10-01 (day 0 counts) and 3 on 10-10 inside, 20 on 10-15
+  (day 14: out) and 30 on 10-20: S/ 60; 10-15.
+- L3/D3: Juan (10-02, MULTIPLE_CANDIDATES); D3; 1 on 10-03: S/ 25; 10-16.
+- LE/D5: Maria (07-01); D5; 2 on 07-02: stored S/ 25, shown 0 (the claims would be expired,
+  07-15 + 60 days); 07-15.
+- LC1/D6: Carmen (10-01); D6, who has lead LC0 (09-01, earlier: the claims anchor there);
+  10 on 10-02: S/ 0; 10-15.
+- L3/D4: Juan (10-02); D4 (in quarantine: no lead, no origin, no trips); none: S/ 0; 10-16.
+
+S/ 220 at stake in 3 items.
 """
 
 from __future__ import annotations
