@@ -164,8 +164,9 @@ def live(cut: dt.date) -> ColumnElement[bool]:
                 ReviewItem.deadline > cut)  # fmt: skip
 
 
-def _rest(cut: dt.date) -> ColumnElement[bool]:
-    return or_(ReviewItem.at_stake <= 0, ReviewItem.deadline.is_(None), ReviewItem.deadline <= cut)
+def _dated_rest(cut: dt.date) -> ColumnElement[bool]:
+    return and_(ReviewItem.deadline.is_not(None),
+                or_(ReviewItem.at_stake <= 0, ReviewItem.deadline <= cut))  # fmt: skip
 
 
 def shown(item: ReviewItem, cut: dt.date) -> float | None:
@@ -186,33 +187,54 @@ def total(session: Session, cut: dt.date) -> tuple[int, float]:
     return int(n), round(float(soles), 2)
 
 
+def top(session: Session, cut: dt.date, k: int) -> float:
+    """The soles the first ``k`` items of the open queue hold together (its measure: how much
+    of the money the first tenth of the queue holds, benchmarks/bench_queue.py)."""
+    first = (
+        select(ReviewItem.at_stake).where(ReviewItem.status == OPEN, live(cut))
+        .order_by(ReviewItem.at_stake.desc()).limit(k).subquery("first")
+    )  # fmt: skip
+    return round(float(session.scalar(select(func.coalesce(func.sum(first.c.at_stake), 0.0)))
+                       or 0.0), 2)  # fmt: skip
+
+
 def open_page(
     session: Session, cut: dt.date, staked: int, limit: int, offset: int
 ) -> list[tuple[ReviewItem, SourceRecord]]:
     """One page of the open queue in its order: money at stake (most first), deadline
-    (nearest first, undated last), id. ``staked``: how many open items hold money (``total``),
-    which places the page across the two ranges."""
-    ranges: tuple[tuple[ColumnElement[bool], tuple[Any, ...]], ...] = (
-        (live(cut), (ReviewItem.at_stake.desc(), ReviewItem.deadline, ReviewItem.id)),
-        (_rest(cut), (ReviewItem.deadline.is_(None), ReviewItem.deadline, ReviewItem.id)),
+    (nearest first, undated last), id. ``staked``: how many open items hold money (``total``).
+
+    Three ranges, each read in its index's order (no sort of the queue): the items holding
+    money (``ix_review_item_stake``), the other dated ones (``ix_review_item_status_deadline``),
+    the undated ones; their counts place the page. Only the page's ids are read through the
+    ranges; its items and records are loaded by id.
+    """
+    dated = int(session.scalar(select(func.count()).where(
+        ReviewItem.status == OPEN, ReviewItem.deadline.is_not(None))) or 0)  # fmt: skip
+    ranges: tuple[tuple[int | None, ColumnElement[bool], tuple[Any, ...]], ...] = (
+        (staked, live(cut), (ReviewItem.at_stake.desc(), ReviewItem.deadline, ReviewItem.id)),
+        (dated - staked, _dated_rest(cut), (ReviewItem.deadline, ReviewItem.id)),
+        (None, ReviewItem.deadline.is_(None), (ReviewItem.id,)),
     )
-    out: list[tuple[ReviewItem, SourceRecord]] = []
-    for index, (where, order) in enumerate(ranges):
-        n = staked if index == 0 else None
+    ids: list[int] = []
+    for n, where, order in ranges:
         if n is not None and offset >= n:
             offset -= n
             continue
-        want = limit - len(out)
+        want = limit - len(ids)
         if want <= 0:
             break
-        rows = session.execute(
-            select(ReviewItem, SourceRecord)
-            .join(SourceRecord, SourceRecord.id == ReviewItem.record_id)
-            .where(ReviewItem.status == OPEN, where)
-            .order_by(*order)
-            .limit(want)
-            .offset(offset)
-        )
-        out += [(row[0], row[1]) for row in rows]
+        ids += session.scalars(
+            select(ReviewItem.id).where(ReviewItem.status == OPEN, where)
+            .order_by(*order).limit(want).offset(offset)
+        )  # fmt: skip
         offset = 0
-    return out
+    if not ids:
+        return []
+    rows = session.execute(
+        select(ReviewItem, SourceRecord)
+        .join(SourceRecord, SourceRecord.id == ReviewItem.record_id)
+        .where(ReviewItem.id.in_(ids))
+    )
+    found = {row[0].id: (row[0], row[1]) for row in rows}
+    return [found[i] for i in ids]

@@ -65,6 +65,16 @@ def test_pages_cut_across_the_two_ranges_in_order(world: Engine) -> None:
     assert _queue(world, limit=3, offset=6) == []
 
 
+def test_an_undated_item_comes_last(world: Engine) -> None:
+    ids = ordered_ids(world)
+    with world.begin() as conn:  # as for a record with no date: no deadline, no window
+        conn.execute(text("UPDATE review_item SET deadline = NULL WHERE id = :i"), {"i": ids[1]})
+    order = [ids[0], ids[2], ids[3], ids[4], ids[5], ids[1]]
+    assert [i for i, _s in _queue(world)] == order
+    assert [row for k in range(6) for row in _queue(world, limit=1, offset=k)] == _queue(world)
+    assert dict(_queue(world))[ids[1]] == 0.0
+
+
 def test_a_claimed_milestone_is_not_at_stake_and_the_claims_job_says_so(world: Engine) -> None:
     l2 = item_id(world, "L2", "D2")
     with world.begin() as conn:  # as before the first claims run: D2's M1 not claimed yet
