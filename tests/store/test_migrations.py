@@ -7,7 +7,9 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import IntegrityError
+from tests.stake_world import NOW, ORDER, SETTINGS, TOTAL, ordered_ids, stake_world
 
+from leadlink.pipeline.resolution import review
 from leadlink.store.db import alembic_config, current_revision, heads, make_engine, migrate
 from leadlink.store.models import Base
 
@@ -117,3 +119,41 @@ def _one_open_alert_per_kind_and_subject(engine: Engine, insert: str) -> None:
         conn.execute(text(insert), {"resolved": "2026-11-02 12:00:00"})
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM alert WHERE resolved_at IS NOT NULL"))
+
+
+def test_0011_stores_the_review_stake_and_the_first_reader_computes_it(
+    engine: Engine, tmp_path: Path
+) -> None:
+    def columns() -> set[str]:
+        return {c["name"] for c in inspect(engine).get_columns("review_item")}
+
+    def indexes() -> set[str]:
+        return {i["name"] for i in inspect(engine).get_indexes("review_item") if i["name"]}
+
+    stake_world(engine, tmp_path)
+    assert "at_stake" in columns() and "ix_review_item_stake" in indexes()
+    cfg = alembic_config(engine)
+    command.downgrade(cfg, "0010_alert_acknowledgement")
+    assert "at_stake" not in columns() and "ix_review_item_stake" not in indexes()
+    with engine.connect() as conn:
+        views = set(conn.execute(text('SELECT "view" FROM money_refresh')).scalars())
+        assert conn.execute(text("SELECT count(*) FROM review_item")).scalar_one() == 6
+    assert "review" not in views  # forgotten with its column
+    # SQLite rebuilds the table to drop the column: its one-row-per-pair rule comes back.
+    duplicate = ("INSERT INTO review_item (record_id, person_key, rule, score, evidence, status, "
+                 "created_at) SELECT record_id, person_key, rule, score, evidence, 'open', "
+                 "created_at FROM review_item WHERE id = :i")  # fmt: skip
+    first = ordered_ids(engine)[0]
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text(duplicate), {"i": first})
+    command.upgrade(cfg, "head")
+    assert "at_stake" in columns() and "ix_review_item_stake" in indexes()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT max(at_stake) FROM review_item")).scalar_one() == 0
+    page = review.list_items(engine, SETTINGS, now=NOW)  # computes every figure first
+    assert [(i["id"], i["at_stake"]) for i in page["items"]] == [
+        (i, s) for i, (_l, _d, s, _dl) in zip(ordered_ids(engine), ORDER, strict=True)
+    ]
+    assert page["at_stake"] == TOTAL
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text(duplicate), {"i": first})

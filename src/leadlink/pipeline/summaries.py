@@ -2,7 +2,9 @@
 
 The backlog segments and unlinked activity are summarised in tables (``store.money_tables``)
 so that every page, API call and report reads a few indexed rows instead of classifying the
-whole store:
+whole store; the review queue's money at stake is stored on its open items the same way (the
+view ``review``, ``store.review_stake``; the claims job refreshes it too: claimed milestones
+are no longer at stake):
 
 - the jobs that change their inputs in bulk (ingest, match, recover, merge, unmerge,
   quarantine, origins backfill) rewrite them in full before they finish (``refresh``);
@@ -25,7 +27,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from leadlink.settings import Settings
-from leadlink.store import activity_view, backlog_view, jobs, money_refresh
+from leadlink.store import activity_view, backlog_view, jobs, money_refresh, review_stake
 from leadlink.store.db import transaction
 from leadlink.store.segments import SegmentRules
 
@@ -69,6 +71,9 @@ def refresh_in(
         began = time.perf_counter()
         if view == "backlog":
             rows = backlog_view.refresh(session, segment_rules(settings, now))
+        elif view == "review":
+            rows = review_stake.refresh(session, settings.claim_window_days,
+                                        claim_ladder(settings))  # fmt: skip
         else:
             rows = activity_view.refresh(session, now.date(), settings.claim_window_days,
                                          claim_ladder(settings))  # fmt: skip
@@ -99,13 +104,16 @@ def touch(
     """Rewrite, in the caller's transaction, the rows a decision on ``leads`` (lead record
     ids) involving ``persons`` can change: those leads' backlog rows and those of the leads
     proposed for the persons; the persons' activity rows and those of the persons whose best
-    candidate is one of the leads."""
+    candidate is one of the leads; the money at stake of the open review items of the leads
+    and of the persons."""
     if not leads and not persons:
         return
     money_refresh.serialise(session)
     backlog_view.refresh(session, segment_rules(settings, now), leads=leads, persons=persons)
     activity_view.refresh(session, now.date(), settings.claim_window_days,
                           claim_ladder(settings), persons=persons, leads=leads)  # fmt: skip
+    review_stake.refresh(session, settings.claim_window_days, claim_ladder(settings),
+                         records=leads, persons=persons)  # fmt: skip
 
 
 def stale_views(session: Session, settings: Settings, now: dt.datetime) -> list[str]:
@@ -122,17 +130,21 @@ def stale_views(session: Session, settings: Settings, now: dt.datetime) -> list[
     return out
 
 
-def ensure(engine: Engine, settings: Settings, now: dt.datetime) -> None:
-    """Compute the views a reader cannot use as they are (``stale_views``), each in full."""
+def ensure(
+    engine: Engine, settings: Settings, now: dt.datetime, views: Iterable[str] = VIEWS
+) -> None:
+    """Compute those of ``views`` a reader cannot use as they are (``stale_views``), each in
+    full."""
+    wanted = set(views)
     with transaction(engine) as session:
-        if not stale_views(session, settings, now):
+        if not wanted & set(stale_views(session, settings, now)):
             return
     with transaction(engine) as session:
         # Checked again under the lock: another reader may have computed them meanwhile.
         money_refresh.serialise(session)
-        views = stale_views(session, settings, now)
-        if views:
-            refresh_in(session, settings, now, views)
+        stale = [v for v in stale_views(session, settings, now) if v in wanted]
+        if stale:
+            refresh_in(session, settings, now, stale)
 
 
 def freshness(session: Session) -> dict[str, dict[str, Any]]:

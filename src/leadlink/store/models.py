@@ -187,6 +187,8 @@ class ReviewItem(Base):
     __table_args__ = (
         UniqueConstraint("record_id", "person_key", name="uq_review_item_pair"),
         Index("ix_review_item_status_deadline", "status", "deadline"),
+        # The queue's order (store.review_stake): one range of this index per page.
+        Index("ix_review_item_stake", "status", text("at_stake DESC"), "deadline", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -199,6 +201,9 @@ class ReviewItem(Base):
     status: Mapped[str] = mapped_column(String(12), default="open")
     # The lead's claim deadline (lead date + claim window): the queue is ordered by it.
     deadline: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    # Soles the lead could still claim if linked to the person (store.review_stake): kept by
+    # the jobs and decisions that change its inputs while the item is open, frozen after.
+    at_stake: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))
     run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)

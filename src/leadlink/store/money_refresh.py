@@ -15,11 +15,13 @@ from leadlink.store.db import conflict_insert
 from leadlink.store.models import JobRun
 from leadlink.store.money_tables import MoneyRefresh
 
-VIEWS = ("backlog", "activity")
+VIEWS = ("backlog", "activity", "review")
 # Jobs whose writes change what the summaries count; each refreshes them before it ends, so
 # one that is still running, or failed or died after the last refresh, leaves them stale.
 WRITER_JOBS = ("match", "recover", "merge", "unmerge", "split", "quarantine",
                "backfill_origins", "ingest")  # fmt: skip
+# The review queue's money at stake also leaves out the milestones already claimed.
+WRITERS_OF = {"review": (*WRITER_JOBS, "claims")}
 LOCK_KEY = 7_340_101  # the PostgreSQL advisory lock of the summaries (any stable number)
 
 
@@ -52,9 +54,10 @@ def state(session: Session) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for row in session.scalars(select(MoneyRefresh)):
         unfinished = or_(JobRun.status == "running", JobRun.finished_at > row.refreshed_at)
+        writers = WRITERS_OF.get(row.view, WRITER_JOBS)
         since = session.scalar(
             select(func.count()).where(
-                JobRun.kind.in_(WRITER_JOBS), JobRun.status != "ok", unfinished,
+                JobRun.kind.in_(writers), JobRun.status != "ok", unfinished,
                 JobRun.started_at >= _day_before(row.refreshed_at),
             )
         )

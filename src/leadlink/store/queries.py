@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from leadlink.store.models import Link, Origin, ReviewItem, SourceRecord, Unmatched
@@ -104,3 +104,9 @@ def review_items(session: Session, record_id: int) -> list[dict[str, Any]]:
          "evidence": r.evidence}
         for r in rows
     ]  # fmt: skip
+
+
+def source_count(session: Session, source: str) -> int:
+    """How many records ``source`` holds (one range of the source key index)."""
+    query = select(func.count()).select_from(SourceRecord).where(SourceRecord.source == source)
+    return int(session.scalar(query) or 0)

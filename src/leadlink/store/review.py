@@ -129,9 +129,15 @@ def _still_open() -> Any:
 
 
 def _order() -> tuple[Any, ...]:
-    # Nearest claim deadline first, undated last; then the strongest proposal; then age.
+    # Decided items (and ``all``): nearest claim deadline first, undated last; then the
+    # strongest proposal; then age. The open queue has its own order (store.review_stake).
     return (ReviewItem.deadline.is_(None), ReviewItem.deadline, ReviewItem.score.desc(),
             ReviewItem.id)  # fmt: skip
+
+
+def count(session: Session, status: str) -> int:
+    """How many items have ``status`` (one range of the status index)."""
+    return int(session.scalar(select(func.count()).where(ReviewItem.status == status)) or 0)
 
 
 def list_page(

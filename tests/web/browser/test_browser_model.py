@@ -80,6 +80,10 @@ def test_the_compact_queue_is_a_fraction_of_the_full_one_and_accepts(tab: Tab, s
     first = queue["items"][0]
     row = tab.testid(f"review-row-{first['id']}")
     assert row.is_visible()
+    # The queue's first row is the CLI's first item, with its money at stake (issue 16).
+    assert tab.page.locator("tr[data-testid^='review-row-']").first.get_attribute(
+        "data-testid") == f"review-row-{first['id']}"  # fmt: skip
+    assert tab.text(f"review-row-{first['id']}-stake") == f"S/ {first['at_stake']:,.2f}"
     # The evidence is one click away, folded in the row.
     details = tab.testid(f"review-row-{first['id']}-details")
     details.locator("summary").click()

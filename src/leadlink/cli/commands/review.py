@@ -35,7 +35,10 @@ def list_cmd(
     offset: Annotated[int, typer.Option(min=0, help="Skip this many items first.")] = 0,
     json_out: JsonOpt = False,
 ) -> None:
-    """The queue, nearest claim deadline first (then highest score)."""
+    """The queue: most money at stake first, then nearest claim deadline, then id.
+
+    The open queue's S/ at stake (what each lead could still claim if linked) and its total
+    are shown; ``--json`` gives the items and ``at_stake``, the total."""
     from leadlink.pipeline.resolution.review import list_items
 
     data = list_items(state.engine(), state.settings(), status=status, limit=limit,
@@ -45,12 +48,22 @@ def list_cmd(
 
 def _print_items(data: dict[str, Any], status: str) -> None:
     console.table(
-        f"review items ({status}): {len(data['items'])} of {data['total']}, nearest deadline first",
-        ["id", "record", "candidate person", "rule / score", "deadline"],
+        f"review items ({status}): {len(data['items'])} of {data['total']}, most at stake first"
+        f" · open queue S/ {data['at_stake']:,.2f} at stake in {data['staked']} items",
+        ["id", "record", "candidate person", "rule / score", "S/ at stake", "deadline"],
         [(i["id"], _record(i["record"]), _person(i["person"]),
-          f"{i['rule']}\n{i['score']:.2f}", _deadline(i))
+          f"{i['rule']}\n{i['score']:.2f}", _stake(i["at_stake"]), _deadline(i))
          for i in data["items"]],
     )  # fmt: skip
+    fresh = data.get("summary_table")
+    if fresh and fresh["lagging"]:
+        console.err.print("note: a job that changes the figures ran without finishing since "
+                          f"they were computed ({fresh['refreshed_at']}): they may lag behind "
+                          "the data until the next job or `leadlink refresh`")
+
+
+def _stake(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.2f}"
 
 
 def _record(record: dict[str, Any]) -> str:

@@ -29,6 +29,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from leadlink.matching.payees import PayeeIndex
+from leadlink.pipeline import summaries
 from leadlink.pipeline.checking import CheckResult
 from leadlink.pipeline.money import quarantine as quarantine_service
 from leadlink.pipeline.money.claim_facts import MILESTONES, STATUSES, Facts, load_facts
@@ -82,6 +83,8 @@ def compute_claims(engine: Engine, settings: Settings, *, now: dt.datetime) -> C
             facts = load_facts(session, now.date())
             result.changes = _write_claims(session, facts, settings, now, run.id)
             result.changes |= _reconcile(session, facts, settings, now, run.id)
+            # A milestone claimed now is no longer at stake on the review queue.
+            summaries.refresh_in(session, settings, now, views=("review",))
         result.summary = report(engine, settings, now=now)
     return result
 

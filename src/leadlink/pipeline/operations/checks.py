@@ -20,7 +20,7 @@ from leadlink.pipeline.resolution.merge import check_persons
 from leadlink.pipeline.resolution.review import check_review
 from leadlink.settings import Settings
 from leadlink.sources import SOURCES
-from leadlink.store import activity_view, backlog_view, snapshot
+from leadlink.store import activity_view, backlog_view, review_stake, snapshot
 from leadlink.store import checks as checks_store
 from leadlink.store.db import current_revision, heads, transaction
 
@@ -145,6 +145,9 @@ def _summary_differences(
 ) -> list[str]:
     if view == "backlog":
         return backlog_view.differences(session, summaries.segment_rules(settings, now))
+    if view == "review":
+        return review_stake.differences(session, settings.claim_window_days,
+                                        summaries.claim_ladder(settings))  # fmt: skip
     return activity_view.differences(session, now.date(), settings.claim_window_days,
                                      summaries.claim_ladder(settings))  # fmt: skip
 

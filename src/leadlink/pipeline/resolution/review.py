@@ -23,7 +23,7 @@ from leadlink.pipeline import summaries
 from leadlink.pipeline.checking import CheckResult
 from leadlink.pipeline.resolution.settle import settle
 from leadlink.settings import Settings
-from leadlink.store import audit, origins, review_model
+from leadlink.store import audit, origins, review_model, review_stake
 from leadlink.store import review as review_store
 from leadlink.store.db import transaction
 from leadlink.store.models import ReviewItem, SourceRecord
@@ -110,9 +110,13 @@ def list_items(
     offset: int = 0,
     now: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """One page of the queue, nearest claim deadline first: ``{"items": [...], "total": n}``.
+    """One page of the queue: ``{"items": [...], "total": n, "at_stake": soles, ...}``.
 
-    ``status`` is one of open, accepted, rejected, superseded, or ``all``.
+    Open items come by money at stake (most first), then claim deadline (nearest first), then
+    id (docs/review.md); ``at_stake`` is what the whole open queue holds and ``staked`` how
+    many open items hold any, whatever ``status`` is shown; ``summary_table`` says when the
+    figures were computed and whether a job may have changed them since. ``status`` is one
+    of open, accepted, rejected, superseded (in deadline order), or ``all``.
     """
     if status != "all" and status not in review_store.STATUSES:
         known = ", ".join(review_store.STATUSES)
@@ -120,15 +124,23 @@ def list_items(
                          code="review_status_unknown", status=status, known=known)
     if limit < 1 or offset < 0:
         raise UsageError("limit must be at least 1 and offset at least 0", code="page_bounds")
-    today = (now or dt.datetime.now(dt.UTC)).date()
+    moment = now or dt.datetime.now(dt.UTC)
+    today, cut = moment.date(), stake_cut(settings, moment.date())
+    summaries.ensure(engine, settings, moment, views=("review",))
     with transaction(engine) as session:
-        total, page = review_store.list_page(
-            session, status=None if status == "all" else status, limit=limit, offset=offset
-        )
+        staked, at_stake = review_stake.total(session, cut)
+        if status == "open":
+            total = review_store.count(session, "open")
+            page = review_stake.open_page(session, cut, staked, limit, offset)
+        else:
+            total, page = review_store.list_page(
+                session, status=None if status == "all" else status, limit=limit, offset=offset
+            )
         persons = review_store.person_records(session, {item.person_key for item, _ in page})
+        fresh = summaries.freshness(session).get("review")
     items = []
     for item, record in page:
-        row = item_dict(item, record, today)
+        row = item_dict(item, record, today, cut)
         records = persons.get(item.person_key, [])
         row["person"] = {
             "person_key": item.person_key,
@@ -139,7 +151,14 @@ def list_items(
             ],
         }
         items.append(row)
-    return {"items": items, "total": total, "status": status, "limit": limit, "offset": offset}
+    return {"items": items, "total": total, "status": status, "limit": limit, "offset": offset,
+            "at_stake": at_stake, "staked": staked, "summary_table": fresh}  # fmt: skip
+
+
+def stake_cut(settings: Settings, today: dt.date) -> dt.date:
+    """Items whose deadline is on or before this day hold nothing: their lead's claims would
+    be expired (deadline + expiry)."""
+    return today - dt.timedelta(days=settings.claim_expiry_days)
 
 
 def summary(data: dict[str, Any]) -> dict[str, str | None]:
@@ -162,7 +181,11 @@ def summary(data: dict[str, Any]) -> dict[str, str | None]:
     }
 
 
-def item_dict(item: ReviewItem, record: SourceRecord, today: dt.date) -> dict[str, Any]:
+def item_dict(
+    item: ReviewItem, record: SourceRecord, today: dt.date, cut: dt.date
+) -> dict[str, Any]:
+    """An item as every surface shows it; ``at_stake`` (``review_stake.shown``) is None once
+    decided. ``cut``: ``stake_cut``."""
     return {
         "id": item.id,
         "status": item.status,
@@ -173,6 +196,7 @@ def item_dict(item: ReviewItem, record: SourceRecord, today: dt.date) -> dict[st
         "score": item.score,
         "deadline": _iso(item.deadline),
         "days_left": None if item.deadline is None else (item.deadline - today).days,
+        "at_stake": review_stake.shown(item, cut),
         "evidence": item.evidence,
         "created_at": _iso(item.created_at),
         "decided_at": _iso(item.decided_at),
@@ -271,7 +295,7 @@ def accept(
             audit.record(session, actor=actor, action="review_accept",
                         target=f"review_item:{item.id}", detail=detail, now=now)  # fmt: skip
             result = {
-                "item": item_dict(item, record, now.date()),
+                "item": item_dict(item, record, now.date(), stake_cut(settings, now.date())),
                 "link": {"id": link_id, "record": detail["record"], "person_key": person_key,
                          "rule": review_store.ACCEPT_RULE, "score": item.score,
                          "confidence": "medium"},
@@ -310,7 +334,7 @@ def reject(
         audit.record(session, actor=actor, action="review_reject",
                     target=f"review_item:{item.id}", detail=detail, now=now)  # fmt: skip
         summaries.touch(session, settings, now, leads={record.id}, persons={item.person_key})
-        return {"item": item_dict(item, record, now.date())}
+        return {"item": item_dict(item, record, now.date(), stake_cut(settings, now.date()))}
 
 
 def _undo_model_link(

@@ -151,7 +151,6 @@ def review(
     def extras(t: Translator, data: dict[str, Any]) -> dict[str, Any]:
         groups = grouped(data["items"], model_prior(engine))
         return {"groups": groups, "compact": view == "compact", "rows": compact_rows(groups),
-                "with_stake": any("at_stake" in i for i in data["items"]),
                 "statuses": ("open", "accepted", "rejected", "superseded", "all"),
                 "page": paged([], data["total"], page)}  # fmt: skip
 

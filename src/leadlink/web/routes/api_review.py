@@ -13,7 +13,14 @@ from leadlink.pipeline.resolution import review
 from leadlink.pipeline.resolution.explain import explain, rule_label
 from leadlink.store import listing_ops
 from leadlink.web.deps import EngineDep, NowDep, SettingsDep, current_principal
-from leadlink.web.routes.api_common import Item, Page, PageDep, id_path, not_found
+from leadlink.web.routes.api_common import (
+    Item,
+    Page,
+    PageDep,
+    SummaryTable,
+    id_path,
+    not_found,
+)
 
 # Every route reads: a viewer token (or a dashboard session) is enough.
 router = APIRouter(prefix="/api/review", tags=["review"], dependencies=[Depends(current_principal)])
@@ -24,7 +31,8 @@ ReviewStatus = Literal["open", "accepted", "rejected", "superseded", "all"]
 class ReviewEntry(Item):
     """A proposed pair (``leadlink review list --json``'s item): the ``record``, the proposed
     ``person`` (key, number of records, a few shown), ``rule``, ``score``, ``evidence``,
-    ``deadline`` (the lead's claim deadline) and ``days_left``; plus ``candidates``: every
+    ``deadline`` (the lead's claim deadline) and ``days_left``, ``at_stake`` (soles the lead
+    could still claim if linked to this person; None once decided); plus ``candidates``: every
     pair proposed for the same record (this one included), best first, each with its rule's
     label, its evidence (what agreed, model match weights) and its person's records."""
 
@@ -36,15 +44,23 @@ class ReviewEntry(Item):
     score: float
     deadline: str | None
     days_left: int | None
+    at_stake: float | None
     evidence: dict[str, Any]
     candidates: list[dict[str, Any]]
 
 
 class ReviewPage(Page[ReviewEntry]):
+    """``at_stake``: soles the whole open queue holds, ``staked``: open items holding any;
+    ``summary_table``: when the figures were computed (``lagging``: they may be behind)."""
+
     status: ReviewStatus
+    at_stake: float
+    staked: int
+    summary_table: SummaryTable | None
 
 
-@router.get("", response_model=ReviewPage, summary="The review queue, nearest deadline first")
+@router.get("", response_model=ReviewPage,
+            summary="The review queue, most money at stake first")  # fmt: skip
 def list_review(
     engine: EngineDep,
     settings: SettingsDep,
@@ -65,7 +81,10 @@ def list_review(
     responses=not_found("review item"),
 )
 def get_review_item(
-    engine: EngineDep, now: NowDep, item_id: Annotated[int, id_path("Review item id.")]
+    engine: EngineDep,
+    settings: SettingsDep,
+    now: NowDep,
+    item_id: Annotated[int, id_path("Review item id.")],
 ) -> dict[str, Any]:
     """The item as in the list, plus ``explanation``: what ``leadlink explain`` says of its
     record (unmatched reason, candidates, every review item). 404 if unknown."""
@@ -73,7 +92,7 @@ def get_review_item(
     if found is None:
         raise NotFoundError(f"no review item {item_id}")
     item, record = found
-    out = review.item_dict(item, record, now.date())
+    out = review.item_dict(item, record, now.date(), review.stake_cut(settings, now.date()))
     _with_candidates(engine, [out])
     out["explanation"] = explain(engine, record.source, record.source_pk)
     return out
