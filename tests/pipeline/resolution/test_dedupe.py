@@ -198,11 +198,19 @@ def test_bad_input_names_file_line_and_column_and_writes_nothing(
     path = write(tmp_path / "in.csv", rows)
     out = tmp_path / "clusters.csv"
     with pytest.raises(BadInputError) as info:
-        dedupe.dedupe_file(path, out, id_column="id", fields=FIELDS, bands=Bands())
+        dedupe.dedupe_file(path, out, id_column="id", fields=FIELDS, bands=Bands(), strict=True)
     err = info.value
     assert (err.file, err.line, err.column) == (str(path), line, column)
     assert message in str(err)
     assert not out.exists()
+
+
+def test_a_bad_date_is_counted_and_compared_as_text_unless_strict(tmp_path: Path) -> None:
+    path = write(tmp_path / "in.csv", [*ROWS, ["c99", "Ana", "Ramos", "", "", "31/02/1990"]])
+    out = tmp_path / "clusters.csv"
+    result = dedupe.dedupe_file(path, out, id_column="id", fields=FIELDS, bands=Bands())
+    assert result.unparsed["birth_date"] == 1 and result.unparsed["phone"] == 0
+    assert result.rows == len(ROWS) + 1 and out.exists()
 
 
 def test_cli_errors_exit_2_and_write_nothing(tmp_path: Path) -> None:
