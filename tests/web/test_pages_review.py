@@ -72,7 +72,7 @@ def test_reject_through_the_form_and_a_second_decision_is_reported(
     assert "rechazado" in text_of(page(client, "/review", params={"status": "all"}), "flash-ok")
     again = post(client, f"/review/{item}/accept", {"csrf_token": token})
     assert again.status_code == 303
-    assert "ya se decidió (rejected, por" in text_of(page(client, "/review"), "flash-error")
+    assert "ya se decidió (rechazado, por" in text_of(page(client, "/review"), "flash-error")
     assert status_of(engine, item) == ("rejected", "olga", None)
     # An unknown item is said so, too; a "back" off the queue is not followed.
     missing = post(client, "/review/999999/accept", {"csrf_token": token, "back": "/gap"})

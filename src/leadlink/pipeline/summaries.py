@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from leadlink.settings import Settings
 from leadlink.store import activity_view, backlog_view, jobs, money_refresh, review_stake
-from leadlink.store.db import transaction
+from leadlink.store.db import ReadOnlyDatabaseError, transaction
 from leadlink.store.segments import SegmentRules
 
 VIEWS = money_refresh.VIEWS
@@ -134,17 +134,21 @@ def ensure(
     engine: Engine, settings: Settings, now: dt.datetime, views: Iterable[str] = VIEWS
 ) -> None:
     """Compute those of ``views`` a reader cannot use as they are (``stale_views``), each in
-    full."""
+    full. A read-only store (a copy opened to look, a standby) cannot: its reader gets the
+    figures as stored, and ``freshness`` says when they were computed, if ever."""
     wanted = set(views)
     with transaction(engine) as session:
         if not wanted & set(stale_views(session, settings, now)):
             return
-    with transaction(engine) as session:
-        # Checked again under the lock: another reader may have computed them meanwhile.
-        money_refresh.serialise(session)
-        stale = [v for v in stale_views(session, settings, now) if v in wanted]
-        if stale:
-            refresh_in(session, settings, now, stale)
+    try:
+        with transaction(engine) as session:
+            # Checked again under the lock: another reader may have computed them meanwhile.
+            money_refresh.serialise(session)
+            stale = [v for v in stale_views(session, settings, now) if v in wanted]
+            if stale:
+                refresh_in(session, settings, now, stale)
+    except ReadOnlyDatabaseError:
+        return
 
 
 def freshness(session: Session) -> dict[str, dict[str, Any]]:
