@@ -32,7 +32,7 @@ class Phrase:
 
 class Term:
     """A code word given as an error param (a status, a reason): ``str()`` is the code itself,
-    a page says its catalog's ``<group>.<value>`` (``review_status.accepted``)."""
+    a page says its catalog's ``<group>.<value>`` (``item_status.accepted``)."""
 
     def __init__(self, group: str, value: str) -> None:
         self.group, self.value = group, value
