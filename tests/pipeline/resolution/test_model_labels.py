@@ -109,6 +109,16 @@ def test_accepted_pairs_that_disagree_on_the_plate_lower_its_exact_m(
     # Same name, phone and car: the model links them; the wrong pair shares nothing strong.
     assert (labels["accepted_agreed"], labels["rejected_agreed"]) == (5, 1)
 
-    # Training again on the same store gives the same model (labels included: reproducible).
-    again = model_service.train(engine, now=later, accept=0.75)
-    assert again.sha256 == after["sha256"]
+    # Training again on the same store gives the same model, labels included. Not byte for
+    # byte: DuckDB's parallel sums in Splink's EM may differ in the last bits between runs
+    # (a CI run saw another hash), so each m and u is compared to 1e-9.
+    again = model_service.train(engine, now=later, accept=0.75).summary()
+    assert again["labels"] == after["labels"]
+    for comp, comp2 in zip(after["comparisons"], again["comparisons"], strict=True):
+        for lvl, lvl2 in zip(comp["levels"], comp2["levels"], strict=True):
+            assert lvl2["label"] == lvl["label"]
+            for key in ("m", "u"):
+                if lvl[key] is None:
+                    assert lvl2[key] is None
+                else:
+                    assert lvl2[key] == pytest.approx(lvl[key], rel=1e-9), (comp["field"], key)
