@@ -32,10 +32,11 @@ from leadlink.matching.engine import Bands, Profile, components
 from leadlink.pipeline.csv_cells import csv_writer, safe_cell
 from leadlink.pipeline.ingest.readers import PARQUET_SUFFIXES, read_table
 from leadlink.pipeline.resolution.linkage import (
-    DECISIONS,
     BadDates,
     Pair,
     Side,
+    by_decision,
+    by_rule,
     read_side,
     write_pairs,
 )
@@ -166,7 +167,6 @@ def dedupe_file(
         write_pairs(pairs_out, pairs)
     write_clusters(out, clusters)
     sizes = Counter(clusters.values())
-    decisions = Counter(row[3] for row in pairs)
     return DedupeResult(
         rows=len(side.ids),
         clusters=len(sizes),
@@ -174,9 +174,8 @@ def dedupe_file(
         records_in_duplicates=sum(n for n in sizes.values() if n > 1),
         largest_cluster=max(sizes.values(), default=0),
         pairs=len(pairs),
-        by_decision={d: decisions.get(d, 0) for d in DECISIONS}
-        | {d: n for d, n in decisions.items() if d not in DECISIONS},
-        by_rule=dict(sorted(Counter(row[4] for row in pairs).items())),
+        by_decision=by_decision(pairs),
+        by_rule=by_rule(pairs),
         out=str(out),
         pairs_out=str(pairs_out) if pairs_out is not None else None,
         quality=cluster_quality(clusters, true) if true is not None else None,

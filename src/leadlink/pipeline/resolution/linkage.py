@@ -307,12 +307,10 @@ def link_files(
     true_pairs = read_truth(truth) if truth is not None else None
     rows = link_sides(left_side, right_side, bands, seed=seed, profile=profile)
     write_pairs(out, rows)
-    decisions = Counter(row[3] for row in rows)
     return LinkResult(
         pairs=len(rows),
-        by_decision={d: decisions.get(d, 0) for d in DECISIONS}
-        | {d: n for d, n in decisions.items() if d not in DECISIONS},
-        by_rule=dict(sorted(Counter(row[4] for row in rows).items())),
+        by_decision=by_decision(rows),
+        by_rule=by_rule(rows),
         out=str(out),
         left_rows=len(left_side.ids),
         right_rows=len(right_side.ids),
@@ -320,6 +318,18 @@ def link_files(
         unparsed={"left": left_side.unparsed, "right": right_side.unparsed},
         profile=profile,
     )
+
+
+def by_decision(rows: Sequence[Pair]) -> dict[str, int]:
+    """Pairs per decision: every decision named (0 if none), in DECISIONS' order."""
+    decisions = Counter(row[3] for row in rows)
+    return {d: decisions.get(d, 0) for d in DECISIONS} | {
+        d: n for d, n in decisions.items() if d not in DECISIONS}  # fmt: skip
+
+
+def by_rule(rows: Sequence[Pair]) -> dict[str, int]:
+    """Pairs per rule, by rule name."""
+    return dict(sorted(Counter(row[4] for row in rows).items()))
 
 
 def read_truth(path: Path) -> set[tuple[str, str]]:
