@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, delete, func, insert, select, update
+from sqlalchemy import and_, case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from leadlink.store.models import Claim, Link, Payment, SourceRecord
@@ -43,17 +43,6 @@ PAYMENT_FIELDS = (
 LIMIT = 20
 
 
-def lead_dates(session: Session) -> list[tuple[str, int, dt.date]]:
-    """(person_key, lead record id, lead date) of every actively linked, dated lead."""
-    query = (
-        select(Link.person_key, SourceRecord.id, SourceRecord.event_date)
-        .join(Link, and_(Link.record_id == SourceRecord.id, Link.active))
-        .where(SourceRecord.source == "leads", SourceRecord.event_date.is_not(None))
-        .order_by(Link.person_key, SourceRecord.event_date, SourceRecord.id)
-    )
-    return [(r[0], r[1], r[2]) for r in session.execute(query) if r[2] is not None]
-
-
 def person_drivers(session: Session) -> list[tuple[str, str, str, str]]:
     """(person_key, driver id, first_name, last_name) of every actively linked drivers record."""
     query = (
@@ -68,15 +57,6 @@ def person_drivers(session: Session) -> list[tuple[str, str, str, str]]:
         .order_by(SourceRecord.id)
     )
     return [(r[0], r[1], r[2] or "", r[3] or "") for r in session.execute(query)]
-
-
-def trip_days(session: Session, until: dt.date) -> list[tuple[str, dt.date, int]]:
-    """(driver id, day, completed trips) of trips records up to ``until`` with trips > 0."""
-    trips = cast(SourceRecord.data["completed_trips"].as_string(), Integer)
-    query = select(
-        SourceRecord.data["driver_id"].as_string(), SourceRecord.event_date, trips
-    ).where(SourceRecord.source == "trips", SourceRecord.event_date <= until, trips > 0)
-    return [(r[0], r[1], int(r[2])) for r in session.execute(query)]
 
 
 def load_claims(session: Session) -> list[dict[str, Any]]:
@@ -220,14 +200,3 @@ def bad_claims(
         if what:
             found.append(f"claim {c['milestone']} of {c['person_key']}: {'; '.join(what)}")
     return len(found), found[:LIMIT]
-
-
-def lead_persons(session: Session) -> list[tuple[int, str | None]]:
-    """Every lead record with the person of its active link (None: no identity)."""
-    query = (
-        select(SourceRecord.id, Link.person_key)
-        .outerjoin(Link, and_(Link.record_id == SourceRecord.id, Link.active))
-        .where(SourceRecord.source == "leads")
-        .order_by(SourceRecord.id)
-    )
-    return [(r[0], r[1]) for r in session.execute(query)]

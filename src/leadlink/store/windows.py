@@ -23,6 +23,7 @@ from sqlalchemy import (
     Date,
     Integer,
     SQLColumnExpression,
+    String,
     and_,
     case,
     cast,
@@ -64,6 +65,27 @@ def _plus_days_postgresql(element: plus_days, compiler: SQLCompiler, **kw: Any) 
     return f"({compiler.process(day, **kw)} + CAST({compiler.process(days, **kw)} AS INTEGER))"
 
 
+class iso_date(FunctionElement[str]):  # noqa: N801 - reads as the SQL it renders
+    """A date as ``YYYY-MM-DD`` text, the form the trips key carries: SQLite keeps dates as
+    that text already; PostgreSQL formats it."""
+
+    type = String()
+    inherit_cache = True
+    name = "iso_date"
+
+
+@compiles(iso_date, "sqlite")
+def _iso_date_sqlite(element: iso_date, compiler: SQLCompiler, **kw: Any) -> str:
+    (day,) = list(element.clauses)
+    return str(compiler.process(day, **kw))
+
+
+@compiles(iso_date, "postgresql")
+def _iso_date_postgresql(element: iso_date, compiler: SQLCompiler, **kw: Any) -> str:
+    (day,) = list(element.clauses)
+    return f"to_char({compiler.process(day, **kw)}, 'YYYY-MM-DD')"
+
+
 def completed_trips(trip: Any) -> ColumnElement[int]:
     """A trips record's completed trips as an integer (the JSON holds the CSV text); ``trip``
     is an alias of ``SourceRecord``."""
@@ -77,6 +99,22 @@ def of_driver(trip: Any, driver_pk: SQLColumnExpression[str]) -> ColumnElement[b
         trip.source == "trips",
         key_text(trip.source_pk) >= key_text(driver_pk + literal(KEY_SEPARATOR)),
         key_text(trip.source_pk) < key_text(driver_pk + literal(KEY_END)),
+    )
+
+
+def of_driver_between(
+    trip: Any, driver_pk: SQLColumnExpression[str], start: Any, end: Any
+) -> ColumnElement[bool]:
+    """``trip`` is a trips record of the driver ``driver_pk`` dated in ``[start, end)``: the
+    range of the trips key index between ``driver_pk|start`` and ``driver_pk|end`` (ISO dates
+    sort as their days), so only the window's trips are read, not all of the driver's."""
+    head = driver_pk + literal(KEY_SEPARATOR)
+    return and_(
+        trip.source == "trips",
+        key_text(trip.source_pk) >= key_text(head + iso_date(start)),
+        key_text(trip.source_pk) < key_text(head + iso_date(end)),
+        trip.event_date >= start,
+        trip.event_date < end,
     )
 
 

@@ -24,7 +24,6 @@ from tests.pipeline.claims_world import (
 )
 
 from leadlink.pipeline.ingest.files import ingest_file
-from leadlink.pipeline.money.claim_facts import reached
 from leadlink.pipeline.money.claims import advance, check_claims, compute_claims, time_status
 from leadlink.pipeline.money.claims_report import aging_bucket
 
@@ -207,15 +206,6 @@ def test_claims_check_fails_on_a_broken_claim(world: Engine) -> None:
 
 
 # --- the pure rules -----------------------------------------------------------------------------
-
-
-def test_reached_counts_day_0_and_13_not_14() -> None:
-    lead = D(2026, 10, 1)
-    days = [(D(2026, 9, 30), 9), (D(2026, 10, 1), 1), (D(2026, 10, 14), 4), (D(2026, 10, 15), 40)]
-    assert reached(days, lead, 14) == {"M1": D(2026, 10, 1), "M5": D(2026, 10, 14)}
-    # Two drivers records of one person on the same day add up.
-    assert reached([(lead, 3), (lead, 2)], lead, 14) == {"M1": lead, "M5": lead}
-    assert reached([], lead, 14) == {}
 
 
 def test_time_status_edges() -> None:

@@ -35,8 +35,8 @@ from leadlink.pipeline.money import quarantine as quarantine_service
 from leadlink.pipeline.money.claim_facts import MILESTONES, STATUSES, Facts, load_facts
 from leadlink.pipeline.money.claims_report import report
 from leadlink.settings import Settings
+from leadlink.store import claim_windows, jobs
 from leadlink.store import claims as claims_store
-from leadlink.store import jobs
 from leadlink.store.db import transaction
 
 # Forward order; paid and rejected are final.
@@ -80,8 +80,8 @@ def compute_claims(engine: Engine, settings: Settings, *, now: dt.datetime) -> C
         result = ClaimsResult(run.id)
         run.counts = lambda: result.changes
         with transaction(engine) as session:
-            facts = load_facts(session, now.date())
-            result.changes = _write_claims(session, facts, settings, now, run.id)
+            facts = load_facts(session)
+            result.changes = _write_claims(session, settings, now, run.id)
             result.changes |= _reconcile(session, facts, settings, now, run.id)
             # A milestone claimed now is no longer at stake on the review queue.
             summaries.refresh_in(session, settings, now, views=("review",))
@@ -90,12 +90,13 @@ def compute_claims(engine: Engine, settings: Settings, *, now: dt.datetime) -> C
 
 
 def _write_claims(
-    session: Session, facts: Facts, settings: Settings, now: dt.datetime, run_id: int
+    session: Session, settings: Settings, now: dt.datetime, run_id: int
 ) -> dict[str, int]:
     window, amounts, today = settings.claim_window_days, settings.claim_amounts(), now.date()
     desired: dict[tuple[str, str], dict[str, Any]] = {}
-    for person, (rid, lead_date) in facts.anchors.items():
-        for milestone, day in facts.reached(person, window).items():
+    for person, rid, lead_date, days in claim_windows.reached_rows(session, today, window,
+                                                                    MILESTONES):  # fmt: skip
+        for milestone, day in days.items():
             desired[(person, milestone)] = {
                 "lead_record_id": rid,
                 "lead_date": lead_date,
