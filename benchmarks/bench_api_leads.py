@@ -65,9 +65,10 @@ def _pct(times: list[float], p: float) -> float:
 
 
 @contextmanager
-def serving(db_url: str, mode: str, log: Path) -> Iterator[tuple[str, FastAPI | None]]:
+def serving(db_url: str, mode: str, log: Path) -> Iterator[tuple[str, FastAPI | None, int]]:
     """The app on a free port: ``leadlink serve`` in its own process (as in production), or
-    uvicorn in a thread of this one (shares the GIL with the client). Yields (URL, app or None)."""
+    uvicorn in a thread of this one (shares the GIL with the client). Yields (URL, app or None,
+    the serving process's pid: its memory is read from /proc)."""
     port = _free_port()
     url = f"http://{HOST}:{port}"
     if mode == "thread":
@@ -78,7 +79,7 @@ def serving(db_url: str, mode: str, log: Path) -> Iterator[tuple[str, FastAPI | 
         thread.start()
         try:
             _wait(url, thread.is_alive)
-            yield url, app
+            yield url, app, os.getpid()
         finally:
             server.should_exit = True
             thread.join(timeout=30)
@@ -90,7 +91,7 @@ def serving(db_url: str, mode: str, log: Path) -> Iterator[tuple[str, FastAPI | 
                                 env=env, stdout=err, stderr=err)  # fmt: skip
         try:
             _wait(url, lambda: proc.poll() is None)
-            yield url, None
+            yield url, None, proc.pid
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -106,6 +107,20 @@ def _wait(url: str, alive: Callable[[], bool]) -> None:
             pass
         time.sleep(0.1)
     raise SystemExit(f"the server at {url} did not come up")
+
+
+def _memory_mib(pid: int) -> dict[str, float]:
+    """The process's resident memory now (VmRSS) and at its peak (VmHWM), in MiB (Linux)."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return {}
+    out = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            out[name] = round(int(value.split()[0]) / 1024, 1)
+    return out
 
 
 def as_post(row: dict[str, str]) -> dict[str, Any]:
@@ -125,7 +140,7 @@ def post_all(db_url: str, leads: list[dict[str, str]], mode: str, log: Path) -> 
     decisions: Counter[str] = Counter()
     times: list[float] = []
     with (
-        serving(db_url, mode, log) as (url, app),
+        serving(db_url, mode, log) as (url, app, pid),
         httpx.Client(base_url=url, timeout=120,
                      headers={"Authorization": f"Bearer {token}"}) as client,
     ):  # fmt: skip
@@ -141,6 +156,7 @@ def post_all(db_url: str, leads: list[dict[str, str]], mode: str, log: Path) -> 
             if got.status_code < 300:
                 body = got.json()
                 decisions[f"{body['decision']}/{body['band']}"] += 1
+        memory = _memory_mib(pid)
     if app is not None:
         load_s, loads = app.state.lead_poster.last_load_s, app.state.lead_poster.loads
     else:  # the server logs each load of its matcher (pipeline/resolution/lead_post.py)
@@ -158,6 +174,8 @@ def post_all(db_url: str, leads: list[dict[str, str]], mode: str, log: Path) -> 
         "p99_ms": _pct(times, 0.99),
         "max_ms": round(times[-1], 1),
         "mean_ms": round(statistics.fmean(times), 1),
+        "server_rss_mib": memory.get("VmRSS"),
+        "server_peak_rss_mib": memory.get("VmHWM"),
         "statuses": dict(statuses),
         "decisions": dict(decisions),
     }
