@@ -6,7 +6,7 @@ process on a free port of 127.0.0.1 (--server thread: uvicorn in a thread of thi
 which then shares the GIL with the client); an httpx client posts --n held-out leads
 with an operator token, one after the other, and times each round trip: validation, the
 online decision, the one transaction that stores the lead, its decision and audit row, and
-HTTP. The first post loads the online matcher (the registry and the compiled model): it is
+HTTP. The first post loads the online matcher (the model and term frequencies): it is
 reported apart, as the load time, and not counted in the percentiles. Before serving, the
 same leads are decided by ``OnlineMatcher.decide`` alone (bench_online's ``time_online``,
 nothing written) on the same registry: the difference is what the API adds (HTTP, token,

@@ -4,8 +4,9 @@
 term frequencies, counted in SQL (``keys.term_counts``, as `match` counts them), and compiles
 the model with them to one DuckDB query (``matching.compiled``). Per lead it does what `match`
 does per chunk (``streaming``), for one record: the lead's blocking keys
-(``blocking.record_keys``) -> the linked records sharing one, read in one indexed statement
-(``keys.registry_rows``) -> only those normalised -> the decision `match` makes
+(``blocking.few_record_keys``, equal to the keys `match` stores) -> the linked records
+sharing one, read in one indexed statement (``keys.registry_rows``) -> only those
+normalised -> the decision `match` makes
 (``matching.single``, tested equal to the batch engine): rules first, the model for what they
 leave open, the same bands, margin and guard. So whatever linked a record (`match`,
 `recover`, a review accept, another server process) is seen by the next lead, with nothing
@@ -34,7 +35,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from leadlink.matching import RULES, Bands, prepare
-from leadlink.matching.blocking import record_keys, record_terms
+from leadlink.matching.blocking import few_record_keys, record_terms
 from leadlink.matching.compiled import CompiledModel
 from leadlink.matching.decision import Decision
 from leadlink.matching.engine import term_frequencies
@@ -84,7 +85,7 @@ class OnlineMatcher:
         """The engine's decision for ``lead`` as record ``rid``: the decision ``match`` makes
         and ``resolve.write_decisions`` persists (evidence and candidates as JSON text)."""
         query = prepare(canonical_frame([("leads", rid, lead, None)]))
-        qkeys = record_keys(query)
+        qkeys = few_record_keys(query)
         self._last = (lead, query, qkeys)  # key_parts() after the post reuses them
         candidates = self.candidates(qkeys)
         compiled = self.compiled
@@ -109,7 +110,7 @@ class OnlineMatcher:
             _, query, qkeys = self._last
         else:
             query = prepare(canonical_frame([("leads", rid, lead, None)]))
-            qkeys = record_keys(query)
+            qkeys = few_record_keys(query)
         terms = record_terms(query)
         return [
             ("key", _with_rid(qkeys, rid).sort_by("key")),
