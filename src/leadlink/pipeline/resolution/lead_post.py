@@ -120,6 +120,7 @@ class LeadPoster:
         self.settings = settings
         self._lock = threading.Lock()
         self._matcher: OnlineMatcher | None = None
+        self._model_seen: int | None = None  # the newest model id when the matcher loaded
         # How many times the matcher (model, term frequencies) was loaded, the last load's
         # time, and the linked records it found without keys and keyed (all loads).
         self.loads = 0
@@ -166,10 +167,13 @@ class LeadPoster:
         with transaction(self.engine) as session:
             newest = lead_post_store.newest_model(session)
         matcher = self._matcher
-        if matcher is not None and newest == matcher.model_id:
+        # The newest id seen, not the matcher's model: a newest model of an older format is
+        # not applied (``model.current``), and must not reload at every post.
+        if matcher is not None and newest == self._model_seen:
             return matcher
         if matcher is not None and not self.settings.probabilistic:
             return matcher  # the rules alone decide: a new model changes nothing
+        self._model_seen = newest  # read before loading: a model trained meanwhile reloads
         began = time.perf_counter()
         keyed = key_unkeyed(self.engine)
         if matcher is None:
