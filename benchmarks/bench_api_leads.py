@@ -91,8 +91,10 @@ def serving(db_url: str, mode: str, log: Path) -> Iterator[tuple[str, FastAPI | 
     env = {**os.environ, "LEADLINK_DB": db_url, "LEADLINK_SECRET_KEY": SECRET}
     leadlink = Path(sys.executable).with_name("leadlink")
     with log.open("w") as err:
-        proc = subprocess.Popen([str(leadlink), "serve", "--host", HOST, "--port", str(port)],
-                                env=env, stdout=err, stderr=err)  # fmt: skip
+        # Run by this interpreter: the script's own #! may name another checkout's venv (a
+        # worktree's venv made by copying), which would serve that checkout's code.
+        proc = subprocess.Popen([sys.executable, str(leadlink), "serve", "--host", HOST,
+                                 "--port", str(port)], env=env, stdout=err, stderr=err)  # fmt: skip
         try:
             _wait(url, lambda: proc.poll() is None)
             yield url, None, proc.pid
