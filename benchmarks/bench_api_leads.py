@@ -6,7 +6,7 @@ process on a free port of 127.0.0.1 (--server thread: uvicorn in a thread of thi
 which then shares the GIL with the client); an httpx client posts --n held-out leads
 with an operator token, one after the other, and times each round trip: validation, the
 online decision, the one transaction that stores the lead, its decision and audit row, and
-HTTP. The first post loads the online matcher (the registry and the compiled model): it is
+HTTP. The first post loads the online matcher (the model and term frequencies): it is
 reported apart, as the load time, and not counted in the percentiles. Before serving, the
 same leads are decided by ``OnlineMatcher.decide`` alone (bench_online's ``time_online``,
 nothing written) on the same registry: the difference is what the API adds (HTTP, token,
@@ -21,6 +21,7 @@ copy, work.db), skipping the build.
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime as dt
 import json
 import math
@@ -43,8 +44,11 @@ import httpx
 import uvicorn
 from bench_online import DRIVERS_PER_LEAD, build_registry, read_leads, time_online
 from fastapi import FastAPI
+from sqlalchemy import text
 
+from leadlink.pipeline.ingest.files import ingest_file
 from leadlink.pipeline.operations import tokens
+from leadlink.pipeline.resolution.resolve import match
 from leadlink.settings import load_settings
 from leadlink.sources import SOURCES
 from leadlink.store.db import make_engine
@@ -65,9 +69,10 @@ def _pct(times: list[float], p: float) -> float:
 
 
 @contextmanager
-def serving(db_url: str, mode: str, log: Path) -> Iterator[tuple[str, FastAPI | None]]:
+def serving(db_url: str, mode: str, log: Path) -> Iterator[tuple[str, FastAPI | None, int]]:
     """The app on a free port: ``leadlink serve`` in its own process (as in production), or
-    uvicorn in a thread of this one (shares the GIL with the client). Yields (URL, app or None)."""
+    uvicorn in a thread of this one (shares the GIL with the client). Yields (URL, app or None,
+    the serving process's pid: its memory is read from /proc)."""
     port = _free_port()
     url = f"http://{HOST}:{port}"
     if mode == "thread":
@@ -78,7 +83,7 @@ def serving(db_url: str, mode: str, log: Path) -> Iterator[tuple[str, FastAPI | 
         thread.start()
         try:
             _wait(url, thread.is_alive)
-            yield url, app
+            yield url, app, os.getpid()
         finally:
             server.should_exit = True
             thread.join(timeout=30)
@@ -86,11 +91,13 @@ def serving(db_url: str, mode: str, log: Path) -> Iterator[tuple[str, FastAPI | 
     env = {**os.environ, "LEADLINK_DB": db_url, "LEADLINK_SECRET_KEY": SECRET}
     leadlink = Path(sys.executable).with_name("leadlink")
     with log.open("w") as err:
-        proc = subprocess.Popen([str(leadlink), "serve", "--host", HOST, "--port", str(port)],
-                                env=env, stdout=err, stderr=err)  # fmt: skip
+        # Run by this interpreter: the script's own #! may name another checkout's venv (a
+        # worktree's venv made by copying), which would serve that checkout's code.
+        proc = subprocess.Popen([sys.executable, str(leadlink), "serve", "--host", HOST,
+                                 "--port", str(port)], env=env, stdout=err, stderr=err)  # fmt: skip
         try:
             _wait(url, lambda: proc.poll() is None)
-            yield url, None
+            yield url, None, proc.pid
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -108,6 +115,20 @@ def _wait(url: str, alive: Callable[[], bool]) -> None:
     raise SystemExit(f"the server at {url} did not come up")
 
 
+def _memory_mib(pid: int) -> dict[str, float]:
+    """The process's resident memory now (VmRSS) and at its peak (VmHWM), in MiB (Linux)."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return {}
+    out = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            out[name] = round(int(value.split()[0]) / 1024, 1)
+    return out
+
+
 def as_post(row: dict[str, str]) -> dict[str, Any]:
     """A leads.csv row as POST /api/leads takes it: the source's columns, the rest in extra."""
     columns = SOURCES["leads"].columns
@@ -115,8 +136,16 @@ def as_post(row: dict[str, str]) -> dict[str, Any]:
     return {**{k: v for k, v in row.items() if k in columns}, **({"extra": extra} if extra else {})}
 
 
-def post_all(db_url: str, leads: list[dict[str, str]], mode: str, log: Path) -> dict[str, Any]:
-    """Serve the app on ``db_url`` and post ``leads`` (the first one loads the matcher)."""
+def post_all(
+    db_url: str,
+    leads: list[dict[str, str]],
+    mode: str,
+    log: Path,
+    batch: Callable[[], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Serve the app on ``db_url`` and post ``leads`` (the first one loads the matcher).
+    ``batch``: run half way, the server up and idle (a `match` writing links behind its
+    back); the posts after it are reported apart, as ``after_batch``."""
     engine = make_engine(db_url)
     token, _ = tokens.create(engine, role="operator", name=f"bench-{os.getpid()}-{time.time()}",
                              now=dt.datetime.now(dt.UTC).replace(tzinfo=None))  # fmt: skip
@@ -125,7 +154,7 @@ def post_all(db_url: str, leads: list[dict[str, str]], mode: str, log: Path) -> 
     decisions: Counter[str] = Counter()
     times: list[float] = []
     with (
-        serving(db_url, mode, log) as (url, app),
+        serving(db_url, mode, log) as (url, app, pid),
         httpx.Client(base_url=url, timeout=120,
                      headers={"Authorization": f"Bearer {token}"}) as client,
     ):  # fmt: skip
@@ -133,21 +162,34 @@ def post_all(db_url: str, leads: list[dict[str, str]], mode: str, log: Path) -> 
         first = client.post("/api/leads", json=as_post(leads[0]))
         first_s = time.perf_counter() - t0
         first.raise_for_status()
-        for lead in leads[1:]:
+        half = len(leads) // 2 if batch else len(leads)
+        after: list[float] = []
+        for i, lead in enumerate(leads[1:], start=1):
+            if i == half and batch is not None:
+                batched = batch()
             t = time.perf_counter()
             got = client.post("/api/leads", json=as_post(lead))
-            times.append((time.perf_counter() - t) * 1000)
+            (after if i >= half else times).append((time.perf_counter() - t) * 1000)
             statuses[got.status_code] += 1
             if got.status_code < 300:
                 body = got.json()
                 decisions[f"{body['decision']}/{body['band']}"] += 1
+        memory = _memory_mib(pid)
     if app is not None:
         load_s, loads = app.state.lead_poster.last_load_s, app.state.lead_poster.loads
     else:  # the server logs each load of its matcher (pipeline/resolution/lead_post.py)
         found = re.findall(r"online matcher loaded in ([0-9.]+) s", log.read_text())
         load_s, loads = (float(found[0]) if found else None), len(found)
     times.sort()
+    extra: dict[str, Any] = {}
+    if batch is not None:
+        first_after = after[0]
+        after.sort()
+        extra["after_batch"] = {**batched, "n": len(after), "first_ms": round(first_after, 1),
+                                "p50_ms": round(statistics.median(after), 1),
+                                "p99_ms": _pct(after, 0.99), "max_ms": round(after[-1], 1)}
     return {
+        **extra,
         "transport": f"real HTTP, one keep-alive connection; server: {mode}",
         "first_post_s": round(first_s, 2),
         "matcher_load_s": load_s,
@@ -158,9 +200,31 @@ def post_all(db_url: str, leads: list[dict[str, str]], mode: str, log: Path) -> 
         "p99_ms": _pct(times, 0.99),
         "max_ms": round(times[-1], 1),
         "mean_ms": round(statistics.fmean(times), 1),
+        "server_rss_mib": memory.get("VmRSS"),
+        "server_peak_rss_mib": memory.get("VmHWM"),
         "statuses": dict(statuses),
         "decisions": dict(decisions),
     }
+
+
+def batch_match(db_url: str, leads: list[dict[str, str]], out: Path) -> dict[str, Any]:
+    """Ingest ``leads`` and run `match` on the served store: the links a batch writes."""
+    path = out / "batch_leads.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(leads[0]))
+        writer.writeheader()
+        writer.writerows(leads)
+    engine = make_engine(db_url)
+    now = dt.datetime(2026, 11, 23)
+    ingest_file(engine, "leads", path, now=now)
+    t0 = time.perf_counter()
+    result = match(engine, load_settings(db=db_url), now=now)
+    match_s = time.perf_counter() - t0
+    with engine.connect() as conn:
+        linked = conn.execute(text("SELECT count(*) FROM link WHERE active AND run_id = :r"),
+                              {"r": result.run_id}).scalar()  # fmt: skip
+    engine.dispose()
+    return {"batch_leads": len(leads), "links_written": linked, "match_s": round(match_s, 1)}
 
 
 def main() -> None:
@@ -174,6 +238,9 @@ def main() -> None:
                     help="reuse the registry a previous run built in --out (posts go to a copy)")
     ap.add_argument("--server", choices=("process", "thread"), default="process",
                     help="leadlink serve in its own process (default), or uvicorn in a thread")
+    ap.add_argument("--batch-leads", type=int, default=0,
+                    help="half way, ingest this many more leads and `match` them while the "
+                    "server runs; report the posts after it apart")
     ap.add_argument("--no-online", action="store_true",
                     help="skip timing OnlineMatcher.decide alone on the same leads first")
     args = ap.parse_args()  # fmt: skip
@@ -199,7 +266,11 @@ def main() -> None:
         engine.dispose()
         shown = ("p50_ms", "p90_ms", "p99_ms", "max_ms")
         report["online_decide_only"] = {k: online[k] for k in shown}
-    report.update(post_all(db_url, held, args.server, args.out / "server.log"))
+    batch = None
+    if args.batch_leads:
+        more = read_leads(data / "leads.csv")[args.train_leads + args.n + 1 :][: args.batch_leads]
+        batch = lambda: batch_match(db_url, more, args.out)  # noqa: E731
+    report.update(post_all(db_url, held, args.server, args.out / "server.log", batch))
     print(json.dumps(report, indent=2))
 
 

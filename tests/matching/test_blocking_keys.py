@@ -103,3 +103,17 @@ def test_empty_frame_has_no_keys() -> None:
     empty = prepare(canonical_frame([]))
     assert blocking.record_keys(empty).num_rows == 0
     assert isinstance(Path(__file__), Path)
+
+
+def test_keys_computed_in_python_are_the_sql_keys(frames: tuple[pa.Table, pa.Table]) -> None:
+    """The online path keys a lead in Python (``few_record_keys``); `match` stored the
+    registry's keys with ``record_keys``: a lead must hash to the very keys stored."""
+    query, registry = frames
+    for frame in (query, registry):
+        sql = blocking.record_keys(frame)
+        assert sql.num_rows > 1000
+        assert blocking.few_record_keys(frame).equals(sql)
+    one = query.slice(3, 1)
+    assert blocking.few_record_keys(one).equals(blocking.record_keys(one))
+    empty = query.slice(0, 0)
+    assert blocking.few_record_keys(empty).num_rows == blocking.record_keys(empty).num_rows == 0

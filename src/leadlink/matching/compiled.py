@@ -8,7 +8,8 @@ expression per comparison and adds the term-frequency adjustment Splink applies 
 matches, so scores agree with ``model.score`` given the same term frequencies (tested).
 
 - ``CompiledModel``: a few query records against their candidates (the online path), one
-  prepared query, term frequencies of the registry it was built with.
+  prepared query, term frequencies given (the registry's, counted in SQL) or counted in the
+  registry it was built with.
 - ``BatchScorer``: many records against a registry subset (`match`, chunk by chunk), the
   model's blocking rules as a union of equi-joins, term frequencies given (the registry's).
 """
@@ -173,33 +174,48 @@ def _tf_table(con: duckdb.DuckDBPyConnection, col: str, frame: pa.Table) -> None
 
 
 class CompiledModel:
-    """Score query records against a fixed registry with the blocking rules of the model."""
+    """Score query records against their candidates with the blocking rules of the model."""
 
     def __init__(
         self,
         settings: dict[str, Any],
-        registry: pa.Table,
+        registry: pa.Table | None = None,
         *,
+        tf: dict[str, pa.Table] | None = None,
         threshold: float = SCORE_THRESHOLD,
         frame: pa.Table | None = None,
     ) -> None:
-        """``threshold``: pairs under this probability are dropped, as ``model.score`` does.
-        ``frame``: the registry's ``model_frame.model_frame``, when the caller has it already."""
+        """Term frequencies: ``tf`` (``engine.term_frequencies``: the online path counts the
+        registry's in SQL, as `match` does), else counted in ``registry`` (or its ``frame``,
+        its ``model_frame.model_frame`` when the caller has it already).
+        ``threshold``: pairs under this probability are dropped, as ``model.score`` does."""
         self.settings = settings
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET threads TO 1")
-        if frame is None:
-            frame = model_frame(registry)
-        self.present = {f for f in FIELDS
-                        if frame.column(f).null_count < frame.num_rows}  # fmt: skip
-        # Term frequencies over the whole registry, kept: scoring sees a few rows at a time.
-        tf_columns = {c for c in TF_COLUMNS if c in self.present}
-        for col in tf_columns:
-            _tf_table(self.con, col, frame)
+        if tf is not None:
+            # Every field may be present: a block over a field nobody has joins nothing.
+            self.present = set(FIELDS)
+            tf_columns = set(tf)
+            for col, lookup in tf.items():
+                # Column names come from the model module's constants, never from data.
+                self.con.register("lookup", lookup)
+                self.con.execute(
+                    f"CREATE TABLE tf_{col} AS SELECT {col} AS v, tf_{col} AS tf FROM lookup"  # noqa: S608
+                )
+                self.con.unregister("lookup")
+        else:
+            if frame is None:
+                assert registry is not None, "a registry, its frame, or term frequencies"
+                frame = model_frame(registry)
+            self.present = {f for f in FIELDS
+                            if frame.column(f).null_count < frame.num_rows}  # fmt: skip
+            # Term frequencies over the whole registry, kept: scoring sees a few rows at a time.
+            tf_columns = {c for c in TF_COLUMNS if c in self.present}
+            for col in tf_columns:
+                _tf_table(self.con, col, frame)
         # Query and candidates go into two fixed tables, so the compiled query is prepared once:
         # parsing and planning it is most of what a call would otherwise cost.
-        empty = frame.schema.empty_table().cast(MODEL_FRAME_SCHEMA)
-        self.con.register("empty", empty)
+        self.con.register("empty", MODEL_FRAME_SCHEMA.empty_table())
         self.con.execute("CREATE TEMP TABLE q AS SELECT * FROM empty")
         self.con.execute("CREATE TEMP TABLE r AS SELECT * FROM empty")
         self.con.unregister("empty")
@@ -220,8 +236,9 @@ class CompiledModel:
     ) -> pa.Table:
         """Like ``model.score`` on prepared frames: rid, cid, probability, weight, waterfall.
 
-        Meant for a few query records against their candidates (``index.BlockIndex``): the
-        blocking join here is a plain OR of the model's rules, fine on tens of rows.
+        Meant for a few query records against their candidates (the online path's key
+        lookup): the blocking join here is a plain OR of the model's rules, fine on hundreds
+        of rows.
         """
         self.con.register("q_in", model_frame(query))
         if registry_frame is None:

@@ -144,6 +144,26 @@ def registry_sharing(session: Session, keys: Sequence[int]) -> list[int]:
     return sorted(found)
 
 
+def registry_rows(
+    session: Session, keys: Sequence[int]
+) -> list[tuple[int, str, str, dict[str, Any], str]]:
+    """The actively linked records sharing one of ``keys`` (a handful: one lead's keys), in
+    one statement: ``(id, source, person_key, data, content_hash)`` by id. The online path's
+    candidates; ``registry_sharing`` is the same lookup for a batch chunk's many keys."""
+    conn = session.connection()
+    sharing = select(record_key.c.record_id).where(
+        id_in(conn, record_key.c.key, sorted(set(keys)))
+    )
+    query = (
+        select(SourceRecord.id, SourceRecord.source, Link.person_key, SourceRecord.data,
+               SourceRecord.content_hash)  # fmt: skip
+        .join(Link, and_(Link.record_id == SourceRecord.id, Link.active))
+        .where(SourceRecord.id.in_(sharing))
+        .order_by(SourceRecord.id)
+    )
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in conn.execute(query)]
+
+
 def unkeyed_linked(
     session: Session, sources: Sequence[str], *, after: int, limit: int
 ) -> list[tuple[int, str, dict[str, Any], str]]:

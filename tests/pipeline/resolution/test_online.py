@@ -73,6 +73,10 @@ def test_online_decisions_agree_with_the_batch_and_write_nothing(
     assert matcher.model_id is not None
     online = [matcher.decide(lead) for lead in held]
     assert _counts(engine) == before  # deciding writes nothing
+    # Each lead read only the linked records sharing a key with it, never the registry.
+    with engine.connect() as conn:
+        registry = conn.execute(text("SELECT count(*) FROM link WHERE active")).scalar() or 0
+    assert 0 < matcher.candidates_read < 0.1 * registry * len(held)
 
     # The batch path on the same leads (as records with ids, decided not written).
     resolver = Resolver(engine, SETTINGS, now=NOW)

@@ -8,11 +8,15 @@ unmatched + review items) with a ``lead_post`` audit row naming the token: all i
 transaction, so a lead is never stored without its decision.
 
 One ``LeadPoster`` per process (the app keeps it): the matcher is loaded on the first post,
-not at start, and is not thread-safe, so posts are decided one at a time under a lock. Before
-each post a cheap look at the store (links written after the newest one the matcher knows,
-other than its own; the newest model id) tells whether someone else (match, recover, a
-review accept, a retrained model) changed the registry: then it is reloaded. A lead the post
-links is added to the matcher's registry in place, so the next lead can join it.
+not at start, and is not thread-safe, so posts are decided one at a time under a lock. The
+matcher holds no registry: each lead's candidates are looked up in the store's key tables
+(``online``), so links written by anyone (match, recover, a review accept, another server
+process) are seen by the next post with nothing to reload. Before each post one cheap
+statement reads the newest model id: when a model was trained since, the matcher reloads the
+model and the term frequencies (milliseconds to seconds, never the registry). Each load first
+keys the linked records that have no keys (``online.key_unkeyed``), so none is invisible.
+The post stores the lead's blocking keys and model terms with its record, in its transaction:
+the next lead (in this process or another) finds it once it is linked.
 
 The lead's record is inserted without a look first (the common case is a new lead); the
 unique key refuses an existing lead id, and that rolled-back post then reads what is stored.
@@ -24,7 +28,6 @@ different body, or a lead `match` has not decided yet, is refused (``LeadExists`
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import json
 import logging
 import threading
@@ -42,11 +45,11 @@ from leadlink.matching import normalise
 from leadlink.pipeline import summaries
 from leadlink.pipeline.ingest.files import content_hash
 from leadlink.pipeline.ingest.readers import MAX_FIELD_CHARS, RawTable, ValidRow, validate
-from leadlink.pipeline.resolution.online import OnlineMatcher
+from leadlink.pipeline.resolution.online import OnlineMatcher, key_unkeyed
 from leadlink.pipeline.resolution.resolve import write_decisions
 from leadlink.settings import Settings
 from leadlink.sources import SOURCES
-from leadlink.store import audit, queries
+from leadlink.store import audit, keys, queries
 from leadlink.store import lead_post as lead_post_store
 from leadlink.store.db import transaction
 from leadlink.store.models import SourceRecord
@@ -111,26 +114,18 @@ class Posted:
     decision: dict[str, Any]
 
 
-@dataclass
-class _Known:
-    """What the loaded matcher reflects: links up to ``link_id`` plus the ``own_links`` it
-    wrote since (only it writes while the lock is held: any other link after ``link_id``
-    is someone else's)."""
-
-    link_id: int | None
-    model_id: int | None
-    own_links: int = 0
-
-
 class LeadPoster:
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine = engine
         self.settings = settings
         self._lock = threading.Lock()
         self._matcher: OnlineMatcher | None = None
-        self._known: _Known | None = None
-        self.loads = 0  # how many times the registry was (re)loaded, and the last load's time
+        self._model_seen: int | None = None  # the newest model id when the matcher loaded
+        # How many times the matcher (model, term frequencies) was loaded, the last load's
+        # time, and the linked records it found without keys and keyed (all loads).
+        self.loads = 0
         self.last_load_s: float | None = None
+        self.keyed_at_load = 0
 
     def post(self, fields: Mapping[str, Any], *, actor: str, now: dt.datetime) -> Posted:
         row = validate_lead(fields)
@@ -147,6 +142,7 @@ class LeadPoster:
                         content_hash=digest, event_date=row.event_date, now=now,
                     )  # fmt: skip
                     d["rid"] = rid
+                    keys.write_parts(session, matcher.key_parts(row.data, rid))
                     linked = write_decisions(session, [d], run_id=None, now=now,
                                              window_days=self.settings.claim_window_days)
                     answer = matcher.answer(row.data, d)
@@ -163,37 +159,35 @@ class LeadPoster:
                     if existing is None:  # not the lead's key: a real failure
                         raise
                     return Posted(False, _stored(session, existing, digest))
-            if rid in linked:
-                matcher.grow(row.data, rid, linked[rid])
-                assert self._known is not None
-                self._known.own_links += 1
         return Posted(True, answer)
 
     def _fresh_matcher(self) -> OnlineMatcher:
-        """The loaded matcher, reloaded first when the store's registry moved under it."""
-        known = self._known
+        """The loaded matcher, its model and term frequencies reloaded when a newer model
+        was trained (links need nothing: candidates are read from the store per lead)."""
         with transaction(self.engine) as session:
-            state = lead_post_store.registry_state(session, known.link_id if known else None)
-        stale = (known is None or state.links_after != known.own_links
-                 or state.newest_model != known.model_id)  # fmt: skip
-        if stale:  # read before loading: what lands during the load is caught next time
-            known = _Known(state.newest_link, state.newest_model)
-        if stale or self._matcher is None:
-            began = time.perf_counter()
-            gc.unfreeze()  # the registry being replaced may be collected again
-            if self._matcher is None:
-                self._matcher = OnlineMatcher(self.engine, self.settings)
-            else:
-                self._matcher.refresh()
-            # The loaded registry is ~0.5 M long-lived objects (at 50 k drivers): every full
-            # collection walked them, 180 ms inside some unlucky post. Frozen, it skips them.
-            gc.collect()
-            gc.freeze()
-            self._known = known
-            self.loads += 1
-            self.last_load_s = round(time.perf_counter() - began, 3)
-            log.info("online matcher loaded in %.3f s (load %d)", self.last_load_s, self.loads)
-        return self._matcher
+            newest = lead_post_store.newest_model(session)
+        matcher = self._matcher
+        # The newest id seen, not the matcher's model: a newest model of an older format is
+        # not applied (``model.current``), and must not reload at every post.
+        if matcher is not None and newest == self._model_seen:
+            return matcher
+        if matcher is not None and not self.settings.probabilistic:
+            return matcher  # the rules alone decide: a new model changes nothing
+        self._model_seen = newest  # read before loading: a model trained meanwhile reloads
+        began = time.perf_counter()
+        keyed = key_unkeyed(self.engine)
+        if matcher is None:
+            matcher = self._matcher = OnlineMatcher(self.engine, self.settings)
+        else:
+            matcher.refresh()
+        self.loads += 1
+        self.keyed_at_load += keyed
+        self.last_load_s = round(time.perf_counter() - began, 3)
+        if keyed:
+            log.warning("online matcher: %d linked records had no blocking keys; keyed now",
+                        keyed)  # fmt: skip
+        log.info("online matcher loaded in %.3f s (load %d)", self.last_load_s, self.loads)
+        return matcher
 
 
 AUDITED = ("record_id", "decision", "person_key", "band", "rule", "score", "reason",

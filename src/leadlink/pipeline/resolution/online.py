@@ -1,14 +1,27 @@
 """The online path: one new lead decided against the registry in milliseconds, no batch rerun.
 
-``OnlineMatcher`` loads the registry (every linked record, normalised) and the stored model
-once, indexes the registry's blocking keys in memory (``matching.index``), compiles the model
-to one DuckDB query (``matching.compiled``), and then decides one lead at a time with the
-decision `match` makes (``matching.single``, tested equal to the batch engine): rules first,
-the model for what they leave open, the same bands, margin and guard. It reads nothing per
-lead. The blocking indexes live in the matcher's memory, not in database tables: looking up a
-dozen keys in hash maps takes microseconds, a database round trip per key would not. A process that
-serves leads (the API) keeps one matcher and calls ``refresh`` after writes that change the
-registry; ``decide`` itself never writes.
+``OnlineMatcher`` holds no registry. At load it reads the stored model and the registry's
+term frequencies, counted in SQL (``keys.term_counts``, as `match` counts them), and compiles
+the model with them to one DuckDB query (``matching.compiled``). Per lead it does what `match`
+does per chunk (``streaming``), for one record: the lead's blocking keys
+(``blocking.few_record_keys``, equal to the keys `match` stores) -> the linked records
+sharing one, read in one indexed statement (``keys.registry_rows``) -> only those
+normalised -> the decision `match` makes
+(``matching.single``, tested equal to the batch engine): rules first, the model for what they
+leave open, the same bands, margin and guard. So whatever linked a record (`match`,
+`recover`, a review accept, another server process) is seen by the next lead, with nothing
+to reload, and a process holds the model and a few term tables, not the registry.
+
+Records can only be found through their keys: a linked record without any (its content was
+changed by an ingest after it was linked, or it was linked before keys existed) would be
+invisible. ``key_unkeyed`` keys them in one set-based pass; ``LeadPoster`` runs it whenever
+it loads a matcher (process start, a new model), and `match` does the same first
+(``Streamer.backfill``). ``decide`` itself never writes.
+
+Term frequencies are those of the load (start, or the last new model): a record linked since
+moves a term's frequency by 1/N of the registry, far under what changes a band, and a
+retrained model reloads them. The batch decides a source against the registry as it was
+before the source, with the same kind of staleness.
 """
 
 from __future__ import annotations
@@ -17,20 +30,30 @@ import json
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
 from leadlink.matching import RULES, Bands, prepare
+from leadlink.matching.blocking import few_record_keys, record_terms
 from leadlink.matching.compiled import CompiledModel
 from leadlink.matching.decision import Decision
-from leadlink.matching.index import BlockIndex
+from leadlink.matching.engine import term_frequencies
 from leadlink.matching.single import resolve_one
 from leadlink.pipeline.resolution.canonical import canonical_frame
 from leadlink.pipeline.resolution.model import current as current_model
-from leadlink.pipeline.resolution.resolve import load_registry
+from leadlink.pipeline.resolution.staging import prepare_page
 from leadlink.settings import Settings
+from leadlink.sources import IDENTITY_SOURCES
+from leadlink.store import keys
+from leadlink.store.db import transaction
 
 # The record id a lead that is not in the store yet is decided under.
 NEW_LEAD_RID = -1
+# Unkeyed linked records read, normalised and keyed per transaction by ``key_unkeyed``.
+KEY_PAGE = 5_000
+# Tries of a page another process keyed at the same time (its keys collide with ours).
+KEY_TRIES = 3
 
 
 class OnlineMatcher:
@@ -38,21 +61,21 @@ class OnlineMatcher:
         self.engine = engine
         self.settings = settings
         self.bands = Bands(settings.accept_threshold, settings.review_threshold, settings.margin)
-        self._last: tuple[dict[str, Any], pa.Table] | None = None  # the last lead decided
+        # The last lead decided: its prepared frame and keys, for ``key_parts`` after a post.
+        self._last: tuple[dict[str, Any], pa.Table, pa.Table] | None = None
+        self.candidates_read = 0  # registry rows read for the leads decided (tests, benchmarks)
         self.refresh()
 
     def refresh(self) -> None:
-        """Reload the registry and the model (after links were written, or a model trained)."""
-        self.registry: pa.Table = load_registry(self.engine)
+        """Load the model and the registry's term frequencies (at start, or a new model)."""
         stored = current_model(self.engine) if self.settings.probabilistic else None
         self.model_id = stored.id if stored else None
         self.model: dict[str, Any] | None = stored.settings if stored else None
-        self.index = BlockIndex(self.registry)
-        self.compiled = (  # reuses the index's model frame of the registry: built once
-            CompiledModel(self.model, self.registry, frame=self.index.frame)
-            if self.model is not None and self.registry.num_rows
-            else None
-        )
+        self.compiled: CompiledModel | None = None
+        if self.model is not None:
+            with transaction(self.engine) as session:
+                tf = term_frequencies(keys.term_counts(session))
+            self.compiled = CompiledModel(self.model, tf=tf)
 
     def decide(self, lead: dict[str, Any]) -> dict[str, Any]:
         """``lead`` has the `leads` columns; the answer has DESIGN.md's POST /api/leads shape."""
@@ -62,12 +85,37 @@ class OnlineMatcher:
         """The engine's decision for ``lead`` as record ``rid``: the decision ``match`` makes
         and ``resolve.write_decisions`` persists (evidence and candidates as JSON text)."""
         query = prepare(canonical_frame([("leads", rid, lead, None)]))
-        self._last = (lead, query)  # grow() after a link reuses it: same lead, same frame
-        candidates, frame = self.index.candidates(query)
+        qkeys = few_record_keys(query)
+        self._last = (lead, query, qkeys)  # key_parts() after the post reuses them
+        candidates = self.candidates(qkeys)
         compiled = self.compiled
-        scorer = (lambda q, r: compiled.score(q, r, frame)) if compiled is not None else None
+        scorer = None
+        if compiled is not None and candidates.num_rows:  # no candidate: nothing to score
+            scorer = lambda q, r: compiled.score(q, r)  # noqa: E731
         return resolve_one(query, candidates, self.bands, RULES,
                            self.model if scorer else None, scorer)  # fmt: skip
+
+    def candidates(self, qkeys: pa.Table) -> pa.Table:
+        """The linked records sharing a key with the query, read and prepared (a superset of
+        its candidate pairs, as in `match`: ``resolve_one`` blocks exactly)."""
+        with transaction(self.engine) as session:
+            rows = keys.registry_rows(session, qkeys.column("key").to_pylist())
+        self.candidates_read += len(rows)
+        return prepare(canonical_frame((s, rid, data, person) for rid, s, person, data, _ in rows))
+
+    def key_parts(self, lead: dict[str, Any], rid: int) -> list[tuple[str, pa.Table]]:
+        """The blocking keys and model terms of ``lead`` stored as record ``rid``, as
+        ``keys.write_parts`` takes them: the next lead finds it by them once it is linked."""
+        if self._last is not None and self._last[0] is lead:
+            _, query, qkeys = self._last
+        else:
+            query = prepare(canonical_frame([("leads", rid, lead, None)]))
+            qkeys = few_record_keys(query)
+        terms = record_terms(query)
+        return [
+            ("key", _with_rid(qkeys, rid).sort_by("key")),
+            ("term", _with_rid(terms, rid)),
+        ]
 
     def answer(self, lead: dict[str, Any], d: Decision) -> dict[str, Any]:
         """A ``decide_record`` decision in DESIGN.md's POST /api/leads shape."""
@@ -85,16 +133,38 @@ class OnlineMatcher:
             "model_id": self.model_id,
         }
 
-    def grow(self, lead: dict[str, Any], rid: int, person_key: str) -> None:
-        """Add a lead just linked (record ``rid``) to the registry without a reload, as
-        ``match`` grows its registry between sources. Term frequencies stay those of the load:
-        one record moves them by 1/N."""
-        if self._last is not None and self._last[0] is lead:
-            query = self._last[1]
-        else:
-            query = prepare(canonical_frame([("leads", rid, lead, None)]))
-        for name, value in (("rid", rid), ("person_key", person_key)):
-            at = query.schema.get_field_index(name)
-            query = query.set_column(at, name, pa.array([value], query.schema.field(at).type))
-        self.index.add(query)
-        self.registry = self.index.registry
+
+def _with_rid(table: pa.Table, rid: int) -> pa.Table:
+    at = table.schema.get_field_index("rid")
+    return table.set_column(at, "rid", pa.array([rid] * table.num_rows, pa.int64()))
+
+
+def key_unkeyed(engine: Engine, *, page: int = KEY_PAGE) -> int:
+    """Store the keys and terms of every linked identity record that has none, a page per
+    transaction (keyset on id); return how many were keyed. A record whose content changed
+    while its page was normalised is left for the next pass (its keys would be the old
+    content's). Two processes keying at once collide on the keys' primary key: the loser's
+    page is rolled back and read again, now without what the other keyed."""
+    keyed, after, tries = 0, 0, 0
+    while True:
+        with transaction(engine) as session:
+            rows = keys.unkeyed_linked(session, IDENTITY_SOURCES, after=after, limit=page)
+        if not rows:
+            return keyed
+        _, found, terms = prepare_page([(source, rid, data) for rid, source, data, _ in rows])
+        hashes = pa.table({"rid": pa.array([r[0] for r in rows], pa.int64()),
+                           "content_hash": pa.array([r[3] for r in rows], pa.string())})
+        try:
+            with transaction(engine) as session:
+                stale = pa.array(keys.changed(session, hashes), pa.int64())
+                fresh_keys = found.filter(pc.invert(pc.is_in(found["rid"], stale)))
+                fresh_terms = terms.filter(pc.invert(pc.is_in(terms["rid"], stale)))
+                keyed += keys.write_parts(session, [("key", fresh_keys.sort_by("key")),
+                                                    ("term", fresh_terms)])  # fmt: skip
+        except IntegrityError:
+            tries += 1
+            if tries >= KEY_TRIES:
+                raise
+            continue
+        tries = 0
+        after = rows[-1][0]
