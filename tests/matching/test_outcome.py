@@ -72,7 +72,8 @@ def test_the_generic_guard_adds_an_exact_email_path(
 
 # FEBRL-like files: a social security number, an address and a postcode (doc levels: 2 exact,
 # 1 one typo, 0 else).
-PUBLIC = settings_of("given", "family1", "doc", "birth_date", "address", "postcode")
+PUBLIC = settings_of("given", "family1", "doc", "birth_date", "address", "postcode",
+                     "street_number")  # fmt: skip
 DOC_CASES = [
     ("a typo in both names, exact document and postcode", waterfall(given=0, family1=0, doc=2,
      postcode=2, address=0, birth_date=0), False, True),
@@ -87,8 +88,12 @@ DOC_CASES = [
      family1=3, doc=0, postcode=2, address=3), False, True),
     ("family name, another given name, postcode and address", waterfall(given=0,
      family1=3, doc=0, postcode=2, address=3), False, False),
-    ("whole name and postcode, no address", waterfall(given=3, family1=3, doc=0,
-     postcode=2, address=0), False, False),
+    ("whole name and postcode, another address", waterfall(given=3, family1=3, doc=0,
+     postcode=2, address=0, street_number=2), False, False),
+    ("whole name, postcode, street number, no address on one side", waterfall(given=3,
+     family1=3, doc=0, postcode=2, address=-1, street_number=2), False, True),
+    ("whole name and postcode, no address nor street number", waterfall(given=3, family1=3,
+     doc=0, postcode=2, address=-1, street_number=0), False, False),
     ("exact document alone", waterfall(given=0, family1=0, doc=2, postcode=0, address=0,
      birth_date=0), False, False),
     ("names and the document", waterfall(given=3, family1=3, doc=2), True, True),

@@ -141,7 +141,8 @@ class Guard:
     their document, so on them both profiles are the same guard; generated person files carry
     no document, so there the second path is moot. A third (FEBRL again, whose files have
     one family name and a corrupted document): the family name, the given name and second
-    family name unless one record lacks them, with the postcode and the address.
+    family name unless one record lacks them, with the postcode and the address (or, an
+    address missing on one side, the street number).
 
     The guard is a disjunction of conjunctions of "field agrees" (level > 0, or at least the
     level a ``(name, level)`` term names), over the model's own comparison names;
@@ -185,8 +186,10 @@ class Guard:
                 alternatives.append((("doc",), ("postcode",), ("address",)))
         if profile == "generic" and {"family1", "postcode", "address"} <= have:
             # The whole name as far as both records have it, at one postcode and address.
+            # The address may be missing on one side if the street number agrees.
             whole = [((n, MISSING_OK),) for n in some("given", "family2")]
-            alternatives.append((("family1",), *whole, ("postcode",), ("address",)))
+            street = (("address", MISSING_OK),), ("address", *some("street_number"))
+            alternatives.append((("family1",), *whole, ("postcode",), *street))
         return cls(tuple(alternatives))
 
     @cached_property
