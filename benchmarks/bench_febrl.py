@@ -228,14 +228,17 @@ def where_lost(missed: Pairs, left: linkage.Side, right: linkage.Side | None) ->
     from leadlink.matching.outcome import Guard
 
     accept = bands().accept
-    query = engine_linkage._keyed(prepare(left.frame))
-    registry = engine_linkage._keyed(prepare(right.frame)) if right is not None else query
-    trained = training.train(query, registry if right is not None else None)
+    query = engine_linkage._keyed(prepare(left.frame, dirty=True))
+    registry = (engine_linkage._keyed(prepare(right.frame, dirty=True)) if right is not None
+                else query)  # fmt: skip
+    trained = training.train(query, registry if right is not None else None,
+                             max_pairs=engine_linkage.U_PAIRS)  # as link/dedupe train it
+
     if right is None:
         scored = model.score_dedupe(trained.settings, query, threshold=0.0)
     else:
         scored = model.score(trained.settings, query, registry, threshold=0.0)
-    guard = Guard.of(trained.settings)
+    guard = Guard.of(trained.settings, "generic")  # link/dedupe's default profile
     right_ids = right.ids if right is not None else left.ids
     best: dict[tuple[str, str], tuple[float, bool]] = {}
     for r in scored.to_pylist():

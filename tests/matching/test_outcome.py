@@ -70,6 +70,45 @@ def test_the_generic_guard_adds_an_exact_email_path(
     assert Guard.of(PERSONS, "generic").holds(wf) is sql_holds(PERSONS, "generic", wf) is generic
 
 
+# FEBRL-like files: a social security number, an address and a postcode (doc levels: 2 exact,
+# 1 one typo, 0 else).
+PUBLIC = settings_of("given", "family1", "doc", "birth_date", "address", "postcode",
+                     "street_number")  # fmt: skip
+DOC_CASES = [
+    ("a typo in both names, exact document and postcode", waterfall(given=0, family1=0, doc=2,
+     postcode=2, address=0, birth_date=0), False, True),
+    ("swapped names, exact document and address", waterfall(given=0, family1=0, doc=2,
+     postcode=0, address=1, birth_date=0), False, True),
+    ("a document one typo apart, the postcode and the address", waterfall(given=0,
+     family1=0, doc=1, postcode=2, address=2, birth_date=0), False, True),
+    ("a document one typo apart and the postcode", waterfall(given=0, family1=0, doc=1,
+     postcode=2, address=0, birth_date=0), False, False),
+    # FEBRL's files have one family name: the whole name as far as both have it, the place.
+    ("family name, no given name on one side, postcode and address", waterfall(given=-1,
+     family1=3, doc=0, postcode=2, address=3), False, True),
+    ("family name, another given name, postcode and address", waterfall(given=0,
+     family1=3, doc=0, postcode=2, address=3), False, False),
+    ("whole name and postcode, another address", waterfall(given=3, family1=3, doc=0,
+     postcode=2, address=0, street_number=2), False, False),
+    ("whole name, postcode, street number, no address on one side", waterfall(given=3,
+     family1=3, doc=0, postcode=2, address=-1, street_number=2), False, True),
+    ("whole name and postcode, no address nor street number", waterfall(given=3, family1=3,
+     doc=0, postcode=2, address=-1, street_number=0), False, False),
+    ("exact document alone", waterfall(given=0, family1=0, doc=2, postcode=0, address=0,
+     birth_date=0), False, False),
+    ("names and the document", waterfall(given=3, family1=3, doc=2), True, True),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("wf", "peru", "generic"), [c[1:] for c in DOC_CASES],
+                         ids=[c[0] for c in DOC_CASES])  # fmt: skip
+def test_the_generic_guard_adds_document_and_place_paths(
+    wf: dict[str, Any], peru: bool, generic: bool
+) -> None:
+    assert Guard.of(PUBLIC, "peru").holds(wf) is sql_holds(PUBLIC, "peru", wf) is peru
+    assert Guard.of(PUBLIC, "generic").holds(wf) is sql_holds(PUBLIC, "generic", wf) is generic
+
+
 def test_on_our_sources_both_profiles_are_one_guard() -> None:
     # `match` decides with peru; a generic run on the same model would decide the same.
     assert Guard.of(SOURCES, "generic") == Guard.of(SOURCES, "peru") == Guard.of(SOURCES)

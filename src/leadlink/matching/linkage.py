@@ -10,12 +10,17 @@ profile unless told otherwise (outcome.Guard).
 ``dedupe_frame(frame, bands)`` is the same with one file against itself (`leadlink dedupe`):
 the model is trained on the file alone (Splink's ``dedupe_only``), every record is decided
 against the others, and each pair comes out once, ``left_rid < right_rid``.
+
+Data too small or too uniform to train a model (``training.CannotTrain``: one record, no two
+records sharing a key, every pair one person...) is decided by the rules alone; the result
+says so (``Linked.untrained``) and never fails for it.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+from typing import NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -29,6 +34,29 @@ PAIRS_SCHEMA = pa.schema(
     [("left_rid", pa.int64()), ("right_rid", pa.int64()), ("score", pa.float64()),
      ("decision", pa.string()), ("rule", pa.string())]
 )  # fmt: skip
+
+
+class Linked(NamedTuple):
+    """Pairs (PAIRS_SCHEMA) and, when no model could be trained, why: the rules alone
+    decided (None: the model was trained and scored the pairs the rules left open)."""
+
+    pairs: pa.Table
+    untrained: str | None = None
+
+
+# Pairs sampled for u in `link`/`dedupe` (`model train` on the store keeps 1e6): sampling u
+# was half of a FEBRL run's time, and 2.5e5 pairs gave the same pairs on febrl1/2/4 and
+# generated person files (benchmarks/RESULTS.md, section febrl) in ~30 % less CPU time.
+U_PAIRS = 2.5e5
+
+
+def _train(
+    left: pa.Table, right: pa.Table | None, seed: int
+) -> tuple[training.TrainedModel | None, str | None]:
+    try:
+        return training.train(left, right, seed=seed, max_pairs=U_PAIRS), None
+    except training.CannotTrain as exc:
+        return None, str(exc)
 
 
 def _keyed(frame: pa.Table) -> pa.Table:
@@ -66,7 +94,7 @@ def link_frames(
     *,
     seed: int = 42,
     profile: Profile = "generic",
-) -> pa.Table:
+) -> Linked:
     """Pairs above the reject band: ``left_rid, right_rid, score, decision, rule``.
 
     decision is ``match`` (accept band, linked), or ``review`` (review band, or candidates
@@ -75,16 +103,20 @@ def link_frames(
     bands = bands or Bands()
     query = prepare(left, dirty=True)
     registry = _keyed(prepare(right, dirty=True))
-    trained = training.train(query, registry, seed=seed)
-    scorer = functools.partial(model.score, trained.settings)
-    decisions = resolve(query, registry, bands, RULES, trained.settings, scorer, profile=profile)
-    return _pairs_table(_decided_pairs(decisions, bands))
+    trained, untrained = _train(query, registry, seed)
+    if trained is None:
+        decisions = resolve(query, registry, bands, RULES, profile=profile)
+    else:
+        scorer = functools.partial(model.score, trained.settings)
+        decisions = resolve(query, registry, bands, RULES, trained.settings, scorer,
+                            profile=profile)  # fmt: skip
+    return Linked(_pairs_table(_decided_pairs(decisions, bands)), untrained)
 
 
 def dedupe_frame(
     frame: pa.Table, bands: Bands | None = None, *, seed: int = 42,
     profile: Profile = "generic",
-) -> pa.Table:  # fmt: skip
+) -> Linked:  # fmt: skip
     """Pairs of one frame above the reject band, each once: ``left_rid < right_rid``.
 
     Every record is decided against all the others, as a left record is in ``link_frames``
@@ -94,17 +126,20 @@ def dedupe_frame(
     """
     bands = bands or Bands()
     registry = _keyed(prepare(frame, dirty=True))
-    trained = training.train(registry, None, seed=seed)
+    trained, untrained = _train(registry, None, seed)
     scored: dict[str, pa.Table] = {}
 
     def scorer(subset: pa.Table, whole: pa.Table) -> pa.Table:
         # One dedupe_only scoring of the whole file, then the given records' rows of it.
         if "all" not in scored:
+            assert trained is not None  # only offered with a model
             scored["all"] = model.score_dedupe(trained.settings, whole)
         pairs = scored["all"]
         return pairs.filter(pc.is_in(pairs.column("rid"), value_set=subset.column("rid")))
 
-    decisions, matches = resolve_dedupe(registry, bands, RULES, trained.settings, scorer,
+    settings = trained.settings if trained is not None else None
+    decisions, matches = resolve_dedupe(registry, bands, RULES, settings,
+                                        scorer if settings is not None else None,
                                         profile=profile)  # fmt: skip
     m = matches.to_pydict()
     best: dict[tuple[int, int], tuple[int, int, float, str, str]] = {
@@ -119,4 +154,4 @@ def dedupe_frame(
         # match beats review; between two reviews the higher score, then the rule's name.
         if old is None or (decision == "match", score, rule) > (old[3] == "match", old[2], old[4]):
             best[key] = (*key, score, decision, rule)
-    return _pairs_table(list(best.values()))
+    return Linked(_pairs_table(list(best.values())), untrained)

@@ -17,10 +17,16 @@ import duckdb
 import pyarrow as pa
 from splink import Linker, SettingsCreator, block_on
 from splink.backends.duckdb import DuckDBAPI
+from splink.internals.exceptions import EMTrainingException
 
 from leadlink.matching import labels as reviewed
 from leadlink.matching.model import blocks_for, comparisons_for, present_fields, quiet
 from leadlink.matching.model_frame import MODEL_VERSION, model_frame
+
+
+class CannotTrain(ValueError):
+    """This data cannot train a model; the message says why in a user's words. `link` and
+    `dedupe` then let the rules alone decide (and say so); `model train` fails with it."""
 
 
 @dataclass(frozen=True)
@@ -65,9 +71,54 @@ FALLBACK_PRIOR_BLOCKS: tuple[tuple[str, ...], ...] = (
 
 
 def prior_blocks(present: set[str]) -> list[tuple[str, ...]]:
+    return _strong_blocks(present) or _fallback_blocks(present)
+
+
+def _strong_blocks(present: set[str]) -> list[tuple[str, ...]]:
     have = present | ({"phone7"} if "phone" in present else set())
-    strong = [c for c in STRONG_PRIOR_BLOCKS if set(c) <= have]
-    return strong or [c for c in FALLBACK_PRIOR_BLOCKS if set(c) <= have][:5]
+    return [c for c in STRONG_PRIOR_BLOCKS if set(c) <= have]
+
+
+def _fallback_blocks(present: set[str]) -> list[tuple[str, ...]]:
+    have = present | ({"phone7"} if "phone" in present else set())
+    return [c for c in FALLBACK_PRIOR_BLOCKS if set(c) <= have][:5]
+
+
+def _names(blocks: list[tuple[str, ...]]) -> str:
+    return ", ".join("+".join(c) for c in blocks)
+
+
+def _estimate_prior(linker: Any, present: set[str]) -> None:
+    """The prior from exact agreement on a strong key (STRONG_PRIOR_BLOCKS), recall 0.7.
+
+    A file whose strong keys never agree (a small file, or keys nobody shares) gives a prior
+    of 0, with which no pair can ever match: the name blocks are tried next, and CannotTrain
+    if no block finds a pair. A file where (almost) every pair agrees on a key has no
+    non-matching pairs to learn from: Splink refuses it (observed > possible x recall)."""
+    tried: list[tuple[str, ...]] = []
+    for blocks in (_strong_blocks(present), _fallback_blocks(present)):
+        blocks = [c for c in blocks if c not in tried]
+        if not blocks:
+            continue
+        tried += blocks
+        try:
+            linker.training.estimate_probability_two_random_records_match(
+                [block_on(*c) for c in blocks], recall=0.7
+            )
+        except ValueError as exc:
+            if "more observed matches" not in str(exc):
+                raise
+            raise CannotTrain(
+                f"nearly every pair of records agrees exactly on {_names(blocks)}: "
+                "no pair that is two persons to learn from"
+            ) from None
+        settings = linker._settings_obj  # Splink has no public handle on the prior
+        if settings.core_model_settings.probability_two_random_records_match > 0:
+            return
+    raise CannotTrain(
+        f"no two records agree exactly on any of {_names(tried)}: "
+        "the chance that two records are one person cannot be estimated"
+    )
 
 
 def train(
@@ -88,10 +139,13 @@ def train(
     """
     lf = model_frame(left)
     rf = model_frame(right) if right is not None else None
+    possible = lf.num_rows * (rf.num_rows if rf is not None else (lf.num_rows - 1) / 2)
+    if possible < 1:
+        raise CannotTrain("fewer than two records: no pair to compare")
     present = present_fields(lf, rf) if rf is not None else present_fields(lf)
     comparisons = comparisons_for(present)
     if not comparisons:
-        raise ValueError("no field is present on both sides: nothing to compare")
+        raise CannotTrain("no field has a value on both sides: nothing to compare")
     settings = SettingsCreator(
         link_type="link_only" if rf is not None else "dedupe_only",
         comparisons=comparisons,
@@ -111,11 +165,9 @@ def train(
         )
         # Exact agreement on a strong key is what most true pairs show; recall < 1 admits
         # the others exist (see STRONG_PRIOR_BLOCKS).
-        strong: list[Any] = [block_on(*c) for c in prior_blocks(present)]
-        linker.training.estimate_probability_two_random_records_match(strong, recall=0.7)
+        _estimate_prior(linker, present)
         linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
-        for rule in _em_rules(present):
-            em_session(linker, rule)
+        _em_sessions(linker, present)
         model = linker.misc.save_model_to_json()
     # A random id of the Linker object, not of the model: same data, same model, same hash.
     model.pop("linker_uid", None)
@@ -170,8 +222,29 @@ def em_session(linker: Any, rule: Any) -> int:
         settings.training_settings = full
 
 
-def _em_rules(present: set[str]) -> list[Any]:
-    """Two sessions, so every comparison is estimated in at least one of them."""
-    candidates = [("phone",), ("doc",), ("family1", "given"), ("birth_date",), ("email",)]
-    rules = [block_on(*c) for c in candidates if set(c) <= present]
-    return rules[:2] if len(rules) >= 2 else rules
+EM_BLOCKS: tuple[tuple[str, ...], ...] = (
+    ("phone",), ("doc",), ("family1", "given"), ("birth_date",), ("email",),
+)  # fmt: skip
+
+
+def _em_sessions(linker: Any, present: set[str]) -> None:
+    """Two sessions, so every comparison is estimated in at least one of them: on the first
+    two of EM_BLOCKS the data has that block at least one pair (a small file may share no
+    phone at all; Splink refuses a session without pairs). CannotTrain if none has any."""
+    blocks = [c for c in EM_BLOCKS if set(c) <= present]
+    ran = 0
+    for c in blocks:
+        before = linker._settings_obj.core_model_settings.copy()
+        try:
+            em_session(linker, block_on(*c))
+        except EMTrainingException:
+            linker._settings_obj.core_model_settings = before  # as if never tried
+            continue
+        ran += 1
+        if ran == 2:
+            return
+    if blocks and not ran:  # data without any EM block trains on u and the prior, as ever
+        raise CannotTrain(
+            f"no two records agree exactly on any of {_names(blocks)}: "
+            "the model's m probabilities cannot be estimated"
+        )

@@ -99,6 +99,11 @@ def _print_unparsed(unparsed: dict[str, dict[str, int]]) -> None:
                       ["file", "field", "values"], rows)  # fmt: skip
 
 
+def _print_untrained(model: dict[str, Any]) -> None:
+    if not model["trained"]:
+        console.out.print(f"no model was trained: {model['why_not']}; the rules alone decided")
+
+
 def _value_options(profile: str, bad_dates: str | None) -> tuple[Profile, BadDates | None]:
     """The checked ``--profile`` and ``--bad-dates`` (with its deprecation warning)."""
     from leadlink.matching.outcome import PROFILES
@@ -175,6 +180,7 @@ def link_cmd(
         console.table("pairs by decision", ["decision", "pairs"], list(data["by_decision"].items()))
         console.table("pairs by rule", ["rule", "pairs"], list(data["by_rule"].items()))
         _print_unparsed(data["unparsed"])
+        _print_untrained(data["model"])
         if "quality" in data:
             console.key_values(f"'match' pairs against {truth}", data["quality"])
 
@@ -231,6 +237,7 @@ def dedupe_cmd(
         console.table("pairs by decision", ["decision", "pairs"], list(data["by_decision"].items()))
         console.table("pairs by rule", ["rule", "pairs"], list(data["by_rule"].items()))
         _print_unparsed({str(file): data["unparsed"]})
+        _print_untrained(data["model"])
         if "quality" in data:
             console.key_values(f"pairs within clusters against {truth}", data["quality"])
 

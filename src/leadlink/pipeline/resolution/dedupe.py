@@ -33,10 +33,12 @@ from leadlink.pipeline.csv_cells import csv_writer, safe_cell
 from leadlink.pipeline.ingest.readers import PARQUET_SUFFIXES, read_table
 from leadlink.pipeline.resolution.linkage import (
     BadDates,
+    Decided,
     Pair,
     Side,
     by_decision,
     by_rule,
+    model_summary,
     read_side,
     write_pairs,
 )
@@ -60,10 +62,12 @@ class DedupeResult:
     # Mapped date/phone field -> values that did not parse (counted, compared as text).
     unparsed: dict[str, int] = field(default_factory=dict)
     profile: Profile = "generic"
+    untrained: str | None = None  # why no model was trained (the rules alone decided)
 
     def as_dict(self) -> dict[str, Any]:
         quality = {"quality": self.quality} if self.quality is not None else {}
         return quality | {
+            "model": model_summary(self.untrained),
             "profile": self.profile,
             "unparsed": self.unparsed,
             "rows": self.rows,
@@ -81,13 +85,14 @@ class DedupeResult:
 
 def dedupe_side(
     side: Side, bands: Bands, *, seed: int = 42, profile: Profile = "generic"
-) -> list[Pair]:
+) -> Decided:
     """The engine on one side: ``(left_id, right_id, score, decision, rule)`` rows with
     ``left_id < right_id`` (text order), sorted, score as text with 4 decimals.
     ``profile``: the model's guard (outcome.Guard), as for ``link``."""
     from leadlink.matching.linkage import dedupe_frame  # DuckDB/Splink only when deduping
 
-    data = dedupe_frame(side.frame, bands, seed=seed, profile=profile).to_pydict()
+    pairs, untrained = dedupe_frame(side.frame, bands, seed=seed, profile=profile)
+    data = pairs.to_pydict()
     rows: list[Pair] = []
     for lr, rr, score, decision, rule in zip(
         data["left_rid"], data["right_rid"], data["score"], data["decision"], data["rule"],
@@ -96,7 +101,7 @@ def dedupe_side(
         a, b = sorted((side.ids[lr], side.ids[rr]))
         rows.append((a, b, f"{float(score):.4f}", str(decision), str(rule)))
     rows.sort(key=lambda row: (row[0], row[1]))
-    return rows
+    return Decided(rows, untrained)
 
 
 def cluster_ids(ids: Sequence[str], pairs: Sequence[Pair]) -> dict[str, str]:
@@ -161,7 +166,7 @@ def dedupe_file(
     side = read_side(path, id_column, fields, encoding=encoding, strict=strict,
                      bad_dates=bad_dates)  # fmt: skip
     true = read_truth(truth) if truth is not None else None
-    pairs = dedupe_side(side, bands, seed=seed, profile=profile)
+    pairs, untrained = dedupe_side(side, bands, seed=seed, profile=profile)
     clusters = cluster_ids(side.ids, pairs)
     if pairs_out is not None:
         write_pairs(pairs_out, pairs)
@@ -181,6 +186,7 @@ def dedupe_file(
         quality=cluster_quality(clusters, true) if true is not None else None,
         unparsed=side.unparsed,
         profile=profile,
+        untrained=untrained,
     )
 
 

@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import pyarrow as pa
 
@@ -53,6 +53,22 @@ BadDates = Literal["error", "blank"]
 blank = treat it as missing; unset (None), a bad date is compared as text."""
 Pair = tuple[str, str, str, str, str]
 """One output row: left_id, right_id, score (text, 4 decimals), decision, rule."""
+
+
+class Decided(NamedTuple):
+    """The pairs of a run, and why no model was trained when none could be (too few records,
+    no two sharing a key, every pair one person: ``training.CannotTrain``); then the rules
+    alone decided. None: a model was trained on the file(s) and scored the rest."""
+
+    rows: list[Pair]
+    untrained: str | None = None
+
+
+def model_summary(untrained: str | None) -> dict[str, Any]:
+    """What a run says of its model (``--json`` and the text output): trained or not, why
+    not, and so who decided the pairs."""
+    return {"trained": untrained is None, "why_not": untrained,
+            "decided_by": "rules" if untrained is not None else "rules and model"}  # fmt: skip
 
 
 def parse_field_options(values: Sequence[str], flag: str = "--field") -> dict[str, str]:
@@ -194,10 +210,12 @@ class LinkResult:
     # Per side ("left", "right"): mapped date/phone field -> values that did not parse.
     unparsed: dict[str, dict[str, int]] = field(default_factory=dict)
     profile: Profile = "generic"
+    untrained: str | None = None  # why no model was trained (the rules alone decided)
 
     def as_dict(self) -> dict[str, Any]:
         quality = {"quality": self.quality} if self.quality is not None else {}
         return quality | {
+            "model": model_summary(self.untrained),
             "profile": self.profile,
             "unparsed": self.unparsed,
             "pairs": self.pairs,
@@ -211,12 +229,12 @@ class LinkResult:
 
 def link_sides(
     left: Side, right: Side, bands: Bands, *, seed: int = 42, profile: Profile = "generic"
-) -> list[Pair]:
+) -> Decided:
     """Run the engine on two sides; ``(left_id, right_id, score, decision, rule)`` rows sorted
     by ids, score as text with 4 decimals. ``profile``: the model's guard (outcome.Guard)."""
     from leadlink.matching.linkage import link_frames  # DuckDB/Splink only when linking
 
-    pairs = link_frames(left.frame, right.frame, bands, seed=seed, profile=profile)
+    pairs, untrained = link_frames(left.frame, right.frame, bands, seed=seed, profile=profile)
     data = pairs.select(["left_rid", "right_rid", "score", "decision", "rule"]).to_pydict()
     rows: list[Pair] = [
         (left.ids[lr], right.ids[rr], f"{float(score):.4f}", str(decision), str(rule))
@@ -230,7 +248,7 @@ def link_sides(
         )
     ]
     rows.sort(key=lambda row: (row[0], row[1]))
-    return rows
+    return Decided(rows, untrained)
 
 
 def write_pairs(path: Path, rows: Sequence[Pair]) -> None:
@@ -305,7 +323,7 @@ def link_files(
                                      (right, right_id, right_fields))
     )  # fmt: skip
     true_pairs = read_truth(truth) if truth is not None else None
-    rows = link_sides(left_side, right_side, bands, seed=seed, profile=profile)
+    rows, untrained = link_sides(left_side, right_side, bands, seed=seed, profile=profile)
     write_pairs(out, rows)
     return LinkResult(
         pairs=len(rows),
@@ -317,6 +335,7 @@ def link_files(
         quality=pair_quality(rows, true_pairs) if true_pairs is not None else None,
         unparsed={"left": left_side.unparsed, "right": right_side.unparsed},
         profile=profile,
+        untrained=untrained,
     )
 
 
