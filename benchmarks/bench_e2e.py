@@ -34,23 +34,11 @@ import os
 import random
 import sys
 from collections.abc import Sequence
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from bench_match import BenchError, fresh_database, machine_info
-from bench_scale import (
-    SPLINK_SOURCE,
-    STORES,
-    Log,
-    _git,
-    _step,
-    cached,
-    commit,
-    run_splink,
-    shown_command,
-)
-from common import throwaway_postgres
+from bench_scale import STORES, Log, _git, _step, commit, shown_command, sweep
 from e2e_console import read_leads, run_console
 from e2e_report import plot, render, write_outputs
 
@@ -210,7 +198,7 @@ def run_store(args: argparse.Namespace, size: int, store: str, server: str | Non
     run_dir = args.out / f"e2e-{store}-{size}-seed{args.seed}"
     logs = run_dir / "logs"
     commands: dict[str, dict[str, Any]] = {}
-    started = dt.datetime.now(dt.UTC)
+    started, head = dt.datetime.now(dt.UTC), commit()
     load_start = os.getloadavg()[0]
     with fresh_database("sqlite" if store == "sqlite" else str(server), run_dir,
                         keep=False) as db:  # fmt: skip
@@ -267,6 +255,7 @@ def run_store(args: argparse.Namespace, size: int, store: str, server: str | Non
     manifest = json.loads((data["truth"].parent / "manifest.json").read_text("utf-8"))
     return {
         "size": size, "store": store, "date": started.strftime("%Y-%m-%d %H:%M UTC"),
+        "head": head,
         "database": version, "rows": manifest["generated"],
         "load": {"start": round(load_start, 2), "end": round(os.getloadavg()[0], 2)},
         "commands": commands, "export_identical": identical,
@@ -288,45 +277,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"[e2e] {message}", file=sys.stderr, flush=True)
 
     env = {k: v for k, v in os.environ.items() if k != "LEADLINK_DB"}
-    # Saved runs are reused while src/ is the same tree (a commit outside src/ keeps them).
-    source = f"{commit()} (src tree {_git('rev-parse', '--short', 'HEAD:src')})"
-    runs: list[dict[str, Any]] = []
-    splink: dict[int, dict[str, Any]] = {}
-    with ExitStack() as stack:
-        servers: list[str] = [args.pg_url] if args.pg_url else []
-
-        def pg_server() -> str:
-            if not servers:
-                servers.append(stack.enter_context(throwaway_postgres()))
-                log(f"started a throwaway PostgreSQL server: {servers[0]}")
-            return servers[0]
-
-        for size in args.sizes:
-            data: dict[str, Path] = {}
-
-            def get_data(size: int = size, data: dict[str, Path] = data) -> dict[str, Path]:
-                if not data:
-                    data.update(prepare_data(args, size, log))
-                return data
-
-            for store in args.stores:
-                path = args.state / f"e2e-{store}-{size}-seed{args.seed}.json"
-
-                def compute(size: int = size, store: str = store) -> dict[str, Any]:
-                    server = pg_server() if store == "postgresql" else None
-                    log(f"{size:,} leads on {store} …")
-                    return run_store(args, size, store, server, get_data(), env, log)
-
-                runs.append(cached(path, args.fresh, compute, log, source=source))
-            if not args.no_splink:
-
-                def splink_run(size: int = size) -> dict[str, Any]:
-                    log(f"{size:,} leads with Splink direct …")
-                    return run_splink(args, size, get_data(size), env, log)
-
-                path = args.state / f"e2e-splink-{size}-seed{args.seed}.json"
-                splink[size] = cached(path, args.fresh, splink_run, log, source=SPLINK_SOURCE)
-
+    # Saved runs are reused while src/ is the same tree (a commit outside src/ keeps them);
+    # each run also records the HEAD it ran at.
+    dirty = " + uncommitted changes" if _git("status", "--porcelain", "--", "src") else ""
+    source = f"src tree {_git('rev-parse', '--short', 'HEAD:src')}{dirty}"
+    runs, splink = sweep(args, env, log, source=source, prepare=prepare_data, run=run_store,
+                         prefix="e2e-")  # fmt: skip
     machine = machine_info(args.leadlink.parent / "python")
     shown = shown_command(raw).replace("bench_scale", "bench_e2e")
     result = {"machine": machine, "command": shown, "requests": args.requests, "runs": runs,

@@ -115,9 +115,9 @@ def render(result: Mapping[str, Any], *, svg_name: str | None) -> str:
              f"Python {m.get('python')}, DuckDB {m.get('duckdb')}; shared with other work: the "
              "load average at each run's start and end is below, and CPU seconds are given "
              "next to wall seconds",
-             "- Runs: " + "; ".join(f"{_col(r)}: {r['date']}, commit {r.get('commit')}, "
-                                    f"{r['database']}, load {r['load']['start']}→"
-                                    f"{r['load']['end']}" for r in runs),
+             "- Runs: " + "; ".join(f"{_col(r)}: {r['date']}, commit {r.get('head')} "
+                                    f"({r.get('commit')}), {r['database']}, load "
+                                    f"{r['load']['start']}→{r['load']['end']}" for r in runs),
              "- Data: the generator's six sources (`leadlink.synth.generate`, as `leadlink demo` "
              "makes them), held-out leads (posted, batch-matched) included; per size: "
              + "; ".join(
@@ -184,7 +184,8 @@ def render(result: Mapping[str, Any], *, svg_name: str | None) -> str:
                 continue
             bad = {s: n for s, n in got["statuses"].items() if not s.startswith("2")}
             cells.append(f"{got['p95_ms']:,.0f}{_mark(got['p95_ms'], ROUTE_P95_MS)}"
-                         + (f" (n {got['n']})" if got.get("cut_by_time") else "")
+                         + (" (1 cold request)" if got.get("cold_only") else
+                            f" (n {got['n']})" if got.get("cut_by_time") else "")
                          + (f" HTTP {bad}" if bad else ""))  # fmt: skip
         lines.append(f"| `{key}` | " + " | ".join(cells) + " |")
     over = {_col(r): sum(1 for g in r["routes"].values() if g.get("n") and g["p95_ms"] > 300)
