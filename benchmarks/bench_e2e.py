@@ -141,7 +141,8 @@ def prepare_data(args: argparse.Namespace, size: int, log: Log) -> dict[str, Pat
     header, rows = _rows(full / "leads.csv")
     held = random.Random(args.seed).sample(range(len(rows)), args.online_n + batch)
     online, batched = set(held[: args.online_n]), set(held[args.online_n :])
-    _write(files["leads"], header, [r for i, r in enumerate(rows) if i not in set(held)])
+    out = set(held)
+    _write(files["leads"], header, [r for i, r in enumerate(rows) if i not in out])
     _write(files["online"], header, [rows[i] for i in sorted(online)])
     _write(files["batch"], header, [rows[i] for i in sorted(batched)])
     held_ids = {rows[i][0] for i in held}
@@ -280,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Saved runs are reused while src/ is the same tree (a commit outside src/ keeps them);
     # each run also records the HEAD it ran at.
     dirty = " + uncommitted changes" if _git("status", "--porcelain", "--", "src") else ""
-    source = f"src tree {_git('rev-parse', '--short', 'HEAD:src')}{dirty}"
+    source = f"src tree {_git('rev-parse', 'HEAD:src')[:10]}{dirty}"
     runs, splink = sweep(args, env, log, source=source, prepare=prepare_data, run=run_store,
                          prefix="e2e-")  # fmt: skip
     machine = machine_info(args.leadlink.parent / "python")
