@@ -86,8 +86,9 @@ def serving(db_url: str, mode: str, log: Path) -> Iterator[tuple[str, FastAPI | 
     env = {**os.environ, "LEADLINK_DB": db_url, "LEADLINK_SECRET_KEY": SECRET}
     leadlink = Path(sys.executable).with_name("leadlink")
     with log.open("w") as err:
-        proc = subprocess.Popen([str(leadlink), "serve", "--host", HOST, "--port", str(port)],
-                                env=env, stdout=err, stderr=err)  # fmt: skip
+        # run by this interpreter: the script's shebang may name another checkout's venv
+        proc = subprocess.Popen([sys.executable, str(leadlink), "serve", "--host", HOST,
+                                 "--port", str(port)], env=env, stdout=err, stderr=err)  # fmt: skip
         try:
             _wait(url, lambda: proc.poll() is None)
             yield url, None

@@ -203,7 +203,9 @@ def run_store(args: argparse.Namespace, size: int, store: str, server: str | Non
     load_start = os.getloadavg()[0]
     with fresh_database("sqlite" if store == "sqlite" else str(server), run_dir,
                         keep=False) as db:  # fmt: skip
-        ll = [str(args.leadlink), "--db", db.url]
+        # The script run by this venv's python: its shebang may name another checkout's venv
+        # (a venv copied from there), which would import and measure that checkout's src/.
+        ll = [str(args.leadlink.parent / "python"), str(args.leadlink), "--db", db.url]
 
         def step(name: str, *argv: str) -> dict[str, Any]:
             got = _step(name, [*ll, *argv, "--json"], logs, env, log,
@@ -259,6 +261,8 @@ def run_store(args: argparse.Namespace, size: int, store: str, server: str | Non
         "head": head,
         "database": version, "rows": manifest["generated"],
         "load": {"start": round(load_start, 2), "end": round(os.getloadavg()[0], 2)},
+        "settings": {"requests": args.requests, "route_seconds": args.route_seconds,
+                     "online_n": args.online_n, "batch_leads": batch_size(args, size)},
         "commands": commands, "export_identical": identical,
         "incremental": {"trips_added": sum(1 for _ in data["trips-day"].open()) - 1,
                         "last_trip_day": manifest["last_trip_day"]},

@@ -167,9 +167,11 @@ def render(result: Mapping[str, Any], *, svg_name: str | None) -> str:
         lines.append(f"| `{name}` | " + " | ".join(
             f"k {g[s][0]:.2f} → {g[s][1]:,.0f} s{_mark(g[s][1], target[s])}" if s in g else "–"
             for s in STORE_NAME) + " |")  # fmt: skip
+    budget = "; ".join(f"{_col(r)}: up to {s['requests']} requests in {s['route_seconds']:g} s"
+                       for r in runs if (s := r.get("settings")))  # fmt: skip
     lines += ["", "### Console: p95 per route on a warm `leadlink serve` (ms)", "",
-              f"Each route and variant got up to {result.get('requests', 'R')} requests after "
-              "one warm-up, at most --route-seconds per route (n below when fewer).", "",
+              "Each route and variant got one warm-up request, then its requests until the count "
+              f"or the time per route ran out ({budget}); n is shown when the time cut it.", "",
               "| route | " + " | ".join(_col(r) for r in runs) + " |",
               "|---|" + "---:|" * len(runs)]  # fmt: skip
     routes: list[str] = []
