@@ -217,6 +217,8 @@ def run_store(args: argparse.Namespace, size: int, store: str, server: str | Non
             if got.get("failed") or got.get("timed_out"):
                 got["stderr_tail"] = _tail(logs, name)
             commands[name] = got
+            # a run stopped half-way (a 1 M run takes hours) still leaves its figures so far
+            (run_dir / "progress.json").write_text(json.dumps(commands, indent=2), "utf-8")
             return got
 
         step("init", "init")
