@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint catalogs bench bench-match bench-febrl clean
+.PHONY: demo test lint catalogs bench bench-e2e bench-match bench-febrl clean
 
 # The spark extra (match --engine spark, docs/spark.md) is installed only where java runs.
 $(STAMP): pyproject.toml
@@ -51,6 +51,13 @@ SIZES ?= 10000,100000
 DBS ?= sqlite,postgresql
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_scale.py --sizes $(SIZES) --db $(DBS) $(if $(PG_URL),--pg-url $(PG_URL)) $(BENCH_ARGS)
+
+# End to end (benchmarks/RESULTS.md "End to end", benchmarks/e2e.svg): every command, page and
+# API route and the online path, per size and store; resumable like `bench` (BENCH_ARGS=--fresh).
+#   make bench-e2e SIZE=10000,100000 DBS=sqlite,postgresql [PG_URL=postgresql+psycopg://...]
+SIZE ?= 10000,100000
+bench-e2e: $(STAMP)
+	$(BIN)/python benchmarks/bench_e2e.py --sizes $(SIZE) --db $(DBS) $(if $(PG_URL),--pg-url $(PG_URL)) $(BENCH_ARGS)
 
 # One configuration of `leadlink match` in detail (benchmarks/bench_match.py, see benchmarks/README.md).
 bench-match: $(STAMP)

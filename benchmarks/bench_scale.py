@@ -308,23 +308,20 @@ def shown_command(argv: Sequence[str]) -> str:
     return shlex.join([".venv/bin/python", "benchmarks/bench_scale.py", *shown])
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    raw = list(sys.argv[1:] if argv is None else argv)
-    args.out, args.state = args.out.resolve(), args.state.resolve()
-    args.leadlink = args.leadlink.absolute()
-    if not args.leadlink.exists():
-        raise BenchError(f"{args.leadlink} not found: `make demo` or `pip install -e .` first")
+PrepareData = Callable[[argparse.Namespace, int, Log], dict[str, Path]]
+RunStore = Callable[
+    [argparse.Namespace, int, str, str | None, dict[str, Path], dict[str, str], Log],
+    dict[str, Any],
+]
 
-    def log(message: str) -> None:
-        print(f"[scale] {message}", file=sys.stderr, flush=True)
 
-    env = {k: v for k, v in os.environ.items() if k != "LEADLINK_DB"}
-    source = commit()
-    if args.commit:  # the children import leadlink from that commit's src/, not the tree's
-        source, src = snapshot_src(args.commit, args.out)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(src), env.get("PYTHONPATH"))))
-        log(f"measuring commit {source} (src/ exported to {src})")
+def sweep(
+    args: argparse.Namespace, env: dict[str, str], log: Log, *, source: str,
+    prepare: PrepareData, run: RunStore, prefix: str = "",
+) -> tuple[list[dict[str, Any]], dict[int, dict[str, Any]]]:  # fmt: skip
+    """run() per size and store, Splink direct once per size, each saved in args.state and
+    reused (`cached`); the data are prepared only for a size that has something to run, and
+    PostgreSQL (--pg-url, or a throwaway cluster) only started when a run needs it."""
     runs: list[dict[str, Any]] = []
     splink: dict[int, dict[str, Any]] = {}
     with ExitStack() as stack:
@@ -342,16 +339,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             def get_data(size: int = size, data: dict[str, Path] = data) -> dict[str, Path]:
                 if not data:
-                    data.update(prepare_data(args, size, log))
+                    data.update(prepare(args, size, log))
                 return data
 
             for store in args.stores:
-                path = args.state / f"{store}-{size}-seed{args.seed}.json"
+                path = args.state / f"{prefix}{store}-{size}-seed{args.seed}.json"
 
                 def compute(size: int = size, store: str = store) -> dict[str, Any]:
                     server = pg_server() if store == "postgresql" else None
                     log(f"{size:,} leads on {store} …")
-                    return run_store(args, size, store, server, get_data(), env, log)
+                    return run(args, size, store, server, get_data(), env, log)
 
                 runs.append(cached(path, args.fresh, compute, log, source=source))
             if not args.no_splink:
@@ -361,8 +358,30 @@ def main(argv: Sequence[str] | None = None) -> int:
                     return run_splink(args, size, get_data(size), env, log)
 
                 # Splink direct does not run leadlink: its figure is kept across leadlink commits
-                path = args.state / f"splink-{size}-seed{args.seed}.json"
+                path = args.state / f"{prefix}splink-{size}-seed{args.seed}.json"
                 splink[size] = cached(path, args.fresh, splink_run, log, source=SPLINK_SOURCE)
+
+    return runs, splink
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    args.out, args.state = args.out.resolve(), args.state.resolve()
+    args.leadlink = args.leadlink.absolute()
+    if not args.leadlink.exists():
+        raise BenchError(f"{args.leadlink} not found: `make demo` or `pip install -e .` first")
+
+    def log(message: str) -> None:
+        print(f"[scale] {message}", file=sys.stderr, flush=True)
+
+    env = {k: v for k, v in os.environ.items() if k != "LEADLINK_DB"}
+    source = commit()
+    if args.commit:  # the children import leadlink from that commit's src/, not the tree's
+        source, src = snapshot_src(args.commit, args.out)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(src), env.get("PYTHONPATH"))))
+        log(f"measuring commit {source} (src/ exported to {src})")
+    runs, splink = sweep(args, env, log, source=source, prepare=prepare_data, run=run_store)
 
     from scale_report import plot, render, summary, write_outputs
 
