@@ -257,7 +257,7 @@ def run_console(
     before, after = online[: len(online) // 2], online[len(online) // 2 :]
     started = time.monotonic()
     with (
-        serving(db_url, "process", server_log) as (url, _app),
+        serving(db_url, "process", server_log) as (url, _app, _pid),
         httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_S,
                      headers={"Authorization": f"Bearer {token}"}) as client,
     ):  # fmt: skip
