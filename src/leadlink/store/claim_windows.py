@@ -3,9 +3,10 @@ day each milestone is reached (docs/claims.md), for the claims job and the funne
 
 A person's window is ``[lead_date, lead_date + window_days)`` of its earliest dated lead
 (by date, then record id); its trips are those of every `drivers` record linked to it, up to
-today, found through the trips key index (``windows.of_driver``: one index range per driver,
-never a scan of every trip). Milestone Mk is reached on the first day the running total of the
-window's trips reaches k. Persons in quarantine have no window (they claim nothing).
+today, found through the trips key index (``windows.of_driver_between``: the range of the
+window's days per driver, never a scan of every trip). Milestone Mk is reached on the first
+day the running total of the window's trips reaches k. Persons in quarantine have no window
+(they claim nothing).
 
 Computed by one query with window functions (``ROW_NUMBER``, a running ``SUM``), so the cost
 is the anchored persons' trip days, and nothing is loaded into Python per trip.

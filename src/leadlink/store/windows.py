@@ -122,11 +122,11 @@ def trips_between(
     driver_pk: SQLColumnExpression[str], start: SQLColumnExpression[Any], end: Any
 ) -> ColumnElement[int]:
     """Completed trips of the driver ``driver_pk`` dated in ``[start, end)``, 0 when none:
-    a correlated scalar subquery over one range of the trips key index."""
+    a correlated scalar subquery over the window's range of the trips key index."""
     trip = aliased(SourceRecord)
     trips = completed_trips(trip)
     query = select(func.coalesce(func.sum(trips), 0)).where(
-        of_driver(trip, driver_pk), trip.event_date >= start, trip.event_date < end, trips > 0
+        of_driver_between(trip, driver_pk, start, end), trips > 0
     )
     # Everything but the trips row comes from the enclosing queries, however deep they nest.
     return query.correlate_except(trip).scalar_subquery()
