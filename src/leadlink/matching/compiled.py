@@ -173,6 +173,18 @@ def _tf_table(con: duckdb.DuckDBPyConnection, col: str, frame: pa.Table) -> None
     con.unregister("tf_src")
 
 
+def _tf_lookups(con: duckdb.DuckDBPyConnection, tf: dict[str, pa.Table]) -> None:
+    """tf_<col> (v, tf) from term frequencies counted elsewhere (``engine.term_frequencies``:
+    the registry's, counted in SQL), one table per column."""
+    for col, lookup in tf.items():
+        # Column names come from the model module's constants, never from data.
+        con.register("lookup", lookup)
+        con.execute(
+            f"CREATE TABLE tf_{col} AS SELECT {col} AS v, tf_{col} AS tf FROM lookup"  # noqa: S608
+        )
+        con.unregister("lookup")
+
+
 class CompiledModel:
     """Score query records against their candidates with the blocking rules of the model."""
 
@@ -196,13 +208,7 @@ class CompiledModel:
             # Every field may be present: a block over a field nobody has joins nothing.
             self.present = set(FIELDS)
             tf_columns = set(tf)
-            for col, lookup in tf.items():
-                # Column names come from the model module's constants, never from data.
-                self.con.register("lookup", lookup)
-                self.con.execute(
-                    f"CREATE TABLE tf_{col} AS SELECT {col} AS v, tf_{col} AS tf FROM lookup"  # noqa: S608
-                )
-                self.con.unregister("lookup")
+            _tf_lookups(self.con, tf)
         else:
             if frame is None:
                 assert registry is not None, "a registry, its frame, or term frequencies"
@@ -278,13 +284,7 @@ class BatchScorer:
         self.con = duckdb.connect(":memory:")
         self.con.execute(f"SET threads TO {int(threads)}")
         tf_columns = set(tf) if tf is not None else set(TF_COLUMNS)
-        for col, lookup in (tf or {}).items():
-            # Column names come from the model module's constants, never from data.
-            self.con.register("lookup", lookup)
-            self.con.execute(
-                f"CREATE TABLE tf_{col} AS SELECT {col} AS v, tf_{col} AS tf FROM lookup"  # noqa: S608
-            )
-            self.con.unregister("lookup")
+        _tf_lookups(self.con, tf or {})
         union = "\nUNION\n".join(
             "SELECT q.unique_id AS l, r.unique_id AS r FROM q JOIN r ON "  # noqa: S608
             + " AND ".join(f"q.{c} = r.{c}" for c in cols)
