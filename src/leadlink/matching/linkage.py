@@ -104,12 +104,9 @@ def link_frames(
     query = prepare(left, dirty=True)
     registry = _keyed(prepare(right, dirty=True))
     trained, untrained = _train(query, registry, seed)
-    if trained is None:
-        decisions = resolve(query, registry, bands, RULES, profile=profile)
-    else:
-        scorer = functools.partial(model.score, trained.settings)
-        decisions = resolve(query, registry, bands, RULES, trained.settings, scorer,
-                            profile=profile)  # fmt: skip
+    settings = trained.settings if trained is not None else None
+    scorer = functools.partial(model.score, settings) if settings is not None else None
+    decisions = resolve(query, registry, bands, RULES, settings, scorer, profile=profile)
     return Linked(_pairs_table(_decided_pairs(decisions, bands)), untrained)
 
 

@@ -75,13 +75,16 @@ def prior_blocks(present: set[str]) -> list[tuple[str, ...]]:
 
 
 def _strong_blocks(present: set[str]) -> list[tuple[str, ...]]:
-    have = present | ({"phone7"} if "phone" in present else set())
-    return [c for c in STRONG_PRIOR_BLOCKS if set(c) <= have]
+    return [c for c in STRONG_PRIOR_BLOCKS if set(c) <= _blockable(present)]
 
 
 def _fallback_blocks(present: set[str]) -> list[tuple[str, ...]]:
-    have = present | ({"phone7"} if "phone" in present else set())
-    return [c for c in FALLBACK_PRIOR_BLOCKS if set(c) <= have][:5]
+    return [c for c in FALLBACK_PRIOR_BLOCKS if set(c) <= _blockable(present)][:5]
+
+
+def _blockable(present: set[str]) -> set[str]:
+    """The fields a prior block may use: those present, and a phone's last 7 digits."""
+    return present | ({"phone7"} if "phone" in present else set())
 
 
 def _names(blocks: list[tuple[str, ...]]) -> str:
