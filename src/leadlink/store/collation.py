@@ -36,4 +36,6 @@ def _key_text_sqlite(element: key_text, compiler: SQLCompiler, **kw: Any) -> str
 @compiles(key_text, "postgresql")
 def _key_text_postgresql(element: key_text, compiler: SQLCompiler, **kw: Any) -> str:
     (text,) = list(element.clauses)
-    return f'({compiler.process(text, **kw)} COLLATE "C")'
+    # COLLATE binds tighter than ||: the inner parentheses make it collate the whole
+    # concatenation (a prefix built as driver || '|' || day), not its last operand.
+    return f'(({compiler.process(text, **kw)}) COLLATE "C")'

@@ -83,7 +83,9 @@ def _iso_date_sqlite(element: iso_date, compiler: SQLCompiler, **kw: Any) -> str
 @compiles(iso_date, "postgresql")
 def _iso_date_postgresql(element: iso_date, compiler: SQLCompiler, **kw: Any) -> str:
     (day,) = list(element.clauses)
-    return f"to_char({compiler.process(day, **kw)}, 'YYYY-MM-DD')"
+    # The cast types a literal-bound day ('2026-09-01' is of unknown type to PostgreSQL, and
+    # to_char has several forms); a timestamp, not a date, so no time zone takes part.
+    return f"to_char(CAST({compiler.process(day, **kw)} AS TIMESTAMP), 'YYYY-MM-DD')"
 
 
 def completed_trips(trip: Any) -> ColumnElement[int]:
