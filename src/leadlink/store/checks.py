@@ -4,11 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, exists, func, literal, select, true, union_all
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    String,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from leadlink.matching import Reason
-from leadlink.sources import ORIGIN_OF_SOURCE
+from leadlink.sources import ORIGIN_OF_SOURCE, SOURCES, SourceSpec
 from leadlink.store.json_sql import json_elements, member
 from leadlink.store.models import (
     CandidatePair,
@@ -106,9 +123,65 @@ def candidate_pairs_out_of_step(session: Session) -> tuple[int, list[str]]:
     return _count_and_examples(session, base, "candidate pair out of step with unmatched")
 
 
-def records_for_keys(session: Session) -> list[tuple[str, str, dict[str, Any]]]:
-    rows = session.execute(select(SourceRecord.source, SourceRecord.source_pk, SourceRecord.data))
-    return [(r[0], r[1], r[2]) for r in rows]
+class is_hex16(FunctionElement[bool]):  # noqa: N801 - reads as the SQL it renders
+    """Sixteen lowercase hex digits (a hashed key: ``SourceSpec.source_pk``)."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "is_hex16"
+
+
+@compiles(is_hex16, "sqlite")
+def _is_hex16_sqlite(element: is_hex16, compiler: SQLCompiler, **kw: Any) -> str:
+    (text,) = list(element.clauses)
+    key = compiler.process(text, **kw)
+    # GLOB is case-sensitive, so [^0-9a-f] also refuses uppercase digits.
+    return f"(length({key}) = 16 AND {key} NOT GLOB '*[^0-9a-f]*')"
+
+
+@compiles(is_hex16, "postgresql")
+def _is_hex16_postgresql(element: is_hex16, compiler: SQLCompiler, **kw: Any) -> str:
+    (text,) = list(element.clauses)
+    return f"({compiler.process(text, **kw)} ~ '^[0-9a-f]{{16}}$')"
+
+
+def _key_follows(spec: SourceSpec) -> ColumnElement[bool]:
+    """``source_pk`` is what ``spec.source_pk`` makes of the stored values: the optional key
+    when present, else the key columns joined by ``|``, else (a hash) sixteen hex digits."""
+    r = SourceRecord
+
+    def value(column: str) -> ColumnElement[str]:
+        return func.coalesce(func.trim(r.data[column].as_string(), type_=String), literal(""))
+
+    follows: ColumnElement[bool]
+    if spec.key_columns:
+        joined = value(spec.key_columns[0])
+        for column in spec.key_columns[1:]:
+            joined = joined + literal("|") + value(column)
+        follows = r.source_pk == joined
+    else:
+        follows = is_hex16(r.source_pk)
+    if spec.optional_key:
+        given = value(spec.optional_key)
+        follows = case((given != literal(""), r.source_pk == given), else_=follows)
+    return follows
+
+
+def keys_off_formula(session: Session) -> tuple[int, int, list[tuple[str, str]]]:
+    """(records, records whose ``source_pk`` does not follow its source's formula, the first
+    ``LIMIT`` of those as (source, key)): one scan in SQL, whatever the store's size."""
+    r = SourceRecord
+    off = or_(
+        r.source_pk == literal(""),
+        r.source.not_in(list(SOURCES)),
+        *(and_(r.source == name, not_(_key_follows(spec))) for name, spec in SOURCES.items()),
+    )
+    n = session.scalar(select(func.count()).select_from(r)) or 0
+    bad = session.scalar(select(func.count()).select_from(r).where(off)) or 0
+    examples = session.execute(
+        select(r.source, r.source_pk).where(off).order_by(r.id).limit(LIMIT)
+    ).all()
+    return int(n), int(bad), [(str(s), str(pk)) for s, pk in examples]
 
 
 def fingerprint(session: Session) -> dict[str, Any]:
