@@ -19,7 +19,7 @@ the database (the pages read the same rows from the summary tables, ``activity_v
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -30,6 +30,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     case,
     cast,
     exists,
@@ -69,6 +70,13 @@ from leadlink.store.windows import (
 ANCHORS = ("candidate_lead", "hire_date", "first_trip")
 OPEN, REJECTED = "open", "rejected"
 CANDIDATES_SHOWN = 3
+SCOPE = "scope_persons"  # the expanding parameter of the persons a query is limited to
+
+
+def scope_of(persons: Collection[str]) -> Any:
+    """``persons`` as one expanding parameter, the same wherever the query names them: a
+    statement built once can then be executed with other persons (``activity_view``)."""
+    return bindparam(SCOPE, value=sorted(persons), expanding=True)
 
 
 def members(persons: Sequence[str] | None = None) -> Select[Any]:
@@ -97,7 +105,7 @@ def members(persons: Sequence[str] | None = None) -> Select[Any]:
         .where(SourceRecord.source == "drivers", Person.retired_into.is_(None))
         .where(~has_lead, ~has_origin, ~quarantined)
     )
-    return query if persons is None else query.where(Link.person_key.in_(sorted(persons)))
+    return query if persons is None else query.where(Link.person_key.in_(scope_of(persons)))
 
 
 def candidates(persons: Sequence[str] | None = None) -> Select[Any]:
@@ -117,7 +125,7 @@ def candidates(persons: Sequence[str] | None = None) -> Select[Any]:
         # to the leads as plain tables, SQLite drove the query from every lead (``source``
         # index) and PostgreSQL may too without statistics. The pairs may name the persons or
         # keys a merge retired into them.
-        chosen = sorted(persons)
+        chosen = scope_of(persons)
         keys = union_all(
             select(Person.person_key).where(Person.person_key.in_(chosen)),
             select(Person.person_key).where(Person.retired_into.in_(chosen)),
@@ -178,7 +186,7 @@ def ranked_candidates(persons: Sequence[str] | None = None) -> Subquery:
     )  # fmt: skip
     query = select(pairs, rank.label("rank"))
     if persons is not None:
-        query = query.where(pairs.c.person_key.in_(list(persons)))
+        query = query.where(pairs.c.person_key.in_(scope_of(persons)))
     return query.subquery("ranked")
 
 

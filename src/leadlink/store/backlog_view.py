@@ -12,13 +12,16 @@ day, so the summary adds up days, not leads; each segment's page is one range of
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Insert,
     Select,
     and_,
+    bindparam,
     case,
     delete,
     exists,
@@ -47,6 +50,7 @@ from leadlink.store.segments import (
 from leadlink.store.windows import as_date, ladder_amount
 
 LIMIT = 50
+SCOPE = "scope_records"  # the expanding parameter of a partial refresh's lead ids
 COLUMNS = ("record_id", "lead_id", "lead_date", "reason", "candidate", "has_candidate",
            "candidate_trips", "candidate_amount")  # fmt: skip
 
@@ -59,6 +63,20 @@ def lead_rows(rules: SegmentRules, record_ids: Collection[int] | None = None) ->
     repeats a lookup for every expression reading it): the leads with their candidate, then
     the candidate's trips inside the lead's window.
     """
+    ids = None if record_ids is None else sorted(record_ids)
+    return _lead_rows(rules.review_threshold, rules.window_days, rules.ladder, ids)
+
+
+def _scope(record_ids: Sequence[int]) -> Any:
+    """The leads' ids as one expanding parameter: a statement built once (``_scoped_insert``)
+    is executed with each decision's own ids."""
+    return bindparam(SCOPE, value=list(record_ids), expanding=True)
+
+
+def _lead_rows(
+    threshold: float, window_days: int, ladder: Sequence[tuple[str, int, float]],
+    record_ids: Sequence[int] | None,
+) -> Select[Any]:  # fmt: skip
     linked = exists().where(Link.record_id == SourceRecord.id, Link.active)
     base = (
         select(
@@ -66,20 +84,20 @@ def lead_rows(rules: SegmentRules, record_ids: Collection[int] | None = None) ->
             SourceRecord.source_pk.label("lead_id"),
             SourceRecord.event_date.label("lead_date"),
             Unmatched.reason.label("reason"),
-            candidate(SourceRecord.id, rules.review_threshold).label("candidate"),
+            candidate(SourceRecord.id, threshold).label("candidate"),
         )
         .select_from(SourceRecord)
         .outerjoin(Unmatched, Unmatched.record_id == SourceRecord.id)
         .where(SourceRecord.source == "leads", ~linked)
     )
     if record_ids is not None:
-        base = base.where(SourceRecord.id.in_(sorted(record_ids)))
+        base = base.where(SourceRecord.id.in_(_scope(record_ids)))
     lead = base.cte("unlinked_lead").prefix_with("MATERIALIZED")
     has = lead.c.candidate.is_not(None)
     # A candidate who already has a lead claims through that lead: nothing more at stake.
     trips = case(
         (and_(has, ~_has_lead(lead.c.candidate)),
-         _candidate_trips(lead.c.candidate, lead.c.lead_date, rules.window_days)),
+         _candidate_trips(lead.c.candidate, lead.c.lead_date, window_days)),
         else_=literal(0),
     )  # fmt: skip
     valued = select(*lead.c, has.label("has_candidate"), trips.label("candidate_trips"))
@@ -87,7 +105,7 @@ def lead_rows(rules: SegmentRules, record_ids: Collection[int] | None = None) ->
     c = valued_cte.c
     return select(
         c.record_id, c.lead_id, c.lead_date, c.reason, c.candidate, c.has_candidate,
-        c.candidate_trips, ladder_amount(c.candidate_trips, rules.ladder).label("candidate_amount"),
+        c.candidate_trips, ladder_amount(c.candidate_trips, ladder).label("candidate_amount"),
     )  # fmt: skip
 
 
@@ -125,8 +143,23 @@ def refresh(
 
 
 def _insert(session: Session, rules: SegmentRules, scope: Collection[int] | None) -> None:
-    rows = lead_rows(rules, scope)
-    session.execute(insert(table_of(BacklogLead)).from_select(list(COLUMNS), rows))
+    if scope is None:
+        rows = lead_rows(rules)
+        session.execute(insert(table_of(BacklogLead)).from_select(list(COLUMNS), rows))
+        return
+    stmt = _scoped_insert(rules.review_threshold, rules.window_days, rules.ladder)
+    session.execute(stmt, {SCOPE: sorted(scope)})
+
+
+@functools.lru_cache(maxsize=8)
+def _scoped_insert(
+    threshold: float, window_days: int, ladder: tuple[tuple[str, int, float], ...]
+) -> Insert:
+    """The insert of some leads' rows, built once per configuration: a decision's touch runs
+    it with its lead ids. Building the statement (aliases, correlated lookups) cost several
+    times what SQLite then took to run it for a handful of leads."""
+    rows = _lead_rows(threshold, window_days, ladder, ())
+    return insert(table_of(BacklogLead)).from_select(list(COLUMNS), rows)
 
 
 def _count_days(session: Session, days: Collection[dt.date] | None) -> None:

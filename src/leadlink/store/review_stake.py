@@ -24,6 +24,7 @@ by deadline; the first range's count places a page without sorting the queue.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -31,6 +32,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    bindparam,
     case,
     exists,
     func,
@@ -41,6 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from leadlink.store.activity import SCOPE, scope_of
 from leadlink.store.models import Claim, Link, ReviewItem, SourceRecord
 from leadlink.store.segments import _candidate_trips
 from leadlink.store.windows import ladder_amount
@@ -49,6 +52,7 @@ OPEN = "open"
 TOLERANCE = 0.005  # soles: figures are compared to the céntimo
 BATCH = 500
 SAMPLE = 5
+RECORDS = "scope_records"  # the expanding parameter of a partial refresh's lead ids
 
 
 def _earlier_lead(person: Any, record_id: Any, lead_date: Any) -> ColumnElement[bool]:
@@ -93,10 +97,10 @@ def stake_rows(
         .where(ReviewItem.status == OPEN)
     )  # fmt: skip
     if records is not None:
-        scope = [ReviewItem.record_id.in_(sorted(records))] if records else []
+        scope = [ReviewItem.record_id.in_(bindparam(RECORDS, sorted(records), expanding=True))]
         if persons:
-            scope.append(ReviewItem.person_key.in_(sorted(persons)))
-        base = base.where(or_(*scope) if scope else literal(False))
+            scope.append(ReviewItem.person_key.in_(scope_of(persons)))
+        base = base.where(or_(*scope))
     item = base.cte("stake_item").prefix_with("MATERIALIZED")
     trips = case(
         (item.c.eligible, _candidate_trips(item.c.person_key, item.c.lead_date, window_days)),
@@ -114,14 +118,32 @@ def stake_rows(
 
 
 def _changed(session: Session, rows: Select[Any]) -> list[dict[str, Any]]:
+    return _rows(session.execute(_changes(rows)))
+
+
+def _changes(rows: Select[Any]) -> Select[Any]:
+    """(id, figure) of the items in ``rows`` whose stored figure differs from it."""
     live = rows.subquery("live")
-    query = (
+    return (
         select(live.c.id, live.c.at_stake)
         .join(ReviewItem, ReviewItem.id == live.c.id)
         .where(func.abs(ReviewItem.at_stake - live.c.at_stake) > TOLERANCE)
         .order_by(live.c.id)
     )
-    return [{"id": r[0], "at_stake": round(float(r[1]), 2)} for r in session.execute(query)]
+
+
+def _rows(result: Any) -> list[dict[str, Any]]:
+    return [{"id": r[0], "at_stake": round(float(r[1]), 2)} for r in result]
+
+
+@functools.lru_cache(maxsize=8)
+def _scoped_changes(
+    window_days: int, ladder: tuple[tuple[str, int, float], ...], by_persons: bool
+) -> Select[Any]:
+    """``_changes`` of the items of some records (parameter ``RECORDS``) and persons
+    (``SCOPE``), built once per configuration: a decision's touch runs it with its own."""
+    persons = ("",) if by_persons else ()
+    return _changes(stake_rows(window_days, ladder, records=(), persons=persons))
 
 
 def refresh(
@@ -134,8 +156,12 @@ def refresh(
 ) -> int:
     """Store the figure of every open item (of ``records`` or ``persons`` only, when
     ``records`` is given) that differs from its definition; returns the open items."""
-    changed = _changed(session, stake_rows(window_days, ladder, records=records,
-                                           persons=persons))  # fmt: skip
+    if records is None:
+        changed = _changed(session, stake_rows(window_days, ladder))
+    else:
+        query = _scoped_changes(window_days, tuple(ladder), bool(persons))
+        params = {RECORDS: sorted(records), SCOPE: sorted(persons)}
+        changed = _rows(session.execute(query, params))
     for start in range(0, len(changed), BATCH):
         session.execute(update(ReviewItem), changed[start : start + BATCH])
     return int(session.scalar(select(func.count()).where(ReviewItem.status == OPEN)) or 0)
