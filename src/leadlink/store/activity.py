@@ -19,7 +19,7 @@ the database (the pages read the same rows from the summary tables, ``activity_v
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -30,7 +30,6 @@ from sqlalchemy import (
     String,
     Table,
     and_,
-    bindparam,
     case,
     cast,
     exists,
@@ -56,6 +55,7 @@ from leadlink.store.models import (
     ReviewItem,
     SourceRecord,
 )
+from leadlink.store.scopes import persons_in
 from leadlink.store.segments import live_person
 from leadlink.store.windows import (
     as_date,
@@ -70,13 +70,6 @@ from leadlink.store.windows import (
 ANCHORS = ("candidate_lead", "hire_date", "first_trip")
 OPEN, REJECTED = "open", "rejected"
 CANDIDATES_SHOWN = 3
-SCOPE = "scope_persons"  # the expanding parameter of the persons a query is limited to
-
-
-def scope_of(persons: Collection[str]) -> Any:
-    """``persons`` as one expanding parameter, the same wherever the query names them: a
-    statement built once can then be executed with other persons (``activity_view``)."""
-    return bindparam(SCOPE, value=sorted(persons), expanding=True)
 
 
 def members(persons: Sequence[str] | None = None) -> Select[Any]:
@@ -105,7 +98,7 @@ def members(persons: Sequence[str] | None = None) -> Select[Any]:
         .where(SourceRecord.source == "drivers", Person.retired_into.is_(None))
         .where(~has_lead, ~has_origin, ~quarantined)
     )
-    return query if persons is None else query.where(Link.person_key.in_(scope_of(persons)))
+    return query if persons is None else query.where(Link.person_key.in_(persons_in(persons)))
 
 
 def candidates(persons: Sequence[str] | None = None) -> Select[Any]:
@@ -125,7 +118,7 @@ def candidates(persons: Sequence[str] | None = None) -> Select[Any]:
         # to the leads as plain tables, SQLite drove the query from every lead (``source``
         # index) and PostgreSQL may too without statistics. The pairs may name the persons or
         # keys a merge retired into them.
-        chosen = scope_of(persons)
+        chosen = persons_in(persons)
         keys = union_all(
             select(Person.person_key).where(Person.person_key.in_(chosen)),
             select(Person.person_key).where(Person.retired_into.in_(chosen)),
@@ -186,7 +179,7 @@ def ranked_candidates(persons: Sequence[str] | None = None) -> Subquery:
     )  # fmt: skip
     query = select(pairs, rank.label("rank"))
     if persons is not None:
-        query = query.where(pairs.c.person_key.in_(scope_of(persons)))
+        query = query.where(pairs.c.person_key.in_(persons_in(persons)))
     return query.subquery("ranked")
 
 

@@ -17,10 +17,11 @@ from sqlalchemy import Insert, case, delete, func, insert, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Subquery
 
-from leadlink.store.activity import SCOPE, _date, drivers_query, scope_of
+from leadlink.store.activity import _date, drivers_query
 from leadlink.store.db import conflict_insert
 from leadlink.store.models import SourceRecord
 from leadlink.store.money_tables import ActivityDay, ActivityDriver, ActivityTripDay, table_of
+from leadlink.store.scopes import PERSONS, persons_in
 from leadlink.store.windows import completed_trips, of_driver
 
 COLUMNS = ("record_id", "driver_id", "person_key", "first_name", "last_name", "hire_date",
@@ -59,7 +60,8 @@ def refresh(
         session.execute(delete(ActivityDriver))
         rows = live(today, window_days, ladder)
         session.execute(insert(table_of(ActivityDriver)).from_select(list(COLUMNS), rows))
-        _insert_trip_days(session, today, None)
+        session.execute(insert(table_of(ActivityTripDay)).from_select(
+            ["record_id", "day", "trips"], _trip_days(today, None)))  # fmt: skip
         session.execute(insert(table_of(ActivityDay)).from_select(
             ["day", "drivers", "trips"], _per_day(None)))  # fmt: skip
         return int(session.scalar(select(func.count()).select_from(ActivityDriver)) or 0)
@@ -75,7 +77,7 @@ def refresh(
     _add_days(session, _per_day(theirs), -1)
     session.execute(delete(ActivityTripDay).where(ActivityTripDay.record_id.in_(theirs)))
     session.execute(delete(ActivityDriver).where(ActivityDriver.person_key.in_(chosen)))
-    scoped = {SCOPE: chosen}
+    scoped = {PERSONS: chosen}
     session.execute(_scoped_insert(today, window_days, tuple(ladder)), scoped)
     session.execute(_scoped_trip_days(today), scoped)
     _add_days(session, _per_day(theirs), +1)
@@ -87,7 +89,7 @@ def refresh(
 def _scoped_insert(
     today: dt.date, window_days: int, ladder: tuple[tuple[str, int, float], ...]
 ) -> Insert:
-    """The insert of some persons' rows (parameter ``SCOPE``), built once per day and
+    """The insert of some persons' rows (parameter ``PERSONS``), built once per day and
     configuration: building it took several times what running it for a decision's persons
     does."""
     rows = live(today, window_days, ladder, ())
@@ -138,12 +140,7 @@ def _trip_days(today: dt.date, persons: Sequence[str] | None) -> Any:
     )
     if persons is None:
         return query
-    return query.where(ActivityDriver.person_key.in_(scope_of(persons)))
-
-
-def _insert_trip_days(session: Session, today: dt.date, persons: Sequence[str] | None) -> None:
-    session.execute(insert(table_of(ActivityTripDay)).from_select(
-        ["record_id", "day", "trips"], _trip_days(today, persons)))  # fmt: skip
+    return query.where(ActivityDriver.person_key.in_(persons_in(persons)))
 
 
 def trend(session: Session, since: dt.date, until: dt.date) -> dict[dt.date, tuple[int, int]]:

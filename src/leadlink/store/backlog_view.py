@@ -21,7 +21,6 @@ from sqlalchemy import (
     Insert,
     Select,
     and_,
-    bindparam,
     case,
     delete,
     exists,
@@ -37,6 +36,7 @@ from sqlalchemy.orm import Session
 from leadlink.store.backlog import cutoff
 from leadlink.store.models import Link, SourceRecord, Unmatched
 from leadlink.store.money_tables import BacklogDay, BacklogLead, table_of
+from leadlink.store.scopes import RECORDS, records_in
 from leadlink.store.segments import (
     EXPIRED,
     NOT_MATCHED,
@@ -50,7 +50,6 @@ from leadlink.store.segments import (
 from leadlink.store.windows import as_date, ladder_amount
 
 LIMIT = 50
-SCOPE = "scope_records"  # the expanding parameter of a partial refresh's lead ids
 COLUMNS = ("record_id", "lead_id", "lead_date", "reason", "candidate", "has_candidate",
            "candidate_trips", "candidate_amount")  # fmt: skip
 
@@ -65,12 +64,6 @@ def lead_rows(rules: SegmentRules, record_ids: Collection[int] | None = None) ->
     """
     ids = None if record_ids is None else sorted(record_ids)
     return _lead_rows(rules.review_threshold, rules.window_days, rules.ladder, ids)
-
-
-def _scope(record_ids: Sequence[int]) -> Any:
-    """The leads' ids as one expanding parameter: a statement built once (``_scoped_insert``)
-    is executed with each decision's own ids."""
-    return bindparam(SCOPE, value=list(record_ids), expanding=True)
 
 
 def _lead_rows(
@@ -91,7 +84,7 @@ def _lead_rows(
         .where(SourceRecord.source == "leads", ~linked)
     )
     if record_ids is not None:
-        base = base.where(SourceRecord.id.in_(_scope(record_ids)))
+        base = base.where(SourceRecord.id.in_(records_in(record_ids)))
     lead = base.cte("unlinked_lead").prefix_with("MATERIALIZED")
     has = lead.c.candidate.is_not(None)
     # A candidate who already has a lead claims through that lead: nothing more at stake.
@@ -148,7 +141,7 @@ def _insert(session: Session, rules: SegmentRules, scope: Collection[int] | None
         session.execute(insert(table_of(BacklogLead)).from_select(list(COLUMNS), rows))
         return
     stmt = _scoped_insert(rules.review_threshold, rules.window_days, rules.ladder)
-    session.execute(stmt, {SCOPE: sorted(scope)})
+    session.execute(stmt, {RECORDS: sorted(scope)})
 
 
 @functools.lru_cache(maxsize=8)

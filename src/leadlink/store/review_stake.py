@@ -32,7 +32,6 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
-    bindparam,
     case,
     exists,
     func,
@@ -43,8 +42,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from leadlink.store.activity import SCOPE, scope_of
 from leadlink.store.models import Claim, Link, ReviewItem, SourceRecord
+from leadlink.store.scopes import PERSONS, RECORDS, persons_in, records_in
 from leadlink.store.segments import _candidate_trips
 from leadlink.store.windows import ladder_amount
 
@@ -52,7 +51,6 @@ OPEN = "open"
 TOLERANCE = 0.005  # soles: figures are compared to the céntimo
 BATCH = 500
 SAMPLE = 5
-RECORDS = "scope_records"  # the expanding parameter of a partial refresh's lead ids
 
 
 def _earlier_lead(person: Any, record_id: Any, lead_date: Any) -> ColumnElement[bool]:
@@ -97,9 +95,9 @@ def stake_rows(
         .where(ReviewItem.status == OPEN)
     )  # fmt: skip
     if records is not None:
-        scope = [ReviewItem.record_id.in_(bindparam(RECORDS, sorted(records), expanding=True))]
+        scope = [ReviewItem.record_id.in_(records_in(records))]
         if persons:
-            scope.append(ReviewItem.person_key.in_(scope_of(persons)))
+            scope.append(ReviewItem.person_key.in_(persons_in(persons)))
         base = base.where(or_(*scope))
     item = base.cte("stake_item").prefix_with("MATERIALIZED")
     trips = case(
@@ -141,7 +139,7 @@ def _scoped_changes(
     window_days: int, ladder: tuple[tuple[str, int, float], ...], by_persons: bool
 ) -> Select[Any]:
     """``_changes`` of the items of some records (parameter ``RECORDS``) and persons
-    (``SCOPE``), built once per configuration: a decision's touch runs it with its own."""
+    (``PERSONS``), built once per configuration: a decision's touch runs it with its own."""
     persons = ("",) if by_persons else ()
     return _changes(stake_rows(window_days, ladder, records=(), persons=persons))
 
@@ -160,7 +158,7 @@ def refresh(
         changed = _changed(session, stake_rows(window_days, ladder))
     else:
         query = _scoped_changes(window_days, tuple(ladder), bool(persons))
-        params = {RECORDS: sorted(records), SCOPE: sorted(persons)}
+        params = {RECORDS: sorted(records), PERSONS: sorted(persons)}
         changed = _rows(session.execute(query, params))
     for start in range(0, len(changed), BATCH):
         session.execute(update(ReviewItem), changed[start : start + BATCH])
