@@ -33,7 +33,8 @@ from leadlink.pipeline import summaries
 from leadlink.pipeline.checking import CheckResult
 from leadlink.pipeline.progress import ProgressFn
 from leadlink.pipeline.resolution.decider import failure_message
-from leadlink.pipeline.resolution.resolve import Resolver, write_decisions
+from leadlink.pipeline.resolution.persist import write_decisions
+from leadlink.pipeline.resolution.resolve import Resolver
 from leadlink.pipeline.summaries import segment_rules
 from leadlink.settings import Settings
 from leadlink.store import backlog, jobs, locks, queue_rearm, recovery_days

@@ -91,7 +91,7 @@ def _founded(
         # written (in the founder's chunk) before any link to it.
         founder = root == d["rid"]
         rule_name = FOUNDED if founder else DRIVER_RULES[0].name
-        # A dict: serialised once, when written (resolve._with_candidates); the candidates
+        # A dict: serialised once, when written (persist._with_candidates); the candidates
         # it was founded over are in it already.
         evidence = {"rule": rule_name, "founder": pks[root],
                     "candidates": json.loads(d["candidates"])}  # fmt: skip

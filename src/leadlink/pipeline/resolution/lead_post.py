@@ -3,7 +3,7 @@
 The lead is validated exactly as a row of a `leads` CSV (``readers.validate``: required
 values, dates in any accepted format rewritten to ISO, key length), stored as a `leads`
 record with the content hash ingest gives it, decided by ``OnlineMatcher`` (the decision
-`match` makes, tested equal), and written by ``resolve.write_decisions`` (link + origin, or
+`match` makes, tested equal), and written by ``persist.write_decisions`` (link + origin, or
 unmatched + review items) with a ``lead_post`` audit row naming the token: all in one
 transaction, so a lead is never stored without its decision.
 
@@ -46,7 +46,7 @@ from leadlink.pipeline import summaries
 from leadlink.pipeline.ingest.files import content_hash
 from leadlink.pipeline.ingest.readers import MAX_FIELD_CHARS, RawTable, ValidRow, validate
 from leadlink.pipeline.resolution.online import OnlineMatcher, key_unkeyed
-from leadlink.pipeline.resolution.resolve import write_decisions
+from leadlink.pipeline.resolution.persist import write_decisions
 from leadlink.settings import Settings
 from leadlink.sources import SOURCES
 from leadlink.store import audit, keys, queries

@@ -83,7 +83,7 @@ class OnlineMatcher:
 
     def decide_record(self, lead: dict[str, Any], rid: int = NEW_LEAD_RID) -> Decision:
         """The engine's decision for ``lead`` as record ``rid``: the decision ``match`` makes
-        and ``resolve.write_decisions`` persists (evidence and candidates as JSON text)."""
+        and ``persist.write_decisions`` persists (evidence and candidates as JSON text)."""
         query = prepare(canonical_frame([("leads", rid, lead, None)]))
         qkeys = few_record_keys(query)
         self._last = (lead, query, qkeys)  # key_parts() after the post reuses them

@@ -8,11 +8,10 @@ transaction per chunk: a link and its origin always land together.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, overload
+from typing import Any
 
 import pyarrow as pa
 from sqlalchemy import Engine
@@ -33,6 +32,7 @@ from leadlink.pipeline.resolution.founding import person_key_for as person_key_f
 from leadlink.pipeline.resolution.model import StoredModel, TooLittleData
 from leadlink.pipeline.resolution.model import current as current_model
 from leadlink.pipeline.resolution.model import train as train_model
+from leadlink.pipeline.resolution.persist import given, write_decisions
 from leadlink.pipeline.resolution.settle import model_actor
 from leadlink.pipeline.resolution.streaming import DECIDE_CHUNK, Streamer, StreamStats
 from leadlink.pipeline.resolution.workspace import Workspace
@@ -40,7 +40,7 @@ from leadlink.settings import Settings
 from leadlink.sources import IDENTITY_SOURCES, RESOLVE_ORDER
 from leadlink.store import jobs, locks, resolution
 from leadlink.store.db import MATCH_TABLES, refresh_statistics, transaction
-from leadlink.store.resolution import JsonText, RecordRow
+from leadlink.store.resolution import RecordRow
 
 # Builds a Scorer for a stored model's Splink settings and the registry's term frequencies
 # (None: count them in the registry scored against): compiled.BatchScorer by default, the
@@ -254,66 +254,6 @@ class Resolver:
             self._registry = _grow(self._registry, self._last_query, new_links)
 
 
-def write_decisions(
-    session: Session,
-    decided: Sequence[Decision],
-    *,
-    run_id: int | None,
-    now: dt.datetime,
-    window_days: int,
-    settle_by: str | None = None,
-) -> dict[int, str]:
-    """Persist decisions in the caller's transaction; return rid -> person_key of new links.
-
-    ``settle_by``: the model whose verdicts settle open review items (`match --rematch`).
-
-    ``window_days`` (the claim window) dates the review items' deadlines. ``run_id`` is None
-    for a decision made outside a run (one lead posted to the API: its audit row says who).
-    """
-    persons = sorted({_given(d, "person_key") for d in decided if d["decision"] == "found"})
-    links = [_link_row(d) for d in decided if d["decision"] in ("link", "found")]
-    unmatched = [_unmatched_row(d) for d in decided if d["decision"] not in ("link", "found")]
-    resolution.write_chunk(session, run_id=run_id, now=now, persons=persons, links=links,
-                           unmatched=unmatched)  # fmt: skip
-    # Review-band pairs become review items, and linked records close theirs, in this same
-    # transaction (imported here: this function is the review queue's only hook in this file).
-    from leadlink.pipeline.resolution.review import queue_decisions
-
-    queue_decisions(session, decided, run_id=run_id, now=now, window_days=window_days,
-                    settle_by=settle_by)
-    return {r["record_id"]: r["person_key"] for r in links}
-
-
-def _link_row(d: Decision) -> dict[str, Any]:
-    return {"record_id": d["rid"], "person_key": d["person_key"], "rule": d["rule"],
-            "score": float(_given(d, "score")), "confidence": d["confidence"],
-            "evidence": _with_candidates(d)}  # fmt: skip
-
-
-def _unmatched_row(d: Decision) -> dict[str, Any]:
-    return {"record_id": d["rid"], "reason": d["reason"], "message": d.get("message"),
-            "candidates": _json(d["candidates"]), "band": d["band"]}  # fmt: skip
-
-
-@overload
-def _given(d: Decision, field: Literal["score"]) -> float: ...
-@overload
-def _given(d: Decision, field: Literal["person_key", "rule", "reason"]) -> str: ...
-def _given(d: Decision, field: Literal["person_key", "rule", "score", "reason"]) -> str | float:
-    """A field the decision's kind always sets (a link's person, rule and score; an unmatched
-    record's reason): the type cannot say so, a missing one is a bug of the engine."""
-    value: str | float | None = d[field]
-    if value is None:
-        raise ValueError(f"the {d['decision']} decision of record {d['rid']} has no {field}")
-    return value
-
-
-def _json(value: Any) -> Any:
-    """The engine's JSON text as it is (it is JSON already); anything else for the store to
-    serialise."""
-    return JsonText(value) if isinstance(value, str) else value
-
-
 def load_registry(engine: Engine) -> pa.Table:
     """Every linked record of the identity sources, normalised, with its person_key."""
     with transaction(engine) as session:
@@ -364,10 +304,10 @@ def _write(
         for d in part:
             if d["decision"] in ("link", "found"):
                 counts["linked"] += 1
-                result.by_rule[_given(d, "rule")] += 1
+                result.by_rule[given(d, "rule")] += 1
                 result.new_persons += d["decision"] == "found"
             else:
-                reason = _given(d, "reason")
+                reason = given(d, "reason")
                 result.unmatched[reason] += 1
                 counts[reason] += 1
                 result.review += d["band"] == "review"
@@ -396,24 +336,6 @@ def _merge_persons(
     retired = merge.apply(session, pairs, run_id=run_id, now=now)
     result.merged += len(retired)
     return merge.redirect(part, retired, margin=result.margin)
-
-
-def _with_candidates(decision: Decision) -> Any:
-    """A link's evidence keeps the candidates it beat, so `explain` can show them.
-
-    Spliced into the engine's JSON text when it has no candidates yet (the engine's evidence
-    never does): parsing and serialising a million evidences cost more than writing them."""
-    evidence, candidates = decision["evidence"], decision.get("candidates") or "[]"
-    if isinstance(evidence, str) and isinstance(candidates, str):
-        body = evidence.rstrip()
-        if body.endswith("}") and '"candidates"' not in body:
-            inner = body[:-1].rstrip()
-            glue = "" if inner.endswith("{") else ","
-            return JsonText(f'{inner}{glue}"candidates":{candidates}}}')
-    parsed: dict[str, Any] = json.loads(evidence) if isinstance(evidence, str) else dict(evidence)
-    parsed.setdefault("candidates", json.loads(candidates) if isinstance(candidates, str)
-                      else candidates)  # fmt: skip
-    return parsed
 
 
 def _grow(registry: pa.Table, query: pa.Table, new_links: dict[int, str]) -> pa.Table:

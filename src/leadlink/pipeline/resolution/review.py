@@ -1,6 +1,6 @@
 """The review queue: review-band pairs wait for a person, who accepts or rejects them.
 
-``queue_decisions`` is called by ``resolve.write_decisions`` inside the caller's transaction,
+``queue_decisions`` is called by ``persist.write_decisions`` inside the caller's transaction,
 so an item is proposed (or closed) together with the verdict that produced it. ``list_items``,
 ``accept`` and ``reject`` are the services behind ``leadlink review`` and the API; each
 decision is one transaction that also writes its ``audit_log`` row.
