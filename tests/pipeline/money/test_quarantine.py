@@ -131,3 +131,37 @@ def test_check_quarantine_fails_on_a_claim_or_payment_of_a_quarantined_person(
         )
     broken = check_quarantine(engine, SETTINGS)
     assert not broken.ok and "payment P07 reconciled to quarantined person" in broken.examples[0]
+
+
+def test_trips_release_a_driver_and_losing_them_quarantines_the_same_row_again(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The set-based scan (store.quarantine.changed_verdicts): trips of an unlinked driver
+    release it, their loss reactivates its row (same id), and an unchanged rerun writes nothing."""
+    load_fixture(engine)
+    with engine.begin() as conn:  # DE1 cannot be judged through a person any more
+        conn.execute(text("UPDATE link SET active = false WHERE record_id = "
+                          "(SELECT id FROM source_record WHERE source_pk = 'DE1')"))  # fmt: skip
+    scan(engine, SETTINGS, now=NOW)
+    first = rows(engine, "SELECT q.id FROM quarantine q JOIN source_record sr "
+                         "ON sr.id = q.record_id WHERE sr.source_pk = 'DE1'")  # fmt: skip
+    assert _quarantine(engine)["DE1"] == (True, "driver not linked to a person; no trips", None)
+    trips = write_csv(tmp_path / "trips.csv", "trips",
+                      [{"driver_id": "DE1", "date": "2026-10-02", "completed_trips": "3"}])
+    ingest_file(engine, "trips", trips, now=INGESTED)
+    released = scan(engine, SETTINGS, now=NOW)
+    assert (released.released, released.quarantined) == (1, 0)
+    assert _quarantine(engine)["DE1"] == (False, "driver not linked to a person; no trips",
+                                          "has trips")  # fmt: skip
+    zero = write_csv(tmp_path / "trips0.csv", "trips",
+                     [{"driver_id": "DE1", "date": "2026-10-02", "completed_trips": "0"}])
+    ingest_file(engine, "trips", zero, now=INGESTED)
+    again = scan(engine, SETTINGS, now=NOW)
+    assert (again.released, again.quarantined) == (0, 1)
+    assert _quarantine(engine)["DE1"] == (True, "driver not linked to a person; no trips", None)
+    assert rows(engine, "SELECT q.id FROM quarantine q JOIN source_record sr "
+                        "ON sr.id = q.record_id WHERE sr.source_pk = 'DE1'") == first  # fmt: skip
+    before = snapshot(engine)
+    rerun = scan(engine, SETTINGS, now=NOW)
+    assert (rerun.released, rerun.quarantined) == (0, 0)
+    assert snapshot(engine) == before

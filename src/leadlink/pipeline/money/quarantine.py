@@ -8,18 +8,18 @@ Rules (docs/claims.md):
 - none of the three -> quarantined (one row per driver record, with the reason);
 - a quarantined record that now has any of them -> released (`released_at`, `release_reason`
   names what it has now); one that becomes an orphan again is re-activated (same row).
-The scan is idempotent: a rerun over unchanged data changes nothing.
+The scan is idempotent: a rerun over unchanged data changes nothing. It is one query over the
+store (``store.quarantine.changed_verdicts``) that returns only the records whose row must
+change, so its cost does not grow with what it leaves alone in Python.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from leadlink.pipeline import summaries
 from leadlink.pipeline.checking import CheckResult
@@ -50,19 +50,6 @@ class ScanResult:
         }
 
 
-def _has(person: str | None, driver_id: str, facts: dict[str, Any]) -> list[str]:
-    """What keeps this driver record out of quarantine (empty: it is an orphan)."""
-    found = []
-    if person is not None and person in facts["leads"]:
-        found.append("lead linked")
-    if person is not None and person in facts["origins"]:
-        found.append("origin")
-    ids = facts["ids_of_person"][person] if person is not None else {driver_id}
-    if ids & facts["trips"]:
-        found.append("trips")
-    return found
-
-
 def scan(engine: Engine, settings: Settings, *, now: dt.datetime) -> ScanResult:
     """Quarantine orphan drivers and release relinked ones, in one transaction."""
     del settings  # no tunables yet; kept for the uniform service signature
@@ -70,43 +57,27 @@ def scan(engine: Engine, settings: Settings, *, now: dt.datetime) -> ScanResult:
         result = ScanResult(run.id)
         run.counts = result.as_dict
         with transaction(engine) as session:
-            drivers = quarantine_store.driver_records(session)
-            facts = _facts(session, drivers)
-            existing = quarantine_store.rows(session)
             new, again, released = [], [], []
-            for rid, driver_id, person in drivers:
-                has = _has(person, driver_id, facts)
-                row = existing.get(rid)
-                if not has:
-                    reason = REASON_ORPHAN if person else REASON_UNLINKED
-                    if row is None:
-                        new.append({"record_id": rid, "person_key": person, "reason": reason})
-                    elif not row["active"]:
-                        again.append({"id": row["id"], "person_key": person, "reason": reason})
-                elif row is not None and row["active"]:
-                    released.append({"id": row["id"], "release_reason": "has " + ", ".join(has)})
+            for v in quarantine_store.changed_verdicts(session):
+                if v.has:
+                    released.append({"id": v.row_id, "release_reason": "has " + ", ".join(v.has)})
+                    continue
+                reason = REASON_ORPHAN if v.person_key else REASON_UNLINKED
+                if v.row_id is None:
+                    new.append({"record_id": v.record_id, "person_key": v.person_key,
+                                "reason": reason})  # fmt: skip
+                else:
+                    again.append({"id": v.row_id, "person_key": v.person_key, "reason": reason})
             quarantine_store.add(session, new, now)
             quarantine_store.reactivate(session, again, now)
             quarantine_store.release(session, released, now)
-            result.scanned = len(drivers)
+            result.scanned = quarantine_store.count_drivers(session)
             result.quarantined = len(new) + len(again)
             result.released = len(released)
             result.active = quarantine_store.count_active(session)
             if new or again or released:
                 summaries.invalidate(session)  # who is in unlinked activity changed
     return result
-
-
-def _facts(session: Session, drivers: list[tuple[int, str, str | None]]) -> dict[str, Any]:
-    ids_of_person: dict[str | None, set[str]] = defaultdict(set)
-    for _rid, driver_id, person in drivers:
-        ids_of_person[person].add(driver_id)
-    return {
-        "leads": quarantine_store.persons_with_lead(session),
-        "origins": quarantine_store.persons_with_origin(session),
-        "trips": quarantine_store.trip_driver_ids(session),
-        "ids_of_person": ids_of_person,
-    }
 
 
 def quarantined(engine: Engine) -> list[dict[str, Any]]:
