@@ -12,10 +12,11 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from leadlink.store.models import Claim, Link, Payment, SourceRecord
+from leadlink.store.windows import plus_days
 
 CLAIM_FIELDS = (
     "id",
@@ -124,13 +125,21 @@ def update_payments(
 
 
 def claim_rows(
-    session: Session, milestones: Sequence[str], persons: Sequence[str] | None = None
+    session: Session,
+    milestones: Sequence[str],
+    persons: Sequence[str] | None = None,
+    *,
+    milestone: str | None = None,
+    status: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Every claim (of ``persons`` only, when given: a person's page reads its few through the
-    person index) with its lead's id and its payment's id, for reports: by lead (date, id),
-    then milestone in ``milestones`` order (M1, M5, M25; not as text, where M25 < M5)."""
+    """The claims (of ``persons`` only, when given: a person's page reads its few through the
+    person index; of ``milestone`` and ``status`` only, when given) with their lead's id and,
+    as ``payment``, the payment_id of the payments record reconciled to them, for reports: by
+    lead (date, id), then milestone in ``milestones`` order (M1, M5, M25; not as text, where
+    M25 < M5)."""
     rank = case({m: i for i, m in enumerate(milestones)}, value=Claim.milestone,
                 else_=len(milestones))  # fmt: skip
+    paid = aliased(SourceRecord)
     query = (
         select(
             Claim.person_key,
@@ -140,13 +149,19 @@ def claim_rows(
             Claim.amount,
             Claim.status,
             SourceRecord.source_pk.label("lead_id"),
-            Claim.payment_id,
+            paid.source_pk.label("payment"),
         )
         .join(SourceRecord, SourceRecord.id == Claim.lead_record_id)
+        .outerjoin(Payment, Payment.id == Claim.payment_id)
+        .outerjoin(paid, paid.id == Payment.record_id)
         .order_by(Claim.lead_date, SourceRecord.source_pk, rank, Claim.person_key)
     )
     if persons is not None:
         query = query.where(Claim.person_key.in_(list(persons)))
+    if milestone is not None:
+        query = query.where(Claim.milestone == milestone)
+    if status is not None:
+        query = query.where(Claim.status == status)
     return [dict(r._mapping) for r in session.execute(query)]
 
 
@@ -159,44 +174,47 @@ def payment_summary(session: Session) -> list[tuple[str, str, str | None, int, f
     return [(r[0], r[1], r[2], int(r[3]), float(r[4] or 0)) for r in session.execute(query)]
 
 
-def payment_keys(session: Session, ids: Sequence[int] | None = None) -> dict[int, str]:
-    """payment row id -> the payments record's payment_id (what a claim's payment_id points at);
-    of the payment rows ``ids`` only, when given."""
-    query = select(Payment.id, SourceRecord.source_pk).join(
-        SourceRecord, SourceRecord.id == Payment.record_id
-    )
-    if ids is not None:
-        query = query.where(Payment.id.in_(list(ids)))
-    return {r[0]: r[1] for r in session.execute(query)}
-
-
 def bad_claims(
     session: Session, statuses: Sequence[str], window_days: int
 ) -> tuple[int, list[str]]:
-    """Claims breaking their own rules (status, window, payment), for `check claims`.
-
-    The window test is done over the loaded rows: date arithmetic differs between dialects.
-    """
-    paid_by = {
-        r[0]: r[1]
-        for r in session.execute(
-            select(Payment.id, Payment.claim_id).where(Payment.status == "reconciled")
-        )
+    """Claims breaking their own rules (status, window, payment), for `check claims`: the
+    rules are SQL conditions, counted in one query and the first ``LIMIT`` (by id) described
+    from their flags, so no claim row but those examples is read."""
+    backer = aliased(Payment)  # the reconciled payment row pointing back at the claim
+    settled = Claim.status.in_(["paid", "rejected"])
+    rules = {
+        "unknown": Claim.status.not_in(list(statuses)),
+        "outside": or_(
+            Claim.reached_on.is_(None),
+            Claim.reached_on < Claim.lead_date,
+            Claim.reached_on >= plus_days(Claim.lead_date, window_days),
+        ),
+        "unbacked": and_(settled, backer.id.is_(None)),
+        "holding": and_(~settled, Claim.payment_id.is_not(None)),
     }
+    broken = or_(*rules.values())
+    joined = (
+        select(Claim.id)
+        .outerjoin(backer, and_(backer.id == Claim.payment_id, backer.status == "reconciled",
+                                backer.claim_id == Claim.id))  # fmt: skip
+        .where(broken)
+    )
+    n = session.execute(select(func.count()).select_from(joined.subquery())).scalar_one()
+    flags = [case((rule, True), else_=False).label(name) for name, rule in rules.items()]
+    examples = joined.with_only_columns(
+        Claim.milestone, Claim.person_key, Claim.status, Claim.lead_date, Claim.reached_on,
+        Claim.payment_id, *flags,
+    ).order_by(Claim.id).limit(LIMIT)  # fmt: skip
     found = []
-    for c in load_claims(session):
+    for c in session.execute(examples):
         what = []
-        if c["status"] not in statuses:
-            what.append(f"unknown status {c['status']!r}")
-        reached = c["reached_on"]
-        if reached is None or not c["lead_date"] <= reached < c["lead_date"] + dt.timedelta(
-            days=window_days
-        ):
-            what.append(f"reached_on {reached} outside [{c['lead_date']}, +{window_days}d)")
-        if c["status"] in ("paid", "rejected") and paid_by.get(c["payment_id"]) != c["id"]:
-            what.append(f"{c['status']} without a payment reconciled to it")
-        if c["status"] not in ("paid", "rejected") and c["payment_id"] is not None:
-            what.append(f"{c['status']} but holds payment {c['payment_id']}")
-        if what:
-            found.append(f"claim {c['milestone']} of {c['person_key']}: {'; '.join(what)}")
-    return len(found), found[:LIMIT]
+        if c.unknown:
+            what.append(f"unknown status {c.status!r}")
+        if c.outside:
+            what.append(f"reached_on {c.reached_on} outside [{c.lead_date}, +{window_days}d)")
+        if c.unbacked:
+            what.append(f"{c.status} without a payment reconciled to it")
+        if c.holding:
+            what.append(f"{c.status} but holds payment {c.payment_id}")
+        found.append(f"claim {c.milestone} of {c.person_key}: {'; '.join(what)}")
+    return int(n), found

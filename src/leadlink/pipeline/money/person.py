@@ -2,8 +2,9 @@
 its records, links and origins (``merge.show_person``) and its money: claims with their totals,
 trips (summed, and one page of them) and the payments of its claims.
 
-The claims' totals are ``claims_report.claim_totals`` over the person's claims, the one
-definition behind `leadlink claims --person KEY --json`, so the page says what the report says.
+The claims' totals are ``claims_report.claim_totals`` scoped to the person (summed in SQL over
+its claims), the one definition behind `leadlink claims --person KEY --json`, so the page says
+what the report says.
 Every part is a bounded number of indexed queries: the trips list is paged in SQL.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from leadlink.pipeline.money.claim_facts import MILESTONES
-from leadlink.pipeline.money.claims_report import claim_totals
+from leadlink.pipeline.money.claims_report import claim_totals, with_age
 from leadlink.pipeline.resolution.merge import show_person
 from leadlink.settings import Settings
 from leadlink.store import claims as claims_store
@@ -43,14 +44,12 @@ def person_view(
     live = shown["person_key"]
     order = [m for m, _ in MILESTONES]
     with transaction(engine) as session:
-        rows = claims_store.claim_rows(session, order, persons=[live])
-        paid_by = claims_store.payment_keys(
-            session, [r["payment_id"] for r in rows if r["payment_id"] is not None]
-        )
+        rows = with_age(claims_store.claim_rows(session, order, persons=[live]),
+                        settings=settings, now=now)  # fmt: skip
+        totals = claim_totals(session, settings, now=now, persons=[live])
         trips = person_money.trip_summary(session, live)
         page = person_money.trip_page(session, live, limit=trips_limit, offset=trips_offset)
         payments = person_money.claim_payments(session, live)
-    totals = claim_totals(rows, paid_by, settings=settings, now=now)
     window = dt.timedelta(days=settings.claim_window_days)
     expiry = dt.timedelta(days=settings.claim_expiry_days)
     claims = [

@@ -15,7 +15,13 @@ from fastapi.responses import Response
 
 from leadlink.errors import UsageError
 from leadlink.pipeline.money.claim_facts import MILESTONES, STATUSES
-from leadlink.pipeline.money.claims_report import AGING, claim_list, report
+from leadlink.pipeline.money.claims_report import (
+    AGING,
+    by_lead_day,
+    claim_list,
+    report,
+    soles,
+)
 from leadlink.store.listing import Window
 from leadlink.store.listing_ops import CLAIM_SORTS, ClaimFilter, claim_facets
 from leadlink.web import charts
@@ -50,23 +56,24 @@ def week_of(day: dt.date) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 
 
-def by_week(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def by_week(days: list[tuple[dt.date, str, int, int]]) -> list[dict[str, Any]]:
     """Claims per week of their lead's date (the cohort whose 14-day window they belong to):
-    count and amount per status, the amount claimed and the amount collected (paid)."""
+    count and amount per status, the amount claimed and the amount collected (paid). ``days``
+    is ``claims_report.by_lead_day``'s (lead date, status, claims, céntimos)."""
     weeks: dict[dt.date, dict[str, Any]] = defaultdict(
-        lambda: {"count": 0, "amount": 0.0, "by_status": {s: 0.0 for s in STATUSES}}
+        lambda: {"count": 0, "amount": 0, "by_status": {s: 0 for s in STATUSES}}
     )
-    for r in rows:
-        w = weeks[week_of(r["lead_date"])]
-        w["count"] += 1
-        w["amount"] += r["amount"]
-        w["by_status"][r["status"]] += r["amount"]
+    for day, status, n, cents in days:
+        w = weeks[week_of(day)]
+        w["count"] += n
+        w["amount"] += cents
+        w["by_status"][status] += cents
     return [
         {"week": day.isoformat(), "iso_week": f"{day.isocalendar()[0]}-W{day.isocalendar()[1]:02d}",
-         "count": w["count"], "amount": round(w["amount"], 2),
-         "collected": round(w["by_status"][COLLECTED], 2),
-         "outstanding": round(w["by_status"][OUTSTANDING], 2),
-         "by_status": {s: round(v, 2) for s, v in w["by_status"].items()}}
+         "count": w["count"], "amount": soles(w["amount"]),
+         "collected": soles(w["by_status"][COLLECTED]),
+         "outstanding": soles(w["by_status"][OUTSTANDING]),
+         "by_status": {s: soles(v) for s, v in w["by_status"].items()}}
         for day, w in sorted(weeks.items())
     ]  # fmt: skip
 
@@ -97,8 +104,9 @@ def claims(
             raise UsageError("unknown sort {sort!r}; one of: {known}", code="sort_unknown",
                              sort=sort, known=", ".join(CLAIM_SORTS))
         data = report(engine, settings, now=now, milestone=milestone or None,
-                      status=status or None, with_rows=True)  # fmt: skip
-        data["by_week"] = by_week(data.pop("rows"))
+                      status=status or None)  # fmt: skip
+        data["by_week"] = by_week(by_lead_day(engine, milestone=milestone or None,
+                                              status=status or None))  # fmt: skip
         # The table is GET /api/claims's page (same filters, sort and page); the report above
         # sums every claim.
         filters = ClaimFilter(milestone=milestone or None, status=status or None)
