@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from leadlink.matching.payees import Payee, PayeeIndex
+from leadlink.matching.normalise import name_tokens
+from leadlink.matching.payees import Payee, PayeeIndex, name_score
 
 PAYEES = [
     Payee("p-jose", "José Luis", "Quispe Mamani"),
@@ -79,3 +82,38 @@ def test_empty_index_has_no_candidates() -> None:
     assert PayeeIndex([]).decide("JOSE QUISPE", threshold=0.85, margin=0.05).reason == (
         "NO_CANDIDATES"
     )
+
+
+_TOKENS = ["JUAN", "JOSE", "MARIA", "QUISPE", "MAMANI", "FLORES", "ROJAS", "ANA", "LUIS", "HUAMAN"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    names=st.lists(
+        st.tuples(st.lists(st.sampled_from(_TOKENS), min_size=0, max_size=2),
+                  st.lists(st.sampled_from(_TOKENS), min_size=0, max_size=3)),
+        min_size=0, max_size=12,
+    ),
+    payment=st.lists(st.sampled_from(_TOKENS), min_size=0, max_size=4),
+)
+def test_the_pair_index_scores_exactly_the_names_sharing_two_tokens(
+    names: list[tuple[list[str], list[str]]], payment: list[str]
+) -> None:
+    """Blocking by token pairs keeps every name sharing >= 2 distinct tokens with the payment
+    and no other: the decision equals scoring every such name by brute force."""
+    payees = [Payee(f"P{i}", " ".join(g), " ".join(f)) for i, (g, f) in enumerate(names)]
+    raw = " ".join(payment)
+    got = PayeeIndex(payees).decide(raw, threshold=0.8, margin=0.05)
+    tokens = name_tokens(raw)
+    best: dict[str, float] = {}
+    for p in payees:
+        given_tokens = name_tokens(p.given)
+        theirs = given_tokens + name_tokens(p.family)
+        if len(set(theirs) & set(tokens)) >= 2:
+            score = name_score(tokens, theirs, given_tokens[0] if given_tokens else None)
+            best[p.person_key] = max(score, best.get(p.person_key, -1.0))
+    ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
+    if len(tokens) >= 2:
+        assert got.candidates == tuple(ranked[:3])
+    else:
+        assert got.candidates == ()

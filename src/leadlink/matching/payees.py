@@ -12,7 +12,9 @@ A name is never compared as a bare string. Both sides go through ``normalise.nam
   name ranks first, but a missing token does not sink a match);
 - the candidate's first given name must appear in the payment name (Jaro-Winkler >= 0.9, so a
   typo passes), else the score is capped at 0.5: siblings share both family names;
-- blocking: a candidate is scored only if it shares at least two tokens with the payment name.
+- blocking: a candidate is scored only if it shares at least two tokens with the payment name:
+  names are indexed by each pair of their tokens, so a payment reads the few names sharing a
+  pair with it, never the long list of every name holding a common token (JUAN, QUISPE).
 
 Decision: no usable name (fewer than two tokens) -> ``MISSING_IDENTIFIERS``; nobody shares
 enough tokens -> ``NO_CANDIDATES``; best below the threshold -> ``WEAK_MATCH_ONLY``; the
@@ -22,9 +24,10 @@ otherwise the best person.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from itertools import combinations
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import JaroWinkler
@@ -91,22 +94,20 @@ def name_score(
 
 
 class PayeeIndex:
-    """Candidate names indexed by token, so a payment is compared only with plausible people."""
+    """Candidate names indexed by pairs of tokens, so a payment is compared only with people
+    sharing at least two tokens with it (``MIN_SHARED_TOKENS``)."""
 
     def __init__(self, payees: Iterable[Payee]) -> None:
         self._names: list[_Name] = []
-        self._by_token: dict[str, list[int]] = defaultdict(list)
+        self._by_pair: dict[tuple[str, str], list[int]] = defaultdict(list)
         for p in payees:
             given = name_tokens(p.given)
             tokens = given + name_tokens(p.family)
             if not tokens:
                 continue
-            self._by_token_add(len(self._names), tokens)
+            for pair in _pairs(tokens):
+                self._by_pair[pair].append(len(self._names))
             self._names.append(_Name(p.person_key, tokens, given[0] if given else None))
-
-    def _by_token_add(self, index: int, tokens: tuple[str, ...]) -> None:
-        for token in set(tokens):
-            self._by_token[token].append(index)
 
     def decide(
         self,
@@ -120,13 +121,13 @@ class PayeeIndex:
         tokens = name_tokens(raw_name)
         if len(tokens) < MIN_SHARED_TOKENS:
             return PayeeDecision(None, Reason.MISSING_IDENTIFIERS.value, 0.0)
-        shared: Counter[int] = Counter()
-        for token in set(tokens):
-            shared.update(self._by_token.get(token, ()))
+        shared: set[int] = set()
+        for pair in _pairs(tokens):
+            shared.update(self._by_pair.get(pair, ()))
         best: dict[str, float] = {}
-        for index, n in shared.items():
+        for index in shared:
             name = self._names[index]
-            if n < MIN_SHARED_TOKENS or name.person_key in exclude:
+            if name.person_key in exclude:
                 continue
             score = name_score(tokens, name.tokens, name.first_given)
             if score > best.get(name.person_key, -1.0):
@@ -141,3 +142,9 @@ class PayeeIndex:
         if len(ranked) > 1 and score - ranked[1][1] < margin:
             return PayeeDecision(None, Reason.MULTIPLE_CANDIDATES.value, score, top)
         return PayeeDecision(key, None, score, top)
+
+
+def _pairs(tokens: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Every pair of distinct tokens, each in sorted order: two names share two tokens exactly
+    when they share one of these pairs."""
+    return list(combinations(sorted(set(tokens)), MIN_SHARED_TOKENS))
