@@ -147,4 +147,4 @@ class PayeeIndex:
 def _pairs(tokens: tuple[str, ...]) -> list[tuple[str, str]]:
     """Every pair of distinct tokens, each in sorted order: two names share two tokens exactly
     when they share one of these pairs."""
-    return list(combinations(sorted(set(tokens)), MIN_SHARED_TOKENS))
+    return list(combinations(sorted(set(tokens)), 2))  # 2: MIN_SHARED_TOKENS
