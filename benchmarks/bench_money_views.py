@@ -11,9 +11,10 @@ The views: the backlog segments (`leadlink backlog`: the summary and the first p
 page deep in the lost segment), the segment summary alone (what /metrics and the alerts read),
 `impact`, the alert rules' evaluation (rolled back: nothing written), unlinked activity
 (`leadlink activity`, and the figure the funnel and /metrics read), and the routes
-`/api/backlog`, `/backlog.json`, `/api/activity`, `/activity.json`, `/overview.json` and
-`/metrics`, and the HTML pages `/backlog` and `/activity`. A viewer token is created in the
-store.
+`/api/backlog`, `/backlog.json`, `/api/activity`, `/activity.json`, `/overview.json`,
+`/api/funnel` and `/metrics`, and the HTML pages `/backlog`, `/activity` and `/` (the overview:
+the funnel); the funnel service alone too (what the claims report reads). A viewer token is
+created in the store.
 
 They all read the summary tables (docs/summaries.md); what writes them is timed too, rolled
 back so the store is left as it was: the full refresh of both (what `match`, `recover` and
@@ -37,6 +38,7 @@ from fastapi.testclient import TestClient
 from leadlink.clock import utcnow
 from leadlink.pipeline.money.activity import figure as activity_figure
 from leadlink.pipeline.money.activity import unlinked_activity
+from leadlink.pipeline.money.funnel import funnel
 from leadlink.pipeline.money.impact import impact
 from leadlink.pipeline.money.segments import backlog_segments, segment_summary
 from leadlink.pipeline.operations import tokens
@@ -129,6 +131,8 @@ def main() -> None:
         "activity figure (/metrics, funnel)": lambda: activity_figure(engine, settings, now=now),
         f"activity page at offset {deep_drivers}": lambda: unlinked_activity(
             engine, settings, now=now, offset=deep_drivers),
+        "funnel (/api/funnel, overview, claims report)": lambda: funnel(engine, settings,
+                                                                        now=now),
     }  # fmt: skip
     results = {name: timed(fn, args.n) for name, fn in views.items() if wanted(name)}
     results.update(writes)
@@ -138,7 +142,7 @@ def main() -> None:
     headers = {"Authorization": f"Bearer {token}"}
     with TestClient(create_app(settings, engine)) as client:
         for path in ("/api/backlog", "/backlog.json", "/api/activity", "/activity.json",
-                     "/overview.json", "/metrics", "/backlog", "/activity",
+                     "/overview.json", "/metrics", "/backlog", "/activity", "/api/funnel", "/",
                      f"/api/backlog?segment=lost&offset={deep}"):
             if not wanted(f"GET {path}"):
                 continue
