@@ -17,8 +17,9 @@ the funnel); the funnel service alone too (what the claims report reads). A view
 created in the store.
 
 They all read the summary tables (docs/summaries.md); what writes them is timed too, rolled
-back so the store is left as it was: the full refresh of both (what `match`, `recover` and
-`leadlink refresh` end with, and what the first reader after an ingest pays), and a review
+back so the store is left as it was: the full refresh of every view (what `match`, `recover`
+and `leadlink refresh` end with, and what the first reader after an ingest pays), that of the
+funnel alone (what the claims job and the first reader of a new day add), and a review
 decision's share (one recoverable lead and its candidate, ``summaries.touch``).
 """
 
@@ -104,6 +105,10 @@ def main() -> None:
         with rehearsal(engine) as session:
             refresh_in(session, settings, now)
 
+    def rolled_back_funnel() -> None:
+        with rehearsal(engine) as session:
+            refresh_in(session, settings, now, views=("funnel",))
+
     def rolled_back_decision() -> None:
         if first is None:
             return
@@ -112,8 +117,10 @@ def main() -> None:
             assert record is not None
             touch(session, settings, now, leads={record.id}, persons={first["candidate"]})
 
-    write_views = {"refresh, both views in full (rolled back)": (rolled_back_refresh,
-                                                                 args.refresh_n),
+    write_views = {"refresh, every view in full (rolled back)": (rolled_back_refresh,
+                                                                  args.refresh_n),
+                   "refresh, the funnel alone (rolled back)": (rolled_back_funnel,
+                                                               args.refresh_n),
                    "a review decision's rows (rolled back)": (rolled_back_decision, args.n)}
     writes = {k: timed(fn, n) for k, (fn, n) in write_views.items() if wanted(k)}
     activity = unlinked_activity(engine, settings, now=now, limit=1)
