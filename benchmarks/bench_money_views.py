@@ -78,13 +78,16 @@ def main() -> None:
                         help="Full refreshes timed (each after an untimed one).")
     parser.add_argument("--only", default="",
                         help="Comma-separated name starts: time only those views and routes "
-                             "(e.g. 'GET /api/backlog,backlog').")
+                             "(e.g. 'GET /api/backlog,backlog'; end one with $ for an exact "
+                             "name: 'GET /$').")
     parser.add_argument("--now", help="ISO date-time to classify at (default: now, UTC).")
     args = parser.parse_args()
     only = tuple(x for x in args.only.split(",") if x)
 
     def wanted(name: str) -> bool:
-        return not only or name.startswith(only)
+        # A start ending in $ names one view exactly ('GET /$': the overview page alone).
+        return not only or any(name == x[:-1] if x.endswith("$") else name.startswith(x)
+                               for x in only)  # fmt: skip
 
     settings = load_settings(db=args.db)
     engine = make_engine(args.db)
