@@ -195,7 +195,7 @@ def invalidate(session: Session) -> None:
 
 
 def refresh_job(engine: Engine, settings: Settings, now: dt.datetime) -> dict[str, Any]:
-    """`leadlink refresh`: both views in full, recorded as a job run of kind ``refresh``."""
+    """`leadlink refresh`: every view in full, recorded as a job run of kind ``refresh``."""
     with jobs.recorded(engine, "refresh", now) as run:
         views = refresh(engine, settings, now)
         run.counts = lambda: {f"{v}_rows": views[v]["rows"] for v in views}
