@@ -25,7 +25,7 @@ from leadlink.pipeline.resolution import review
 from leadlink.pipeline.resolution.lead_post import LeadPoster
 from leadlink.pipeline.resolution.resolve import match
 from leadlink.settings import Settings
-from leadlink.store import funnel_view
+from leadlink.store import funnel_view, jobs
 from leadlink.store.db import transaction
 
 
@@ -141,3 +141,14 @@ def test_a_corrupted_stored_funnel_fails_the_check(
     result = check_summaries(world, SETTINGS)
     assert not result.ok
     assert any(e.startswith("funnel: funnel_person #") for e in result.examples)
+
+
+def test_a_claims_run_that_died_marks_the_stored_funnel_lagging(engine: Engine) -> None:
+    load_fixture(engine)
+    funnel(engine, CLAIMS_SETTINGS, now=CLAIMS_NOW)  # computed at CLAIMS_NOW
+    later = CLAIMS_NOW + dt.timedelta(hours=1)
+    run = jobs.start(engine, "claims", later)
+    jobs.finish(engine, run, later, counts={}, error="RuntimeError: boom")
+    assert funnel(engine, CLAIMS_SETTINGS, now=later)["summary_table"]["lagging"] is True
+    compute_claims(engine, CLAIMS_SETTINGS, now=later + dt.timedelta(minutes=1))
+    assert funnel(engine, CLAIMS_SETTINGS, now=later)["summary_table"]["lagging"] is False
