@@ -11,13 +11,15 @@ The views: the backlog segments (`leadlink backlog`: the summary and the first p
 page deep in the lost segment), the segment summary alone (what /metrics and the alerts read),
 `impact`, the alert rules' evaluation (rolled back: nothing written), unlinked activity
 (`leadlink activity`, and the figure the funnel and /metrics read), and the routes
-`/api/backlog`, `/backlog.json`, `/api/activity`, `/activity.json`, `/overview.json` and
-`/metrics`, and the HTML pages `/backlog` and `/activity`. A viewer token is created in the
-store.
+`/api/backlog`, `/backlog.json`, `/api/activity`, `/activity.json`, `/overview.json`,
+`/api/funnel` and `/metrics`, and the HTML pages `/backlog`, `/activity` and `/` (the overview:
+the funnel); the funnel service alone too (what the claims report reads). A viewer token is
+created in the store.
 
 They all read the summary tables (docs/summaries.md); what writes them is timed too, rolled
-back so the store is left as it was: the full refresh of both (what `match`, `recover` and
-`leadlink refresh` end with, and what the first reader after an ingest pays), and a review
+back so the store is left as it was: the full refresh of every view (what `match`, `recover`
+and `leadlink refresh` end with, and what the first reader after an ingest pays), that of the
+funnel alone (what the claims job and the first reader of a new day add), and a review
 decision's share (one recoverable lead and its candidate, ``summaries.touch``).
 """
 
@@ -37,6 +39,7 @@ from fastapi.testclient import TestClient
 from leadlink.clock import utcnow
 from leadlink.pipeline.money.activity import figure as activity_figure
 from leadlink.pipeline.money.activity import unlinked_activity
+from leadlink.pipeline.money.funnel import funnel
 from leadlink.pipeline.money.impact import impact
 from leadlink.pipeline.money.segments import backlog_segments, segment_summary
 from leadlink.pipeline.operations import tokens
@@ -75,13 +78,16 @@ def main() -> None:
                         help="Full refreshes timed (each after an untimed one).")
     parser.add_argument("--only", default="",
                         help="Comma-separated name starts: time only those views and routes "
-                             "(e.g. 'GET /api/backlog,backlog').")
+                             "(e.g. 'GET /api/backlog,backlog'; end one with $ for an exact "
+                             "name: 'GET /$').")
     parser.add_argument("--now", help="ISO date-time to classify at (default: now, UTC).")
     args = parser.parse_args()
     only = tuple(x for x in args.only.split(",") if x)
 
     def wanted(name: str) -> bool:
-        return not only or name.startswith(only)
+        # A start ending in $ names one view exactly ('GET /$': the overview page alone).
+        return not only or any(name == x[:-1] if x.endswith("$") else name.startswith(x)
+                               for x in only)  # fmt: skip
 
     settings = load_settings(db=args.db)
     engine = make_engine(args.db)
@@ -102,6 +108,10 @@ def main() -> None:
         with rehearsal(engine) as session:
             refresh_in(session, settings, now)
 
+    def rolled_back_funnel() -> None:
+        with rehearsal(engine) as session:
+            refresh_in(session, settings, now, views=("funnel",))
+
     def rolled_back_decision() -> None:
         if first is None:
             return
@@ -110,8 +120,10 @@ def main() -> None:
             assert record is not None
             touch(session, settings, now, leads={record.id}, persons={first["candidate"]})
 
-    write_views = {"refresh, both views in full (rolled back)": (rolled_back_refresh,
-                                                                 args.refresh_n),
+    write_views = {"refresh, every view in full (rolled back)": (rolled_back_refresh,
+                                                                  args.refresh_n),
+                   "refresh, the funnel alone (rolled back)": (rolled_back_funnel,
+                                                               args.refresh_n),
                    "a review decision's rows (rolled back)": (rolled_back_decision, args.n)}
     writes = {k: timed(fn, n) for k, (fn, n) in write_views.items() if wanted(k)}
     activity = unlinked_activity(engine, settings, now=now, limit=1)
@@ -129,6 +141,8 @@ def main() -> None:
         "activity figure (/metrics, funnel)": lambda: activity_figure(engine, settings, now=now),
         f"activity page at offset {deep_drivers}": lambda: unlinked_activity(
             engine, settings, now=now, offset=deep_drivers),
+        "funnel (/api/funnel, overview, claims report)": lambda: funnel(engine, settings,
+                                                                        now=now),
     }  # fmt: skip
     results = {name: timed(fn, args.n) for name, fn in views.items() if wanted(name)}
     results.update(writes)
@@ -138,7 +152,7 @@ def main() -> None:
     headers = {"Authorization": f"Bearer {token}"}
     with TestClient(create_app(settings, engine)) as client:
         for path in ("/api/backlog", "/backlog.json", "/api/activity", "/activity.json",
-                     "/overview.json", "/metrics", "/backlog", "/activity",
+                     "/overview.json", "/metrics", "/backlog", "/activity", "/api/funnel", "/",
                      f"/api/backlog?segment=lost&offset={deep}"):
             if not wanted(f"GET {path}"):
                 continue

@@ -157,3 +157,19 @@ def test_0011_stores_the_review_stake_and_the_first_reader_computes_it(
     assert page["at_stake"] == TOTAL
     with pytest.raises(IntegrityError), engine.begin() as conn:
         conn.execute(text(duplicate), {"i": first})
+
+
+def test_0012_adds_the_stored_funnel_and_downgrades_cleanly(engine: Engine) -> None:
+    def tables() -> set[str]:
+        return set(inspect(engine).get_table_names())
+
+    funnel = {"funnel_person", "funnel_stage"}
+    assert funnel <= tables()
+    cfg = alembic_config(engine)
+    command.downgrade(cfg, "0011_review_at_stake")
+    assert not funnel & tables()
+    command.upgrade(cfg, "head")
+    assert funnel <= tables() and current_revision(engine) in heads(engine)
+    with engine.connect() as conn:  # nothing recorded: the first reader computes it
+        got = conn.execute(text("SELECT count(*) FROM money_refresh WHERE view = 'funnel'"))
+        assert got.scalar_one() == 0

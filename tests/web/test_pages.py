@@ -124,6 +124,10 @@ def test_overview_json_is_the_funnel_and_backlog_services(
         if stage != "NO_IDENTITY":
             assert text_of(html, f"stage-{stage}-amount") == f"S/ {values['amount']:,.2f}"
     assert text_of(html, "kpi-red-count") == str(got["kpi_red"])
+    # Where the stages come from (docs/summaries.md): the stored funnel's note, and no lag.
+    assert got["funnel"]["summary_table"]["lagging"] is False
+    assert text_of(html, "summary-table").startswith("Cifras calculadas el ")
+    assert 'data-testid="summary-lagging"' not in html
     # Figures that must agree with the pages that name them (issue 19 item 3):
     # NO_IDENTITY's money is the backlog's at stake (recoverable + waiting) of /backlog;
     stages, seg = got["funnel"]["stages"], week["segments"]

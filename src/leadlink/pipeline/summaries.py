@@ -4,14 +4,15 @@ The backlog segments and unlinked activity are summarised in tables (``store.mon
 so that every page, API call and report reads a few indexed rows instead of classifying the
 whole store; the review queue's money at stake is stored on its open items the same way (the
 view ``review``, ``store.review_stake``; the claims job refreshes it too: claimed milestones
-are no longer at stake):
+are no longer at stake), and the lead funnel per person and per stage (the view ``funnel``,
+``store.funnel_view``; the claims job refreshes it too: a claim moves a person to OK):
 
 - the jobs that change their inputs in bulk (ingest, match, recover, merge, unmerge,
   quarantine, origins backfill) rewrite them in full before they finish (``refresh``);
 - a decision on one lead (review accept or reject, an online post) rewrites the rows it
   touches in its own transaction (``touch``);
-- a reader that finds them never computed, computed under other settings, or (activity) for
-  another day, computes them first (``ensure``), so a figure is never silently wrong;
+- a reader that finds them never computed, computed under other settings, or (activity, the
+  funnel) for another day, computes them first (``ensure``), so a figure is never silently wrong;
 - ``freshness`` tells a page when a writer job is running, or failed or died since the last
   refresh: its figures may lag, and the page says so.
 """
@@ -27,11 +28,20 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from leadlink.settings import Settings
-from leadlink.store import activity_view, backlog_view, jobs, money_refresh, review_stake
+from leadlink.store import (
+    activity_view,
+    backlog_view,
+    funnel_view,
+    jobs,
+    money_refresh,
+    review_stake,
+)
 from leadlink.store.db import ReadOnlyDatabaseError, transaction
 from leadlink.store.segments import SegmentRules
 
 VIEWS = money_refresh.VIEWS
+# Views whose rows count trips up to their day: computed for a day, stale the next.
+DAILY = ("activity", "funnel")
 # Trips needed per milestone (docs/claims.md); the amounts come from configuration.
 MILESTONES: tuple[tuple[str, int], ...] = (("M1", 1), ("M5", 5), ("M25", 25))
 
@@ -74,6 +84,9 @@ def refresh_in(
         elif view == "review":
             rows = review_stake.refresh(session, settings.claim_window_days,
                                         claim_ladder(settings))  # fmt: skip
+        elif view == "funnel":
+            rows = funnel_view.refresh(session, now.date(), settings.claim_window_days,
+                                       claim_ladder(settings))  # fmt: skip
         else:
             rows = activity_view.refresh(session, now.date(), settings.claim_window_days,
                                          claim_ladder(settings))  # fmt: skip
@@ -105,7 +118,8 @@ def touch(
     ids) involving ``persons`` can change: those leads' backlog rows and those of the leads
     proposed for the persons; the persons' activity rows and those of the persons whose best
     candidate is one of the leads; the money at stake of the open review items of the leads
-    and of the persons."""
+    and of the persons; the funnel rows of the persons, of the leads' persons (past ones
+    included) and of the leads left with no person."""
     if not leads and not persons:
         return
     money_refresh.serialise(session)
@@ -114,17 +128,20 @@ def touch(
                           claim_ladder(settings), persons=persons, leads=leads)  # fmt: skip
     review_stake.refresh(session, settings.claim_window_days, claim_ladder(settings),
                          records=leads, persons=persons)  # fmt: skip
+    funnel_view.refresh(session, now.date(), settings.claim_window_days, claim_ladder(settings),
+                        persons=persons, leads=leads)  # fmt: skip
 
 
 def stale_views(session: Session, settings: Settings, now: dt.datetime) -> list[str]:
     """The views whose rows cannot be read as they are: never computed, computed under other
-    settings, or (activity, whose windows stop at its day) computed for another day."""
+    settings, or (activity and the funnel, whose windows stop at their day) computed for
+    another day."""
     known = money_refresh.state(session)
     print_ = fingerprint(settings)
     out = []
     for view in VIEWS:
         got = known.get(view)
-        other_day = view == "activity" and got is not None and _day(got["as_of"]) != now.date()
+        other_day = view in DAILY and got is not None and _day(got["as_of"]) != now.date()
         if got is None or got["settings"] != print_ or other_day:
             out.append(view)
     return out
@@ -178,7 +195,7 @@ def invalidate(session: Session) -> None:
 
 
 def refresh_job(engine: Engine, settings: Settings, now: dt.datetime) -> dict[str, Any]:
-    """`leadlink refresh`: both views in full, recorded as a job run of kind ``refresh``."""
+    """`leadlink refresh`: every view in full, recorded as a job run of kind ``refresh``."""
     with jobs.recorded(engine, "refresh", now) as run:
         views = refresh(engine, settings, now)
         run.counts = lambda: {f"{v}_rows": views[v]["rows"] for v in views}

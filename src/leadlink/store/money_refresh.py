@@ -15,13 +15,14 @@ from leadlink.store.db import conflict_insert
 from leadlink.store.models import JobRun
 from leadlink.store.money_tables import MoneyRefresh
 
-VIEWS = ("backlog", "activity", "review")
+VIEWS = ("backlog", "activity", "review", "funnel")
 # Jobs whose writes change what the summaries count; each refreshes them before it ends, so
 # one that is still running, or failed or died after the last refresh, leaves them stale.
 WRITER_JOBS = ("match", "recover", "merge", "unmerge", "split", "quarantine",
                "backfill_origins", "ingest")  # fmt: skip
-# The review queue's money at stake also leaves out the milestones already claimed.
-WRITERS_OF = {"review": (*WRITER_JOBS, "claims")}
+# The review queue's money at stake also leaves out the milestones already claimed; the
+# funnel's OK and TRIPS_NO_CLAIM are whether a person has claims.
+WRITERS_OF = {"review": (*WRITER_JOBS, "claims"), "funnel": (*WRITER_JOBS, "claims")}
 LOCK_KEY = 7_340_101  # the PostgreSQL advisory lock of the summaries (any stable number)
 
 

@@ -10,6 +10,8 @@ pages read, written by the jobs and the decisions that change their inputs.
   whole backlog's summary is a sum over days, not over leads.
 - ``activity_driver``: one row per driver in unlinked activity as of ``money_refresh.as_of``
   (its window is capped at that day); ``activity_trip_day`` their trips per day, for the trend.
+- ``funnel_person``, ``funnel_stage``: the lead funnel per person (and per lead with no
+  person), and summed per stage.
 - ``money_refresh``: per view, when it was computed, for which day and with which settings.
 """
 
@@ -119,6 +121,47 @@ class RecoveryAttemptDay(Base):
     outcome: Mapped[str] = mapped_column(String(12), primary_key=True)
     reason: Mapped[str] = mapped_column(String(30), primary_key=True)
     n: Mapped[int] = mapped_column(Integer)
+
+
+class FunnelPerson(Base):
+    """The lead funnel (docs/summaries.md, view ``funnel``) per person with a lead, and per
+    lead with no person (key ``#`` + its record id, stage NO_IDENTITY): what a decision's touch
+    rewrites for the persons and leads it involves, the deltas ``funnel_stage`` takes."""
+
+    __tablename__ = "funnel_person"
+
+    key: Mapped[str] = mapped_column(String(48), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(16))
+    leads: Mapped[int] = mapped_column(Integer)
+    persons: Mapped[int] = mapped_column(Integer)  # 1 for a person, 0 for a lead without one
+    amount: Mapped[float] = mapped_column(Float)
+    # OK's money per claim status (0 in the other stages): FUNNEL_STATUSES, one column each.
+    expected: Mapped[float] = mapped_column(Float)
+    generated: Mapped[float] = mapped_column(Float)
+    expired: Mapped[float] = mapped_column(Float)
+    paid: Mapped[float] = mapped_column(Float)
+    rejected: Mapped[float] = mapped_column(Float)
+
+
+class FunnelStage(Base):
+    """``funnel_person`` summed per stage (every stage has its row, zeros included): what the
+    funnel reads, five rows at any size. Written in full, or by a touch's deltas."""
+
+    __tablename__ = "funnel_stage"
+
+    stage: Mapped[str] = mapped_column(String(16), primary_key=True)
+    leads: Mapped[int] = mapped_column(Integer)
+    persons: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[float] = mapped_column(Float)
+    expected: Mapped[float] = mapped_column(Float)
+    generated: Mapped[float] = mapped_column(Float)
+    expired: Mapped[float] = mapped_column(Float)
+    paid: Mapped[float] = mapped_column(Float)
+    rejected: Mapped[float] = mapped_column(Float)
+
+
+# The claim statuses of the funnel tables' columns (pipeline.money.claim_facts.STATUSES).
+FUNNEL_STATUSES = ("expected", "generated", "expired", "paid", "rejected")
 
 
 class MoneyRefresh(Base):

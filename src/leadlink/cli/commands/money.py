@@ -162,9 +162,10 @@ def _print_quarantined(data: dict[str, Any]) -> None:
 
 @handles_errors
 def refresh_cmd(json_out: JsonOpt = False) -> None:
-    """Recompute the money views' summary tables (backlog segments, unlinked activity) in
-    full. The jobs that change them do it themselves; this is for after a failed job, or to
-    have a new day's activity ready before anyone asks (docs/summaries.md)."""
+    """Recompute the money views' summary tables (backlog segments, unlinked activity, review
+    stakes, the funnel) in full. The jobs that change them do it themselves; this is for after
+    a failed job, or to have a new day's activity and funnel ready before anyone asks
+    (docs/summaries.md)."""
     from leadlink.pipeline.summaries import refresh_job
 
     data = refresh_job(state.engine(), state.settings(), now())

@@ -83,8 +83,9 @@ def compute_claims(engine: Engine, settings: Settings, *, now: dt.datetime) -> C
             facts = load_facts(session)
             result.changes = _write_claims(session, settings, now, run.id)
             result.changes |= _reconcile(session, facts, settings, now, run.id)
-            # A milestone claimed now is no longer at stake on the review queue.
-            summaries.refresh_in(session, settings, now, views=("review",))
+            # A milestone claimed now is no longer at stake on the review queue, and its person
+            # is in the funnel's OK with the claim's amount and status.
+            summaries.refresh_in(session, settings, now, views=("review", "funnel"))
         result.summary = report(engine, settings, now=now)
     return result
 

@@ -13,6 +13,10 @@ amounts, TRIPS_NO_CLAIM what its trips would claim; the other stages carry no mo
 Beside the funnel, outside it (they have no lead): ``quarantined`` drivers, and
 ``unlinked_activity``, the drivers riding with no lead and no origin and what their trips would
 claim (docs/activity.md).
+
+The stages are read from a summary table (the view ``funnel``, ``store.funnel_view``,
+docs/summaries.md), computed from their one definition (``claim_windows.funnel_rows``) by the
+jobs and decisions that change them; ``summary_table`` says when, and whether it may lag.
 """
 
 from __future__ import annotations
@@ -25,26 +29,30 @@ from sqlalchemy import Engine
 from leadlink.pipeline.money.activity import summary_in as activity_summary
 from leadlink.pipeline.money.claim_facts import STATUSES
 from leadlink.pipeline.money.segments import segment_summary
-from leadlink.pipeline.summaries import claim_ladder, ensure
+from leadlink.pipeline.summaries import ensure, freshness
 from leadlink.settings import Settings
-from leadlink.store import claim_windows
+from leadlink.store import funnel_view
 from leadlink.store import quarantine as quarantine_store
 from leadlink.store.db import transaction
+from leadlink.store.money_tables import FUNNEL_STATUSES
 
-STAGES = ("NO_IDENTITY", "NO_DRIVER", "NO_TRIPS_14D", "TRIPS_NO_CLAIM", "OK")
+STAGES = funnel_view.STAGES
+# The stored funnel has one column per claim status: the two lists must be the same.
+assert tuple(STATUSES) == FUNNEL_STATUSES
 
 
 def funnel(engine: Engine, settings: Settings, *, now: dt.datetime) -> dict[str, Any]:
     """``{"leads", "stages": {STAGE: {"leads", "persons", "amount"}}, "quarantined",
     "unlinked_activity": {"drivers", "would_claim"}, "as_of"}``; ``OK`` also has
     ``by_status`` (its amount per claim status), ``NO_IDENTITY`` ``at_stake`` (the backlog's
-    recoverable + waiting soles, docs/recovery.md "Backlog segments").
+    recoverable + waiting soles, docs/recovery.md "Backlog segments"); ``summary_table``: when
+    the stored stages were computed (``lagging``: they may be behind, docs/summaries.md).
 
-    Every lead's stage is decided in one SQL query (``claim_windows.funnel_stages``)."""
+    The stages are the five stored rows of the view ``funnel`` (computed first if stale)."""
     ensure(engine, settings, now)
     with transaction(engine) as session:
-        counted = claim_windows.funnel_stages(session, now.date(), settings.claim_window_days,
-                                              claim_ladder(settings), STATUSES)  # fmt: skip
+        counted = funnel_view.stored(session)
+        fresh = freshness(session).get("funnel")
         quarantined = quarantine_store.count_active(session)
         unlinked = activity_summary(session)
         segments = segment_summary(session, settings, now)
@@ -66,4 +74,5 @@ def funnel(engine: Engine, settings: Settings, *, now: dt.datetime) -> dict[str,
         "quarantined": quarantined,
         "unlinked_activity": {"drivers": unlinked["drivers"],
                               "would_claim": unlinked["would_claim"]},
+        "summary_table": fresh,
     }  # fmt: skip

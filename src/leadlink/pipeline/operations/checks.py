@@ -18,7 +18,7 @@ from leadlink.pipeline.money.recovery import check_drain
 from leadlink.pipeline.resolution.merge import check_persons
 from leadlink.pipeline.resolution.review import check_review
 from leadlink.settings import Settings
-from leadlink.store import activity_view, backlog_view, review_stake, snapshot
+from leadlink.store import activity_view, backlog_view, funnel_view, review_stake, snapshot
 from leadlink.store import checks as checks_store
 from leadlink.store.db import current_revision, heads, transaction
 
@@ -129,6 +129,9 @@ def _summary_differences(
     if view == "review":
         return review_stake.differences(session, settings.claim_window_days,
                                         summaries.claim_ladder(settings))  # fmt: skip
+    if view == "funnel":
+        return funnel_view.differences(session, now.date(), settings.claim_window_days,
+                                       summaries.claim_ladder(settings))  # fmt: skip
     return activity_view.differences(session, now.date(), settings.claim_window_days,
                                      summaries.claim_ladder(settings))  # fmt: skip
 

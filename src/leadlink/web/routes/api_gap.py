@@ -61,5 +61,8 @@ def get_gap(
 def get_funnel(engine: EngineDep, settings: SettingsDep, now: NowDep) -> dict[str, Any]:
     """Every lead in the first stage that holds: NO_IDENTITY, NO_DRIVER, NO_TRIPS_14D,
     TRIPS_NO_CLAIM, OK: ``{"as_of", "leads", "stages": {STAGE: {"leads", "persons",
-    "amount"}}, "quarantined"}`` (the stage counts are `leadlink claims --json`'s ``funnel``)."""
+    "amount"}}, "quarantined", "summary_table"}`` (the stage counts are `leadlink claims
+    --json`'s ``funnel``). The stages are read from a summary table (docs/summaries.md):
+    ``summary_table`` says when it was computed, and ``lagging: true`` that a job changing its
+    inputs is running, or failed or died, since then."""
     return funnel(engine, settings, now=now)
