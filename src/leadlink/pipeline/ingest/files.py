@@ -30,8 +30,8 @@ from sqlalchemy.orm import Session
 from leadlink import clock
 from leadlink.errors import BadInputError, UsageError
 from leadlink.pipeline import summaries
+from leadlink.pipeline.ingest import stream
 from leadlink.pipeline.ingest.readers import Validator
-from leadlink.pipeline.ingest.stream import PAGE_ROWS, check_encoding, open_table
 from leadlink.pipeline.progress import ProgressFn
 from leadlink.sources import SOURCES
 from leadlink.store import records as records_store
@@ -59,18 +59,20 @@ def ingest_file(
     encoding: str | None = None,
     progress: ProgressFn | None = None,
     now: dt.datetime | None = None,
-    page_rows: int = PAGE_ROWS,
+    page_rows: int | None = None,
 ) -> IngestResult:
-    """Validate and upsert ``path`` into ``source`` page by page, in one transaction."""
+    """Validate and upsert ``path`` into ``source`` page by page (``page_rows`` rows each, by
+    default :data:`~.stream.PAGE_ROWS`), in one transaction."""
     spec = SOURCES.get(source)
     if spec is None:
         raise UsageError(f"unknown source {source!r}: use one of {', '.join(SOURCES)}")
     if encoding is not None:
-        check_encoding(encoding)
+        stream.check_encoding(encoding)
     stamp = _naive_utc(now)
     label = f"ingest {source}"
     rows = written = updated = 0
-    with open_table(path, encoding=encoding, page_rows=page_rows) as table:
+    pages = stream.PAGE_ROWS if page_rows is None else page_rows  # read now: tests patch it
+    with stream.open_table(path, encoding=encoding, page_rows=pages) as table:
         # The header is checked before the transaction starts: a wrong file locks nothing.
         validator = Validator(table.file, table.columns, spec, delimiter=table.delimiter)
         with transaction(engine) as session, _gc_paused():
