@@ -1,7 +1,7 @@
 """`leadlink ingest SOURCE --from URL --query Q`: a source read from the partner's database.
 
 The query runs read-only on the partner's database (``store.source_db``) and streams: each page
-of rows is turned into text the way a Parquet cell is (``readers.cell_text``), validated by the
+of rows is turned into text the way a Parquet cell is (``cells.cell_text``), validated by the
 same :class:`~leadlink.pipeline.ingest.readers.Validator` a file goes through and written by the
 same ``files.write_rows``, all pages in ONE transaction of our store: a bad row anywhere (or a
 failing query) rolls back everything, and the store is exactly as it was. Memory holds one
@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 
 from leadlink.errors import BadInputError, UsageError
 from leadlink.pipeline import summaries
+from leadlink.pipeline.ingest.cells import CellError, cell_text
 from leadlink.pipeline.ingest.files import (
     IngestResult,
     _gc_paused,
@@ -30,7 +31,7 @@ from leadlink.pipeline.ingest.files import (
     record_row,
     write_rows,
 )
-from leadlink.pipeline.ingest.readers import CellError, Validator, cell_text
+from leadlink.pipeline.ingest.readers import Validator
 from leadlink.pipeline.progress import ProgressFn
 from leadlink.sources import SOURCES
 from leadlink.store import source_db

@@ -108,7 +108,7 @@ def validate(table: RawTable, spec: SourceSpec) -> list[ValidRow]:
 
 
 class Validator:
-    """The checks of :func:`validate`, fed page by page (a database query streams its rows):
+    """The checks of :func:`validate`, fed page by page (a file and a database query stream):
     the header once, then each page's rows. Keys are remembered across pages, so a duplicate
     in a later page is found too; that map is the only thing that grows with the input."""
 
