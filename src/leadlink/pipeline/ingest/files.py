@@ -1,10 +1,11 @@
 """`leadlink ingest SOURCE FILE`: load a CSV or Parquet file into a source, all or nothing.
 
 The file streams (``leadlink.pipeline.ingest.stream``): it is read a page of rows at a time,
-each page validated (``readers.Validator``, which remembers the keys of earlier pages so a
-duplicate anywhere is found) and written before the next is read, all pages in ONE
-transaction. A bad row on any page rolls back every page written before it, so a bad file
-leaves the database exactly as it was; memory holds one page plus the keys seen so far.
+each page validated (``readers.Validator``) and written before the next is read, all pages in
+ONE transaction. The keys of earlier pages are kept in a temporary table of that transaction
+(``store.seen_keys``), so a duplicate key anywhere is found and memory holds one page whatever
+the file's size. A bad row on any page rolls back every page written before it, so a bad file
+leaves the database exactly as it was.
 
 Records are upserted by ``(source, source_pk)``. A record's ``content_hash`` is the SHA-256
 of the canonical JSON of its ``data`` (sorted keys, no spaces, UTF-8): a new key is
@@ -35,6 +36,7 @@ from leadlink.pipeline.ingest.readers import Validator
 from leadlink.pipeline.progress import ProgressFn
 from leadlink.sources import SOURCES
 from leadlink.store import records as records_store
+from leadlink.store import seen_keys
 from leadlink.store.db import INGEST_TABLES, refresh_statistics, transaction
 
 
@@ -74,11 +76,18 @@ def ingest_file(
     pages = stream.PAGE_ROWS if page_rows is None else page_rows  # read now: tests patch it
     with stream.open_table(path, encoding=encoding, page_rows=pages) as table:
         # The header is checked before the transaction starts: a wrong file locks nothing.
-        validator = Validator(table.file, table.columns, spec, delimiter=table.delimiter)
+        # Keys of earlier pages are looked up in the database, not kept in memory.
+        validator = Validator(table.file, table.columns, spec, delimiter=table.delimiter,
+                              across_pages=False)  # fmt: skip
         with transaction(engine) as session, _gc_paused():
+            seen_keys.start(session)
             for page in table.pages:
-                records = [record_row(v.source_pk, v.data, v.event_date)
-                           for v in validator.page(page)]  # fmt: skip
+                valid = validator.page(page)
+                repeated = seen_keys.add_page(session, [(v.source_pk, v.line) for v in valid])
+                if repeated is not None:
+                    raise validator.duplicate(*repeated)
+                records = [record_row(v.source_pk, v.data, v.event_date) for v in valid]
+                del valid
                 done, changed = write_rows(session, source, records, now=stamp, progress=progress,
                                            label=label, done_before=written)  # fmt: skip
                 rows += len(records)
@@ -88,6 +97,7 @@ def ingest_file(
                 raise BadInputError(table.file, "no rows: the file has a header but no data")
             if written:
                 summaries.invalidate(session)
+            seen_keys.finish(session)
     if progress is not None:
         progress(label, written, written)
     refresh_statistics(engine, INGEST_TABLES, written)

@@ -110,11 +110,14 @@ def validate(table: RawTable, spec: SourceSpec) -> list[ValidRow]:
 class Validator:
     """The checks of :func:`validate`, fed page by page (a file and a database query stream):
     the header once, then each page's rows. Keys are remembered across pages, so a duplicate
-    in a later page is found too; that map is the only thing that grows with the input."""
+    in a later page is found too; that map is the only thing that grows with the input.
+    With ``across_pages=False`` only a page's own keys are remembered: the caller finds a key
+    repeated from an earlier page (``ingest_file`` asks the database) and reports it with
+    :meth:`duplicate`."""
 
     def __init__(self, file: str, columns: tuple[str, ...], spec: SourceSpec, *,
                  header_line: int | None = 1, delimiter: str | None = None,
-                 row_word: str = "lines") -> None:  # fmt: skip
+                 row_word: str = "lines", across_pages: bool = True) -> None:  # fmt: skip
         self.file, self.columns, self.spec, self.row_word = file, columns, spec, row_word
         _check_header(RawTable(file, columns, [], header_line, delimiter), spec)
         index = {name: i for i, name in enumerate(columns)}
@@ -125,6 +128,7 @@ class Validator:
         self.key_label = _key_label(spec, index)
         self.key_what = _key_what(spec, index)
         self.seen: dict[str, int] = {}
+        self.across_pages = across_pages
         self.dates: dict[str, tuple[str, dt.date]] = {}  # the same few days repeat a lot
 
     def page(self, rows: Iterable[tuple[int, list[str]]]) -> list[ValidRow]:
@@ -132,6 +136,8 @@ class Validator:
         file, columns, spec, dates = self.file, self.columns, self.spec, self.dates
         width = len(columns)
         out: list[ValidRow] = []
+        if not self.across_pages:
+            self.seen.clear()
         for line, values in rows:
             if len(values) != width:
                 raise BadInputError(
@@ -182,13 +188,17 @@ class Validator:
             )
         first = self.seen.setdefault(key, line)
         if first != line:
-            raise BadInputError(
-                self.file,
-                f"duplicate record key {_shown(key)} ({self.key_what}): "
-                f"{self.row_word} {first} and {line}",
-                line=line,
-                column=self.key_label,
-            )
+            raise self.duplicate(key, first, line)
+
+    def duplicate(self, key: str, first: int, line: int) -> BadInputError:
+        """The error for ``key`` on ``line``, already on line ``first``."""
+        return BadInputError(
+            self.file,
+            f"duplicate record key {_shown(key)} ({self.key_what}): "
+            f"{self.row_word} {first} and {line}",
+            line=line,
+            column=self.key_label,
+        )
 
 
 def _check_header(table: RawTable, spec: SourceSpec) -> None:
