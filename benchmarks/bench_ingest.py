@@ -124,25 +124,30 @@ def main() -> None:
     store = args.workdir / "store.db"
     cases = set(args.cases.split(","))
     results: list[dict[str, Any]] = []
+    print("| code | source | file | rows | store | wall s | CPU s | rows/s | peak RSS MiB |")
+    print("|---|---|---|---:|---|---:|---:|---:|---:|", flush=True)
+
+    def measured(r: dict[str, Any]) -> None:
+        """Print (and save) each case as it ends: a long run killed half way keeps its figures."""
+        results.append(r)
+        print(
+            f"| {args.label} | {r['source']} | {r['file']} | {r['rows']:,} | {r['case']} "
+            f"| {r['wall_s']} | {r['cpu_s']} | {r['rows_per_s']:,} | {r['max_rss_mib']:,} |",
+            flush=True,
+        )
+        if args.out is not None:
+            args.out.write_text(json.dumps({"label": args.label, "results": results}, indent=2))
+
     for source in ("trips", "leads"):
         file = args.data / f"{source}.csv"
         if "copy" in cases:
-            results.append(run_case("copy of the 100 k store", source, file, store,
-                                    pristine=args.pristine, env=env))  # fmt: skip
+            measured(run_case("copy of the 100 k store", source, file, store,
+                              pristine=args.pristine, env=env))  # fmt: skip
         if "empty" in cases:
-            results.append(run_case("empty store", source, file, store, pristine=None, env=env))
+            measured(run_case("empty store", source, file, store, pristine=None, env=env))
     if "big" in cases:
         big = big_trips(args.data / "trips.csv", args.workdir / "trips_big.csv", args.big_rows)
-        results.append(run_case("empty store", "trips", big, store, pristine=None, env=env))
-    print("| code | source | file | rows | store | wall s | CPU s | rows/s | peak RSS MiB |")
-    print("|---|---|---|---:|---|---:|---:|---:|---:|")
-    for r in results:
-        print(
-            f"| {args.label} | {r['source']} | {r['file']} | {r['rows']:,} | {r['case']} "
-            f"| {r['wall_s']} | {r['cpu_s']} | {r['rows_per_s']:,} | {r['max_rss_mib']:,} |"
-        )
-    if args.out is not None:
-        args.out.write_text(json.dumps({"label": args.label, "results": results}, indent=2))
+        measured(run_case("empty store", "trips", big, store, pristine=None, env=env))
 
 
 if __name__ == "__main__":
