@@ -93,6 +93,8 @@ def ingest_file(
                 rows += len(records)
                 written += done
                 updated += changed
+                del page, records
+                collect_page()
             if not rows:
                 raise BadInputError(table.file, "no rows: the file has a header but no data")
             if written:
@@ -200,6 +202,18 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def collect_page() -> None:
+    """Free the reference cycles a page's SQL leaves behind while the collector is paused.
+
+    SQLAlchemy's execution and result objects hold cycles; never collected, they grow with the
+    file (1.3 M trips: 272 MiB peak, against 150 MiB with the collector on but 25 % more CPU).
+    Called between pages, once the page's rows are freed, a young collection only scans what
+    was made since the last one, which costs next to nothing.
+    """
+    if not gc.isenabled():
+        gc.collect(1)
 
 
 def _naive_utc(now: dt.datetime | None) -> dt.datetime:

@@ -29,6 +29,7 @@ from leadlink.pipeline.ingest.files import (
     IngestResult,
     _gc_paused,
     _naive_utc,
+    collect_page,
     record_row,
     write_rows,
 )
@@ -132,6 +133,8 @@ def ingest_query(
                 updated += changed
                 if progress is not None:
                     progress(label, rows, rows)
+                del page, texts, valid, records
+                collect_page()
             if rows == 0:
                 raise QueryRowError(where, "no rows: the query returned nothing", row=None,
                                     column=None)  # fmt: skip
