@@ -1,7 +1,11 @@
 """`leadlink ingest SOURCE FILE`: load a CSV or Parquet file into a source, all or nothing.
 
-The whole file is read and validated first (``leadlink.pipeline.ingest.readers``); only then is it
-written, in one transaction, so a bad file leaves the database exactly as it was.
+The file streams (``leadlink.pipeline.ingest.stream``): it is read a page of rows at a time,
+each page validated (``readers.Validator``) and written before the next is read, all pages in
+ONE transaction. The keys of earlier pages are kept in a temporary table of that transaction
+(``store.seen_keys``), so a duplicate key anywhere is found and memory holds one page whatever
+the file's size. A bad row on any page rolls back every page written before it, so a bad file
+leaves the database exactly as it was.
 
 Records are upserted by ``(source, source_pk)``. A record's ``content_hash`` is the SHA-256
 of the canonical JSON of its ``data`` (sorted keys, no spaces, UTF-8): a new key is
@@ -27,10 +31,12 @@ from sqlalchemy.orm import Session
 from leadlink import clock
 from leadlink.errors import BadInputError, UsageError
 from leadlink.pipeline import summaries
-from leadlink.pipeline.ingest.readers import check_encoding, read_table, validate
+from leadlink.pipeline.ingest import stream
+from leadlink.pipeline.ingest.readers import Validator
 from leadlink.pipeline.progress import ProgressFn
 from leadlink.sources import SOURCES
 from leadlink.store import records as records_store
+from leadlink.store import seen_keys
 from leadlink.store.db import INGEST_TABLES, refresh_statistics, transaction
 
 
@@ -55,35 +61,55 @@ def ingest_file(
     encoding: str | None = None,
     progress: ProgressFn | None = None,
     now: dt.datetime | None = None,
+    page_rows: int | None = None,
 ) -> IngestResult:
-    """Validate ``path`` completely, then upsert it into ``source`` in one transaction."""
+    """Validate and upsert ``path`` into ``source`` page by page (``page_rows`` rows each, by
+    default :data:`~.stream.PAGE_ROWS`), in one transaction."""
     spec = SOURCES.get(source)
     if spec is None:
         raise UsageError(f"unknown source {source!r}: use one of {', '.join(SOURCES)}")
     if encoding is not None:
-        check_encoding(encoding)
+        stream.check_encoding(encoding)
     stamp = _naive_utc(now)
-    with _gc_paused():
-        valid = validate(read_table(path, encoding=encoding), spec)
-        rows = [record_row(v.source_pk, v.data, v.event_date) for v in valid]
-        del valid
-
     label = f"ingest {source}"
-    with transaction(engine) as session:
-        total, updated = write_rows(session, source, rows, now=stamp, progress=progress,
-                                    label=label)  # fmt: skip
-        if total:
-            summaries.invalidate(session)
+    rows = written = updated = 0
+    pages = stream.PAGE_ROWS if page_rows is None else page_rows  # read now: tests patch it
+    with stream.open_table(path, encoding=encoding, page_rows=pages) as table:
+        # The header is checked before the transaction starts: a wrong file locks nothing.
+        # Keys of earlier pages are looked up in the database, not kept in memory.
+        validator = Validator(table.file, table.columns, spec, delimiter=table.delimiter,
+                              across_pages=False)  # fmt: skip
+        with transaction(engine) as session, _gc_paused():
+            seen_keys.start(session)
+            for page in table.pages:
+                valid = validator.page(page)
+                repeated = seen_keys.add_page(session, [(v.source_pk, v.line) for v in valid])
+                if repeated is not None:
+                    raise validator.duplicate(*repeated)
+                records = [record_row(v.source_pk, v.data, v.event_date) for v in valid]
+                del valid
+                done, changed = write_rows(session, source, records, now=stamp, progress=progress,
+                                           label=label, done_before=written)  # fmt: skip
+                rows += len(records)
+                written += done
+                updated += changed
+                del page, records
+                collect_page()
+            if not rows:
+                raise BadInputError(table.file, "no rows: the file has a header but no data")
+            if written:
+                summaries.invalidate(session)
+            seen_keys.finish(session)
     if progress is not None:
-        progress(label, total, total)
-    refresh_statistics(engine, INGEST_TABLES, total)
+        progress(label, written, written)
+    refresh_statistics(engine, INGEST_TABLES, written)
     return IngestResult(
         source=source,
         file=str(path),
-        rows=len(rows),
-        inserted=total - updated,
+        rows=rows,
+        inserted=written - updated,
         updated=updated,
-        unchanged=len(rows) - total,
+        unchanged=rows - written,
     )
 
 
@@ -163,10 +189,11 @@ def record_row(
 
 @contextmanager
 def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a file is parsed.
+    """Pause the cyclic garbage collector while rows are parsed and written.
 
-    Parsing creates hundreds of thousands of long-lived objects and no reference cycles;
-    the collector's repeated scans of them about double the parse time.
+    A page is tens of thousands of container objects (lists, dicts, tuples) and no reference
+    cycles: they are freed by reference counting when the page is done, and the collector's
+    scans of them would only cost time.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -175,6 +202,18 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def collect_page() -> None:
+    """Free the reference cycles a page's SQL leaves behind while the collector is paused.
+
+    SQLAlchemy's execution and result objects hold cycles; never collected, they grow with the
+    file (1.3 M trips: 272 MiB peak, against 150 MiB with the collector on but 25 % more CPU).
+    Called between pages, once the page's rows are freed, a young collection only scans what
+    was made since the last one, which costs next to nothing.
+    """
+    if not gc.isenabled():
+        gc.collect(1)
 
 
 def _naive_utc(now: dt.datetime | None) -> dt.datetime:

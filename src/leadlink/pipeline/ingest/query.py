@@ -1,11 +1,12 @@
 """`leadlink ingest SOURCE --from URL --query Q`: a source read from the partner's database.
 
 The query runs read-only on the partner's database (``store.source_db``) and streams: each page
-of rows is turned into text the way a Parquet cell is (``readers.cell_text``), validated by the
+of rows is turned into text the way a Parquet cell is (``cells.cell_text``), validated by the
 same :class:`~leadlink.pipeline.ingest.readers.Validator` a file goes through and written by the
 same ``files.write_rows``, all pages in ONE transaction of our store: a bad row anywhere (or a
 failing query) rolls back everything, and the store is exactly as it was. Memory holds one
-page, plus the keys seen so far (a duplicate key in a later page is still an error).
+page: the keys of earlier pages are in a temporary table of that transaction
+(``store.seen_keys``), so a duplicate key in a later page is still an error.
 
 ``--map COL=SRC`` names the query's column ``SRC`` as our column ``COL`` (the partner's view
 says ``telefono`` where we say ``phone``); errors name the query's own column and the query's
@@ -23,17 +24,19 @@ from sqlalchemy import Engine
 
 from leadlink.errors import BadInputError, UsageError
 from leadlink.pipeline import summaries
+from leadlink.pipeline.ingest.cells import CellError, cell_text
 from leadlink.pipeline.ingest.files import (
     IngestResult,
     _gc_paused,
     _naive_utc,
+    collect_page,
     record_row,
     write_rows,
 )
-from leadlink.pipeline.ingest.readers import CellError, Validator, cell_text
+from leadlink.pipeline.ingest.readers import Validator
 from leadlink.pipeline.progress import ProgressFn
 from leadlink.sources import SOURCES
-from leadlink.store import source_db
+from leadlink.store import seen_keys, source_db
 from leadlink.store.db import INGEST_TABLES, refresh_statistics, transaction
 
 PAGE_ROWS = 5000
@@ -104,15 +107,20 @@ def ingest_query(
         where = f"source {result.where}"
         columns, theirs = _mapped_columns(result.columns, mapping)
         try:
-            validator = Validator(where, columns, spec, header_line=None, row_word="query rows")
+            validator = Validator(where, columns, spec, header_line=None, row_word="query rows",
+                                  across_pages=False)  # fmt: skip
         except BadInputError as exc:
             raise _query_error(where, exc, theirs, mapping) from None
         with transaction(engine) as session, _gc_paused():
+            seen_keys.start(session)
             for page in result.pages:
                 texts = [(rows + n, _texts(values, rows + n, where, result.columns))
                          for n, values in enumerate(page, start=1)]  # fmt: skip
                 try:
                     valid = validator.page(texts)
+                    repeated = seen_keys.add_page(session, [(v.source_pk, v.line) for v in valid])
+                    if repeated is not None:
+                        raise validator.duplicate(*repeated)
                 except BadInputError as exc:
                     raise _query_error(where, exc, theirs, mapping) from None
                 records = [record_row(v.source_pk, v.data, v.event_date) for v in valid]
@@ -125,9 +133,12 @@ def ingest_query(
                 updated += changed
                 if progress is not None:
                     progress(label, rows, rows)
+                del page, texts, valid, records
+                collect_page()
             if rows == 0:
                 raise QueryRowError(where, "no rows: the query returned nothing", row=None,
                                     column=None)  # fmt: skip
+            seen_keys.finish(session)
     refresh_statistics(engine, INGEST_TABLES, written)
     return QueryIngestResult(source=source, file=where, rows=rows, inserted=written - updated,
                              updated=updated, unchanged=rows - written, pages=pages)  # fmt: skip
