@@ -86,10 +86,15 @@ def name_score(
     """Similarity 0-1 of two token tuples (see the module docstring)."""
     if not payment or not candidate:
         return 0.0
-    base = fuzz.token_set_ratio(" ".join(payment), " ".join(candidate)) / 100.0
-    shorter, longer = sorted((len(payment), len(candidate)))
-    score = base * (0.85 + 0.15 * shorter / longer)
-    if not _given_in(first_given, payment):
+    ratio = fuzz.token_set_ratio(" ".join(payment), " ".join(candidate))
+    return _score(ratio, len(payment), len(candidate), _given_in(first_given, payment))
+
+
+def _score(ratio: float, n_payment: int, n_candidate: int, given_agrees: bool) -> float:
+    """The score from the token-set ratio (0-100): the coverage factor, the given-name cap."""
+    shorter, longer = sorted((n_payment, n_candidate))
+    score = ratio / 100.0 * (0.85 + 0.15 * shorter / longer)
+    if not given_agrees:
         score = min(score, GIVEN_NAME_CAP)
     return round(score, 4)
 
@@ -151,20 +156,16 @@ def _scores(payment: tuple[str, ...], names: list[_Name]) -> list[float]:
         return []
     ratios = process.extract(" ".join(payment), [n.text for n in names],
                              scorer=fuzz.token_set_ratio, processor=None, limit=None)  # fmt: skip
-    base = [0.0] * len(names)
+    by_index = [0.0] * len(names)
     for _text, ratio, index in ratios:
-        base[index] = ratio / 100.0
+        by_index[index] = ratio
     given: dict[str | None, bool] = {}
     out = []
-    for name, ratio in zip(names, base, strict=True):
-        shorter, longer = sorted((len(payment), len(name.tokens)))
-        score = ratio * (0.85 + 0.15 * shorter / longer)
-        holds = given.get(name.first_given)
-        if holds is None:
-            holds = given[name.first_given] = _given_in(name.first_given, payment)
-        if not holds:
-            score = min(score, GIVEN_NAME_CAP)
-        out.append(round(score, 4))
+    for name, ratio in zip(names, by_index, strict=True):
+        agrees = given.get(name.first_given)
+        if agrees is None:
+            agrees = given[name.first_given] = _given_in(name.first_given, payment)
+        out.append(_score(ratio, len(payment), len(name.tokens), agrees))
     return out
 
 
