@@ -273,3 +273,21 @@ def test_damaged_parquet_only_ever_gives_bad_input(
         validate(read_table(path), TRIPS)
     except BadInputError as exc:
         assert exc.file == str(path)
+
+
+def test_a_parquet_string_that_is_no_utf8_is_bad_input_naming_its_column(tmp_path: Path) -> None:
+    """pyarrow reads such a page without complaint and fails only when its values are turned
+    into Python strings (found by the hypothesis test above, on a streamed page)."""
+    good = tmp_path / "good.parquet"
+    pq.write_table(
+        pa.table({"driver_id": ["DX1", "DX2"], "date": ["20240305"] * 2,
+                  "completed_trips": [1, 2]}),
+        good, compression="none", write_statistics=False, use_dictionary=False,
+    )  # fmt: skip
+    data = good.read_bytes()
+    assert data.count(b"DX1") == 1
+    path = write(tmp_path, data.replace(b"DX1", b"\x80X1"), "bad.parquet")
+    with pytest.raises(BadInputError) as info:
+        read_table(path)
+    assert (info.value.file, info.value.line, info.value.column) == (str(path), 2, "driver_id")
+    assert "utf-8" in str(info.value)

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from leadlink.errors import BadInputError, UsageError
 from leadlink.pipeline.ingest.cells import CellError, cell_text
@@ -321,12 +321,26 @@ def _parquet(path: Path, file: str, page_rows: int) -> Iterator[TableStream]:
                 if not batch.num_rows:
                     continue
                 values = [[_parquet_text(v, file, name, line + i)
-                           for i, v in enumerate(batch.column(c).to_pylist())]
+                           for i, v in enumerate(_cells(batch, c, file, name, line, errors))]
                           for c, name in enumerate(columns)]  # fmt: skip
                 yield [(line + i, [col[i] for col in values]) for i in range(batch.num_rows)]
                 line += batch.num_rows
 
         yield TableStream(file, columns, pages())
+
+
+def _cells(
+    batch: Any, index: int, file: str, column: str, line: int, errors: tuple[type[Exception], ...]
+) -> list[object]:
+    """A batch's column as Python values. A damaged file can hold bytes that are no UTF-8 in a
+    string column: pyarrow finds out only here (a UnicodeDecodeError, a ValueError), not while
+    reading the batch; ``errors`` are the reader's (pyarrow's, OS and value errors)."""
+    try:
+        cells: list[object] = batch.column(index).to_pylist()
+    except errors as exc:
+        raise BadInputError(file, f"cannot read it as Parquet: {exc} (a row from here on)",
+                            line=line, column=column) from None  # fmt: skip
+    return cells
 
 
 def _parquet_text(value: object, file: str, column: str, line: int) -> str:
