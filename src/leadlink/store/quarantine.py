@@ -13,6 +13,8 @@ from leadlink.store.models import Claim, Link, Origin, Payment, Quarantine, Sour
 from leadlink.store.windows import completed_trips, of_driver
 
 LIMIT = 20
+# What keeps a driver record out of quarantine, as a release reason names it.
+HAS = ("lead linked", "origin", "trips")
 
 
 class Verdict(NamedTuple):
@@ -23,7 +25,6 @@ class Verdict(NamedTuple):
     person_key: str | None
     has: tuple[str, ...]
     row_id: int | None  # its quarantine row, None when it has none
-    row_active: bool
 
 
 def changed_verdicts(session: Session) -> list[Verdict]:
@@ -62,7 +63,7 @@ def changed_verdicts(session: Session) -> list[Verdict]:
                case((has_lead, 1), else_=0).label("lead"),
                case((has_origin, 1), else_=0).label("origin"),
                case((has_trips, 1), else_=0).label("trips"),
-               Quarantine.id, Quarantine.active)  # fmt: skip
+               Quarantine.id)  # fmt: skip
         .outerjoin(link, and_(link.record_id == driver.id, link.active))
         .outerjoin(Quarantine, Quarantine.record_id == driver.id)
         .where(driver.source == "drivers", row_must_change)
@@ -70,9 +71,8 @@ def changed_verdicts(session: Session) -> list[Verdict]:
     )
     out = []
     for r in session.execute(query):
-        names = ("lead linked", "origin", "trips")
-        has = tuple(n for n, on in zip(names, (r.lead, r.origin, r.trips), strict=True) if on)
-        out.append(Verdict(r.record_id, r.person_key, has, r.id, bool(r.active)))
+        has = tuple(n for n, on in zip(HAS, (r.lead, r.origin, r.trips), strict=True) if on)
+        out.append(Verdict(r.record_id, r.person_key, has, r.id))
     return out
 
 
